@@ -1,0 +1,169 @@
+// Package story sets up the seed story on embedded servers: a node
+// skald_123 running MySimpleWorker, and a client with the generated typed
+// client for it. The demo command and the integration tests share it.
+package story
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/skalds-go/skalds/embedded"
+	"github.com/skalds-go/skalds/example/internal/watch"
+	"github.com/skalds-go/skalds/example/worker"
+	"github.com/skalds-go/skalds/runtime/client"
+	"github.com/skalds-go/skalds/runtime/config"
+	"github.com/skalds-go/skalds/runtime/node"
+)
+
+// NodeID is the node of the seed story.
+const NodeID = "skald_123"
+
+// Options configure Start.
+type Options struct {
+	// RedisAddr is an existing Redis to use; empty starts miniredis.
+	RedisAddr string
+	// Log receives the node's records besides the kept ones; nil keeps them
+	// only.
+	Log slog.Handler
+}
+
+// Harness is a running stack, node and client.
+type Harness struct {
+	Stack  *embedded.Stack
+	Config config.Config
+	Logs   *watch.Handler
+	Client *client.Client
+	Tasks  *client.Typed[worker.MySimpleDataModel]
+	Node   *node.Node
+
+	stopNode context.CancelFunc
+	nodeDone chan error
+}
+
+// Start starts the embedded servers, node skald_123 and a client.
+func Start(ctx context.Context, opts Options) (_ *Harness, err error) {
+	h := &Harness{Logs: watch.New(opts.Log)}
+	defer func() {
+		if err != nil {
+			h.Close()
+		}
+	}()
+	h.Stack, err = embedded.Start(ctx, embedded.Options{RedisAddr: opts.RedisAddr})
+	if err != nil {
+		return h, err
+	}
+	h.Config, err = ConfigFor(h.Stack)
+	if err != nil {
+		return h, err
+	}
+	h.Client, err = client.New(ctx, h.Config)
+	if err != nil {
+		return h, err
+	}
+	h.Client.Source = "TestingScript"
+	h.Tasks = worker.NewMySimpleWorkerClient(h.Client)
+	h.Node, err = h.startNode(NodeID)
+	return h, err
+}
+
+// startNode runs node id with the seed story's worker, logging to h.Logs.
+func (h *Harness) startNode(id string) (*node.Node, error) {
+	cfg := h.Config
+	cfg.SkaldID = id
+	n, err := node.New(cfg, node.Options{Logger: slog.New(h.Logs), StopGrace: 5 * time.Second})
+	if err != nil {
+		return nil, err
+	}
+	worker.Register(n)
+	ctx, cancel := context.WithCancel(context.Background())
+	h.stopNode = cancel
+	h.nodeDone = make(chan error, 1)
+	go func() { h.nodeDone <- n.Run(ctx) }()
+	return n, nil
+}
+
+// Alive reports an error if the node has stopped.
+func (h *Harness) Alive() error {
+	select {
+	case err := <-h.nodeDone:
+		h.nodeDone <- err
+		return fmt.Errorf("node stopped: %v", err)
+	default:
+		return nil
+	}
+}
+
+// StopNode stops the node gracefully and returns what Run returned.
+func (h *Harness) StopNode() error {
+	if h.stopNode == nil {
+		return nil
+	}
+	h.stopNode()
+	h.stopNode = nil
+	return <-h.nodeDone
+}
+
+// Close stops the node, the client and the servers.
+func (h *Harness) Close() error {
+	errs := []error{h.StopNode()}
+	if h.Client != nil {
+		errs = append(errs, h.Client.Close())
+	}
+	if h.Stack != nil {
+		errs = append(errs, h.Stack.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// ConfigFor returns a config that points at the servers of s.
+func ConfigFor(s *embedded.Stack) (config.Config, error) {
+	kh, kp, err := hostPort(s.KafkaAddr)
+	if err != nil {
+		return config.Config{}, err
+	}
+	rh, rp, err := hostPort(s.RedisAddr)
+	if err != nil {
+		return config.Config{}, err
+	}
+	return config.Load(config.Config{
+		Mode:      config.ModeNode,
+		KafkaHost: kh, KafkaPort: kp,
+		RedisHost: rh, RedisPort: rp,
+		MongoHost: s.MongoURI,
+		DBName:    "skalds",
+	})
+}
+
+func hostPort(addr string) (string, int, error) {
+	h, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, err
+	}
+	n, err := strconv.Atoi(p)
+	return h, n, err
+}
+
+// LocalRedis returns the address of a Redis answering on 127.0.0.1:6379,
+// or "" when there is none.
+func LocalRedis() string {
+	const addr = "127.0.0.1:6379"
+	c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+	if err != nil {
+		return ""
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(time.Second))
+	if _, err := c.Write([]byte("PING\r\n")); err != nil {
+		return ""
+	}
+	buf := make([]byte, 7)
+	if n, _ := c.Read(buf); n < 5 || string(buf[:5]) != "+PONG" {
+		return ""
+	}
+	return addr
+}

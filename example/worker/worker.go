@@ -1,0 +1,95 @@
+// Package worker is the worker of the seed story: it processes an RTSP
+// stream and takes new parameters while it runs.
+//
+// The attachments model and the worker are plain Go types with //skald:
+// markers; skaldgen writes worker_skald.go next to them with the strict
+// decoder, the validation, the registration and a typed client.
+package worker
+
+//go:generate go run github.com/skalds-go/skalds/cmd/skaldgen
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/skalds-go/skalds/runtime/skald"
+)
+
+// MySimpleDataModel are the attachments of a MySimpleWorker task.
+//
+//skald:model
+type MySimpleDataModel struct {
+	// RTSPURL is the stream to read.
+	RTSPURL string `json:"rtspUrl" validate:"required,url"`
+	// FixFrame is the frame number to fix on.
+	FixFrame int `json:"fixFrame" validate:"required,gte=1,lte=1000"`
+}
+
+// MySimpleWorker logs its current parameters once a second until its task
+// is cancelled, and applies new parameters as soon as they arrive.
+//
+//skald:worker model=MySimpleDataModel
+type MySimpleWorker struct {
+	mu     sync.Mutex
+	params MySimpleDataModel
+}
+
+// Init stores the attachments the task starts with.
+//
+//skald:init
+func (w *MySimpleWorker) Init(m MySimpleDataModel) error {
+	w.params = m
+	return nil
+}
+
+// Before logs the stream the worker is about to read.
+//
+//skald:before
+func (w *MySimpleWorker) Before(ctx context.Context) error {
+	p := w.current()
+	skald.Logger(ctx).Info("starting", "rtspUrl", p.RTSPURL, "fixFrame", p.FixFrame)
+	return nil
+}
+
+// Run logs the current parameters until ctx is cancelled.
+//
+//skald:main
+func (w *MySimpleWorker) Run(ctx context.Context) error {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		p := w.current()
+		skald.Logger(ctx).Info("running", "rtspUrl", p.RTSPURL, "fixFrame", p.FixFrame)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+	}
+}
+
+// Update applies new parameters; the main loop uses them on its next tick.
+//
+//skald:update
+func (w *MySimpleWorker) Update(ctx context.Context, m MySimpleDataModel) error {
+	w.mu.Lock()
+	w.params = m
+	w.mu.Unlock()
+	skald.Logger(ctx).Info("updated", "rtspUrl", m.RTSPURL, "fixFrame", m.FixFrame)
+	return nil
+}
+
+// Release runs last, whether the task finished, failed or was cancelled.
+//
+//skald:release
+func (w *MySimpleWorker) Release(ctx context.Context) error {
+	skald.Logger(ctx).Info("released")
+	return nil
+}
+
+func (w *MySimpleWorker) current() MySimpleDataModel {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.params
+}

@@ -1,0 +1,64 @@
+package client
+
+import (
+	"context"
+
+	"github.com/skalds-go/skalds/runtime/skald"
+	"github.com/skalds-go/skalds/runtime/task"
+)
+
+// Typed is the client of one worker class: attachments go in as the
+// class's model type and are validated before anything is written.
+// Generated code returns one from New<Worker>Client.
+type Typed[M any] struct {
+	c     *Client
+	class *skald.Class[M]
+}
+
+// NewTyped returns the client of class.
+func NewTyped[M any](c *Client, class *skald.Class[M]) *Typed[M] {
+	return &Typed[M]{c: c, class: class}
+}
+
+// Create validates m and inserts a Created task of this class with id.
+func (t *Typed[M]) Create(ctx context.Context, id string, m M) error {
+	if err := t.class.Validate(m); err != nil {
+		return err
+	}
+	return t.c.Create(ctx, task.New(id, t.class.Name, t.c.Source, t.class.Encode(m)))
+}
+
+// Assign gives the task to node skaldID and publishes task.assign.
+func (t *Typed[M]) Assign(ctx context.Context, id, skaldID string) (epoch int64, err error) {
+	return t.c.Assign(ctx, id, skaldID)
+}
+
+// Update validates m, writes it as the task's attachments and publishes
+// task.update.attachment. It returns the attachments version to pass to
+// WaitApplied.
+func (t *Typed[M]) Update(ctx context.Context, id string, m M) (version int64, err error) {
+	if err := t.class.Validate(m); err != nil {
+		return 0, err
+	}
+	return t.c.SetAttachments(ctx, id, t.class.Encode(m))
+}
+
+// Cancel cancels the task.
+func (t *Typed[M]) Cancel(ctx context.Context, id string) error { return t.c.Cancel(ctx, id) }
+
+// Get reads the task and decodes its attachments.
+func (t *Typed[M]) Get(ctx context.Context, id string) (*task.Task, M, error) {
+	var m M
+	tk, err := t.c.store.Get(ctx, id)
+	if err != nil {
+		return nil, m, err
+	}
+	m, err = t.class.Decode(tk.Attachments)
+	return tk, m, err
+}
+
+// WaitApplied waits until the task's worker applied version; see
+// Client.WaitApplied.
+func (t *Typed[M]) WaitApplied(ctx context.Context, id string, version int64) error {
+	return t.c.WaitApplied(ctx, id, version, 0)
+}

@@ -1,0 +1,168 @@
+// Package config holds the settings shared by nodes and clients, with the
+// environment variable names and defaults of Python Skalds so that one
+// deployment's env files serve both.
+//
+// Precedence is: a value set in code, then the environment, then the
+// default. Load applies it.
+package config
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Mode is how a Skald gets its tasks.
+type Mode string
+
+// The modes of Python Skalds, spelled as it spells them.
+const (
+	ModeNode          Mode = "node"           // tasks are assigned over Kafka
+	ModeEdge          Mode = "edge"           // tasks come from a YAML file
+	ModeSingleProcess Mode = "single_process" // one YAML task in the foreground
+)
+
+// Config is the configuration of a node or a client. The zero value of a
+// field means "not set in code".
+type Config struct {
+	SkaldID  string // SKALD_ID; default "skalds-" and 5 random hex digits
+	Mode     Mode   // SKALD_MODE; default node
+	LogLevel string // LOG_LEVEL; default INFO
+
+	RedisHost     string // REDIS_HOST; default localhost
+	RedisPort     int    // REDIS_PORT; default 6379
+	RedisPassword string // REDIS_PASSWORD
+	// RedisKeyTTL is how long registry keys and terminal task heartbeats
+	// live (REDIS_KEY_TTL, seconds; default 3600).
+	RedisKeyTTL time.Duration
+	// RedisSyncPeriod is how often a node publishes its task list
+	// (REDIS_SYNC_PERIOD, seconds; default 3).
+	RedisSyncPeriod time.Duration
+
+	KafkaHost     string // KAFKA_HOST; default localhost
+	KafkaPort     int    // KAFKA_PORT; default 9092
+	KafkaUsername string // KAFKA_USERNAME; SASL/PLAIN when set
+	KafkaPassword string // KAFKA_PASSWORD
+	// KafkaPartitions is the partition count of topics created at start
+	// (KAFKA_TOPIC_PARTITIONS; default 6).
+	KafkaPartitions int
+
+	MongoHost string // MONGO_HOST, a URI; default mongodb://root:root@localhost:27017/
+	DBName    string // DB_NAME; default skalds
+
+	// ReconcilePeriod is how often a node re-reads all of its tasks from
+	// Mongo even without events (SKALD_RECONCILE_PERIOD, seconds; default 30).
+	ReconcilePeriod time.Duration
+}
+
+// Load returns explicit with every unset field taken from the environment,
+// or else from the default. A malformed number in the environment is an
+// error that names the variable.
+func Load(explicit Config) (Config, error) {
+	return load(explicit, os.LookupEnv)
+}
+
+func load(c Config, env func(string) (string, bool)) (Config, error) {
+	var errs []string
+	str := func(dst *string, name, def string) {
+		if *dst != "" {
+			return
+		}
+		if v, ok := env(name); ok {
+			*dst = v
+			return
+		}
+		*dst = def
+	}
+	num := func(dst *int, name string, def int) {
+		if *dst != 0 {
+			return
+		}
+		*dst = def
+		if v, ok := env(name); ok && v != "" {
+			n, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil {
+				errs = append(errs, fmt.Sprintf("%s=%q is not a whole number", name, v))
+				return
+			}
+			*dst = n
+		}
+	}
+	secs := func(dst *time.Duration, name string, def int) {
+		if *dst != 0 {
+			return
+		}
+		n := 0
+		num(&n, name, def)
+		*dst = time.Duration(n) * time.Second
+	}
+
+	str(&c.SkaldID, "SKALD_ID", "")
+	if c.SkaldID == "" {
+		c.SkaldID = "skalds-" + randomHex(5)
+	}
+	mode := string(c.Mode)
+	str(&mode, "SKALD_MODE", string(ModeNode))
+	c.Mode = Mode(mode)
+	str(&c.LogLevel, "LOG_LEVEL", "INFO")
+	str(&c.RedisHost, "REDIS_HOST", "localhost")
+	num(&c.RedisPort, "REDIS_PORT", 6379)
+	str(&c.RedisPassword, "REDIS_PASSWORD", "")
+	secs(&c.RedisKeyTTL, "REDIS_KEY_TTL", 3600)
+	secs(&c.RedisSyncPeriod, "REDIS_SYNC_PERIOD", 3)
+	str(&c.KafkaHost, "KAFKA_HOST", "localhost")
+	num(&c.KafkaPort, "KAFKA_PORT", 9092)
+	str(&c.KafkaUsername, "KAFKA_USERNAME", "")
+	str(&c.KafkaPassword, "KAFKA_PASSWORD", "")
+	num(&c.KafkaPartitions, "KAFKA_TOPIC_PARTITIONS", 6)
+	str(&c.MongoHost, "MONGO_HOST", "mongodb://root:root@localhost:27017/")
+	str(&c.DBName, "DB_NAME", "skalds")
+	secs(&c.ReconcilePeriod, "SKALD_RECONCILE_PERIOD", 30)
+
+	switch c.Mode {
+	case ModeNode, ModeEdge, ModeSingleProcess:
+	default:
+		errs = append(errs, fmt.Sprintf("SKALD_MODE=%q is not a mode; use node, edge or single_process (lower case)", c.Mode))
+	}
+	if len(errs) > 0 {
+		return c, fmt.Errorf("config: %s", strings.Join(errs, "; "))
+	}
+	return c, nil
+}
+
+// KafkaAddr is the bootstrap address host:port.
+func (c Config) KafkaAddr() string { return c.KafkaHost + ":" + strconv.Itoa(c.KafkaPort) }
+
+// RedisAddr is the Redis address host:port.
+func (c Config) RedisAddr() string { return c.RedisHost + ":" + strconv.Itoa(c.RedisPort) }
+
+// String masks the secrets, so a config can be logged as is.
+func (c Config) String() string {
+	mask := func(s string) string {
+		if s == "" {
+			return ""
+		}
+		return "******"
+	}
+	return fmt.Sprintf("skaldId=%s mode=%s kafka=%s redis=%s mongo=%s db=%s kafkaPassword=%s redisPassword=%s",
+		c.SkaldID, c.Mode, c.KafkaAddr(), c.RedisAddr(), maskURI(c.MongoHost), c.DBName, mask(c.KafkaPassword), mask(c.RedisPassword))
+}
+
+// maskURI hides the password of a mongodb:// URI.
+func maskURI(uri string) string {
+	scheme, rest, ok := strings.Cut(uri, "://")
+	if !ok {
+		return uri
+	}
+	userinfo, host, ok := strings.Cut(rest, "@")
+	if !ok {
+		return uri
+	}
+	user, _, hasPass := strings.Cut(userinfo, ":")
+	if !hasPass {
+		return uri
+	}
+	return scheme + "://" + user + ":******@" + host
+}

@@ -1,0 +1,175 @@
+package event
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/sasl/plain"
+)
+
+// Broker says how to reach Kafka.
+type Broker struct {
+	Addr               string // host:port of a bootstrap broker
+	Username, Password string // SASL/PLAIN credentials, when set
+	// Partitions is the partition count of topics created by EnsureTopics.
+	Partitions int
+}
+
+func (b Broker) transport() *kafka.Transport {
+	// A transport of its own per client: the shared default one caches
+	// metadata for 6 s, which makes the first write to a new topic fail.
+	t := &kafka.Transport{DialTimeout: 5 * time.Second}
+	if b.Username != "" {
+		t.SASL = plain.Mechanism{Username: b.Username, Password: b.Password}
+	}
+	return t
+}
+
+func (b Broker) dialer() *kafka.Dialer {
+	d := &kafka.Dialer{Timeout: 5 * time.Second, DualStack: true}
+	if b.Username != "" {
+		d.SASLMechanism = plain.Mechanism{Username: b.Username, Password: b.Password}
+	}
+	return d
+}
+
+// EnsureTopics creates the topics that do not exist yet. Relying on broker
+// auto-creation would give them the broker's defaults, often one partition.
+func EnsureTopics(ctx context.Context, b Broker, topics ...string) error {
+	c := &kafka.Client{Addr: kafka.TCP(b.Addr), Transport: b.transport(), Timeout: 10 * time.Second}
+	meta, err := c.Metadata(ctx, &kafka.MetadataRequest{})
+	if err != nil {
+		return fmt.Errorf("kafka %s: reading metadata (is KAFKA_HOST/KAFKA_PORT right?): %w", b.Addr, err)
+	}
+	existing := make(map[string]bool, len(meta.Topics))
+	for _, t := range meta.Topics {
+		existing[t.Name] = true
+	}
+	replicas := min(3, len(meta.Brokers))
+	partitions := b.Partitions
+	if partitions <= 0 {
+		partitions = 6
+	}
+	var req kafka.CreateTopicsRequest
+	for _, t := range topics {
+		if !existing[t] {
+			req.Topics = append(req.Topics, kafka.TopicConfig{Topic: t, NumPartitions: partitions, ReplicationFactor: replicas})
+		}
+	}
+	if len(req.Topics) == 0 {
+		return nil
+	}
+	res, err := c.CreateTopics(ctx, &req)
+	if err != nil {
+		return fmt.Errorf("kafka %s: creating topics: %w", b.Addr, err)
+	}
+	for topic, err := range res.Errors {
+		if err != nil && !errors.Is(err, kafka.TopicAlreadyExists) {
+			return fmt.Errorf("kafka %s: creating topic %s: %w", b.Addr, topic, err)
+		}
+	}
+	return nil
+}
+
+// Publisher writes task events.
+type Publisher struct {
+	w *kafka.Writer
+}
+
+// NewPublisher returns a publisher that puts each event on the wire at
+// once and waits for all in-sync replicas, instead of kafka-go's default of
+// batching for a second and not waiting at all.
+func NewPublisher(b Broker) *Publisher {
+	return &Publisher{w: &kafka.Writer{
+		Addr:         kafka.TCP(b.Addr),
+		Balancer:     &kafka.Hash{},
+		BatchTimeout: time.Millisecond,
+		RequiredAcks: kafka.RequireAll,
+		Transport:    b.transport(),
+	}}
+}
+
+// Publish writes e to topic, keyed by its first task id.
+func (p *Publisher) Publish(ctx context.Context, topic string, e TaskEvent) error {
+	value, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	var key []byte
+	if len(e.TaskIDs) > 0 {
+		key = []byte(e.TaskIDs[0])
+	}
+	if err := p.w.WriteMessages(ctx, kafka.Message{Topic: topic, Key: key, Value: value}); err != nil {
+		return fmt.Errorf("publishing to %s: %w", topic, err)
+	}
+	return nil
+}
+
+// Close flushes and closes the writer.
+func (p *Publisher) Close() error { return p.w.Close() }
+
+// Handler handles one event. Its error is logged; the event is committed
+// either way, because the periodic reconcile covers what it could not do.
+type Handler func(ctx context.Context, topic string, e TaskEvent) error
+
+// Subscriber reads task events as a member of a consumer group.
+type Subscriber struct {
+	r   *kafka.Reader
+	log *slog.Logger
+}
+
+// Subscribe joins group on topics. A new group starts at the oldest
+// message: replaying an event is harmless, since it only makes the node
+// look at a task again, while skipping one could delay a start until the
+// next reconcile.
+func Subscribe(b Broker, group string, topics []string, log *slog.Logger) *Subscriber {
+	return &Subscriber{log: log, r: kafka.NewReader(kafka.ReaderConfig{
+		Brokers:     []string{b.Addr},
+		Dialer:      b.dialer(),
+		GroupID:     group,
+		GroupTopics: topics,
+		StartOffset: kafka.FirstOffset,
+		MinBytes:    1,
+		MaxBytes:    1 << 20,
+		// MaxWait is also the socket deadline; under a second it turns a
+		// backlog into timeout loops.
+		MaxWait:           time.Second,
+		HeartbeatInterval: time.Second,
+		SessionTimeout:    10 * time.Second,
+		RebalanceTimeout:  10 * time.Second,
+		// Synchronous commits: an event is committed only after it was
+		// handled.
+		CommitInterval: 0,
+	})}
+}
+
+// Run hands every event to h, one at a time and in order, until ctx ends.
+func (s *Subscriber) Run(ctx context.Context, h Handler) error {
+	for {
+		m, err := s.r.FetchMessage(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("reading events: %w", err)
+		}
+		var e TaskEvent
+		if err := json.Unmarshal(m.Value, &e); err != nil {
+			s.log.Warn("skipping a malformed event", "topic", m.Topic, "offset", m.Offset, "err", err)
+		} else if err := h(ctx, m.Topic, e); err != nil && ctx.Err() == nil {
+			s.log.Error("handling event", "topic", m.Topic, "taskIds", e.TaskIDs, "err", err)
+		}
+		if err := s.r.CommitMessages(context.WithoutCancel(ctx), m); err != nil && ctx.Err() == nil {
+			s.log.Warn("committing event offset", "topic", m.Topic, "offset", m.Offset, "err", err)
+		}
+	}
+}
+
+// Close leaves the group, so that a restarted node gets its partitions
+// back at once instead of after the session timeout.
+func (s *Subscriber) Close() error { return s.r.Close() }

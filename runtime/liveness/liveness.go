@@ -1,0 +1,168 @@
+// Package liveness writes the Redis keys through which Python Skalds
+// tooling sees nodes and tasks alive: the node registry, node and task
+// heartbeats and the terminal task codes. Redis holds nothing here that a
+// node cannot rebuild; the task status of record is in MongoDB.
+//
+// Per-field TTLs (HEXPIRE) are not used, because Redis before 7.4 lacks
+// them; a reader decides a node is gone from the age of its timestamp.
+package liveness
+
+import (
+	"context"
+	"encoding/json"
+	"math/rand/v2"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// The Python key names.
+const (
+	NodesKey     = "skalds:hash"      // field node id: last activity, epoch ms
+	NodeModesKey = "skalds:mode:hash" // field node id: node or edge
+)
+
+// NodeHeartbeatKey is a node's heartbeat key.
+func NodeHeartbeatKey(node string) string { return "skalds:" + node + ":heartbeat" }
+
+// NodeTasksKey holds the JSON list of a node's running tasks.
+func NodeTasksKey(node string) string { return "skalds:" + node + ":all-task" }
+
+// NodeClassesKey is the list of worker classes a node can run.
+func NodeClassesKey(node string) string { return "skalds:" + node + ":allow-task-class-name" }
+
+// TaskHeartbeatKey is a task's heartbeat key.
+func TaskHeartbeatKey(task string) string { return "task:" + task + ":heartbeat" }
+
+// TaskExceptionKey holds the text of a task's last failure.
+func TaskExceptionKey(task string) string { return "task:" + task + ":exception" }
+
+// Terminal heartbeat values, as Python Skalds writes them.
+const (
+	Finished  = 200
+	Failed    = -1
+	Cancelled = -2
+)
+
+// Period is how often nodes and tasks beat; beatTTL how long one beat lasts.
+const (
+	Period  = 3 * time.Second
+	beatTTL = 8 * time.Second
+)
+
+// Registry writes liveness keys.
+type Registry struct {
+	rdb *redis.Client
+	ttl time.Duration // of registry keys and terminal task heartbeats
+}
+
+// New returns a registry on rdb; ttl is REDIS_KEY_TTL.
+func New(rdb *redis.Client, ttl time.Duration) *Registry {
+	return &Registry{rdb: rdb, ttl: ttl}
+}
+
+// TaskRef is one entry of a node's task list.
+type TaskRef struct {
+	ID        string `json:"id"`
+	ClassName string `json:"class_name"`
+}
+
+// NodeBeat records that node is alive in mode and runs tasks, and which
+// classes it can run. One beat is one MULTI, so a reader never sees the
+// class list half written.
+func (r *Registry) NodeBeat(ctx context.Context, node, mode string, tasks []TaskRef, classes []string) error {
+	ids := make([]string, len(tasks))
+	for i, t := range tasks {
+		ids[i] = t.ID
+	}
+	list, err := json.Marshal(struct {
+		Tasks          []TaskRef `json:"tasks"`
+		ExistedTaskIDs []string  `json:"existed_task_ids"`
+		Timestamp      int64     `json:"timestamp"`
+	}{nonNil(tasks), ids, time.Now().UnixMilli()})
+	if err != nil {
+		return err
+	}
+	_, err = r.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.HSet(ctx, NodesKey, node, strconv.FormatInt(time.Now().UnixMilli(), 10))
+		p.HSet(ctx, NodeModesKey, node, mode)
+		p.Set(ctx, NodeHeartbeatKey(node), beat(), beatTTL)
+		p.Set(ctx, NodeTasksKey(node), list, r.ttl)
+		p.Del(ctx, NodeClassesKey(node))
+		if len(classes) > 0 {
+			p.RPush(ctx, NodeClassesKey(node), toAny(classes)...)
+			p.Expire(ctx, NodeClassesKey(node), r.ttl)
+		}
+		return nil
+	})
+	return err
+}
+
+// RemoveNode deletes a node's registry entries, on a graceful stop.
+func (r *Registry) RemoveNode(ctx context.Context, node string) error {
+	_, err := r.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.HDel(ctx, NodesKey, node)
+		p.HDel(ctx, NodeModesKey, node)
+		p.Del(ctx, NodeHeartbeatKey(node), NodeTasksKey(node), NodeClassesKey(node))
+		return nil
+	})
+	return err
+}
+
+// TaskStarted replaces whatever a previous attempt left (a terminal code,
+// an exception) with a live heartbeat.
+func (r *Registry) TaskStarted(ctx context.Context, task string) error {
+	_, err := r.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Set(ctx, TaskHeartbeatKey(task), beat(), beatTTL)
+		p.Set(ctx, TaskExceptionKey(task), "", r.ttl)
+		return nil
+	})
+	return err
+}
+
+// TaskEnded writes a terminal code (Finished, Failed or Cancelled) and,
+// for a failure, its text.
+func (r *Registry) TaskEnded(ctx context.Context, task string, code int, exception string) error {
+	_, err := r.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Set(ctx, TaskHeartbeatKey(task), code, r.ttl)
+		if exception != "" {
+			p.Set(ctx, TaskExceptionKey(task), exception, r.ttl)
+		}
+		return nil
+	})
+	return err
+}
+
+// beat is a Python-style heartbeat value: random in 0..199, so that a
+// reader sampling it sees it change while the writer lives.
+func beat() int { return rand.IntN(200) }
+
+func toAny(s []string) []any {
+	out := make([]any, len(s))
+	for i, v := range s {
+		out[i] = v
+	}
+	return out
+}
+
+func nonNil(t []TaskRef) []TaskRef {
+	if t == nil {
+		return []TaskRef{}
+	}
+	return t
+}
+
+// TaskBeats records that tasks are alive, in one round trip.
+func (r *Registry) TaskBeats(ctx context.Context, tasks []string) error {
+	if len(tasks) == 0 {
+		return nil
+	}
+	_, err := r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, t := range tasks {
+			p.Set(ctx, TaskHeartbeatKey(t), beat(), beatTTL)
+		}
+		return nil
+	})
+	return err
+}

@@ -1,0 +1,184 @@
+// Package task holds the task document as Python Skalds stores it in
+// MongoDB (database skalds, collection tasks, camelCase keys) and the Store
+// that reads and writes it.
+//
+// MongoDB is the source of truth for a task: its class, attachments,
+// executor and status. Kafka events only tell a node to look again. The
+// fields that Python Skalds lacks (attachments version, assignment epoch,
+// the applied version and the last rejection) are additions; no Python key
+// is renamed.
+package task
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+)
+
+// Status is a task's lifecycleStatus.
+type Status string
+
+// The statuses, spelled as Python Skalds spells them.
+const (
+	Created   Status = "Created"
+	Assigning Status = "Assigning"
+	Running   Status = "Running"
+	Paused    Status = "Paused"
+	Finished  Status = "Finished"
+	Failed    Status = "Failed"
+	Cancelled Status = "Cancelled"
+)
+
+// Terminal reports whether no node should run a task in this status.
+func (s Status) Terminal() bool {
+	return s == Finished || s == Failed || s == Cancelled
+}
+
+// Mode says where a task comes from.
+type Mode string
+
+// The modes, spelled as Python Skalds spells them.
+const (
+	Active         Mode = "Active"         // declared in an edge node's YAML
+	Passive        Mode = "Passive"        // assigned to a node
+	PassiveProcess Mode = "PassiveProcess" // run by a single_process node
+)
+
+// Task is one document of the tasks collection.
+type Task struct {
+	ID               string      `bson:"id" json:"id"`
+	ClassName        string      `bson:"className" json:"className"`
+	Source           string      `bson:"source" json:"source"`
+	Name             *string     `bson:"name" json:"name"`
+	Description      *string     `bson:"description" json:"description"`
+	Executor         *string     `bson:"executor" json:"executor"`
+	Dependencies     []string    `bson:"dependencies" json:"dependencies"`
+	Mode             Mode        `bson:"mode" json:"mode"`
+	IsPersistent     bool        `bson:"isPersistent" json:"isPersistent"`
+	CreateDateTime   int64       `bson:"createDateTime" json:"createDateTime"`
+	UpdateDateTime   int64       `bson:"updateDateTime" json:"updateDateTime"`
+	DeadlineDateTime int64       `bson:"deadlineDateTime" json:"deadlineDateTime"`
+	LifecycleStatus  Status      `bson:"lifecycleStatus" json:"lifecycleStatus"`
+	Priority         int         `bson:"priority" json:"priority"`
+	Attachments      Attachments `bson:"attachments" json:"attachments"`
+
+	// AttachmentsVersion grows by one with every write of the attachments.
+	AttachmentsVersion int64 `bson:"attachmentsVersion" json:"attachmentsVersion"`
+	// AppliedAttachmentsVersion is the version the running worker has
+	// applied (observedGeneration in Kubernetes terms).
+	AppliedAttachmentsVersion int64 `bson:"appliedAttachmentsVersion" json:"appliedAttachmentsVersion"`
+	// AttachmentsRejection is the last version a node refused, and why.
+	AttachmentsRejection *Rejection `bson:"attachmentsRejection,omitempty" json:"attachmentsRejection,omitempty"`
+	// AssignmentEpoch grows by one with every assignment; a node acts on
+	// the task only for the epoch it was given.
+	AssignmentEpoch int64 `bson:"assignmentEpoch" json:"assignmentEpoch"`
+	// Error is why the task failed, when it did.
+	Error string `bson:"error,omitempty" json:"error,omitempty"`
+}
+
+// Rejection records attachments a node refused; the worker kept running
+// with its previous ones.
+type Rejection struct {
+	Version int64        `bson:"version" json:"version"`
+	Message string       `bson:"message" json:"message"`
+	Fields  []FieldError `bson:"fields,omitempty" json:"fields,omitempty"`
+	At      int64        `bson:"at" json:"at"`
+}
+
+// FieldError is one refused field, by JSON path.
+type FieldError struct {
+	Path    string `bson:"path" json:"path"`
+	Message string `bson:"message" json:"message"`
+}
+
+// New returns a Created, Passive task with the Python defaults: persistent,
+// priority 0 and a deadline seven days out.
+func New(id, className, source string, attachments []byte) *Task {
+	now := NowMillis()
+	return &Task{
+		ID:               id,
+		ClassName:        className,
+		Source:           source,
+		Mode:             Passive,
+		IsPersistent:     true,
+		CreateDateTime:   now,
+		UpdateDateTime:   now,
+		DeadlineDateTime: now + (7 * 24 * time.Hour).Milliseconds(),
+		LifecycleStatus:  Created,
+		Attachments:      attachments,
+		// The first write of the attachments is version 1, so that a
+		// worker that has applied nothing yet (0) is visibly behind.
+		AttachmentsVersion: 1,
+	}
+}
+
+// NowMillis is the current time in epoch milliseconds, the unit of every
+// time in the task document.
+func NowMillis() int64 { return time.Now().UnixMilli() }
+
+// Attachments are a task's parameters as JSON. In MongoDB they are an
+// embedded document with the same keys, so tools that read the collection
+// see a plain sub-document; null or absent is a nil Attachments.
+type Attachments []byte
+
+// MarshalBSONValue stores the JSON object as an embedded document.
+func (a Attachments) MarshalBSONValue() (byte, []byte, error) {
+	if len(a) == 0 || string(a) == "null" {
+		return byte(bson.TypeNull), nil, nil
+	}
+	var doc bson.D
+	if err := bson.UnmarshalExtJSON(a, false, &doc); err != nil {
+		return 0, nil, fmt.Errorf("attachments are not a JSON object: %w", err)
+	}
+	data, err := bson.Marshal(doc)
+	if err != nil {
+		return 0, nil, err
+	}
+	return byte(bson.TypeEmbeddedDocument), data, nil
+}
+
+// UnmarshalBSONValue reads an embedded document back as relaxed JSON, the
+// form in which numbers stay plain numbers.
+func (a *Attachments) UnmarshalBSONValue(typ byte, data []byte) error {
+	switch bson.Type(typ) {
+	case bson.TypeNull, bson.TypeUndefined:
+		*a = nil
+		return nil
+	case bson.TypeEmbeddedDocument:
+		js, err := bson.MarshalExtJSON(bson.Raw(data), false, false)
+		if err != nil {
+			return err
+		}
+		*a = js
+		return nil
+	default:
+		return fmt.Errorf("attachments: expected a document, found BSON type %s", bson.Type(typ))
+	}
+}
+
+// MarshalJSON writes the attachments as they are, or null.
+func (a Attachments) MarshalJSON() ([]byte, error) {
+	if len(a) == 0 {
+		return []byte("null"), nil
+	}
+	return a, nil
+}
+
+// UnmarshalJSON keeps a copy of the raw JSON.
+func (a *Attachments) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*a = nil
+		return nil
+	}
+	*a = append((*a)[:0], b...)
+	return nil
+}
+
+var (
+	_ json.Marshaler        = Attachments(nil)
+	_ bson.ValueMarshaler   = Attachments(nil)
+	_ bson.ValueUnmarshaler = (*Attachments)(nil)
+	_ json.Unmarshaler      = (*Attachments)(nil)
+)
