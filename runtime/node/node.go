@@ -11,6 +11,7 @@
 package node
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -152,13 +153,13 @@ func (n *Node) Run(ctx context.Context) error {
 
 // handle turns an event into reconciles of the tasks it names.
 func (n *Node) handle(ctx context.Context, topic string, e event.TaskEvent) error {
-	n.log.Debug("event", "topic", topic, "taskIds", e.TaskIDs)
 	var errs []error
 	for _, id := range e.TaskIDs {
 		if err := n.reconcile(ctx, id); err != nil {
 			errs = append(errs, err)
 		}
 	}
+	n.log.Debug("event handled", "topic", topic, "taskIds", e.TaskIDs)
 	return errors.Join(errs...)
 }
 
@@ -211,7 +212,7 @@ func (n *Node) reconcile(ctx context.Context, id string) error {
 		return nil
 	case r == nil:
 		n.start(ctx, t)
-	case t.AttachmentsVersion > r.seen:
+	case r.behind(t):
 		n.update(ctx, r, t)
 	}
 	return nil
@@ -231,6 +232,14 @@ func (n *Node) wants(t *task.Task) (bool, stopReason) {
 		return false, stopReassigned
 	}
 	return true, 0
+}
+
+// behind reports whether t has attachments r has not looked at yet: a newer
+// version, or (from writers that do not bump the version, such as Python
+// tooling) different content under the same version.
+func (r *run) behind(t *task.Task) bool {
+	return t.AttachmentsVersion > r.seen ||
+		t.AttachmentsVersion == r.seen && !bytes.Equal(t.Attachments, r.seenRaw)
 }
 
 func (n *Node) lookup(id string) *run {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/skalds-go/skalds/runtime/codec"
@@ -38,9 +39,10 @@ type run struct {
 	updates chan pendingUpd // capacity 1: only the newest pending update matters
 	reason  stopReason      // set before cancel, read after done
 
-	// seen is the newest attachments version the node has looked at for
-	// this run, applied or rejected. Only reconcile touches it.
-	seen int64
+	// seen and seenRaw are the newest attachments the node has looked at
+	// for this run, applied or rejected. Only reconcile touches them.
+	seen    int64
+	seenRaw []byte
 }
 
 type pendingUpd struct {
@@ -67,7 +69,7 @@ func (n *Node) start(ctx context.Context, t *task.Task) {
 	r := &run{
 		id: t.ID, class: t.ClassName, epoch: t.AssignmentEpoch, inst: inst, log: log,
 		cancel: cancel, done: make(chan struct{}), updates: make(chan pendingUpd, 1),
-		seen: t.AttachmentsVersion,
+		seen: t.AttachmentsVersion, seenRaw: t.Attachments,
 	}
 	n.mu.Lock()
 	n.running[t.ID] = r
@@ -89,7 +91,7 @@ func (n *Node) start(ctx context.Context, t *task.Task) {
 // update checks t's newer attachments and queues them for the worker. A
 // rejected update leaves the worker on its current attachments.
 func (n *Node) update(ctx context.Context, r *run, t *task.Task) {
-	r.seen = t.AttachmentsVersion
+	r.seen, r.seenRaw = t.AttachmentsVersion, t.Attachments
 	apply, err := r.inst.Prepare(t.Attachments)
 	if err != nil {
 		n.reject(ctx, r, t.AttachmentsVersion, err)
@@ -117,11 +119,11 @@ func (n *Node) reject(ctx context.Context, r *run, version int64, err error) {
 			rej.Fields = append(rej.Fields, task.FieldError{Path: e.Path, Message: e.Msg})
 		}
 	}
-	r.log.Warn("attachments update rejected; the worker keeps its current attachments",
-		"attachmentsVersion", version, "err", err)
 	if err := n.store.Reject(context.WithoutCancel(ctx), r.id, r.epoch, rej); err != nil {
 		r.log.Warn("recording the rejection", "err", err)
 	}
+	r.log.Warn("attachments update rejected; the worker keeps its current attachments",
+		"attachmentsVersion", version, "err", err)
 }
 
 // stop cancels a worker and waits for its release hook, up to the grace.
@@ -134,11 +136,7 @@ func (n *Node) stop(r *run, why stopReason) {
 		r.log.Error("worker did not stop within the grace period; its main hook ignores its context",
 			"grace", n.grace)
 	}
-	n.mu.Lock()
-	if n.running[r.id] == r {
-		delete(n.running, r.id)
-	}
-	n.mu.Unlock()
+	n.forget(r)
 }
 
 // work runs a worker's hooks in order, delivers its updates, and writes
@@ -192,10 +190,12 @@ func (n *Node) deliver(ctx context.Context, r *run) {
 	}
 }
 
-// finish writes what became of the task.
+// finish writes what became of the task, then logs it, so that a reader
+// of the log finds the task document already updated.
 func (n *Node) finish(r *run, err error, stopped bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	defer n.forget(r)
 	var (
 		status task.Status
 		code   int
@@ -204,19 +204,15 @@ func (n *Node) finish(r *run, err error, stopped bool) {
 	switch {
 	case err != nil && !(stopped && errors.Is(err, context.Canceled)):
 		status, code, text = task.Failed, liveness.Failed, err.Error()
-		r.log.Error("worker failed", "err", err)
 	case !stopped:
 		status, code = task.Finished, liveness.Finished
-		r.log.Info("worker finished")
 	case r.reason == stopCancelled:
 		status, code = task.Cancelled, liveness.Cancelled
-		r.log.Info("worker cancelled")
 	case r.reason == stopShutdown:
 		if err := n.store.HandBack(ctx, r.id, r.epoch); err != nil {
 			r.log.Warn("handing the task back", "err", err)
-		} else {
-			r.log.Info("worker stopped; task handed back for another node")
 		}
+		r.log.Info("worker stopped; task handed back for another node")
 		return
 	default:
 		r.log.Info("worker stopped; the task is no longer assigned here")
@@ -228,11 +224,20 @@ func (n *Node) finish(r *run, err error, stopped bool) {
 	if err := n.store.Report(ctx, r.id, r.epoch, status, text); err != nil {
 		r.log.Warn("reporting "+string(status), "err", err)
 	}
+	if status == task.Failed {
+		r.log.Error("worker failed", "err", err)
+		return
+	}
+	r.log.Info("worker " + strings.ToLower(string(status)))
+}
+
+// forget drops r from the running set, unless a newer run took its place.
+func (n *Node) forget(r *run) {
 	n.mu.Lock()
+	defer n.mu.Unlock()
 	if n.running[r.id] == r {
 		delete(n.running, r.id)
 	}
-	n.mu.Unlock()
 }
 
 // fail records a task that could not start.

@@ -35,10 +35,8 @@ func New(next slog.Handler) *Handler {
 	return &Handler{Next: next, state: &state{changed: make(chan struct{})}}
 }
 
-// Enabled implements slog.Handler.
-func (h *Handler) Enabled(ctx context.Context, l slog.Level) bool {
-	return l >= slog.LevelInfo || (h.Next != nil && h.Next.Enabled(ctx, l))
-}
+// Enabled implements slog.Handler: every level is kept.
+func (h *Handler) Enabled(context.Context, slog.Level) bool { return true }
 
 // Handle implements slog.Handler.
 func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
@@ -113,11 +111,23 @@ func (h *Handler) Count(m Match) int {
 	return n
 }
 
+// Mark returns a position in the kept records, for AwaitFrom.
+func (h *Handler) Mark() int {
+	h.state.mu.Lock()
+	defer h.state.mu.Unlock()
+	return len(h.state.records)
+}
+
 // Await returns the first record, kept before or after the call, that
 // matches m, or an error when ctx ends first.
 func (h *Handler) Await(ctx context.Context, m Match) (Record, error) {
+	return h.AwaitFrom(ctx, 0, m)
+}
+
+// AwaitFrom is Await for the records kept from position mark on.
+func (h *Handler) AwaitFrom(ctx context.Context, mark int, m Match) (Record, error) {
 	s := h.state
-	seen := 0
+	seen := mark
 	for {
 		s.mu.Lock()
 		for ; seen < len(s.records); seen++ {
