@@ -2,7 +2,10 @@ module github.com/skalds-go/skalds/example
 
 go 1.26.0
 
-require github.com/skalds-go/skalds v0.0.0
+require (
+	github.com/skalds-go/skalds v0.0.0
+	github.com/skalds-go/skalds/embedded v0.0.0
+)
 
 replace github.com/skalds-go/skalds => ../
 

@@ -34,7 +34,10 @@ func BenchmarkHotUpdate(b *testing.B) {
 		b.Fatal(err)
 	}
 
-	lat := make([]time.Duration, 0, b.N)
+	// lat is the whole path; call the part spent in the client's Update
+	// (Mongo write and Kafka publish); the rest is the node's side
+	// (consume, Mongo read, decode, validate, handler).
+	var lat, call []time.Duration
 	b.ResetTimer()
 	for i := 0; b.Loop(); i++ {
 		frame := i%1000 + 1
@@ -43,13 +46,21 @@ func BenchmarkHotUpdate(b *testing.B) {
 		if _, err := h.Tasks.Update(ctx, id, worker.MySimpleDataModel{RTSPURL: "rtsp://example.com/stream", FixFrame: frame}); err != nil {
 			b.Fatal(err)
 		}
+		call = append(call, time.Since(start))
 		if _, err := h.Logs.AwaitFrom(ctx, mark, watch.Msg("updated", "taskId", id, "fixFrame", frame)); err != nil {
 			b.Fatal(err)
 		}
 		lat = append(lat, time.Since(start))
 	}
 	b.StopTimer()
-	slices.Sort(lat)
-	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
-	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+	b.ReportMetric(quantile(lat, 0.50), "p50-ms")
+	b.ReportMetric(quantile(lat, 0.99), "p99-ms")
+	b.ReportMetric(quantile(call, 0.50), "client-p50-ms")
+}
+
+// quantile returns the q-quantile of d in milliseconds.
+func quantile(d []time.Duration, q float64) float64 {
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return float64(s[int(float64(len(s)-1)*q)].Microseconds()) / 1000
 }

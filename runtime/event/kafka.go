@@ -89,6 +89,9 @@ func NewPublisher(b Broker) *Publisher {
 		Addr:         kafka.TCP(b.Addr),
 		Balancer:     &kafka.Hash{},
 		BatchTimeout: time.Millisecond,
+		// Events are written one per call; a batch of one goes out at once
+		// instead of waiting for BatchTimeout.
+		BatchSize:    1,
 		RequiredAcks: kafka.RequireAll,
 		Transport:    b.transport(),
 	}}

@@ -1,0 +1,53 @@
+package embedded
+
+import (
+	"github.com/twmb/franz-go/pkg/kfake"
+)
+
+// KafkaOptions configures StartKafka.
+type KafkaOptions struct {
+	// Port is the broker port; 0 picks a free port.
+	Port int
+	// Partitions is used for auto-created topics (0 means 6), so that tests
+	// exercise more than one partition without having to create topics first.
+	Partitions int
+}
+
+// Kafka is a single in-memory kfake broker. One broker keeps metadata simple
+// for clients and is all a development stack needs.
+type Kafka struct {
+	cluster *kfake.Cluster
+	addr    string
+}
+
+// StartKafka starts the broker with topic auto-creation enabled, so producers
+// can write to new topics the way a default Kafka installation allows.
+func StartKafka(opts KafkaOptions) (*Kafka, error) {
+	parts := opts.Partitions
+	if parts <= 0 {
+		parts = 6
+	}
+	kopts := []kfake.Opt{
+		kfake.NumBrokers(1),
+		kfake.AllowAutoTopicCreation(),
+		kfake.DefaultNumPartitions(parts),
+	}
+	if opts.Port != 0 {
+		kopts = append(kopts, kfake.Ports(opts.Port))
+	}
+	c, err := kfake.NewCluster(kopts...)
+	if err != nil {
+		return nil, err
+	}
+	return &Kafka{cluster: c, addr: c.ListenAddrs()[0]}, nil
+}
+
+// Addr is the broker's "127.0.0.1:port", suitable as a bootstrap address.
+func (k *Kafka) Addr() string { return k.addr }
+
+// Cluster exposes the kfake cluster so tests can inject faults or inspect
+// state beyond what the Kafka protocol offers.
+func (k *Kafka) Cluster() *kfake.Cluster { return k.cluster }
+
+// Close stops the broker and drops all data. It is idempotent.
+func (k *Kafka) Close() { k.cluster.Close() }

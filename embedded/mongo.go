@@ -1,0 +1,191 @@
+package embedded
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/FerretDB/FerretDB/ferretdb"
+)
+
+// MongoOptions configures StartMongo.
+type MongoOptions struct {
+	// Dir holds the SQLite files. Empty means a temporary directory that Close
+	// removes, so tests leave nothing behind; set it to keep data across runs.
+	Dir string
+	// Port is where the serializing proxy listens; 0 picks a free port.
+	Port int
+	// Logger receives FerretDB's own logs. Nil discards them, because FerretDB
+	// logs every connection at INFO and every error reply as a multi-line WARN.
+	Logger *slog.Logger
+}
+
+// Mongo is a FerretDB server (SQLite backend) reachable only through a
+// serializing proxy, so that concurrent clients see atomic single-document
+// updates as they would on MongoDB.
+type Mongo struct {
+	uri     string
+	proxy   *Proxy
+	tempDir string
+
+	stopFerret context.CancelFunc
+	ferretDone chan struct{}
+	serveDone  chan struct{}
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// StartMongo starts FerretDB on a private port and the proxy on opts.Port, and
+// returns once a ping has made the full round trip. ctx bounds only the
+// startup; the servers run until Close.
+func StartMongo(ctx context.Context, opts MongoOptions) (*Mongo, error) {
+	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", opts.Port))
+	if err != nil {
+		return nil, err
+	}
+	m := &Mongo{uri: "mongodb://" + ln.Addr().String() + "/"}
+	if err := m.start(ctx, ln, opts); err != nil {
+		_ = ln.Close()
+		_ = m.Close()
+		return nil, err
+	}
+	return m, nil
+}
+
+// start brings up FerretDB and the proxy on ln, recording in m whatever
+// Close needs to undo, so a failure at any step can be cleaned up by Close.
+func (m *Mongo) start(ctx context.Context, ln net.Listener, opts MongoOptions) error {
+	dir := opts.Dir
+	var err error
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "skalds-ferretdb-"); err != nil {
+			return err
+		}
+		m.tempDir = dir
+	} else if err = os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if dir, err = filepath.Abs(dir); err != nil {
+		return err
+	}
+
+	logger := opts.Logger
+	if logger == nil {
+		logger = discardLogger()
+	}
+	f, err := ferretdb.New(&ferretdb.Config{
+		Listener:  ferretdb.ListenerConfig{TCP: "127.0.0.1:0"},
+		Handler:   "sqlite",
+		SQLiteURL: (&url.URL{Scheme: "file", Path: filepath.ToSlash(dir) + "/"}).String(),
+		Logger:    logger,
+	})
+	if err != nil {
+		return fmt.Errorf("ferretdb: %w", err)
+	}
+	upstream, err := url.Parse(f.MongoDBURI())
+	if err != nil {
+		return fmt.Errorf("ferretdb uri: %w", err)
+	}
+	runCtx, stop := context.WithCancel(context.Background())
+	m.stopFerret, m.ferretDone = stop, make(chan struct{})
+	go func() {
+		defer close(m.ferretDone)
+		_ = f.Run(runCtx)
+	}()
+
+	m.proxy, m.serveDone = NewSerializingProxy(ln, upstream.Host), make(chan struct{})
+	go func() {
+		defer close(m.serveDone)
+		_ = m.proxy.Serve(context.Background())
+	}()
+
+	if err := ping(ctx, ln.Addr().String()); err != nil {
+		return fmt.Errorf("ping through proxy: %w", err)
+	}
+	return nil
+}
+
+// URI is the connection string of the proxy; FerretDB's own port is never
+// handed out, because clients that bypass the proxy lose atomicity.
+func (m *Mongo) URI() string { return m.uri }
+
+// Close shuts down the proxy, then FerretDB, waits for both, and removes the
+// temporary data directory if one was created. It is idempotent.
+func (m *Mongo) Close() error {
+	m.closeOnce.Do(func() {
+		if m.proxy != nil {
+			_ = m.proxy.Close() // closes FerretDB's client conns first, so its shutdown does not wait on them
+			<-m.serveDone
+		}
+		if m.stopFerret != nil {
+			m.stopFerret()
+			<-m.ferretDone
+		}
+		if m.tempDir != "" {
+			m.closeErr = os.RemoveAll(m.tempDir)
+		}
+	})
+	return m.closeErr
+}
+
+// ping sends {ping: 1, $db: "admin"} as a raw OP_MSG, so that startup can
+// prove the whole proxy-to-FerretDB path works without importing a driver.
+func ping(ctx context.Context, addr string) error {
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now().Add(10 * time.Second)
+	}
+	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Now()) })
+	defer stop()
+	_ = conn.SetDeadline(deadline)
+
+	le := binary.LittleEndian
+	var doc []byte
+	doc = le.AppendUint32(doc, 0) // length, patched below
+	doc = append(doc, 0x10, 'p', 'i', 'n', 'g', 0)
+	doc = le.AppendUint32(doc, 1)
+	doc = append(doc, 0x02, '$', 'd', 'b', 0)
+	doc = le.AppendUint32(doc, 6)
+	doc = append(doc, "admin\x00"...)
+	doc = append(doc, 0)
+	le.PutUint32(doc, uint32(len(doc)))
+
+	const requestID = 1
+	var msg []byte
+	msg = le.AppendUint32(msg, uint32(16+4+1+len(doc)))
+	msg = le.AppendUint32(msg, requestID)
+	msg = le.AppendUint32(msg, 0) // responseTo
+	msg = le.AppendUint32(msg, opMsg)
+	msg = le.AppendUint32(msg, 0) // flagBits
+	msg = append(msg, 0)          // section kind 0: body
+	msg = append(msg, doc...)
+	if _, err := conn.Write(msg); err != nil {
+		return err
+	}
+	reply, err := readMsg(conn)
+	if err != nil {
+		return err
+	}
+	okTrue := append([]byte{0x01, 'o', 'k', 0}, le.AppendUint64(nil, math.Float64bits(1))...)
+	if le.Uint32(reply[8:12]) != requestID || le.Uint32(reply[12:16]) != opMsg || !bytes.Contains(reply, okTrue) {
+		return errors.New("unexpected reply to ping")
+	}
+	return nil
+}
