@@ -1,0 +1,79 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) {
+		v, ok := m[k]
+		return v, ok
+	}
+}
+
+func TestPrecedence(t *testing.T) {
+	e := env(map[string]string{
+		"SKALD_ID":      "from-env",
+		"KAFKA_PORT":    "19092",
+		"REDIS_HOST":    "redis.internal",
+		"REDIS_KEY_TTL": "60",
+	})
+	c, err := load(Config{SkaldID: "explicit", RedisPort: 7000}, e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, check := range []struct {
+		name      string
+		got, want any
+	}{
+		{"explicit beats env", c.SkaldID, "explicit"},
+		{"env beats default", c.KafkaPort, 19092},
+		{"env string", c.RedisHost, "redis.internal"},
+		{"explicit without env", c.RedisPort, 7000},
+		{"default", c.KafkaHost, "localhost"},
+		{"default mode", c.Mode, ModeNode},
+		{"default mongo", c.MongoHost, "mongodb://root:root@localhost:27017/"},
+		{"default db", c.DBName, "skalds"},
+		{"seconds from env", c.RedisKeyTTL, 60 * time.Second},
+		{"default seconds", c.RedisSyncPeriod, 3 * time.Second},
+	} {
+		if check.got != check.want {
+			t.Errorf("%s: got %v, want %v", check.name, check.got, check.want)
+		}
+	}
+}
+
+func TestRandomSkaldID(t *testing.T) {
+	c, err := load(Config{}, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(c.SkaldID, "skalds-") || len(c.SkaldID) != len("skalds-")+5 {
+		t.Fatalf("SkaldID %q, want skalds- and 5 characters", c.SkaldID)
+	}
+}
+
+func TestBadValuesNameTheVariable(t *testing.T) {
+	_, err := load(Config{}, env(map[string]string{"KAFKA_PORT": "ninety", "SKALD_MODE": "NODE"}))
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, want := range []string{`KAFKA_PORT="ninety"`, `SKALD_MODE="NODE"`, "lower case"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %s", err, want)
+		}
+	}
+}
+
+func TestStringMasksSecrets(t *testing.T) {
+	c, _ := load(Config{MongoHost: "mongodb://root:hunter2@db:27017/", KafkaPassword: "pw", RedisPassword: "pw2"}, env(nil))
+	s := c.String()
+	if strings.Contains(s, "hunter2") || strings.Contains(s, "pw") {
+		t.Fatalf("String leaks a secret: %s", s)
+	}
+	if !strings.Contains(s, "mongodb://root:******@db:27017/") {
+		t.Fatalf("String does not show the masked URI: %s", s)
+	}
+}
