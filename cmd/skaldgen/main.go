@@ -1,0 +1,104 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/skalds-go/skalds/internal/gen"
+	"github.com/skalds-go/skalds/internal/gen/model"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run is main without the process: it returns the exit code.
+func run(args []string, stdout, stderr io.Writer) int {
+	fl := flag.NewFlagSet("skaldgen", flag.ContinueOnError)
+	fl.SetOutput(stderr)
+	check := fl.Bool("check", false, "write nothing; exit 1 naming every generated file that is out of date or missing")
+	markers := fl.Bool("markers", false, "print every marker, where it may stand and its arguments, and exit")
+	verbose := fl.Bool("v", false, "print progress")
+	fl.Usage = func() {
+		fmt.Fprintf(stderr, "usage: skaldgen [-check] [-v] [packages]\n       skaldgen -markers\n\nflags:\n")
+		fl.PrintDefaults()
+	}
+	if err := fl.Parse(args); err != nil {
+		return 2
+	}
+	if *markers {
+		if err := model.PrintMarkers(stdout); err != nil {
+			fmt.Fprintf(stderr, "skaldgen: %v\n", err)
+			return 1
+		}
+		return 0
+	}
+	opts := gen.Options{Patterns: fl.Args()}
+	if *verbose {
+		opts.Log = stderr
+	}
+	res, err := gen.Generate(opts)
+	if err != nil {
+		fmt.Fprintf(stderr, "skaldgen: %v\n", err)
+		return 1
+	}
+	if len(res.Diagnostics) > 0 {
+		for _, d := range res.Diagnostics {
+			fmt.Fprintln(stderr, d.Format(relToCwd))
+		}
+		return 1
+	}
+	code := 0
+	for _, f := range res.Files {
+		var st gen.State
+		if *check {
+			st, err = f.State()
+		} else {
+			st, err = f.Write()
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "skaldgen: %v\n", err)
+			return 1
+		}
+		name := relToCwd(f.Path)
+		switch {
+		case *check && st == gen.OutOfDate:
+			fmt.Fprintf(stderr, "%s is out of date; run go generate ./...\n", name)
+			code = 1
+		case *check && st == gen.Missing:
+			fmt.Fprintf(stderr, "%s is missing; run go generate ./...\n", name)
+			code = 1
+		case *check && st == gen.Stale:
+			fmt.Fprintf(stderr, "%s is left over from a package that has no //skald: markers any more; delete it or run go generate ./...\n", name)
+			code = 1
+		case *verbose && !*check && st == gen.Stale:
+			fmt.Fprintf(stderr, "removed %s\n", name)
+		case *verbose && !*check && st != gen.UpToDate:
+			fmt.Fprintf(stderr, "wrote %s\n", name)
+		case *verbose:
+			fmt.Fprintf(stderr, "%s is up to date\n", name)
+		}
+	}
+	return code
+}
+
+// relToCwd shortens path for messages the way compilers do, so that an
+// editor run from the same directory can jump to it.
+func relToCwd(path string) string {
+	if !filepath.IsAbs(path) {
+		return path
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return path
+	}
+	rel, err := filepath.Rel(wd, path)
+	if err != nil || strings.HasPrefix(rel, ".."+string(filepath.Separator)+"..") {
+		return path
+	}
+	return rel
+}

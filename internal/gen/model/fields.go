@@ -1,0 +1,268 @@
+package model
+
+import (
+	"fmt"
+	"go/token"
+	"go/types"
+	"reflect"
+	"strings"
+)
+
+// structOf returns the Struct of a named struct type of this package,
+// analysing its fields the first time. Recursive types are fine: the
+// Struct is recorded before its fields are.
+func (b *builder) structOf(obj *types.TypeName) *Struct {
+	if s := b.structs[obj]; s != nil {
+		return s
+	}
+	s := &Struct{Name: obj.Name(), Pos: b.fset.Position(obj.Pos())}
+	b.structs[obj] = s
+	st := obj.Type().Underlying().(*types.Struct)
+	byKey := make(map[string]*Field)
+	for i := range st.NumFields() {
+		if f := b.field(st.Field(i), st.Tag(i)); f != nil {
+			b.addKeys(s, f, byKey, st.Field(i).Pos())
+		}
+	}
+	return s
+}
+
+// addKeys appends f to s. Two fields with one json name are an error (where
+// encoding/json would silently drop both). A Go name that equals another
+// field's json name is not accepted as a key: the json name wins.
+func (b *builder) addKeys(s *Struct, f *Field, byKey map[string]*Field, pos token.Pos) {
+	if other := byKey[f.JSONName]; other != nil && other.JSONName == f.JSONName {
+		b.errorf(pos, "field %s has json key %q, which field %s already has; give one of them another json tag", f.GoName, f.JSONName, other.GoName)
+		return
+	}
+	if other := byKey[f.JSONName]; other != nil {
+		// other accepted this key as its Go name; the json name wins.
+		other.Keys = removeKey(other.Keys, f.JSONName)
+	}
+	byKey[f.JSONName] = f
+	if f.GoName != f.JSONName {
+		if byKey[f.GoName] == nil {
+			byKey[f.GoName] = f
+			f.Keys = append(f.Keys, f.GoName)
+		}
+	}
+	s.Fields = append(s.Fields, f)
+}
+
+func removeKey(keys []string, k string) []string {
+	out := keys[:0]
+	for _, x := range keys {
+		if x != k {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// field maps one struct field to a JSON member, or returns nil if the
+// field is skipped or wrong.
+func (b *builder) field(v *types.Var, tag string) *Field {
+	st := reflect.StructTag(tag)
+	jsonTag, hasJSON := st.Lookup("json")
+	if jsonTag == "-" {
+		return nil
+	}
+	name, opts, _ := strings.Cut(jsonTag, ",")
+	if v.Embedded() {
+		b.errorf(v.Pos(), "embedded fields are not supported; name the field (%s %s), or tag it json:\"-\"", v.Name(), b.typeString(v.Type()))
+		return nil
+	}
+	if !v.Exported() {
+		if hasJSON {
+			b.errorf(v.Pos(), "field %s is unexported, so it cannot be decoded or encoded; export it, or remove its json tag", v.Name())
+		}
+		return nil
+	}
+	if name == "" {
+		name = v.Name()
+	}
+	f := &Field{GoName: v.Name(), JSONName: name, Keys: []string{name}}
+	ok := true
+	for opt := range strings.SplitSeq(opts, ",") {
+		switch opt {
+		case "omitempty":
+			f.OmitEmpty = true
+		case "string", "omitzero":
+			b.errorf(v.Pos(), "field %s: the json option %q is not supported by skaldgen; remove it", v.Name(), opt)
+			ok = false
+		}
+	}
+	f.Required = requiredTag(st.Get("validate"))
+	f.Type = b.fieldType(v.Type(), v)
+	if f.Type == nil || !ok {
+		return nil
+	}
+	return f
+}
+
+// requiredTag reports whether a validate tag makes the field itself
+// required. Tags after dive (or keys) apply to the elements, not the field.
+func requiredTag(tag string) bool {
+	for part := range strings.SplitSeq(tag, ",") {
+		switch strings.TrimSpace(part) {
+		case "dive", "keys":
+			return false
+		case "required":
+			return true
+		}
+	}
+	return false
+}
+
+// jsonMethods are the methods encoding/json would call instead of looking
+// at the value, which the generated code does not do.
+var jsonMethods = []string{"MarshalJSON", "UnmarshalJSON", "MarshalText", "UnmarshalText"}
+
+// fieldType maps the type t of field v, or reports why it cannot and
+// returns nil.
+func (b *builder) fieldType(t types.Type, v *types.Var) *Type {
+	fail := func(reason, advice string) *Type {
+		if advice == "" {
+			advice = `tag it json:"-" to leave it out of the JSON`
+		}
+		b.errorf(v.Pos(), "field %s has type %s, which the generated decoder cannot handle: %s; %s", v.Name(), b.typeString(v.Type()), reason, advice)
+		return nil
+	}
+	switch {
+	case !isValid(t):
+		return nil // the type checker reported it
+	case isNamed(types.Unalias(t), "time", "Time"):
+		return &Type{Kind: Time, Go: t}
+	case isNamed(types.Unalias(t), "time", "Duration"):
+		return &Type{Kind: Duration, Go: t}
+	case isNamed(types.Unalias(t), "encoding/json", "RawMessage"):
+		return &Type{Kind: Raw, Go: t}
+	}
+	if named, ok := types.Unalias(t).(*types.Named); ok {
+		if named.TypeArgs().Len() > 0 {
+			return fail(fmt.Sprintf("generic type %s is not supported", b.typeString(named)), "declare a non-generic type")
+		}
+		for _, m := range jsonMethods {
+			obj, _, _ := types.LookupFieldOrMethod(types.NewPointer(named), true, named.Obj().Pkg(), m)
+			if _, isFunc := obj.(*types.Func); isFunc {
+				return fail(fmt.Sprintf("%s has a %s method, which the generated code would not call", b.typeString(named), m),
+					"use json.RawMessage and decode the value yourself, or remove the method")
+			}
+		}
+		if named.Obj().Pkg() == b.lp.Types && isLocalName(named.Obj().Name()) {
+			return fail(fmt.Sprintf("the name of type %s is also a variable of the generated code", named.Obj().Name()),
+				"rename the type")
+		}
+		if _, isStruct := named.Underlying().(*types.Struct); isStruct {
+			if named.Obj().Pkg() != b.lp.Types {
+				return fail(fmt.Sprintf("struct type %s is declared in another package", b.typeString(named)),
+					"declare the struct type in this package")
+			}
+			return &Type{Kind: StructKind, Go: t, Struct: b.structOf(named.Obj())}
+		}
+	}
+	switch u := t.Underlying().(type) {
+	case *types.Basic:
+		return b.basic(t, u, fail)
+	case *types.Pointer:
+		elem := b.fieldType(u.Elem(), v)
+		if elem == nil {
+			return nil
+		}
+		return &Type{Kind: Pointer, Go: t, Elem: elem}
+	case *types.Slice:
+		if e, ok := u.Elem().Underlying().(*types.Basic); ok && e.Kind() == types.Uint8 {
+			return fail("encoding/json writes byte slices as base64, which skaldgen does not",
+				"use string for text, or json.RawMessage for raw JSON")
+		}
+		elem := b.fieldType(u.Elem(), v)
+		if elem == nil {
+			return nil
+		}
+		return &Type{Kind: Slice, Go: t, Elem: elem}
+	case *types.Array:
+		elem := b.fieldType(u.Elem(), v)
+		if elem == nil {
+			return nil
+		}
+		return &Type{Kind: Array, Go: t, Elem: elem, Len: u.Len()}
+	case *types.Map:
+		k, ok := u.Key().Underlying().(*types.Basic)
+		if !ok || k.Kind() != types.String {
+			return fail(fmt.Sprintf("map key type %s is not a string type", b.typeString(u.Key())),
+				"use a map with string keys")
+		}
+		key := &Type{Kind: String, Go: u.Key(), Exact: types.Identical(u.Key(), types.Typ[types.String])}
+		elem := b.fieldType(u.Elem(), v)
+		if elem == nil {
+			return nil
+		}
+		return &Type{Kind: Map, Go: t, Key: key, Elem: elem}
+	case *types.Struct:
+		return fail("anonymous struct types are not supported", "declare a named struct type for it")
+	case *types.Interface:
+		return fail("an interface has no fixed JSON form", "use a concrete type, or json.RawMessage for free-form JSON")
+	case *types.Chan:
+		return fail("channels have no JSON form", "")
+	case *types.Signature:
+		return fail("funcs have no JSON form", "")
+	}
+	return fail("it has no JSON form", "")
+}
+
+// basic maps a type whose underlying type is basic.
+func (b *builder) basic(t types.Type, u *types.Basic, fail func(string, string) *Type) *Type {
+	exact := func(k types.BasicKind) bool { return types.Identical(t, types.Typ[k]) }
+	switch u.Kind() {
+	case types.String:
+		return &Type{Kind: String, Go: t, Exact: exact(types.String)}
+	case types.Bool:
+		return &Type{Kind: Bool, Go: t, Exact: exact(types.Bool)}
+	case types.Int:
+		return &Type{Kind: Int, Go: t}
+	case types.Int8:
+		return &Type{Kind: Int, Go: t, Bits: 8}
+	case types.Int16:
+		return &Type{Kind: Int, Go: t, Bits: 16}
+	case types.Int32:
+		return &Type{Kind: Int, Go: t, Bits: 32}
+	case types.Int64:
+		return &Type{Kind: Int, Go: t, Bits: 64, Exact: exact(types.Int64)}
+	case types.Uint:
+		return &Type{Kind: Uint, Go: t}
+	case types.Uint8:
+		return &Type{Kind: Uint, Go: t, Bits: 8}
+	case types.Uint16:
+		return &Type{Kind: Uint, Go: t, Bits: 16}
+	case types.Uint32:
+		return &Type{Kind: Uint, Go: t, Bits: 32}
+	case types.Uint64:
+		return &Type{Kind: Uint, Go: t, Bits: 64, Exact: exact(types.Uint64)}
+	case types.Float32:
+		return &Type{Kind: Float, Go: t, Bits: 32}
+	case types.Float64:
+		return &Type{Kind: Float, Go: t, Bits: 64, Exact: exact(types.Float64)}
+	case types.Complex64, types.Complex128:
+		return fail("complex numbers have no JSON form", "")
+	}
+	return fail(fmt.Sprintf("%s has no JSON form", u.Name()), "")
+}
+
+// isLocalName reports whether name is a parameter or variable of the
+// generated decode and encode functions, where it would hide a type of
+// that name.
+func isLocalName(name string) bool {
+	switch name {
+	case "r", "m", "w", "seen":
+		return true
+	}
+	if name == "" || !strings.ContainsRune("vkin", rune(name[0])) {
+		return false
+	}
+	for _, c := range name[1:] {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,233 @@
+package model
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+)
+
+// MarkerPrefix starts every marker. Like //go: directives, a marker has no
+// space after the slashes, so prose that mentions "skald:" is never taken
+// for one.
+const MarkerPrefix = "//skald:"
+
+// Where a marker may stand.
+const (
+	onStructType = "struct type declaration"
+	onType       = "type declaration"
+	onMethod     = "method of a //skald:worker type"
+)
+
+// MarkerDef describes one marker for the parser and for skaldgen -markers.
+type MarkerDef struct {
+	Name string
+	On   string // where it may stand
+	// Signature is the method signature a hook marker requires, with W for
+	// the worker type and M for its model; empty for other markers.
+	Signature string
+	Args      []ArgDef
+	Doc       string
+	hook      HookKind
+	isHook    bool
+}
+
+// ArgDef is one key=value argument of a marker.
+type ArgDef struct {
+	Key      string
+	Value    string // placeholder shown in the help, such as <TypeName>
+	Required bool
+	Doc      string
+}
+
+// Markers lists every marker skaldgen understands, in the order -markers
+// prints them.
+var Markers = []*MarkerDef{
+	{
+		Name: "model",
+		On:   onStructType,
+		Doc: "Marks the attachments model of one or more workers. skaldgen generates\n" +
+			"Decode<T> (strict JSON decoding, then validation), Encode<T> and\n" +
+			"Validate<T>, and a decoder and encoder for every struct type the model\n" +
+			"reaches. Fields are read under their json tag name and under their Go\n" +
+			"name; a field whose validate tag contains \"required\" must be present.",
+	},
+	{
+		Name: "worker",
+		On:   onType,
+		Args: []ArgDef{
+			{Key: "model", Value: "<TypeName>", Required: true,
+				Doc: "the //skald:model struct type of this package that holds the attachments"},
+			{Key: "name", Value: "<ClassName>",
+				Doc: "the class name stored in a task's className; default: the Go type name"},
+		},
+		Doc: "Marks a worker type. skaldgen generates <W>Class, a *skald.Class that\n" +
+			"creates a fresh <W> for every task and binds its marked methods, adds\n" +
+			"it to Register, and generates New<W>Client, a typed client.",
+	},
+	hookDef(Init, "func (w *W) X(m M) error",
+		"Receives the decoded attachments before any other hook runs."),
+	hookDef(Before, "func (w *W) X(ctx context.Context) error",
+		"Runs after init and before main."),
+	hookDef(Main, "func (w *W) X(ctx context.Context) error",
+		"Does the work; required. ctx is cancelled when the task is cancelled."),
+	hookDef(After, "func (w *W) X(ctx context.Context) error",
+		"Runs after main returns without error."),
+	hookDef(Release, "func (w *W) X(ctx context.Context) error",
+		"Always runs last, also after a cancel or a failure."),
+	hookDef(Update, "func (w *W) X(ctx context.Context, m M) error",
+		"Receives every accepted change of the attachments while the task runs,\n"+
+			"one at a time and in order, concurrently with main."),
+}
+
+func hookDef(k HookKind, sig, doc string) *MarkerDef {
+	return &MarkerDef{Name: k.Marker(), On: onMethod, Signature: sig, Doc: doc, hook: k, isHook: true}
+}
+
+func lookupMarker(name string) *MarkerDef {
+	for _, d := range Markers {
+		if d.Name == name {
+			return d
+		}
+	}
+	return nil
+}
+
+// Usage returns the marker as written with its arguments, such as
+// "//skald:worker model=<TypeName> [name=<ClassName>]".
+func (d *MarkerDef) Usage() string {
+	s := MarkerPrefix + d.Name
+	for _, a := range d.Args {
+		if a.Required {
+			s += " " + a.Key + "=" + a.Value
+		} else {
+			s += " [" + a.Key + "=" + a.Value + "]"
+		}
+	}
+	return s
+}
+
+// PrintMarkers writes the help that skaldgen -markers prints: every
+// marker, where it may stand and its arguments.
+func PrintMarkers(w io.Writer) error {
+	var b strings.Builder
+	b.WriteString("Markers are comment lines in the doc comment of a declaration, written\n" +
+		"without a space after the slashes. W is the worker type, M its model type;\n" +
+		"receivers may be pointers or values.\n")
+	for _, d := range Markers {
+		b.WriteString("\n" + d.Usage() + "\n")
+		fmt.Fprintf(&b, "\ton: %s\n", d.On)
+		if d.Signature != "" {
+			fmt.Fprintf(&b, "\tsignature: %s\n", d.Signature)
+		}
+		for _, a := range d.Args {
+			req := "optional"
+			if a.Required {
+				req = "required"
+			}
+			fmt.Fprintf(&b, "\t%s=%s (%s): %s\n", a.Key, a.Value, req, a.Doc)
+		}
+		for line := range strings.SplitSeq(d.Doc, "\n") {
+			b.WriteString("\t" + line + "\n")
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// marker is one parsed marker comment.
+type marker struct {
+	def  *MarkerDef // nil for an unknown marker
+	name string
+	args []markerArg
+	pos  int // byte offset of the comment in its file
+}
+
+// markerArg is one key=value argument; off is its offset in the comment.
+type markerArg struct {
+	key, value string
+	off        int
+	valueOff   int
+}
+
+// parseMarker splits a comment text that starts with MarkerPrefix into its
+// name and arguments. Values may be Go string literals, for class names
+// with spaces. It returns an error message and the offset it refers to.
+func parseMarker(text string) (name string, args []markerArg, errOff int, err string) {
+	rest := text[len(MarkerPrefix):]
+	off := len(MarkerPrefix)
+	i := strings.IndexAny(rest, " \t")
+	if i < 0 {
+		return rest, nil, 0, ""
+	}
+	name = rest[:i]
+	for i < len(rest) {
+		for i < len(rest) && (rest[i] == ' ' || rest[i] == '\t') {
+			i++
+		}
+		if i == len(rest) {
+			break
+		}
+		start := i
+		for i < len(rest) && rest[i] != '=' && rest[i] != ' ' && rest[i] != '\t' {
+			i++
+		}
+		key := rest[start:i]
+		if i == len(rest) || rest[i] != '=' {
+			return name, args, off + start, fmt.Sprintf("marker argument %q is not key=value", key)
+		}
+		i++ // '='
+		vstart := i
+		var value string
+		if i < len(rest) && rest[i] == '"' {
+			lit, perr := strconv.QuotedPrefix(rest[i:])
+			if perr != nil {
+				return name, args, off + vstart, fmt.Sprintf("argument %s= has an unterminated string", key)
+			}
+			value, _ = strconv.Unquote(lit)
+			i += len(lit)
+			if i < len(rest) && rest[i] != ' ' && rest[i] != '\t' {
+				return name, args, off + i, fmt.Sprintf("argument %s= has text after its closing quote", key)
+			}
+		} else {
+			for i < len(rest) && rest[i] != ' ' && rest[i] != '\t' {
+				i++
+			}
+			value = rest[vstart:i]
+		}
+		args = append(args, markerArg{key: key, value: value, off: off + start, valueOff: off + vstart})
+	}
+	return name, args, 0, ""
+}
+
+// suggest returns the known marker name closest to name, if it is a
+// likely typo.
+func suggest(name string) string {
+	best, bestDist := "", 3
+	for _, d := range Markers {
+		if dist := editDistance(name, d.Name); dist < bestDist {
+			best, bestDist = d.Name, dist
+		}
+	}
+	return best
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			c := prev[j-1]
+			if a[i-1] != b[j-1] {
+				c++
+			}
+			cur[j] = min(c, prev[j]+1, cur[j-1]+1)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
