@@ -14,7 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/skalds-go/skalds/internal/gen"
+	"github.com/skalds-go/skalds/internal/gen/gentest"
 	"github.com/skalds-go/skalds/internal/gen/model"
 	"golang.org/x/tools/go/packages"
 )
@@ -78,6 +80,13 @@ func TestGenerateCases(t *testing.T) {
 			checkGolden(t, f.Path, f.Content)
 			if errs := typeCheck(t, dir, map[string][]byte{f.Path: f.Content}); len(errs) > 0 {
 				t.Errorf("generated code does not compile:\n%s", strings.Join(errs, "\n"))
+			}
+			schemas, err := res.Schemas()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for name, js := range schemas {
+				checkGolden(t, filepath.Join(dir, name), js)
 			}
 		})
 	}
@@ -196,6 +205,44 @@ func TestCommand(t *testing.T) {
 		}
 		if _, err := os.Stat(filepath.Join(dir, "plain_skald.go")); !os.IsNotExist(err) {
 			t.Errorf("left-over file still there (%v)", err)
+		}
+	})
+
+	t.Run("init", func(t *testing.T) {
+		dir := tempPackageDir(t)
+		pkg := filepath.Join(dir, "camera")
+		out, stderr, code := runSkaldgen(t, bin, dir, "init", "camera")
+		if code != 0 || stderr != "" {
+			t.Fatalf("init: exit %d, stderr %q", code, stderr)
+		}
+		if want := "wrote camera/camera.go\nwrote camera/camera_test.go\nwrote camera/camera_skald.go\n"; out != want {
+			t.Errorf("init printed %q, want %q", out, want)
+		}
+		if _, stderr, code := runSkaldgen(t, bin, pkg, "-check"); code != 0 {
+			t.Errorf("-check after init: exit %d, stderr %q", code, stderr)
+		}
+		cmd := exec.Command("go", "test", "-count=1", ".")
+		cmd.Dir = pkg
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("the scaffold's test fails: %v\n%s", err, out)
+		}
+		if _, stderr, code := runSkaldgen(t, bin, dir, "init", "camera"); code != 1 || !strings.Contains(stderr, "already holds Go files") {
+			t.Errorf("init over an existing package: exit %d, stderr %q", code, stderr)
+		}
+		if _, stderr, code := runSkaldgen(t, bin, dir, "init", "Bad-Name"); code != 1 || !strings.Contains(stderr, "not a lower-case Go identifier") {
+			t.Errorf("init with a bad name: exit %d, stderr %q", code, stderr)
+		}
+	})
+
+	t.Run("schema", func(t *testing.T) {
+		dir := t.TempDir()
+		if _, stderr, code := runSkaldgen(t, bin, ".", "-schema", dir, "./testdata/gen/nested"); code != 0 {
+			t.Fatalf("exit %d, stderr %q", code, stderr)
+		}
+		got, _ := os.ReadFile(filepath.Join(dir, "Scene.schema.json"))
+		want, _ := os.ReadFile(filepath.Join("testdata", "gen", "nested", "Scene.schema.json"))
+		if len(got) == 0 || !bytes.Equal(got, want) {
+			t.Errorf("-schema wrote %q, want testdata/gen/nested/Scene.schema.json", got)
 		}
 	})
 
@@ -454,3 +501,75 @@ func (w *WorkerNNN) Run(ctx context.Context) error { return nil }
 //skald:update
 func (w *WorkerNNN) Update(ctx context.Context, m ModelNNN) error { w.m = m; return nil }
 `
+
+// TestSchemaValidatesDocuments checks the generated JSON Schemas with a
+// JSON Schema 2020-12 validator: documents the generated decoder accepts
+// are valid, and documents it refuses for a reason the schema can state
+// are not.
+func TestSchemaValidatesDocuments(t *testing.T) {
+	res := generate(t, filepath.Join("internal", "gen", "gentest"), model.Config{})
+	schemas, err := res.Schemas()
+	if err != nil {
+		t.Fatal(err)
+	}
+	compile := func(name string) *jsonschema.Schema {
+		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(schemas[name]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := jsonschema.NewCompiler()
+		c.AssertFormat()
+		if err := c.AddResource(name, doc); err != nil {
+			t.Fatal(err)
+		}
+		s, err := c.Compile(name)
+		if err != nil {
+			t.Fatalf("%s does not compile as a schema: %v", name, err)
+		}
+		return s
+	}
+	tests := []struct {
+		schema string
+		decode func([]byte) error
+		doc    string
+		valid  bool
+	}{
+		{"Pipeline.schema.json", decodeErr(gentest.DecodePipeline), `{"name":"p","mode":"fast","cameras":[{"id":"a","fixFrame":1}],"weights":[1,2,3]}`, true},
+		{"Pipeline.schema.json", decodeErr(gentest.DecodePipeline), `{"name":"p","mode":"fast","cameras":[{"id":"a","fixFrame":1,"region":{"X":1,"Y":2,"W":3,"H":4}}],` +
+			`"weights":[1,2,3],"labels":null,"limits":{"fast":{"max":1,"window":"1s"},"slow":null},"start":"2024-05-06T07:08:09Z","level":-128,"count":65535}`, true},
+		{"Pipeline.schema.json", decodeErr(gentest.DecodePipeline), `{"name":"p","mode":"medium","cameras":[{"id":"a","fixFrame":1}],"weights":[1,2,3]}`, false},
+		{"Pipeline.schema.json", decodeErr(gentest.DecodePipeline), `{"name":"p","mode":"fast","cameras":[{"id":"a","fixFrame":1}],"weights":[1,2,3],"colour":1}`, false},
+		{"Pipeline.schema.json", decodeErr(gentest.DecodePipeline), `{"mode":"fast","cameras":[{"id":"a","fixFrame":1}],"weights":[1,2,3]}`, false},
+		{"Pipeline.schema.json", decodeErr(gentest.DecodePipeline), `{"name":"p","mode":"fast","cameras":[{"id":"a","fixFrame":0}],"weights":[1,2,3]}`, false},
+		{"Pipeline.schema.json", decodeErr(gentest.DecodePipeline), `{"name":"p","mode":"fast","cameras":[{"id":"a","fixFrame":1}],"weights":[1,2]}`, false},
+		{"Pipeline.schema.json", decodeErr(gentest.DecodePipeline), `{"name":"p","mode":"fast","cameras":[{"id":"a","fixFrame":1}],"weights":[1,2,3],"level":128}`, false},
+		{"Stream.schema.json", decodeErr(gentest.DecodeStream), `{"id":"6ba7b810-9dad-11d1-80b4-00c04fd430c8","name":"n","url":"http://a.example","mode":"slow",` +
+			`"fps":1,"width":1,"height":1,"interval":"1s","cameras":[{"id":"a","fixFrame":1}],"output":{"topic":"t","format":"avro","batch":1}}`, true},
+		{"Stream.schema.json", decodeErr(gentest.DecodeStream), `{"id":"not-a-uuid","name":"n","url":"http://a.example","mode":"slow",` +
+			`"fps":1,"width":1,"height":1,"interval":"1s","cameras":[{"id":"a","fixFrame":1}],"output":{"topic":"t","format":"avro","batch":1}}`, false},
+		{"Stream.schema.json", decodeErr(gentest.DecodeStream), `{"id":"6ba7b810-9dad-11d1-80b4-00c04fd430c8","name":"n","url":"http://a.example","mode":"slow",` +
+			`"fps":1,"width":1,"height":1,"interval":"1s","cameras":[{"id":"a","fixFrame":1}],"zones":[{"name":"z","points":[{"x":2,"y":0}]}],` +
+			`"output":{"topic":"t","format":"xml","batch":1}}`, false},
+	}
+	for i, tt := range tests {
+		s := compile(tt.schema)
+		doc, err := jsonschema.UnmarshalJSON(strings.NewReader(tt.doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		verr := s.Validate(doc)
+		if (verr == nil) != tt.valid {
+			t.Errorf("case %d: schema says %v, want valid=%v", i, verr, tt.valid)
+		}
+		if derr := tt.decode([]byte(tt.doc)); (derr == nil) != tt.valid {
+			t.Errorf("case %d: the decoder says %v, want valid=%v", i, derr, tt.valid)
+		}
+	}
+}
+
+func decodeErr[M any](decode func([]byte) (M, error)) func([]byte) error {
+	return func(b []byte) error {
+		_, err := decode(b)
+		return err
+	}
+}

@@ -4,8 +4,9 @@
 //
 // Usage:
 //
-//	skaldgen [-check] [-v] [packages]
+//	skaldgen [-check] [-v] [-schema dir] [packages]
 //	skaldgen -markers
+//	skaldgen init [-dir dir] name
 //
 // Packages are go command patterns and default to ".", so that a line
 //
@@ -26,8 +27,19 @@
 //		Meant for CI, with every module named: skaldgen -check ./... ./example/...
 //	-markers
 //		Print every marker, where it may stand and its arguments.
+//	-schema dir
+//		Also write the JSON Schema (2020-12) of every model to
+//		dir/<Model>.schema.json. The same schema is compiled into each
+//		worker class (skald.Class.JSONSchema, skald.Worker.Schema).
 //	-v
 //		Print progress and timings.
+//
+// "skaldgen init name" writes a new worker package name into ./name (or
+// -dir) from the templates of package templates, and generates its code,
+// so that it builds and its test passes at once.
+//
+// The same checks are available as a go/analysis analyzer for editors and
+// go vet: see cmd/skaldvet.
 //
 // # Markers
 //
@@ -51,6 +63,18 @@
 //	//skald:update   func (w *W) X(ctx context.Context, m M) error
 //		on methods of a worker type: its lifecycle hooks, at most one of
 //		each kind.
+//	//skald:hot
+//	//skald:restart
+//	//skald:immutable
+//		in the doc comment of a field of a struct a model reaches: the
+//		field's update policy, at most one per field. hot (the default):
+//		the update hook receives the change. restart: the node restarts
+//		the worker with the new attachments (Instance.Prepare returns
+//		skald.ErrRestart). immutable: a change is rejected while the task
+//		exists, by Instance.Prepare and by the typed client's Update
+//		before it writes, as "<path>: may not change while the task runs".
+//		A change of a slice, array or map's length or keys counts as a
+//		change of the whole under the strictest policy inside it.
 //
 // An unknown marker, a marker in the wrong place or with an unknown
 // argument, and every other problem is an error: skaldgen prints all of
@@ -76,6 +100,20 @@
 // Embedded fields, anonymous structs, channels, funcs, interfaces, complex
 // numbers, []byte, maps with other keys, struct types of other packages and
 // types with their own JSON methods are errors.
+//
+// # Validation
+//
+// The validate tags required, omitempty, min, max, len, eq, ne, gt, gte,
+// lt, lte, oneof, url, email, uuid and dive (on slices, arrays and maps,
+// with tags for the elements after it) are generated as plain Go code, with
+// the messages and JSON paths of codec.Validate, which runs
+// github.com/go-playground/validator/v10 by reflection. A struct type with
+// any other tag, alternatives (a|b), keys, a parameter validator/v10
+// would refuse, or a tag on a kind it does not apply to, is validated
+// entirely by codec.Validate instead, as before: skaldgen falls back
+// rather than guess. A differential test holds both to the same results.
+// One difference remains: a map key that contains "]" is quoted correctly
+// by the generated code and mangled by validator/v10's namespace.
 //
 // # Output
 //

@@ -4,8 +4,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/skalds-go/skalds/internal/gen"
@@ -18,13 +20,17 @@ func main() {
 
 // run is main without the process: it returns the exit code.
 func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "init" {
+		return runInit(args[1:], stdout, stderr)
+	}
 	fl := flag.NewFlagSet("skaldgen", flag.ContinueOnError)
 	fl.SetOutput(stderr)
 	check := fl.Bool("check", false, "write nothing; exit 1 naming every generated file that is out of date or missing")
 	markers := fl.Bool("markers", false, "print every marker, where it may stand and its arguments, and exit")
 	verbose := fl.Bool("v", false, "print progress")
+	schemaDir := fl.String("schema", "", "also write the JSON Schema of every model to `dir`/<Model>.schema.json")
 	fl.Usage = func() {
-		fmt.Fprintf(stderr, "usage: skaldgen [-check] [-v] [packages]\n       skaldgen -markers\n\nflags:\n")
+		fmt.Fprintf(stderr, "usage: skaldgen [-check] [-v] [-schema dir] [packages]\n       skaldgen -markers\n       skaldgen init [-dir dir] name\n\nflags:\n")
 		fl.PrintDefaults()
 	}
 	if err := fl.Parse(args); err != nil {
@@ -51,6 +57,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, d.Format(relToCwd))
 		}
 		return 1
+	}
+	if *schemaDir != "" && !*check {
+		if err := writeSchemas(res, *schemaDir, stderr, *verbose); err != nil {
+			fmt.Fprintf(stderr, "skaldgen: %v\n", err)
+			return 1
+		}
 	}
 	code := 0
 	for _, f := range res.Files {
@@ -101,4 +113,27 @@ func relToCwd(path string) string {
 		return path
 	}
 	return rel
+}
+
+// writeSchemas writes the JSON Schema of every model into dir, leaving
+// files whose contents are unchanged alone.
+func writeSchemas(res *gen.Result, dir string, stderr io.Writer, verbose bool) error {
+	schemas, err := res.Schemas()
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o777); err != nil {
+		return err
+	}
+	for _, name := range slices.Sorted(maps.Keys(schemas)) {
+		f := gen.File{Path: filepath.Join(dir, name), Content: schemas[name]}
+		st, err := f.Write()
+		if err != nil {
+			return err
+		}
+		if verbose && st != gen.UpToDate {
+			fmt.Fprintf(stderr, "wrote %s\n", relToCwd(f.Path))
+		}
+	}
+	return nil
 }

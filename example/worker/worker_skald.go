@@ -29,6 +29,7 @@ var MySimpleWorkerClass = &skald.Class[MySimpleDataModel]{
 			Update:  w.Update,
 		}
 	},
+	JSONSchema: []byte(schemaMySimpleDataModel),
 }
 
 // NewMySimpleWorkerClient returns a client that creates, assigns, updates and
@@ -36,6 +37,9 @@ var MySimpleWorkerClass = &skald.Class[MySimpleDataModel]{
 func NewMySimpleWorkerClient(c *client.Client) *client.Typed[MySimpleDataModel] {
 	return client.NewTyped(c, MySimpleWorkerClass)
 }
+
+// schemaMySimpleDataModel is the JSON Schema of MySimpleDataModel; skaldgen -schema writes it to a file.
+const schemaMySimpleDataModel = `{"$schema":"https://json-schema.org/draft/2020-12/schema","title":"MySimpleDataModel","type":"object","properties":{"rtspUrl":{"type":"string","minLength":1,"format":"uri"},"fixFrame":{"type":"integer","not":{"const":0},"minimum":1,"maximum":1000}},"required":["rtspUrl","fixFrame"],"additionalProperties":false}`
 
 // DecodeMySimpleDataModel strictly decodes MySimpleDataModel from JSON and validates it.
 func DecodeMySimpleDataModel(data []byte) (MySimpleDataModel, error) {
@@ -55,9 +59,20 @@ func EncodeMySimpleDataModel(m MySimpleDataModel) []byte {
 	return w.Bytes()
 }
 
-// ValidateMySimpleDataModel checks the validate tags of MySimpleDataModel.
+// ChangesMySimpleDataModel compares two versions of MySimpleDataModel by the update policies of
+// their fields: whether a restart is needed, and which immutable fields
+// changed.
+func ChangesMySimpleDataModel(old, next MySimpleDataModel) skald.Change {
+	return skald.Change{}
+}
+
+// ValidateMySimpleDataModel checks the validate tags of MySimpleDataModel, with the messages and
+// paths of codec.Validate.
 func ValidateMySimpleDataModel(m MySimpleDataModel) error {
-	return codec.Validate(&m)
+	var c codec.Check
+	var p codec.Path
+	validateMySimpleDataModel(&c, &p, &m)
+	return c.Err()
 }
 
 func decodeMySimpleDataModel(r *codec.Reader, m *MySimpleDataModel) {
@@ -96,4 +111,19 @@ func encodeMySimpleDataModel(w *codec.Writer, m *MySimpleDataModel) {
 	w.Key("fixFrame")
 	w.Int(int64(m.FixFrame))
 	w.EndObject()
+}
+
+func validateMySimpleDataModel(c *codec.Check, p *codec.Path, m *MySimpleDataModel) {
+	if m.RTSPURL == "" {
+		c.Fail(p, "rtspUrl", "is required")
+	} else if !codec.IsURL(m.RTSPURL) {
+		c.Fail(p, "rtspUrl", "must be a valid URL")
+	}
+	if m.FixFrame == 0 {
+		c.Fail(p, "fixFrame", "is required")
+	} else if int64(m.FixFrame) < 1 {
+		c.Fail(p, "fixFrame", "must be at least 1")
+	} else if int64(m.FixFrame) > 1000 {
+		c.Fail(p, "fixFrame", "must be at most 1000")
+	}
 }

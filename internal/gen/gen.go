@@ -16,6 +16,7 @@ import (
 	"github.com/skalds-go/skalds/internal/gen/load"
 	"github.com/skalds-go/skalds/internal/gen/model"
 	"github.com/skalds-go/skalds/internal/gen/render"
+	"github.com/skalds-go/skalds/internal/gen/schema"
 )
 
 // Options configure one run of the generator.
@@ -140,4 +141,27 @@ func (f File) Write() (State, error) {
 		err = os.WriteFile(f.Path, f.Content, 0o666)
 	}
 	return st, err
+}
+
+// Schemas returns the JSON Schema of every model of the run, by file name
+// (<Model>.schema.json). Two models of one name in different packages are
+// an error: their files would overwrite each other.
+func (res *Result) Schemas() (map[string][]byte, error) {
+	out := make(map[string][]byte)
+	from := make(map[string]string)
+	for _, p := range res.Packages {
+		for _, m := range p.Models {
+			name := m.Name + ".schema.json"
+			if other, dup := from[name]; dup {
+				return nil, fmt.Errorf("models %s.%s and %s.%s would both be written to %s", other, m.Name, p.Path, m.Name, name)
+			}
+			js, err := schema.Model(m)
+			if err != nil {
+				return nil, err
+			}
+			out[name] = js
+			from[name] = p.Path
+		}
+	}
+	return out, nil
 }

@@ -36,9 +36,23 @@ func (t *Typed[M]) Assign(ctx context.Context, id, skaldID string) (epoch int64,
 // Update validates m, writes it as the task's attachments and publishes
 // task.update.attachment. It returns the attachments version to pass to
 // WaitApplied.
+//
+// When the class has update policies, Update first reads the task and
+// refuses a change of an immutable field with codec.Errors naming each
+// path, before writing anything: the node would reject it anyway, but only
+// after the task had been changed in MongoDB.
 func (t *Typed[M]) Update(ctx context.Context, id string, m M) (version int64, err error) {
 	if err := t.class.Validate(m); err != nil {
 		return 0, err
+	}
+	if t.class.Changes != nil {
+		tk, err := t.c.Tasks().Get(ctx, id)
+		if err != nil {
+			return 0, err
+		}
+		if err := t.class.CheckUpdate(tk.Attachments, m); err != nil {
+			return 0, err
+		}
 	}
 	return t.c.SetAttachments(ctx, id, t.class.Encode(m))
 }

@@ -113,58 +113,7 @@ func isIndex(s string) bool {
 	return true
 }
 
-// message phrases a failed tag for people. Bounds read differently for
-// strings (characters), collections (items) and numbers, as validator's
-// own English translations do.
+// message phrases a failed tag for people; see [Message].
 func message(fe validator.FieldError) string {
-	tag, param := fe.Tag(), fe.Param()
-	var unit string
-	switch fe.Kind() {
-	case reflect.String:
-		unit = " characters long"
-	case reflect.Slice, reflect.Array, reflect.Map:
-		unit = " items"
-	}
-	bound := func(numeric, sized string) string {
-		if param == "" {
-			return "failed the " + tag + " check"
-		}
-		if unit == " items" {
-			return "must contain " + sized + " " + param + unit
-		}
-		if unit != "" {
-			return "must be " + sized + " " + param + unit
-		}
-		return "must be " + numeric + " " + param
-	}
-	switch tag {
-	case "required":
-		return "is required"
-	case "min", "gte":
-		return bound("at least", "at least")
-	case "max", "lte":
-		return bound("at most", "at most")
-	case "gt":
-		return bound("greater than", "more than")
-	case "lt":
-		return bound("less than", "fewer than")
-	case "len":
-		return bound("equal to", "exactly")
-	case "eq":
-		return "must be equal to " + param
-	case "ne":
-		return "must not be equal to " + param
-	case "oneof":
-		return "must be one of " + strings.Join(strings.Fields(param), ", ")
-	case "url":
-		return "must be a valid URL"
-	case "email":
-		return "must be a valid email address"
-	case "uuid", "uuid3", "uuid4", "uuid5", "uuid_rfc4122", "uuid3_rfc4122", "uuid4_rfc4122", "uuid5_rfc4122":
-		return "must be a valid UUID"
-	}
-	if param != "" {
-		return "failed the " + tag + "=" + param + " check"
-	}
-	return "failed the " + tag + " check"
+	return Message(fe.Tag(), fe.Param(), kindOfValue(fe.Kind()))
 }

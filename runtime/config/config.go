@@ -55,6 +55,28 @@ type Config struct {
 	// ReconcilePeriod is how often a node re-reads all of its tasks from
 	// Mongo even without events (SKALD_RECONCILE_PERIOD, seconds; default 30).
 	ReconcilePeriod time.Duration
+
+	// KafkaDisabled runs without Kafka: no events, only the reconciles at
+	// start and every ReconcilePeriod. An empty KAFKA_HOST in the
+	// environment sets it, as in Python Skalds' edge mode.
+	KafkaDisabled bool
+	// RedisDisabled runs without Redis: no heartbeats and no registry
+	// entry. An empty REDIS_HOST in the environment sets it.
+	RedisDisabled bool
+
+	// YAMLFile declares the workers of an edge or single_process Skald
+	// (YAML_FILE).
+	YAMLFile string
+
+	// LogPath is a directory for log files (LOG_PATH); empty logs to
+	// stderr only.
+	LogPath string
+	// LogSplitWithWorkerID gives each task its own log file in LogPath,
+	// besides the node's (LOG_SPLIT_WITH_WORKER_ID=true).
+	LogSplitWithWorkerID bool
+	// LogRotationMB is the size at which a log file is rotated
+	// (LOG_ROTATION_MB; default 10).
+	LogRotationMB int
 }
 
 // Load returns explicit with every unset field taken from the environment,
@@ -120,6 +142,21 @@ func load(c Config, env func(string) (string, bool)) (Config, error) {
 	str(&c.MongoHost, "MONGO_HOST", "mongodb://root:root@localhost:27017/")
 	str(&c.DBName, "DB_NAME", "skalds")
 	secs(&c.ReconcilePeriod, "SKALD_RECONCILE_PERIOD", 30)
+	// After str, an empty host can only come from an empty variable.
+	c.KafkaDisabled = c.KafkaDisabled || strings.TrimSpace(c.KafkaHost) == ""
+	c.RedisDisabled = c.RedisDisabled || strings.TrimSpace(c.RedisHost) == ""
+	str(&c.YAMLFile, "YAML_FILE", "")
+	str(&c.LogPath, "LOG_PATH", "")
+	if !c.LogSplitWithWorkerID {
+		if v, ok := env("LOG_SPLIT_WITH_WORKER_ID"); ok && v != "" {
+			b, err := strconv.ParseBool(strings.TrimSpace(v))
+			if err != nil {
+				errs = append(errs, fmt.Sprintf("LOG_SPLIT_WITH_WORKER_ID=%q is not true or false", v))
+			}
+			c.LogSplitWithWorkerID = b
+		}
+	}
+	num(&c.LogRotationMB, "LOG_ROTATION_MB", 10)
 
 	switch c.Mode {
 	case ModeNode, ModeEdge, ModeSingleProcess:
@@ -146,8 +183,15 @@ func (c Config) String() string {
 		}
 		return "******"
 	}
+	kafka, redis := c.KafkaAddr(), c.RedisAddr()
+	if c.KafkaDisabled {
+		kafka = "off"
+	}
+	if c.RedisDisabled {
+		redis = "off"
+	}
 	return fmt.Sprintf("skaldId=%s mode=%s kafka=%s redis=%s mongo=%s db=%s kafkaPassword=%s redisPassword=%s",
-		c.SkaldID, c.Mode, c.KafkaAddr(), c.RedisAddr(), maskURI(c.MongoHost), c.DBName, mask(c.KafkaPassword), mask(c.RedisPassword))
+		c.SkaldID, c.Mode, kafka, redis, maskURI(c.MongoHost), c.DBName, mask(c.KafkaPassword), mask(c.RedisPassword))
 }
 
 // maskURI hides the password of a mongodb:// URI.

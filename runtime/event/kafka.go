@@ -113,6 +113,28 @@ func (p *Publisher) Publish(ctx context.Context, topic string, e TaskEvent) erro
 	return nil
 }
 
+// PublishMany writes one event per entry of events to topic in one batch,
+// each keyed by its first task id, for producers that assign or update
+// many tasks at once.
+func (p *Publisher) PublishMany(ctx context.Context, topic string, events ...TaskEvent) error {
+	msgs := make([]kafka.Message, 0, len(events))
+	for _, e := range events {
+		value, err := json.Marshal(e)
+		if err != nil {
+			return err
+		}
+		var key []byte
+		if len(e.TaskIDs) > 0 {
+			key = []byte(e.TaskIDs[0])
+		}
+		msgs = append(msgs, kafka.Message{Topic: topic, Key: key, Value: value})
+	}
+	if err := p.w.WriteMessages(ctx, msgs...); err != nil {
+		return fmt.Errorf("publishing %d events to %s: %w", len(events), topic, err)
+	}
+	return nil
+}
+
 // Close flushes and closes the writer.
 func (p *Publisher) Close() error { return p.w.Close() }
 
@@ -169,6 +191,70 @@ func (s *Subscriber) Run(ctx context.Context, h Handler) error {
 		}
 		if err := s.r.CommitMessages(context.WithoutCancel(ctx), m); err != nil && ctx.Err() == nil {
 			s.log.Warn("committing event offset", "topic", m.Topic, "offset", m.Offset, "err", err)
+		}
+	}
+}
+
+// Delivery is one received event.
+type Delivery struct {
+	Topic string
+	Event TaskEvent
+}
+
+// BatchHandler handles the events that were waiting together. Its error
+// is logged; the events are committed either way, as with Handler.
+type BatchHandler func(ctx context.Context, batch []Delivery) error
+
+// batchLinger is how long RunBatch waits for more events after the first
+// one of a batch: long enough to gather a burst, short enough not to be
+// noticed by a single event.
+const batchLinger = 2 * time.Millisecond
+
+// RunBatch hands events to h in batches of at most max: whatever arrived
+// together, without waiting for more than a moment. A batch is committed
+// only after h returned, so an event is never committed before it was
+// handled. Batching lets a node read the tasks of a burst of events in
+// one query instead of one query per event.
+func (s *Subscriber) RunBatch(ctx context.Context, max int, h BatchHandler) error {
+	if max <= 0 {
+		max = 1
+	}
+	msgs := make([]kafka.Message, 0, max)
+	batch := make([]Delivery, 0, max)
+	for {
+		msgs, batch = msgs[:0], batch[:0]
+		m, err := s.r.FetchMessage(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("reading events: %w", err)
+		}
+		msgs = append(msgs, m)
+		for len(msgs) < max {
+			lctx, cancel := context.WithTimeout(ctx, batchLinger)
+			m, err := s.r.FetchMessage(lctx)
+			cancel()
+			if err != nil {
+				break // nothing more waiting (or ctx ended: handle what we have)
+			}
+			msgs = append(msgs, m)
+		}
+		for _, m := range msgs {
+			var e TaskEvent
+			if err := json.Unmarshal(m.Value, &e); err != nil {
+				s.log.Warn("skipping a malformed event", "topic", m.Topic, "offset", m.Offset, "err", err)
+				continue
+			}
+			batch = append(batch, Delivery{Topic: m.Topic, Event: e})
+		}
+		if len(batch) > 0 {
+			if err := h(ctx, batch); err != nil && ctx.Err() == nil {
+				s.log.Error("handling events", "events", len(batch), "err", err)
+			}
+		}
+		if err := s.r.CommitMessages(context.WithoutCancel(ctx), msgs...); err != nil && ctx.Err() == nil {
+			s.log.Warn("committing event offsets", "events", len(msgs), "err", err)
 		}
 	}
 }

@@ -51,7 +51,8 @@ const (
 	beatTTL = 8 * time.Second
 )
 
-// Registry writes liveness keys.
+// Registry writes liveness keys. A nil *Registry writes nothing, which is
+// how a Skald runs without Redis.
 type Registry struct {
 	rdb *redis.Client
 	ttl time.Duration // of registry keys and terminal task heartbeats
@@ -72,6 +73,9 @@ type TaskRef struct {
 // classes it can run. One beat is one MULTI, so a reader never sees the
 // class list half written.
 func (r *Registry) NodeBeat(ctx context.Context, node, mode string, tasks []TaskRef, classes []string) error {
+	if r == nil {
+		return nil
+	}
 	ids := make([]string, len(tasks))
 	for i, t := range tasks {
 		ids[i] = t.ID
@@ -101,6 +105,9 @@ func (r *Registry) NodeBeat(ctx context.Context, node, mode string, tasks []Task
 
 // RemoveNode deletes a node's registry entries, on a graceful stop.
 func (r *Registry) RemoveNode(ctx context.Context, node string) error {
+	if r == nil {
+		return nil
+	}
 	_, err := r.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.HDel(ctx, NodesKey, node)
 		p.HDel(ctx, NodeModesKey, node)
@@ -113,6 +120,9 @@ func (r *Registry) RemoveNode(ctx context.Context, node string) error {
 // TaskStarted replaces whatever a previous attempt left (a terminal code,
 // an exception) with a live heartbeat.
 func (r *Registry) TaskStarted(ctx context.Context, task string) error {
+	if r == nil {
+		return nil
+	}
 	_, err := r.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.Set(ctx, TaskHeartbeatKey(task), beat(), beatTTL)
 		p.Set(ctx, TaskExceptionKey(task), "", r.ttl)
@@ -124,6 +134,9 @@ func (r *Registry) TaskStarted(ctx context.Context, task string) error {
 // TaskEnded writes a terminal code (Finished, Failed or Cancelled) and,
 // for a failure, its text.
 func (r *Registry) TaskEnded(ctx context.Context, task string, code int, exception string) error {
+	if r == nil {
+		return nil
+	}
 	_, err := r.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.Set(ctx, TaskHeartbeatKey(task), code, r.ttl)
 		if exception != "" {
@@ -155,6 +168,9 @@ func nonNil(t []TaskRef) []TaskRef {
 
 // TaskBeats records that tasks are alive, in one round trip.
 func (r *Registry) TaskBeats(ctx context.Context, tasks []string) error {
+	if r == nil {
+		return nil
+	}
 	if len(tasks) == 0 {
 		return nil
 	}

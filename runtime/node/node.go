@@ -1,22 +1,40 @@
-// Package node runs worker classes as a node-mode Skald: it takes the tasks
-// that MongoDB assigns to it, runs each in its own goroutine, delivers
-// attachment changes to the running workers, and reports liveness to Redis.
+// Package node runs worker classes as a Skald in any of the three Python
+// Skalds modes:
+//
+//   - node: it takes the tasks that MongoDB assigns to it (SKALD_MODE=node);
+//   - edge: it runs the tasks declared in a YAML file, which it claims in
+//     MongoDB as Active tasks of its own (SKALD_MODE=edge, see Edge files);
+//   - single_process: it runs the first task of the YAML file in the
+//     foreground and returns its outcome (SKALD_MODE=single_process, see
+//     RunSingle and ExitCode).
+//
+// In node and edge mode each task runs in its own goroutine; the node
+// delivers attachment changes to the running workers and reports liveness
+// to Redis.
 //
 // A node is level-triggered. Whatever it hears (a task.assign,
-// task.update.attachment or task.cancel event, its own start, a periodic
-// timer), it does the same thing: read the task from MongoDB and converge
-// on it. Start what should run here, stop what should not, apply newer
-// attachments. A lost, duplicated or reordered event can delay that but
-// cannot change the outcome.
+// task.update.attachment or task.cancel event, its own start, a reconnect
+// to MongoDB, a periodic timer), it does the same thing: read the task from
+// MongoDB and converge on it. Start what should run here, stop what should
+// not, apply newer attachments. A lost, duplicated or reordered event can
+// delay that but cannot change the outcome.
+//
+// Every assignment carries an epoch, and every write a node makes about a
+// task is conditional on the epoch it was given. A worker whose epoch has
+// moved on (a write of it was fenced, or a reconcile saw a newer epoch or
+// another executor) is stopped, and its outcome is not recorded. Together
+// with the rule that a node waits for a stopping worker to return before it
+// starts the same task again, this keeps one node from running two copies of
+// a task, and keeps a node that was cut off from outliving its assignment
+// by more than one reconcile after it can reach MongoDB again.
 package node
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -29,29 +47,84 @@ import (
 	"github.com/skalds-go/skalds/runtime/task"
 )
 
+// Shutdown says what a stopping node does with the tasks it runs.
+type Shutdown int
+
+const (
+	// HandBack makes the tasks Created and unassigned, so that a
+	// controller can give them to another node. This is the default: a
+	// rolling restart moves tasks instead of cancelling them for good, as
+	// Python Skalds did.
+	HandBack Shutdown = iota
+	// CancelTasks marks the tasks Cancelled, for deployments where a
+	// stopping node means the work is no longer wanted.
+	CancelTasks
+	// KeepAssigned leaves the tasks assigned to this node, so that a node
+	// restarted with the same SKALD_ID resumes them (a StatefulSet-style
+	// restart in place).
+	KeepAssigned
+)
+
 // Options are the knobs of a node that have no Python environment variable.
 type Options struct {
 	// Logger receives the node's records and, with task attributes added,
-	// its workers'. Nil means slog.Default().
+	// its workers'. Nil means a text logger on stderr at LOG_LEVEL, plus a
+	// rotated file in LOG_PATH when that is set.
 	Logger *slog.Logger
-	// StopGrace is how long a stopping worker may take to return from main
-	// and release before it is reported as stuck. Zero means 10 s.
+	// StopGrace is how long a stopping worker may take to return from its
+	// hooks before it is reported as stuck, in the log and in the task's
+	// stuck field. Zero means 10 s.
 	StopGrace time.Duration
+	// OnShutdown says what happens to the running tasks when Run's context
+	// ends. The zero value is HandBack.
+	OnShutdown Shutdown
+	// MaxTasks is the most tasks the node runs at once; zero means no
+	// limit. An assignment beyond it is refused: see ClassLimits.
+	MaxTasks int
+	// ClassLimits caps the concurrent tasks per worker class name, like
+	// Python's register(Worker, limit=5); Limit sets one in code. An
+	// assignment beyond a limit is refused visibly rather than queued: the
+	// node logs it and hands the task back (Created, no executor) with a
+	// refusal field naming the node and the limit, so that a controller can
+	// place it elsewhere or later.
+	ClassLimits map[string]int
+	// LeaseTimeout, when set, makes the node stop all its workers once it
+	// has gone that long without reading its assignments from MongoDB, and
+	// restart them when it can read them again. A controller that
+	// reassigns a silent node's tasks only after longer than LeaseTimeout
+	// then never has two copies of a task running, even across a network
+	// partition. Zero (the default) keeps workers running through outages.
+	LeaseTimeout time.Duration
+	// BatchSize is the most events handled together; their tasks are read
+	// in one query. Zero means 1000.
+	BatchSize int
 }
 
-// Node is a node-mode Skald.
+// Node is a Skald: it runs tasks of the worker classes registered with it.
 type Node struct {
 	cfg     config.Config
+	opts    Options
 	log     *slog.Logger
+	logs    *logFiles
 	grace   time.Duration
 	classes map[string]skald.Worker
+	limits  map[string]int
 
 	store *task.Store
 	reg   *liveness.Registry
+	ctx   context.Context // Run's context, for reconciles started by finished workers
 
-	recMu   sync.Mutex // one reconcile at a time: events, timers and start-up all converge through it
-	mu      sync.Mutex // guards running
-	running map[string]*run
+	recMu    sync.Mutex // one reconcile at a time: events, timers and start-up all converge through it
+	beatMu   sync.Mutex // orders task heartbeats before terminal heartbeats
+	mu       sync.Mutex // guards running and perClass
+	running  map[string]*run
+	perClass map[string]int // running (and stopping) workers per class
+
+	w writer // the task writes; a no-op in single_process mode
+
+	lastSync time.Time // last successful read of all assignments; under recMu
+	outage   bool      // the last read of the assignments failed; under recMu
+	leased   bool      // workers were stopped for an expired lease; under recMu
 }
 
 // New returns a node for cfg, after filling unset fields of cfg from the
@@ -61,23 +134,36 @@ func New(cfg config.Config, opts Options) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Mode != config.ModeNode {
-		return nil, fmt.Errorf("node: SKALD_MODE is %q; this package runs mode %q", cfg.Mode, config.ModeNode)
+	if cfg.Mode == config.ModeSingleProcess && !strings.HasPrefix(cfg.SkaldID, "[SP]") {
+		cfg.SkaldID = "[SP]" + cfg.SkaldID // Python's single_process prefix
 	}
+	if (cfg.Mode == config.ModeEdge || cfg.Mode == config.ModeSingleProcess) && cfg.YAMLFile == "" {
+		return nil, fmt.Errorf("node: SKALD_MODE=%s needs YAML_FILE, the file that declares its TaskWorkers", cfg.Mode)
+	}
+	logs := &logFiles{cfg: cfg}
 	log := opts.Logger
 	if log == nil {
-		log = slog.Default()
+		log = logs.nodeLogger()
 	}
 	grace := opts.StopGrace
 	if grace <= 0 {
 		grace = 10 * time.Second
 	}
+	limits := map[string]int{}
+	for name, k := range opts.ClassLimits {
+		limits[name] = k
+	}
 	return &Node{
-		cfg:     cfg,
-		log:     log.With("skaldId", cfg.SkaldID),
-		grace:   grace,
-		classes: map[string]skald.Worker{},
-		running: map[string]*run{},
+		cfg:      cfg,
+		opts:     opts,
+		log:      log.With("skaldId", cfg.SkaldID),
+		logs:     logs,
+		grace:    grace,
+		classes:  map[string]skald.Worker{},
+		limits:   limits,
+		running:  map[string]*run{},
+		perClass: map[string]int{},
+		w:        noWrites{},
 	}, nil
 }
 
@@ -95,151 +181,159 @@ func (n *Node) Register(w skald.Worker) {
 	n.classes[name] = w
 }
 
-// Run connects to MongoDB, Redis and Kafka, converges on the tasks assigned
-// to this node, and then follows events until ctx is cancelled. On
-// cancellation it stops taking events, cancels its workers, waits for
-// their release hooks (up to the stop grace), hands their tasks back
-// unassigned so that another node can take them, and returns nil.
+// Limit caps the tasks of class w that run at once on this node, like
+// Python's register(Worker, limit=k); see Options.ClassLimits for what
+// happens to an assignment beyond it. Taking the class rather than its
+// name catches a misspelt class at compile time. Call it before Run.
+func (n *Node) Limit(w skald.Worker, k int) {
+	n.limits[w.ClassName()] = k
+}
+
+// Run connects to MongoDB, Redis and Kafka (the last two unless
+// disabled), converges on the tasks assigned to this node (in edge mode
+// after claiming those of its YAML file), and then follows events until
+// ctx is cancelled. On cancellation it stops taking events, cancels its
+// workers, waits for their release hooks (up to the stop grace), deals with
+// their tasks as Options.OnShutdown says, and returns nil.
+//
+// In single_process mode Run is RunSingle.
 func (n *Node) Run(ctx context.Context) error {
+	if n.cfg.Mode == config.ModeSingleProcess {
+		return n.RunSingle(ctx)
+	}
+	defer n.logs.close()
 	n.log.Info("starting node", "config", n.cfg.String(), "classes", n.classNames())
+	var edge []edgeTask
+	if n.cfg.Mode == config.ModeEdge {
+		var err error
+		if edge, err = n.loadYAML(); err != nil {
+			return err
+		}
+	}
 	store, err := task.Open(ctx, n.cfg.MongoHost, n.cfg.DBName)
 	if err != nil {
 		return err
 	}
 	defer store.Close(context.Background())
-	n.store = store
+	n.store, n.w = store, gated{w: store, sem: make(chan struct{}, 8)}
 
-	rdb := redis.NewClient(&redis.Options{Addr: n.cfg.RedisAddr(), Password: n.cfg.RedisPassword})
-	defer rdb.Close()
-	if err := rdb.Ping(ctx).Err(); err != nil {
-		return fmt.Errorf("redis %s (check REDIS_HOST/REDIS_PORT): %w", n.cfg.RedisAddr(), err)
+	if !n.cfg.RedisDisabled {
+		rdb := redis.NewClient(&redis.Options{Addr: n.cfg.RedisAddr(), Password: n.cfg.RedisPassword})
+		defer rdb.Close()
+		if err := rdb.Ping(ctx).Err(); err != nil {
+			return fmt.Errorf("redis %s (check REDIS_HOST/REDIS_PORT, or set REDIS_HOST empty to run without Redis): %w", n.cfg.RedisAddr(), err)
+		}
+		n.reg = liveness.New(rdb, n.cfg.RedisKeyTTL)
 	}
-	n.reg = liveness.New(rdb, n.cfg.RedisKeyTTL)
 
-	broker := event.Broker{Addr: n.cfg.KafkaAddr(), Username: n.cfg.KafkaUsername, Password: n.cfg.KafkaPassword, Partitions: n.cfg.KafkaPartitions}
-	if err := event.EnsureTopics(ctx, broker, event.Topics...); err != nil {
+	var broker event.Broker
+	if !n.cfg.KafkaDisabled {
+		broker = event.Broker{Addr: n.cfg.KafkaAddr(), Username: n.cfg.KafkaUsername, Password: n.cfg.KafkaPassword, Partitions: n.cfg.KafkaPartitions}
+		if err := event.EnsureTopics(ctx, broker, event.Topics...); err != nil {
+			return err
+		}
+	} else {
+		n.log.Warn("running without Kafka: tasks are picked up by the reconcile every SKALD_RECONCILE_PERIOD", "reconcilePeriod", n.cfg.ReconcilePeriod)
+	}
+	if err := n.claimEdge(ctx, edge); err != nil {
 		return err
 	}
-	// Every node is its own consumer group, so every node sees every
-	// event and each decides from MongoDB whether the task is its own.
-	sub := event.Subscribe(broker, n.cfg.SkaldID, event.Topics, n.log)
 
+	n.ctx = ctx
 	n.reconcileAll(ctx)
 	n.beat(ctx)
 
 	var wg sync.WaitGroup
-	subErr := make(chan error, 1)
-	wg.Go(func() { subErr <- sub.Run(ctx, n.handle) })
+	if !n.cfg.KafkaDisabled {
+		wg.Go(func() { n.follow(ctx, broker) })
+	}
 	wg.Go(func() { n.every(ctx, liveness.Period, n.beat) })
-	wg.Go(func() { n.every(ctx, n.cfg.ReconcilePeriod, n.reconcileAll) })
+	wg.Go(func() { n.reconcileLoop(ctx) })
 	n.log.Info("node ready", "reconcilePeriod", n.cfg.ReconcilePeriod)
 
-	var runErr error
-	select {
-	case <-ctx.Done():
-	case runErr = <-subErr:
-	}
+	<-ctx.Done()
 	n.shutdown()
-	if err := sub.Close(); err != nil {
-		n.log.Warn("leaving the consumer group", "err", err)
-	}
 	wg.Wait()
 	if err := n.reg.RemoveNode(context.Background(), n.cfg.SkaldID); err != nil {
 		n.log.Warn("removing the node from the registry", "err", err)
 	}
 	n.log.Info("node stopped")
-	return runErr
-}
-
-// handle turns an event into reconciles of the tasks it names.
-func (n *Node) handle(ctx context.Context, topic string, e event.TaskEvent) error {
-	var errs []error
-	for _, id := range e.TaskIDs {
-		if err := n.reconcile(ctx, id); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	n.log.Debug("event handled", "topic", topic, "taskIds", e.TaskIDs)
-	return errors.Join(errs...)
-}
-
-// reconcileAll converges on every task assigned here and every task
-// running here.
-func (n *Node) reconcileAll(ctx context.Context) {
-	ids := map[string]bool{}
-	tasks, err := n.store.ListByExecutor(ctx, n.cfg.SkaldID)
-	if err != nil {
-		if ctx.Err() == nil {
-			n.log.Error("reconcile: listing assigned tasks", "err", err)
-		}
-		return
-	}
-	for _, t := range tasks {
-		ids[t.ID] = true
-	}
-	for _, id := range n.runningIDs() {
-		ids[id] = true
-	}
-	for id := range ids {
-		if err := n.reconcile(ctx, id); err != nil && ctx.Err() == nil {
-			n.log.Error("reconcile", "taskId", id, "err", err)
-		}
-	}
-}
-
-// reconcile reads one task and converges on it.
-func (n *Node) reconcile(ctx context.Context, id string) error {
-	n.recMu.Lock()
-	defer n.recMu.Unlock()
-	if ctx.Err() != nil {
-		return nil
-	}
-	t, err := n.store.Get(ctx, id)
-	if err != nil && !errors.Is(err, task.ErrNotFound) {
-		return err
-	}
-	r := n.lookup(id)
-	want, reason := n.wants(t)
-	if r != nil && (!want || r.epoch != t.AssignmentEpoch) {
-		if want {
-			reason = stopReassigned
-		}
-		n.stop(r, reason)
-		r = nil
-	}
-	switch {
-	case !want:
-		return nil
-	case r == nil:
-		n.start(ctx, t)
-	case r.behind(t):
-		n.update(ctx, r, t)
-	}
 	return nil
 }
 
-// wants says whether t should run here, and if not, why a copy running
-// here must stop.
-func (n *Node) wants(t *task.Task) (bool, stopReason) {
-	switch {
-	case t == nil:
-		return false, stopDeleted
-	case t.Executor == nil || *t.Executor != n.cfg.SkaldID:
-		return false, stopReassigned
-	case t.LifecycleStatus == task.Cancelled:
-		return false, stopCancelled
-	case t.LifecycleStatus.Terminal() || t.LifecycleStatus == task.Paused:
-		return false, stopReassigned
+// follow consumes events until ctx ends. A subscription that fails is
+// replaced after a pause, followed by a full reconcile, since events may
+// have been missed meanwhile.
+func (n *Node) follow(ctx context.Context, broker event.Broker) {
+	size := n.opts.BatchSize
+	if size <= 0 {
+		size = 1000
 	}
-	return true, 0
+	backoff := time.Second
+	for {
+		// Every node is its own consumer group, so every node sees every
+		// event and each decides from MongoDB whether the task is its own.
+		sub := event.Subscribe(broker, n.cfg.SkaldID, event.Topics, n.log)
+		err := sub.RunBatch(ctx, size, n.handle)
+		if cerr := sub.Close(); cerr != nil && ctx.Err() == nil {
+			n.log.Warn("leaving the consumer group", "err", cerr)
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		n.log.Error("event subscription failed; subscribing again", "err", err, "retryIn", backoff)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 30*time.Second)
+		n.reconcileAll(ctx)
+	}
 }
 
-// behind reports whether t has attachments r has not looked at yet: a newer
-// version, or (from writers that do not bump the version, such as Python
-// tooling) different content under the same version.
-func (r *run) behind(t *task.Task) bool {
-	return t.AttachmentsVersion > r.seen ||
-		t.AttachmentsVersion == r.seen && !bytes.Equal(t.Attachments, r.seenRaw)
+// handle turns a batch of events into one reconcile of the tasks they
+// name.
+func (n *Node) handle(ctx context.Context, batch []event.Delivery) error {
+	seen := map[string]bool{}
+	var ids []string
+	for _, d := range batch {
+		for _, id := range d.Event.TaskIDs {
+			if !seen[id] {
+				seen[id] = true
+				ids = append(ids, id)
+			}
+		}
+	}
+	err := n.reconcileIDs(ctx, ids)
+	for _, d := range batch {
+		n.log.Debug("event handled", "topic", d.Topic, "taskIds", d.Event.TaskIDs)
+	}
+	return err
+}
+
+// reconcileLoop reconciles every ReconcilePeriod, and every second while
+// MongoDB cannot be read, so that a node that comes back from a partition
+// converges (and stops what was reassigned meanwhile) at once.
+func (n *Node) reconcileLoop(ctx context.Context) {
+	for {
+		wait := n.cfg.ReconcilePeriod
+		if n.inOutage() {
+			wait = min(wait, time.Second)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+			n.reconcileAll(ctx)
+		}
+	}
+}
+
+func (n *Node) inOutage() bool {
+	n.recMu.Lock()
+	defer n.recMu.Unlock()
+	return n.outage
 }
 
 func (n *Node) lookup(id string) *run {
@@ -248,15 +342,15 @@ func (n *Node) lookup(id string) *run {
 	return n.running[id]
 }
 
-func (n *Node) runningIDs() []string {
+func (n *Node) runs() []*run {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	ids := make([]string, 0, len(n.running))
-	for id := range n.running {
-		ids = append(ids, id)
+	rs := make([]*run, 0, len(n.running))
+	for _, r := range n.running {
+		rs = append(rs, r)
 	}
-	sort.Strings(ids)
-	return ids
+	sort.Slice(rs, func(i, j int) bool { return rs[i].id < rs[j].id })
+	return rs
 }
 
 func (n *Node) classNames() []string {
@@ -268,8 +362,15 @@ func (n *Node) classNames() []string {
 	return names
 }
 
-// beat publishes the node's liveness and its tasks' heartbeats.
+// beat publishes the node's liveness and its tasks' heartbeats. It holds
+// beatMu while it writes the task heartbeats, so that a worker that ends
+// meanwhile writes its terminal heartbeat after them, never before (a
+// random beat landing after the terminal code would erase it).
 func (n *Node) beat(ctx context.Context) {
+	if n.reg == nil {
+		return
+	}
+	n.beatMu.Lock()
 	n.mu.Lock()
 	refs := make([]liveness.TaskRef, 0, len(n.running))
 	ids := make([]string, 0, len(n.running))
@@ -278,12 +379,14 @@ func (n *Node) beat(ctx context.Context) {
 		ids = append(ids, id)
 	}
 	n.mu.Unlock()
+	err := n.reg.TaskBeats(ctx, ids)
+	n.beatMu.Unlock()
+	if err != nil && ctx.Err() == nil {
+		n.log.Warn("task heartbeats", "err", err)
+	}
 	sort.Slice(refs, func(i, j int) bool { return refs[i].ID < refs[j].ID })
 	if err := n.reg.NodeBeat(ctx, n.cfg.SkaldID, string(n.cfg.Mode), refs, n.classNames()); err != nil && ctx.Err() == nil {
 		n.log.Warn("node heartbeat", "err", err)
-	}
-	if err := n.reg.TaskBeats(ctx, ids); err != nil && ctx.Err() == nil {
-		n.log.Warn("task heartbeats", "err", err)
 	}
 }
 
@@ -300,15 +403,16 @@ func (n *Node) every(ctx context.Context, d time.Duration, f func(context.Contex
 	}
 }
 
-// shutdown stops every worker and hands its task back.
+// shutdown stops every worker, waits for them up to the grace, and deals
+// with their tasks as Options.OnShutdown says. Holding recMu keeps events
+// and timers from starting anything meanwhile.
 func (n *Node) shutdown() {
 	n.recMu.Lock()
 	defer n.recMu.Unlock()
 	var wg sync.WaitGroup
-	for _, id := range n.runningIDs() {
-		if r := n.lookup(id); r != nil {
-			wg.Go(func() { n.stop(r, stopShutdown) })
-		}
+	for _, r := range n.runs() {
+		r.requestStop(stopShutdown, nil)
+		wg.Go(func() { n.awaitStop(r) })
 	}
 	wg.Wait()
 }

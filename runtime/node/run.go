@@ -1,12 +1,16 @@
 package node
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/skalds-go/skalds/runtime/codec"
@@ -24,94 +28,294 @@ const (
 	stopCancelled             // the task was cancelled: write Cancelled
 	stopReassigned            // the task is no longer ours: write nothing
 	stopDeleted               // the task is gone: write nothing
-	stopShutdown              // the node is stopping: hand the task back
+	stopFenced                // a write of ours was fenced: write nothing
+	stopLease                 // MongoDB was out of reach too long: write nothing
+	stopFailed                // an update hook panicked: write Failed
+	stopShutdown              // the node is stopping: see Options.OnShutdown
 )
+
+// writer is the part of task.Store a worker writes through.
+type writer interface {
+	Applied(ctx context.Context, ref task.Ref, version int64) error
+	Reject(ctx context.Context, ref task.Ref, r task.Rejection) error
+	Report(ctx context.Context, ref task.Ref, status task.Status, failure string) error
+	HandBack(ctx context.Context, ref task.Ref) error
+	MarkStuck(ctx context.Context, ref task.Ref, note string) error
+}
+
+// noWrites is the writer of a single_process Skald, whose task is not in
+// MongoDB (as in Python Skalds).
+type noWrites struct{}
+
+func (noWrites) Applied(context.Context, task.Ref, int64) error              { return nil }
+func (noWrites) Reject(context.Context, task.Ref, task.Rejection) error      { return nil }
+func (noWrites) Report(context.Context, task.Ref, task.Status, string) error { return nil }
+func (noWrites) HandBack(context.Context, task.Ref) error                    { return nil }
+func (noWrites) MarkStuck(context.Context, task.Ref, string) error           { return nil }
 
 // run is one running task.
 type run struct {
 	id, class string
+	ref       task.Ref
 	epoch     int64
-	inst      *skald.Instance
 	log       *slog.Logger
+	closeLog  func()
+	ctx       context.Context
+	cancel    context.CancelFunc
+	done      chan struct{} // closed after release ran and the outcome was written
+	hook      atomic.Pointer[string]
 
-	cancel  context.CancelFunc
-	done    chan struct{}   // closed after release ran and the outcome was written
-	updates chan pendingUpd // capacity 1: only the newest pending update matters
-	reason  stopReason      // set before cancel, read after done
+	// inst is set by the worker goroutine before it accepts updates.
+	inst *skald.Instance
+
+	mu         sync.Mutex
+	reason     stopReason // first reason wins
+	failure    error      // with stopFailed
+	stopAt     time.Time
+	pending    *pendingUpd // newest update not yet delivered; older ones are dropped
+	accept     bool        // the worker has started and takes updates
+	delivering bool        // a deliver goroutine is running
+	closed     bool        // the worker has ended and takes no more updates
+	updating   sync.WaitGroup
+
+	// startRaw and startVersion are the attachments the run starts with.
+	startRaw     []byte
+	startVersion int64
 
 	// seen and seenRaw are the newest attachments the node has looked at
-	// for this run, applied or rejected. Only reconcile touches them.
+	// for this run, queued or not. Only reconcile touches them.
 	seen    int64
 	seenRaw []byte
+
+	// status is the outcome, for RunSingle; set before done is closed.
+	status task.Status
+	text   string
 }
 
 type pendingUpd struct {
 	version int64
-	apply   func(context.Context) error
+	raw     []byte
 }
 
-// start decodes t's attachments and runs a worker for it. A task that
-// cannot start (unknown class, bad attachments, failing init) is Failed
-// with the reason, so that it does not sit Assigning forever.
-func (n *Node) start(ctx context.Context, t *task.Task) {
-	log := n.log.With("taskId", t.ID, "className", t.ClassName, "epoch", t.AssignmentEpoch)
-	cls, ok := n.classes[t.ClassName]
-	if !ok {
-		n.fail(t, log, fmt.Errorf("worker class %q is not registered on node %s", t.ClassName, n.cfg.SkaldID))
-		return
+// behind reports whether t has attachments r has not looked at yet: a newer
+// version, or (from writers that do not bump the version, such as Python
+// tooling) different content under the same version. An older version,
+// from a stale read, is never behind.
+func (r *run) behind(t *task.Task) bool {
+	return t.AttachmentsVersion > r.seen ||
+		t.AttachmentsVersion == r.seen && !bytes.Equal(t.Attachments, r.seenRaw)
+}
+
+// requestStop records why r must stop and cancels its context. Only the
+// first request counts; it reports whether this was it.
+func (r *run) requestStop(why stopReason, failure error) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.reason != stopNone {
+		return false
 	}
-	inst, err := cls.Start(t.Attachments)
-	if err != nil {
-		n.fail(t, log, fmt.Errorf("cannot start: %w", err))
-		return
-	}
-	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	r.reason, r.failure, r.stopAt = why, failure, time.Now()
+	r.cancel()
+	return true
+}
+
+func (r *run) stopping() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.reason != stopNone
+}
+
+func (r *run) outcome() (stopReason, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.reason, r.failure
+}
+
+// start registers a run for t, which from now on counts against the
+// limits and keeps a second copy from starting; launch starts it.
+func (n *Node) start(t *task.Task) *run {
+	log, closeLog := n.logs.taskLogger(n.log, t.ID)
+	log = log.With("taskId", t.ID, "className", t.ClassName, "epoch", t.AssignmentEpoch)
+	wctx, cancel := context.WithCancel(context.Background())
 	r := &run{
-		id: t.ID, class: t.ClassName, epoch: t.AssignmentEpoch, inst: inst, log: log,
-		cancel: cancel, done: make(chan struct{}), updates: make(chan pendingUpd, 1),
+		id: t.ID, class: t.ClassName, ref: t.Ref(), epoch: t.AssignmentEpoch, log: log, closeLog: closeLog,
+		ctx: skald.WithLogger(wctx, log), cancel: cancel, done: make(chan struct{}),
 		seen: t.AttachmentsVersion, seenRaw: t.Attachments,
 	}
 	n.mu.Lock()
 	n.running[t.ID] = r
+	n.perClass[t.ClassName]++
 	n.mu.Unlock()
-
-	if err := n.reg.TaskStarted(ctx, t.ID); err != nil {
-		log.Warn("task heartbeat", "err", err)
-	}
-	if err := n.store.Report(ctx, t.ID, r.epoch, task.Running, ""); err != nil {
-		log.Warn("reporting Running", "err", err)
-	}
-	if err := n.store.Applied(ctx, t.ID, r.epoch, t.AttachmentsVersion); err != nil {
-		log.Warn("recording the applied attachments version", "err", err)
-	}
-	log.Info("worker started", "attachmentsVersion", t.AttachmentsVersion)
-	go n.work(skald.WithLogger(wctx, log), r)
+	r.startRaw, r.startVersion = t.Attachments, t.AttachmentsVersion
+	return r
 }
 
-// update checks t's newer attachments and queues them for the worker. A
-// rejected update leaves the worker on its current attachments.
-func (n *Node) update(ctx context.Context, r *run, t *task.Task) {
-	r.seen, r.seenRaw = t.AttachmentsVersion, t.Attachments
-	apply, err := r.inst.Prepare(t.Attachments)
-	if err != nil {
-		n.reject(ctx, r, t.AttachmentsVersion, err)
-		return
+// launch reports the registered runs Running, in one write per group of
+// one epoch and version, and starts the goroutines of those whose write
+// was not fenced. The goroutine decodes the attachments and runs the init
+// hook, so that a slow init does not hold up other tasks.
+func (n *Node) launch(ctx context.Context, runs []*run) {
+	fenced := n.reportStarted(ctx, runs)
+	for _, r := range runs {
+		if fenced[r] {
+			n.forget(r)
+			r.closeLog()
+			r.log.Warn("the task was reassigned or cancelled before its worker started; not starting it")
+			continue
+		}
+		// Logged before the goroutine starts, so that the record precedes
+		// the "event handled" of the event that started the worker.
+		r.log.Info("worker started", "attachmentsVersion", r.startVersion)
+		go n.work(r, r.startRaw)
 	}
-	u := pendingUpd{version: t.AttachmentsVersion, apply: apply}
-	for {
-		select {
-		case r.updates <- u:
-			return
-		default:
-			select { // drop the older pending update: the newer one supersedes it
-			case <-r.updates:
-			default:
-			}
+}
+
+// reportStarted writes Running for runs and returns those whose write was
+// fenced. A write that fails otherwise (MongoDB unreachable) is logged and
+// the worker starts anyway: it was assigned here when the task was read,
+// and the next reconcile or any later write of it stops it if that
+// changed.
+func (n *Node) reportStarted(ctx context.Context, runs []*run) map[*run]bool {
+	fenced := map[*run]bool{}
+	if n.store == nil {
+		return fenced
+	}
+	type group struct{ epoch, version int64 }
+	groups := map[group][]*run{}
+	var single []*run
+	for _, r := range runs {
+		if r.ref.Key == nil {
+			single = append(single, r)
+			continue
+		}
+		g := group{r.ref.Epoch, r.startVersion}
+		groups[g] = append(groups[g], r)
+	}
+	var batches []struct {
+		g  group
+		rs []*run
+	}
+	for g, rs := range groups {
+		// Keep each write short: a server that scans matches every
+		// document against the whole key list.
+		for chunk := range slices.Chunk(rs, bigBatch) {
+			batches = append(batches, struct {
+				g  group
+				rs []*run
+			}{g, chunk})
 		}
 	}
+	for _, b := range batches {
+		g, rs := b.g, b.rs
+		if len(rs) == 1 {
+			single = append(single, rs...)
+			continue
+		}
+		refs := make([]task.Ref, len(rs))
+		for i, r := range rs {
+			refs[i] = r.ref
+		}
+		matched, err := n.store.StartedAll(ctx, refs, g.version)
+		if err != nil {
+			n.log.Warn("reporting tasks Running", "tasks", len(rs), "err", err)
+			continue
+		}
+		if matched < int64(len(rs)) {
+			single = append(single, rs...) // learn which were fenced
+		}
+	}
+	for _, r := range single {
+		if err := n.store.Started(ctx, r.ref, r.startVersion); err != nil {
+			if errors.Is(err, task.ErrFenced) {
+				fenced[r] = true
+				continue
+			}
+			r.log.Warn("reporting Running", "err", err)
+		}
+	}
+	return fenced
 }
 
-func (n *Node) reject(ctx context.Context, r *run, version int64, err error) {
+// update queues t's newer attachments for the worker, replacing an older
+// queued version: a worker needs the newest, not each step.
+func (n *Node) update(r *run, t *task.Task) {
+	r.seen, r.seenRaw = t.AttachmentsVersion, t.Attachments
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.pending = &pendingUpd{version: t.AttachmentsVersion, raw: t.Attachments}
+	n.kick(r)
+}
+
+// kick starts a delivery goroutine when there is an update to deliver and
+// none is running. The caller holds r.mu. A goroutine per delivery rather
+// than per worker keeps idle workers small.
+func (n *Node) kick(r *run) {
+	if r.pending == nil || !r.accept || r.delivering || r.closed || r.reason != stopNone {
+		return
+	}
+	r.delivering = true
+	r.updating.Add(1)
+	go n.deliver(r)
+}
+
+// deliver applies queued updates one at a time until none is left.
+func (n *Node) deliver(r *run) {
+	defer r.updating.Done()
+	for {
+		r.mu.Lock()
+		u := r.pending
+		r.pending = nil
+		if u == nil || r.closed || r.reason != stopNone {
+			r.delivering = false
+			r.mu.Unlock()
+			return
+		}
+		r.mu.Unlock()
+		n.apply(r, u)
+	}
+}
+
+// apply checks one update and runs the worker's update hook with it. A
+// rejected update leaves the worker on its current attachments; a panic
+// in the update hook fails the task, since the worker's state can no
+// longer be trusted.
+func (n *Node) apply(r *run, u *pendingUpd) {
+	ctx := r.ctx
+	f, err := prepare(r.inst, u.raw)
+	if err == nil {
+		err = n.call(r, "update", f)
+	}
+	var p *panicked
+	if errors.As(err, &p) {
+		n.reject(r, u.version, err)
+		r.log.Error("update hook panicked; failing the task", "attachmentsVersion", u.version, "err", err)
+		r.requestStop(stopFailed, err)
+		return
+	}
+	if err != nil {
+		if ctx.Err() == nil {
+			n.reject(r, u.version, err)
+		}
+		return
+	}
+	if err := n.w.Applied(context.WithoutCancel(ctx), r.ref, u.version); err != nil {
+		n.writeFailed(r, "recording the applied attachments version", err)
+	}
+	r.log.Info("attachments applied", "attachmentsVersion", u.version)
+}
+
+// prepare is Instance.Prepare with a panic in the decoder turned into an
+// error.
+func prepare(in *skald.Instance, raw []byte) (f func(context.Context) error, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("decoding the attachments panicked: %v", p)
+		}
+	}()
+	return in.Prepare(raw)
+}
+
+func (n *Node) reject(r *run, version int64, err error) {
 	rej := task.Rejection{Version: version, Message: err.Error()}
 	var fe codec.Errors
 	if errors.As(err, &fe) {
@@ -119,113 +323,208 @@ func (n *Node) reject(ctx context.Context, r *run, version int64, err error) {
 			rej.Fields = append(rej.Fields, task.FieldError{Path: e.Path, Message: e.Msg})
 		}
 	}
-	if err := n.store.Reject(context.WithoutCancel(ctx), r.id, r.epoch, rej); err != nil {
-		r.log.Warn("recording the rejection", "err", err)
+	if werr := n.w.Reject(context.WithoutCancel(r.ctx), r.ref, rej); werr != nil {
+		n.writeFailed(r, "recording the rejection", werr)
 	}
 	r.log.Warn("attachments update rejected; the worker keeps its current attachments",
 		"attachmentsVersion", version, "err", err)
 }
 
-// stop cancels a worker and waits for its release hook, up to the grace.
+// writeFailed handles a failed write about r. A fenced write means the
+// task was reassigned: the worker stops at once instead of waiting for the
+// next reconcile to notice.
+func (n *Node) writeFailed(r *run, what string, err error) {
+	if errors.Is(err, task.ErrFenced) {
+		if r.requestStop(stopFenced, nil) {
+			r.log.Warn("the task was reassigned (its write was fenced); stopping the worker", "while", what)
+		}
+		return
+	}
+	r.log.Warn(what, "err", err)
+}
+
+// stop asks r to stop for why and returns at once. When the worker has
+// returned, the task is reconciled again: it may have been assigned here
+// anew meanwhile, and only now may a new copy start.
 func (n *Node) stop(r *run, why stopReason) {
-	r.reason = why
-	r.cancel()
+	if !r.requestStop(why, nil) {
+		return
+	}
+	go func() {
+		if !n.awaitStop(r) {
+			<-r.done
+		}
+		if ctx := n.ctx; ctx != nil && ctx.Err() == nil {
+			if err := n.reconcileIDs(ctx, []string{r.id}); err != nil && ctx.Err() == nil {
+				n.log.Warn("reconcile after a worker stopped", "taskId", r.id, "err", err)
+			}
+		}
+	}()
+}
+
+// awaitStop waits for a stopping worker for the stop grace and reports it
+// as stuck if it does not return by then. It reports whether it returned.
+func (n *Node) awaitStop(r *run) bool {
+	t := time.NewTimer(n.grace)
+	defer t.Stop()
 	select {
 	case <-r.done:
-	case <-time.After(n.grace):
-		r.log.Error("worker did not stop within the grace period; its main hook ignores its context",
-			"grace", n.grace)
+		return true
+	case <-t.C:
 	}
-	n.forget(r)
+	hook := "start" // the goroutine has not reached init yet
+	if h := r.hook.Load(); h != nil {
+		hook = *h
+	}
+	note := fmt.Sprintf("the %s hook ignored its cancelled context for %s; the node cannot confirm that the worker stopped", hook, n.grace)
+	r.log.Error("worker did not stop within the grace period", "hook", hook, "grace", n.grace, "stuck", note)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := n.w.MarkStuck(ctx, r.ref, note); err != nil && !errors.Is(err, task.ErrFenced) {
+		r.log.Warn("recording the stuck worker", "err", err)
+	}
+	return false
 }
 
-// work runs a worker's hooks in order, delivers its updates, and writes
-// the outcome.
-func (n *Node) work(ctx context.Context, r *run) {
+// work runs a worker: init, then before, main and after in order, with
+// updates delivered meanwhile; then release, whatever happened; then the
+// outcome is written.
+func (n *Node) work(r *run, attachments []byte) {
 	defer close(r.done)
-	updatesDone := make(chan struct{})
-	go func() {
-		defer close(updatesDone)
-		n.deliver(ctx, r)
-	}()
+	err := n.begin(r, attachments)
+	if err != nil {
+		r.log.Error("task failed to start", "err", err)
+		n.finish(r, err)
+		return
+	}
+	if err := n.reg.TaskStarted(context.WithoutCancel(r.ctx), r.id); err != nil {
+		r.log.Warn("task heartbeat", "err", err)
+	}
+	r.mu.Lock()
+	r.accept = true
+	n.kick(r)
+	r.mu.Unlock()
 
-	err := call(ctx, "before", r.inst.Before)
-	if err == nil {
-		err = call(ctx, "main", r.inst.Main)
-	}
-	if err == nil {
-		err = call(ctx, "after", r.inst.After)
-	}
-	stopped := ctx.Err() != nil
-	// Release always runs, with a context that is not cancelled, so that
-	// it can still close what it opened.
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), n.grace)
-	if rerr := call(rctx, "release", r.inst.Release); rerr != nil {
-		r.log.Error("release failed", "err", rerr)
-	}
-	cancel()
-	r.cancel()
-	<-updatesDone
-	n.finish(r, err, stopped)
-}
-
-// deliver applies queued updates one at a time until the worker stops.
-func (n *Node) deliver(ctx context.Context, r *run) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case u := <-r.updates:
-			if err := call(ctx, "update", u.apply); err != nil {
-				if ctx.Err() == nil {
-					n.reject(ctx, r, u.version, err)
-				}
-				continue
-			}
-			if err := n.store.Applied(context.WithoutCancel(ctx), r.id, r.epoch, u.version); err != nil {
-				r.log.Warn("recording the applied attachments version", "err", err)
-			}
-			r.log.Info("attachments applied", "attachmentsVersion", u.version)
+	for _, h := range []struct {
+		name string
+		f    func(context.Context) error
+	}{{"before", r.inst.Before}, {"main", r.inst.Main}, {"after", r.inst.After}} {
+		if r.ctx.Err() != nil {
+			break
+		}
+		if err = n.call(r, h.name, h.f); err != nil {
+			break
 		}
 	}
+	// No update may run alongside or after release.
+	r.mu.Lock()
+	r.closed = true
+	r.mu.Unlock()
+	r.cancel()
+	r.updating.Wait()
+
+	// Release always runs, with a context that is not cancelled (see
+	// call), so that it can still close what it opened.
+	if rerr := n.call(r, "release", r.inst.Release); rerr != nil {
+		r.log.Error("release failed", "err", rerr)
+	}
+	n.finish(r, err)
+}
+
+// begin decodes the attachments and runs the init hook, with a panic in
+// either turned into an error.
+func (n *Node) begin(r *run, attachments []byte) (err error) {
+	cls, ok := n.classes[r.class]
+	if !ok {
+		return fmt.Errorf("worker class %q is not registered on node %s; register it or assign the task to a node that has it", r.class, n.cfg.SkaldID)
+	}
+	r.hook.Store(ptr("init"))
+	defer func() {
+		if p := recover(); p != nil {
+			err = &skald.HookError{Hook: "init", Err: &panicked{value: p, stack: debug.Stack()}}
+		}
+	}()
+	inst, err := cls.Start(attachments)
+	if err != nil {
+		return fmt.Errorf("cannot start: %w", err)
+	}
+	r.inst = inst
+	return nil
 }
 
 // finish writes what became of the task, then logs it, so that a reader
 // of the log finds the task document already updated.
-func (n *Node) finish(r *run, err error, stopped bool) {
+func (n *Node) finish(r *run, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	defer n.forget(r)
+	defer r.closeLog()
+
+	// Once r is out of the running set, no heartbeat of it can follow the
+	// terminal one; beatMu waits for a beat that is being written.
+	n.beatMu.Lock()
+	n.forget(r)
+	n.beatMu.Unlock()
+
+	reason, failure := r.outcome()
+	if reason != stopNone && err != nil && !errors.Is(err, context.Canceled) && reason != stopFailed {
+		r.log.Warn("worker returned an error while stopping", "err", err)
+	}
 	var (
 		status task.Status
 		code   int
 		text   string
 	)
-	switch {
-	case err != nil && !(stopped && errors.Is(err, context.Canceled)):
-		status, code, text = task.Failed, liveness.Failed, err.Error()
-	case !stopped:
-		status, code = task.Finished, liveness.Finished
-	case r.reason == stopCancelled:
-		status, code = task.Cancelled, liveness.Cancelled
-	case r.reason == stopShutdown:
-		if err := n.store.HandBack(ctx, r.id, r.epoch); err != nil {
-			r.log.Warn("handing the task back", "err", err)
+	switch reason {
+	case stopNone:
+		if err != nil {
+			status, code, text = task.Failed, liveness.Failed, err.Error()
+		} else {
+			status, code = task.Finished, liveness.Finished
 		}
-		r.log.Info("worker stopped; task handed back for another node")
-		return
+	case stopFailed:
+		status, code, text = task.Failed, liveness.Failed, failure.Error()
+	case stopCancelled:
+		status, code = task.Cancelled, liveness.Cancelled
+	case stopShutdown:
+		switch n.opts.OnShutdown {
+		case CancelTasks:
+			status, code = task.Cancelled, liveness.Cancelled
+		case KeepAssigned:
+			r.log.Info("worker stopped; the task stays assigned to this node for its restart")
+			return
+		default:
+			err := n.w.HandBack(ctx, r.ref)
+			if err == nil {
+				r.log.Info("worker stopped; task handed back for another node")
+				return
+			}
+			if !errors.Is(err, task.ErrFenced) {
+				r.log.Warn("handing the task back", "err", err)
+				return
+			}
+			// Fenced: reassigned, or cancelled while the node was stopping.
+			// In the second case the epoch is still ours and the cancel is
+			// what to confirm.
+			status, code = task.Cancelled, liveness.Cancelled
+		}
 	default:
 		r.log.Info("worker stopped; the task is no longer assigned here")
 		return
 	}
+	r.status, r.text = status, text
+	if err := n.w.Report(ctx, r.ref, status, text); err != nil {
+		if errors.Is(err, task.ErrFenced) {
+			// Someone else owns the task now: its heartbeat keys are theirs.
+			r.log.Info("worker ended after the task was reassigned; its outcome is not recorded", "outcome", status)
+			return
+		}
+		r.log.Warn("reporting "+string(status), "err", err)
+	}
 	if err := n.reg.TaskEnded(ctx, r.id, code, text); err != nil {
 		r.log.Warn("writing the terminal heartbeat", "err", err)
 	}
-	if err := n.store.Report(ctx, r.id, r.epoch, status, text); err != nil {
-		r.log.Warn("reporting "+string(status), "err", err)
-	}
 	if status == task.Failed {
-		r.log.Error("worker failed", "err", err)
+		r.log.Error("worker failed", "err", text)
 		return
 	}
 	r.log.Info("worker " + strings.ToLower(string(status)))
@@ -237,35 +536,85 @@ func (n *Node) forget(r *run) {
 	defer n.mu.Unlock()
 	if n.running[r.id] == r {
 		delete(n.running, r.id)
+		if n.perClass[r.class]--; n.perClass[r.class] <= 0 {
+			delete(n.perClass, r.class)
+		}
 	}
 }
 
-// fail records a task that could not start.
-func (n *Node) fail(t *task.Task, log *slog.Logger, err error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	log.Error("task failed to start", "err", err)
-	if err := n.reg.TaskEnded(ctx, t.ID, liveness.Failed, err.Error()); err != nil {
-		log.Warn("writing the terminal heartbeat", "err", err)
-	}
-	if err := n.store.Report(ctx, t.ID, t.AssignmentEpoch, task.Failed, err.Error()); err != nil {
-		log.Warn("reporting Failed", "err", err)
-	}
-}
-
-// call runs one hook, turning a returned error or a panic into a
+// call runs one hook of r, turning a returned error or a panic into a
 // *skald.HookError. A nil hook is a no-op.
-func call(ctx context.Context, hook string, f func(context.Context) error) (err error) {
+func (n *Node) call(r *run, hook string, f func(context.Context) error) (err error) {
 	if f == nil {
 		return nil
 	}
+	r.hook.Store(ptr(hook))
+	ctx := r.ctx
+	if hook == "release" {
+		// Release runs after a cancel too: give it a live context, bounded
+		// by the stop grace.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(context.WithoutCancel(r.ctx), n.grace)
+		defer cancel()
+	}
 	defer func() {
 		if p := recover(); p != nil {
-			err = &skald.HookError{Hook: hook, Err: fmt.Errorf("panic: %v\n%s", p, debug.Stack())}
+			err = &skald.HookError{Hook: hook, Err: &panicked{value: p, stack: debug.Stack()}}
 		}
 	}()
 	if err := f(ctx); err != nil {
 		return &skald.HookError{Hook: hook, Err: err}
 	}
 	return nil
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// panicked is a recovered panic of a hook, with the stack where it
+// happened; its text is what a Failed task's error field shows.
+type panicked struct {
+	value any
+	stack []byte
+}
+
+func (p *panicked) Error() string { return fmt.Sprintf("panic: %v\n%s", p.value, p.stack) }
+
+// gated lets a few writes at a time through to MongoDB. Ten thousand
+// workers starting at once would otherwise each take a pooled connection
+// and queue in the driver, where a checkout gives up after its timeout;
+// queued here, they wait as long as it takes, and reads (the reconciles)
+// still find a free connection.
+type gated struct {
+	w   writer
+	sem chan struct{}
+}
+
+func (g gated) do(ctx context.Context, f func() error) error {
+	select {
+	case g.sem <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-g.sem }()
+	return f()
+}
+
+func (g gated) Applied(ctx context.Context, ref task.Ref, version int64) error {
+	return g.do(ctx, func() error { return g.w.Applied(ctx, ref, version) })
+}
+
+func (g gated) Reject(ctx context.Context, ref task.Ref, r task.Rejection) error {
+	return g.do(ctx, func() error { return g.w.Reject(ctx, ref, r) })
+}
+
+func (g gated) Report(ctx context.Context, ref task.Ref, status task.Status, failure string) error {
+	return g.do(ctx, func() error { return g.w.Report(ctx, ref, status, failure) })
+}
+
+func (g gated) HandBack(ctx context.Context, ref task.Ref) error {
+	return g.do(ctx, func() error { return g.w.HandBack(ctx, ref) })
+}
+
+func (g gated) MarkStuck(ctx context.Context, ref task.Ref, note string) error {
+	return g.do(ctx, func() error { return g.w.MarkStuck(ctx, ref, note) })
 }

@@ -123,7 +123,7 @@ func (s *Store) Assign(ctx context.Context, id, executor string) (int64, error) 
 				{Key: "lifecycleStatus", Value: Assigning},
 				{Key: "updateDateTime", Value: NowMillis()},
 			}},
-			{Key: "$unset", Value: bson.D{{Key: "error", Value: ""}}},
+			{Key: "$unset", Value: bson.D{{Key: "error", Value: ""}, {Key: "stuck", Value: ""}, {Key: "refusal", Value: ""}}},
 			{Key: "$inc", Value: bson.D{{Key: "assignmentEpoch", Value: int64(1)}}},
 		},
 		options.FindOneAndUpdate().SetReturnDocument(options.After),
@@ -179,10 +179,12 @@ func (s *Store) SetStatus(ctx context.Context, id string, status Status) error {
 	return nil
 }
 
-// Report is a node's status write: it applies only while epoch is still
-// the task's assignment epoch, and otherwise returns ErrFenced. A failure
-// text is stored with Failed and cleared otherwise.
-func (s *Store) Report(ctx context.Context, id string, epoch int64, status Status, failure string) error {
+// Report is a node's status write: it applies only while the epoch of ref
+// is still the task's assignment epoch, and otherwise returns ErrFenced. A
+// failure text is stored with Failed and cleared otherwise. Only Cancelled
+// may be written over Cancelled: a cancel is final, so a worker that
+// finished or failed while being cancelled stays Cancelled (ErrFenced).
+func (s *Store) Report(ctx context.Context, ref Ref, status Status, failure string) error {
 	set := bson.D{
 		{Key: "lifecycleStatus", Value: status},
 		{Key: "updateDateTime", Value: NowMillis()},
@@ -193,50 +195,211 @@ func (s *Store) Report(ctx context.Context, id string, epoch int64, status Statu
 	} else {
 		update = append(update, bson.E{Key: "$unset", Value: bson.D{{Key: "error", Value: ""}}})
 	}
-	return s.fenced(ctx, id, epoch, update)
+	if status == Cancelled {
+		return s.fenced(ctx, ref, update)
+	}
+	return s.fenced(ctx, ref, update, notCancelled)
 }
 
-// Applied records that the worker of epoch runs with attachments version.
-func (s *Store) Applied(ctx context.Context, id string, epoch, version int64) error {
-	return s.fenced(ctx, id, epoch, bson.D{{Key: "$set", Value: bson.D{
+// Started records, in one write, that the worker of ref runs with
+// attachments version: status Running, the applied version, and no error,
+// stuck note or refusal left from an earlier attempt.
+func (s *Store) Started(ctx context.Context, ref Ref, version int64) error {
+	return s.fenced(ctx, ref, bson.D{
+		{Key: "$set", Value: bson.D{
+			{Key: "lifecycleStatus", Value: Running},
+			{Key: "appliedAttachmentsVersion", Value: version},
+			{Key: "updateDateTime", Value: NowMillis()},
+		}},
+		{Key: "$unset", Value: bson.D{{Key: "error", Value: ""}, {Key: "stuck", Value: ""}, {Key: "refusal", Value: ""}}},
+	}, notCancelled)
+}
+
+// StartedAll is Started for many tasks in one write: tasks that share an
+// assignment epoch and an attachments version, each addressed by its _id
+// (Ref.Key, which must be set). It returns how many it updated; fewer than
+// len(refs) means some were fenced, and Started tells which. A node
+// starting a burst of tasks saves a round trip, and on servers that scan
+// for conditional updates a scan, per task.
+func (s *Store) StartedAll(ctx context.Context, refs []Ref, version int64) (int64, error) {
+	if len(refs) == 0 {
+		return 0, nil
+	}
+	keys := make(bson.A, len(refs))
+	for i, r := range refs {
+		if r.Key == nil || r.Epoch != refs[0].Epoch {
+			return 0, errors.New("task: StartedAll needs refs with keys and one epoch")
+		}
+		keys[i] = r.Key
+	}
+	res, err := s.coll.UpdateMany(ctx,
+		bson.D{
+			{Key: "_id", Value: bson.D{{Key: "$in", Value: keys}}},
+			{Key: "assignmentEpoch", Value: epochFilter(refs[0].Epoch)},
+			notCancelled,
+		},
+		bson.D{
+			{Key: "$set", Value: bson.D{
+				{Key: "lifecycleStatus", Value: Running},
+				{Key: "appliedAttachmentsVersion", Value: version},
+				{Key: "updateDateTime", Value: NowMillis()},
+			}},
+			{Key: "$unset", Value: bson.D{{Key: "error", Value: ""}, {Key: "stuck", Value: ""}, {Key: "refusal", Value: ""}}},
+		})
+	if err != nil {
+		return 0, fmt.Errorf("reporting %d tasks Running: %w", len(refs), err)
+	}
+	return res.MatchedCount, nil
+}
+
+// Applied records that the worker of ref runs with attachments version.
+func (s *Store) Applied(ctx context.Context, ref Ref, version int64) error {
+	return s.fenced(ctx, ref, bson.D{{Key: "$set", Value: bson.D{
 		{Key: "appliedAttachmentsVersion", Value: version},
 	}}})
 }
 
-// Reject records that the worker of epoch refused attachments version r.
-func (s *Store) Reject(ctx context.Context, id string, epoch int64, r Rejection) error {
+// Reject records that the worker of ref refused attachments version r.
+func (s *Store) Reject(ctx context.Context, ref Ref, r Rejection) error {
 	r.At = NowMillis()
-	return s.fenced(ctx, id, epoch, bson.D{{Key: "$set", Value: bson.D{
+	return s.fenced(ctx, ref, bson.D{{Key: "$set", Value: bson.D{
 		{Key: "attachmentsRejection", Value: r},
 	}}})
 }
 
-func (s *Store) fenced(ctx context.Context, id string, epoch int64, update bson.D) error {
-	var epochFilter any = epoch
+// MarkStuck records that the worker of ref did not stop in time; note says
+// which hook and for how long.
+func (s *Store) MarkStuck(ctx context.Context, ref Ref, note string) error {
+	return s.fenced(ctx, ref, bson.D{{Key: "$set", Value: bson.D{
+		{Key: "stuck", Value: note},
+		{Key: "updateDateTime", Value: NowMillis()},
+	}}})
+}
+
+// Refuse hands the task of ref back (Created, no executor) with the
+// reason, for a node that is at its task limit. The task stays visible as
+// refused instead of waiting silently in a queue.
+func (s *Store) Refuse(ctx context.Context, ref Ref, r Refusal) error {
+	r.At = NowMillis()
+	r.Epoch = ref.Epoch
+	return s.fenced(ctx, ref, bson.D{
+		{Key: "$set", Value: bson.D{
+			{Key: "lifecycleStatus", Value: Created},
+			{Key: "refusal", Value: r},
+			{Key: "updateDateTime", Value: NowMillis()},
+		}},
+		{Key: "$unset", Value: bson.D{{Key: "executor", Value: ""}}},
+	}, notCancelled)
+}
+
+// notCancelled is the extra condition of a node's writes that would move a
+// task out of Cancelled: a user's cancel is final, also when it lands
+// between a node's read and its write.
+var notCancelled = bson.E{Key: "lifecycleStatus", Value: bson.D{{Key: "$ne", Value: Cancelled}}}
+
+func epochFilter(epoch int64) any {
 	if epoch == 0 {
 		// Tasks assigned by Python tooling have no epoch at all.
-		epochFilter = bson.D{{Key: "$in", Value: bson.A{int64(0), nil}}}
+		return bson.D{{Key: "$in", Value: bson.A{int64(0), nil}}}
 	}
-	res, err := s.coll.UpdateOne(ctx,
-		bson.D{{Key: "id", Value: id}, {Key: "assignmentEpoch", Value: epochFilter}}, update)
+	return epoch
+}
+
+func (s *Store) fenced(ctx context.Context, ref Ref, update bson.D, conds ...bson.E) error {
+	filter := bson.D{{Key: "id", Value: ref.ID}, {Key: "assignmentEpoch", Value: epochFilter(ref.Epoch)}}
+	if ref.Key != nil {
+		filter = append(bson.D{{Key: "_id", Value: ref.Key}}, filter...)
+	}
+	filter = append(filter, conds...)
+	res, err := s.coll.UpdateOne(ctx, filter, update)
 	if err != nil {
-		return fmt.Errorf("writing task %q: %w", id, err)
+		return fmt.Errorf("writing task %q: %w", ref.ID, err)
 	}
 	if res.MatchedCount == 0 {
-		return fmt.Errorf("task %q, epoch %d: %w", id, epoch, ErrFenced)
+		return fmt.Errorf("task %q, epoch %d: %w", ref.ID, ref.Epoch, ErrFenced)
 	}
 	return nil
 }
 
-// HandBack unassigns the task of epoch and makes it Created again, so that
+// HandBack unassigns the task of ref and makes it Created again, so that
 // a controller can give it to another node. A node does this for its tasks
-// when it shuts down.
-func (s *Store) HandBack(ctx context.Context, id string, epoch int64) error {
-	return s.fenced(ctx, id, epoch, bson.D{
+// when it shuts down. A cancelled task is not handed back (ErrFenced).
+func (s *Store) HandBack(ctx context.Context, ref Ref) error {
+	return s.fenced(ctx, ref, bson.D{
 		{Key: "$set", Value: bson.D{
 			{Key: "lifecycleStatus", Value: Created},
 			{Key: "updateDateTime", Value: NowMillis()},
 		}},
 		{Key: "$unset", Value: bson.D{{Key: "executor", Value: ""}}},
-	})
+	}, notCancelled)
+}
+
+// GetMany reads the tasks with the given ids in one query. Ids that are
+// not in the collection are simply missing from the result.
+func (s *Store) GetMany(ctx context.Context, ids []string) ([]Task, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	cur, err := s.coll.Find(ctx, bson.D{{Key: "id", Value: bson.D{{Key: "$in", Value: ids}}}})
+	if err != nil {
+		return nil, fmt.Errorf("reading %d tasks: %w", len(ids), err)
+	}
+	var out []Task
+	if err := cur.All(ctx, &out); err != nil {
+		return nil, fmt.Errorf("reading %d tasks: %w", len(ids), err)
+	}
+	return out, nil
+}
+
+// ErrClassMismatch is returned by ClaimActive for an id that exists with
+// another class.
+var ErrClassMismatch = errors.New("a task with this id exists with another className")
+
+// ClaimActive makes executor the owner of the Active (edge) task t: it
+// inserts t when its id is new, and otherwise takes the stored task over,
+// keeping its attachments, and bumps the assignment epoch so that an
+// earlier owner is fenced off. A stored task that is Cancelled or Finished
+// is left as it is: those are terminal. It returns the task as stored.
+func (s *Store) ClaimActive(ctx context.Context, t *Task, executor string) (*Task, error) {
+	t.Executor = &executor
+	t.Mode = Active
+	t.LifecycleStatus = Assigning
+	t.AssignmentEpoch = 1
+	err := s.Create(ctx, t)
+	var dup *DuplicateIDError
+	if !errors.As(err, &dup) {
+		if err != nil {
+			return nil, err
+		}
+		return s.Get(ctx, t.ID)
+	}
+	cur, err := s.Get(ctx, t.ID)
+	if err != nil {
+		return nil, err
+	}
+	if cur.ClassName != t.ClassName {
+		return cur, fmt.Errorf("task %q is a %s in MongoDB, not a %s: %w", t.ID, cur.ClassName, t.ClassName, ErrClassMismatch)
+	}
+	if cur.LifecycleStatus == Cancelled || cur.LifecycleStatus == Finished {
+		return cur, nil
+	}
+	var out Task
+	err = s.coll.FindOneAndUpdate(ctx,
+		bson.D{{Key: "_id", Value: cur.Key}, {Key: "className", Value: t.ClassName}},
+		bson.D{
+			{Key: "$set", Value: bson.D{
+				{Key: "executor", Value: executor},
+				{Key: "mode", Value: Active},
+				{Key: "lifecycleStatus", Value: Assigning},
+				{Key: "updateDateTime", Value: NowMillis()},
+			}},
+			{Key: "$unset", Value: bson.D{{Key: "error", Value: ""}, {Key: "stuck", Value: ""}, {Key: "refusal", Value: ""}}},
+			{Key: "$inc", Value: bson.D{{Key: "assignmentEpoch", Value: int64(1)}}},
+		},
+		options.FindOneAndUpdate().SetReturnDocument(options.After),
+	).Decode(&out)
+	if err != nil {
+		return nil, fmt.Errorf("claiming task %q: %w", t.ID, err)
+	}
+	return &out, nil
 }

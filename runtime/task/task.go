@@ -48,6 +48,12 @@ const (
 
 // Task is one document of the tasks collection.
 type Task struct {
+	// Key is the document's _id as MongoDB holds it (an ObjectID for
+	// documents written by Python tooling). Fenced writes address the
+	// document by it, which is a primary-key lookup on every server, while
+	// a lookup by id may scan. It is never written by Create.
+	Key any `bson:"_id,omitempty" json:"-"`
+
 	ID               string      `bson:"id" json:"id"`
 	ClassName        string      `bson:"className" json:"className"`
 	Source           string      `bson:"source" json:"source"`
@@ -76,6 +82,33 @@ type Task struct {
 	AssignmentEpoch int64 `bson:"assignmentEpoch" json:"assignmentEpoch"`
 	// Error is why the task failed, when it did.
 	Error string `bson:"error,omitempty" json:"error,omitempty"`
+	// Stuck says that a hook of the worker ignored its cancelled context
+	// past the node's stop grace, so the node could not confirm that the
+	// worker stopped. It is cleared by the next assignment.
+	Stuck string `bson:"stuck,omitempty" json:"stuck,omitempty"`
+	// Refusal is the last refusal of an assignment by a node at its task
+	// limit. The node hands such a task back (Created, no executor), so that
+	// it can be assigned elsewhere or later.
+	Refusal *Refusal `bson:"refusal,omitempty" json:"refusal,omitempty"`
+}
+
+// Ref addresses one assignment of a task: the task, and the epoch a node
+// was given. Fenced writes go through a Ref.
+type Ref struct {
+	ID    string
+	Key   any // the _id, when known; makes the write a primary-key lookup
+	Epoch int64
+}
+
+// Ref returns the reference to t's current assignment.
+func (t *Task) Ref() Ref { return Ref{ID: t.ID, Key: t.Key, Epoch: t.AssignmentEpoch} }
+
+// Refusal records an assignment a node refused because it was at a limit.
+type Refusal struct {
+	SkaldID string `bson:"skaldId" json:"skaldId"`
+	Epoch   int64  `bson:"epoch" json:"epoch"`
+	Reason  string `bson:"reason" json:"reason"`
+	At      int64  `bson:"at" json:"at"`
 }
 
 // Rejection records attachments a node refused; the worker kept running

@@ -28,7 +28,13 @@ type Level int8
 //
 //skald:model
 type Pipeline struct {
-	Name    string            `json:"name" validate:"required"`
+	// Name identifies the pipeline for as long as its task exists.
+	//
+	//skald:immutable
+	Name string `json:"name" validate:"required"`
+	// Mode is read when the worker starts.
+	//
+	//skald:restart
 	Mode    Mode              `json:"mode" validate:"required,oneof=fast slow"`
 	Cameras []Camera          `json:"cameras" validate:"required,min=1,dive"`
 	Labels  map[string]string `json:"labels,omitempty"`
@@ -50,6 +56,7 @@ type Pipeline struct {
 
 // Camera is a struct reached through a slice and a pointer.
 type Camera struct {
+	//skald:immutable
 	ID       string  `json:"id" validate:"required"`
 	FixFrame int     `json:"fixFrame" validate:"required,gte=1"`
 	Region   *Region `json:"region"`
@@ -57,11 +64,13 @@ type Camera struct {
 
 // Region has no json tags: its keys are the Go field names.
 type Region struct {
+	//skald:hot
 	X, Y, W, H int
 }
 
 // Limit is a struct reached through a map of pointers.
 type Limit struct {
+	//skald:restart
 	Max    int64         `json:"max"`
 	Window time.Duration `json:"window"`
 }

@@ -5,6 +5,8 @@ package gentest
 import (
 	"maps"
 	"slices"
+	"time"
+	"unicode/utf8"
 
 	client "github.com/skalds-go/skalds/runtime/client"
 	codec "github.com/skalds-go/skalds/runtime/codec"
@@ -30,6 +32,8 @@ var PipelineWorkerClass = &skald.Class[Pipeline]{
 			Update: w.Update,
 		}
 	},
+	Changes:    ChangesPipeline,
+	JSONSchema: []byte(schemaPipeline),
 }
 
 // NewPipelineWorkerClient returns a client that creates, assigns, updates and
@@ -37,6 +41,86 @@ var PipelineWorkerClass = &skald.Class[Pipeline]{
 func NewPipelineWorkerClient(c *client.Client) *client.Typed[Pipeline] {
 	return client.NewTyped(c, PipelineWorkerClass)
 }
+
+// schemaSimple is the JSON Schema of Simple; skaldgen -schema writes it to a file.
+const schemaSimple = `{"$schema":"https://json-schema.org/draft/2020-12/schema","title":"Simple","type":"object","properties":{"rtspUrl":{"type":"string","minLength":1,"format":"uri"},"fixFrame":{"type":"integer","not":{"const":0},"minimum":1,"maximum":1000}},"required":["rtspUrl","fixFrame"],"additionalProperties":false}`
+
+// DecodeSimple strictly decodes Simple from JSON and validates it.
+func DecodeSimple(data []byte) (Simple, error) {
+	var m Simple
+	r := codec.NewReader(data)
+	decodeSimple(r, &m)
+	if err := r.End(); err != nil {
+		return m, err
+	}
+	return m, ValidateSimple(m)
+}
+
+// EncodeSimple writes Simple as JSON with its json key names.
+func EncodeSimple(m Simple) []byte {
+	var w codec.Writer
+	encodeSimple(&w, &m)
+	return w.Bytes()
+}
+
+// ChangesSimple compares two versions of Simple by the update policies of
+// their fields: whether a restart is needed, and which immutable fields
+// changed.
+func ChangesSimple(old, next Simple) skald.Change {
+	return skald.Change{}
+}
+
+// ValidateSimple checks the validate tags of Simple, with the messages and
+// paths of codec.Validate.
+func ValidateSimple(m Simple) error {
+	var c codec.Check
+	var p codec.Path
+	validateSimple(&c, &p, &m)
+	return c.Err()
+}
+
+// schemaStream is the JSON Schema of Stream; skaldgen -schema writes it to a file.
+const schemaStream = `{"$schema":"https://json-schema.org/draft/2020-12/schema","title":"Stream","type":"object","properties":{"id":{"type":"string","minLength":1,"format":"uuid"},"name":{"type":"string","minLength":1,"maxLength":64},"url":{"type":"string","minLength":1,"format":"uri"},"owner":{"type":"string"},"mode":{"type":"string","minLength":1,"enum":["fast","slow"]},"fps":{"type":"number","exclusiveMinimum":0,"maximum":120},"width":{"type":"integer","minimum":1,"maximum":8192},"height":{"type":"integer","minimum":1,"maximum":8192},"retries":{"type":"integer","minimum":0,"maximum":10},"enabled":{"type":"boolean"},"interval":{"type":"string","description":"a Go duration such as \"1m30s\""},"started":{"type":"string","format":"date-time"},"tags":{"type":"array","items":{"type":"string","minLength":1,"maxLength":32},"maxItems":8},"labels":{"type":["object","null"],"additionalProperties":{"type":"string","maxLength":64}},"cameras":{"type":"array","items":{"$ref":"#/$defs/Camera"},"minItems":1},"zones":{"type":["array","null"],"items":{"$ref":"#/$defs/Zone"}},"output":{"$ref":"#/$defs/Output"},"limit":{"type":["integer","null"]},"priority":{"type":"integer","minimum":-5,"maximum":5},"threshold":{"type":"number","minimum":0,"maximum":1}},"required":["id","name","url","mode","cameras","output"],"additionalProperties":false,"$defs":{"Camera":{"type":"object","properties":{"id":{"type":"string","minLength":1,"x-skald-update":"immutable"},"fixFrame":{"type":"integer","not":{"const":0},"minimum":1},"region":{"anyOf":[{"$ref":"#/$defs/Region"},{"type":"null"}]}},"required":["id","fixFrame"],"additionalProperties":false},"Zone":{"type":"object","properties":{"name":{"type":"string","minLength":1},"points":{"type":"array","items":{"$ref":"#/$defs/Point"},"minItems":3}},"required":["name"],"additionalProperties":false},"Output":{"type":"object","properties":{"topic":{"type":"string","minLength":1},"format":{"type":"string","enum":["json","avro"]},"batch":{"type":"integer","minimum":1}},"required":["topic"],"additionalProperties":false},"Region":{"type":"object","properties":{"X":{"type":"integer"},"Y":{"type":"integer"},"W":{"type":"integer"},"H":{"type":"integer"}},"additionalProperties":false},"Point":{"type":"object","properties":{"x":{"type":"number","minimum":0,"maximum":1},"y":{"type":"number","minimum":0,"maximum":1}},"additionalProperties":false}}}`
+
+// DecodeStream strictly decodes Stream from JSON and validates it.
+func DecodeStream(data []byte) (Stream, error) {
+	var m Stream
+	r := codec.NewReader(data)
+	decodeStream(r, &m)
+	if err := r.End(); err != nil {
+		return m, err
+	}
+	return m, ValidateStream(m)
+}
+
+// EncodeStream writes Stream as JSON with its json key names.
+func EncodeStream(m Stream) []byte {
+	var w codec.Writer
+	encodeStream(&w, &m)
+	return w.Bytes()
+}
+
+// ChangesStream compares two versions of Stream by the update policies of
+// their fields: whether a restart is needed, and which immutable fields
+// changed.
+func ChangesStream(old, next Stream) skald.Change {
+	var ch skald.Change
+	var p codec.Path
+	changesStream(&ch, &p, &old, &next)
+	return ch
+}
+
+// ValidateStream checks the validate tags of Stream, with the messages and
+// paths of codec.Validate.
+func ValidateStream(m Stream) error {
+	var c codec.Check
+	var p codec.Path
+	validateStream(&c, &p, &m)
+	return c.Err()
+}
+
+// schemaPipeline is the JSON Schema of Pipeline; skaldgen -schema writes it to a file.
+const schemaPipeline = `{"$schema":"https://json-schema.org/draft/2020-12/schema","title":"Pipeline","type":"object","properties":{"name":{"type":"string","minLength":1,"x-skald-update":"immutable"},"mode":{"type":"string","minLength":1,"enum":["fast","slow"],"x-skald-update":"restart"},"cameras":{"type":"array","items":{"$ref":"#/$defs/Camera"},"minItems":1},"labels":{"type":["object","null"],"additionalProperties":{"type":"string"}},"backup":{"anyOf":[{"$ref":"#/$defs/Camera"},{"type":"null"}]},"start":{"type":"string","format":"date-time"},"timeout":{"type":"string","description":"a Go duration such as \"1m30s\""},"extra":{},"weights":{"type":"array","items":{"type":"number"},"minItems":3,"maxItems":3},"level":{"type":"integer","minimum":-128,"maximum":127},"limits":{"type":["object","null"],"additionalProperties":{"anyOf":[{"$ref":"#/$defs/Limit"},{"type":"null"}]}},"matrix":{"type":["array","null"],"items":{"type":["array","null"],"items":{"type":"integer","minimum":-2147483648,"maximum":2147483647}}},"note":{"type":["string","null"]},"ratio":{"type":"number"},"count":{"type":"integer","minimum":0,"maximum":65535},"big":{"type":"integer","minimum":0,"maximum":18446744073709551615},"Enabled":{"type":"boolean"}},"required":["name","mode","cameras"],"additionalProperties":false,"$defs":{"Camera":{"type":"object","properties":{"id":{"type":"string","minLength":1,"x-skald-update":"immutable"},"fixFrame":{"type":"integer","not":{"const":0},"minimum":1},"region":{"anyOf":[{"$ref":"#/$defs/Region"},{"type":"null"}]}},"required":["id","fixFrame"],"additionalProperties":false},"Limit":{"type":"object","properties":{"max":{"type":"integer","x-skald-update":"restart"},"window":{"type":"string","description":"a Go duration such as \"1m30s\""}},"additionalProperties":false},"Region":{"type":"object","properties":{"X":{"type":"integer"},"Y":{"type":"integer"},"W":{"type":"integer"},"H":{"type":"integer"}},"additionalProperties":false}}}`
 
 // DecodePipeline strictly decodes Pipeline from JSON and validates it.
 func DecodePipeline(data []byte) (Pipeline, error) {
@@ -56,9 +140,662 @@ func EncodePipeline(m Pipeline) []byte {
 	return w.Bytes()
 }
 
-// ValidatePipeline checks the validate tags of Pipeline.
+// ChangesPipeline compares two versions of Pipeline by the update policies of
+// their fields: whether a restart is needed, and which immutable fields
+// changed.
+func ChangesPipeline(old, next Pipeline) skald.Change {
+	var ch skald.Change
+	var p codec.Path
+	changesPipeline(&ch, &p, &old, &next)
+	return ch
+}
+
+// ValidatePipeline checks the validate tags of Pipeline, with the messages and
+// paths of codec.Validate.
 func ValidatePipeline(m Pipeline) error {
-	return codec.Validate(&m)
+	var c codec.Check
+	var p codec.Path
+	validatePipeline(&c, &p, &m)
+	return c.Err()
+}
+
+// schemaTagged is the JSON Schema of Tagged; skaldgen -schema writes it to a file.
+const schemaTagged = `{"$schema":"https://json-schema.org/draft/2020-12/schema","title":"Tagged","type":"object","properties":{"name":{"type":"string","minLength":2,"maxLength":8},"code":{"type":"string","minLength":3,"maxLength":3},"kind":{"type":"string","const":"a"},"notKind":{"type":"string"},"mode":{"type":"string"},"url":{"type":"string"},"email":{"type":"string"},"id":{"type":"string"},"count":{"type":"integer","minimum":1,"maximum":10},"small":{"type":"integer","minimum":-128,"maximum":127,"exclusiveMinimum":-3,"exclusiveMaximum":3},"level":{"type":"integer","minimum":-128,"maximum":127,"enum":[1,2]},"size":{"type":"integer","minimum":1,"maximum":500},"choice":{"type":"integer","minimum":0,"maximum":18446744073709551615,"enum":[0,7]},"ratio":{"type":"number","exclusiveMinimum":0,"exclusiveMaximum":1},"ratio32":{"type":"number","minimum":0.10000000149011612,"maximum":0.8999999761581421},"exact":{"type":"number"},"same":{"type":"integer","const":4},"length":{"type":"integer","const":2},"flag":{"type":"boolean","const":true},"off":{"type":"boolean"},"every":{"type":"string","description":"a Go duration such as \"1m30s\""},"start":{"type":"string","format":"date-time"},"ptr":{"type":"integer","not":{"const":0},"minimum":5},"optPtr":{"type":["string","null"]},"minPtr":{"type":"integer","minimum":1},"tags":{"type":"array","items":{"type":"string","minLength":2},"minItems":1,"maxItems":3},"exactly":{"type":"array","items":{"type":"integer"},"minItems":2,"maxItems":2},"empty":{"type":"array","items":{"type":"integer"},"minItems":0,"maxItems":0},"grid":{"type":["array","null"],"items":{"type":"array","items":{"type":"integer","minimum":0},"maxItems":2}},"pair":{"type":"array","items":{"type":"string","minLength":1},"minItems":2,"maxItems":2},"labels":{"type":["object","null"],"additionalProperties":{"type":"string"}},"byMode":{"type":["object","null"],"additionalProperties":{"type":"integer","exclusiveMaximum":10}},"items":{"type":["array","null"],"items":{"$ref":"#/$defs/Item"}},"itemPtrs":{"type":["array","null"],"items":{"$ref":"#/$defs/Item"}},"itemMap":{"type":["object","null"],"additionalProperties":{"$ref":"#/$defs/Item"}},"main":{"$ref":"#/$defs/Item"},"opt":{"anyOf":[{"$ref":"#/$defs/Item"},{"type":"null"}]},"loose":{"type":["array","null"],"items":{"$ref":"#/$defs/Item"}},"raw":{},"legacy":{"$ref":"#/$defs/Legacy"},"skipped":{"type":"string"}},"required":["name","start","ptr","tags","main"],"additionalProperties":false,"$defs":{"Item":{"type":"object","properties":{"id":{"type":"string","minLength":1},"score":{"type":"integer","minimum":0,"maximum":100},"notes":{"type":["array","null"],"items":{"type":"string","maxLength":5}}},"required":["id"],"additionalProperties":false},"Legacy":{"type":"object","properties":{"code":{"type":"string"},"hex":{"type":"string"}},"additionalProperties":false}}}`
+
+// DecodeTagged strictly decodes Tagged from JSON and validates it.
+func DecodeTagged(data []byte) (Tagged, error) {
+	var m Tagged
+	r := codec.NewReader(data)
+	decodeTagged(r, &m)
+	if err := r.End(); err != nil {
+		return m, err
+	}
+	return m, ValidateTagged(m)
+}
+
+// EncodeTagged writes Tagged as JSON with its json key names.
+func EncodeTagged(m Tagged) []byte {
+	var w codec.Writer
+	encodeTagged(&w, &m)
+	return w.Bytes()
+}
+
+// ChangesTagged compares two versions of Tagged by the update policies of
+// their fields: whether a restart is needed, and which immutable fields
+// changed.
+func ChangesTagged(old, next Tagged) skald.Change {
+	return skald.Change{}
+}
+
+// ValidateTagged checks the validate tags of Tagged, with the messages and
+// paths of codec.Validate.
+func ValidateTagged(m Tagged) error {
+	var c codec.Check
+	var p codec.Path
+	validateTagged(&c, &p, &m)
+	return c.Err()
+}
+
+func decodeSimple(r *codec.Reader, m *Simple) {
+	if !r.BeginObject() {
+		return
+	}
+	var seen [2]bool
+	for r.More() {
+		switch string(r.Key()) {
+		case "rtspUrl", "RTSPURL":
+			if r.Seen(&seen[0]) {
+				continue
+			}
+			m.RTSPURL = r.String()
+		case "fixFrame", "FixFrame":
+			if r.Seen(&seen[1]) {
+				continue
+			}
+			m.FixFrame = int(r.Int(0))
+		default:
+			r.Unknown()
+		}
+	}
+	if !seen[0] {
+		r.Missing("rtspUrl")
+	}
+	if !seen[1] {
+		r.Missing("fixFrame")
+	}
+}
+
+func encodeSimple(w *codec.Writer, m *Simple) {
+	w.BeginObject()
+	w.Key("rtspUrl")
+	w.String(m.RTSPURL)
+	w.Key("fixFrame")
+	w.Int(int64(m.FixFrame))
+	w.EndObject()
+}
+
+func validateSimple(c *codec.Check, p *codec.Path, m *Simple) {
+	if m.RTSPURL == "" {
+		c.Fail(p, "rtspUrl", "is required")
+	} else if !codec.IsURL(m.RTSPURL) {
+		c.Fail(p, "rtspUrl", "must be a valid URL")
+	}
+	if m.FixFrame == 0 {
+		c.Fail(p, "fixFrame", "is required")
+	} else if int64(m.FixFrame) < 1 {
+		c.Fail(p, "fixFrame", "must be at least 1")
+	} else if int64(m.FixFrame) > 1000 {
+		c.Fail(p, "fixFrame", "must be at most 1000")
+	}
+}
+
+func decodeStream(r *codec.Reader, m *Stream) {
+	if !r.BeginObject() {
+		return
+	}
+	var seen [20]bool
+	for r.More() {
+		switch string(r.Key()) {
+		case "id", "ID":
+			if r.Seen(&seen[0]) {
+				continue
+			}
+			m.ID = r.String()
+		case "name", "Name":
+			if r.Seen(&seen[1]) {
+				continue
+			}
+			m.Name = r.String()
+		case "url", "URL":
+			if r.Seen(&seen[2]) {
+				continue
+			}
+			m.URL = r.String()
+		case "owner", "Owner":
+			if r.Seen(&seen[3]) {
+				continue
+			}
+			m.Owner = r.String()
+		case "mode", "Mode":
+			if r.Seen(&seen[4]) {
+				continue
+			}
+			m.Mode = Mode(r.String())
+		case "fps", "FPS":
+			if r.Seen(&seen[5]) {
+				continue
+			}
+			m.FPS = r.Float(64)
+		case "width", "Width":
+			if r.Seen(&seen[6]) {
+				continue
+			}
+			m.Width = int(r.Int(0))
+		case "height", "Height":
+			if r.Seen(&seen[7]) {
+				continue
+			}
+			m.Height = int(r.Int(0))
+		case "retries", "Retries":
+			if r.Seen(&seen[8]) {
+				continue
+			}
+			m.Retries = uint8(r.Uint(8))
+		case "enabled", "Enabled":
+			if r.Seen(&seen[9]) {
+				continue
+			}
+			m.Enabled = r.Bool()
+		case "interval", "Interval":
+			if r.Seen(&seen[10]) {
+				continue
+			}
+			m.Interval = r.Duration()
+		case "started", "Started":
+			if r.Seen(&seen[11]) {
+				continue
+			}
+			m.Started = r.Time()
+		case "tags", "Tags":
+			if r.Seen(&seen[12]) {
+				continue
+			}
+			if r.Null() {
+				m.Tags = nil
+			} else if r.BeginArray() {
+				m.Tags = []string{}
+				for r.More() {
+					m.Tags = append(m.Tags, r.String())
+				}
+			}
+		case "labels", "Labels":
+			if r.Seen(&seen[13]) {
+				continue
+			}
+			if r.Null() {
+				m.Labels = nil
+			} else if r.BeginObject() {
+				m.Labels = map[string]string{}
+				for r.More() {
+					k := string(r.Key())
+					m.Labels[k] = r.String()
+				}
+			}
+		case "cameras", "Cameras":
+			if r.Seen(&seen[14]) {
+				continue
+			}
+			if r.Null() {
+				m.Cameras = nil
+			} else if r.BeginArray() {
+				m.Cameras = []Camera{}
+				for r.More() {
+					var v Camera
+					decodeCamera(r, &v)
+					m.Cameras = append(m.Cameras, v)
+				}
+			}
+		case "zones", "Zones":
+			if r.Seen(&seen[15]) {
+				continue
+			}
+			if r.Null() {
+				m.Zones = nil
+			} else if r.BeginArray() {
+				m.Zones = []Zone{}
+				for r.More() {
+					var v Zone
+					decodeZone(r, &v)
+					m.Zones = append(m.Zones, v)
+				}
+			}
+		case "output", "Output":
+			if r.Seen(&seen[16]) {
+				continue
+			}
+			decodeOutput(r, &m.Output)
+		case "limit", "Limit":
+			if r.Seen(&seen[17]) {
+				continue
+			}
+			if r.Null() {
+				m.Limit = nil
+			} else {
+				m.Limit = new(int)
+				*m.Limit = int(r.Int(0))
+			}
+		case "priority", "Priority":
+			if r.Seen(&seen[18]) {
+				continue
+			}
+			m.Priority = int8(r.Int(8))
+		case "threshold", "Threshold":
+			if r.Seen(&seen[19]) {
+				continue
+			}
+			m.Threshold = float32(r.Float(32))
+		default:
+			r.Unknown()
+		}
+	}
+	if !seen[0] {
+		r.Missing("id")
+	}
+	if !seen[1] {
+		r.Missing("name")
+	}
+	if !seen[2] {
+		r.Missing("url")
+	}
+	if !seen[4] {
+		r.Missing("mode")
+	}
+	if !seen[14] {
+		r.Missing("cameras")
+	}
+	if !seen[16] {
+		r.Missing("output")
+	}
+}
+
+func encodeStream(w *codec.Writer, m *Stream) {
+	w.BeginObject()
+	w.Key("id")
+	w.String(m.ID)
+	w.Key("name")
+	w.String(m.Name)
+	w.Key("url")
+	w.String(m.URL)
+	w.Key("owner")
+	w.String(m.Owner)
+	w.Key("mode")
+	w.String(string(m.Mode))
+	w.Key("fps")
+	w.Float(m.FPS, 64)
+	w.Key("width")
+	w.Int(int64(m.Width))
+	w.Key("height")
+	w.Int(int64(m.Height))
+	w.Key("retries")
+	w.Uint(uint64(m.Retries))
+	w.Key("enabled")
+	w.Bool(m.Enabled)
+	w.Key("interval")
+	w.Duration(m.Interval)
+	w.Key("started")
+	w.Time(m.Started)
+	w.Key("tags")
+	if m.Tags == nil {
+		w.Null()
+	} else {
+		w.BeginArray()
+		for i := range m.Tags {
+			w.String(m.Tags[i])
+		}
+		w.EndArray()
+	}
+	w.Key("labels")
+	if m.Labels == nil {
+		w.Null()
+	} else {
+		w.BeginObject()
+		for _, k := range slices.Sorted(maps.Keys(m.Labels)) {
+			w.Key(k)
+			w.String(m.Labels[k])
+		}
+		w.EndObject()
+	}
+	w.Key("cameras")
+	if m.Cameras == nil {
+		w.Null()
+	} else {
+		w.BeginArray()
+		for i := range m.Cameras {
+			encodeCamera(w, &m.Cameras[i])
+		}
+		w.EndArray()
+	}
+	w.Key("zones")
+	if m.Zones == nil {
+		w.Null()
+	} else {
+		w.BeginArray()
+		for i := range m.Zones {
+			encodeZone(w, &m.Zones[i])
+		}
+		w.EndArray()
+	}
+	w.Key("output")
+	encodeOutput(w, &m.Output)
+	w.Key("limit")
+	if m.Limit == nil {
+		w.Null()
+	} else {
+		w.Int(int64(*m.Limit))
+	}
+	w.Key("priority")
+	w.Int(int64(m.Priority))
+	w.Key("threshold")
+	w.Float(float64(m.Threshold), 32)
+	w.EndObject()
+}
+
+func validateStream(c *codec.Check, p *codec.Path, m *Stream) {
+	if m.ID == "" {
+		c.Fail(p, "id", "is required")
+	} else if !codec.IsUUID(m.ID) {
+		c.Fail(p, "id", "must be a valid UUID")
+	}
+	if m.Name == "" {
+		c.Fail(p, "name", "is required")
+	} else if int64(utf8.RuneCountInString(m.Name)) < 1 {
+		c.Fail(p, "name", "must be at least 1 characters long")
+	} else if int64(utf8.RuneCountInString(m.Name)) > 64 {
+		c.Fail(p, "name", "must be at most 64 characters long")
+	}
+	if m.URL == "" {
+		c.Fail(p, "url", "is required")
+	} else if !codec.IsURL(m.URL) {
+		c.Fail(p, "url", "must be a valid URL")
+	}
+	if m.Owner != "" {
+		if !codec.IsEmail(m.Owner) {
+			c.Fail(p, "owner", "must be a valid email address")
+		}
+	}
+	if m.Mode == "" {
+		c.Fail(p, "mode", "is required")
+	} else if m.Mode != "fast" && m.Mode != "slow" {
+		c.Fail(p, "mode", "must be one of fast, slow")
+	}
+	if !(float64(m.FPS) > 0) {
+		c.Fail(p, "fps", "must be greater than 0")
+	} else if !(float64(m.FPS) <= 120) {
+		c.Fail(p, "fps", "must be at most 120")
+	}
+	if int64(m.Width) < 1 {
+		c.Fail(p, "width", "must be at least 1")
+	} else if int64(m.Width) > 8192 {
+		c.Fail(p, "width", "must be at most 8192")
+	}
+	if int64(m.Height) < 1 {
+		c.Fail(p, "height", "must be at least 1")
+	} else if int64(m.Height) > 8192 {
+		c.Fail(p, "height", "must be at most 8192")
+	}
+	if uint64(m.Retries) > 10 {
+		c.Fail(p, "retries", "must be at most 10")
+	}
+	if int64(m.Interval) < 1000000 {
+		c.Fail(p, "interval", "must be at least 1ms")
+	}
+	if int64(len(m.Tags)) > 8 {
+		c.Fail(p, "tags", "must contain at most 8 items")
+	} else {
+		p2 := p.Member("tags")
+		for i1 := range m.Tags {
+			p3 := p2.Index(i1)
+			if int64(utf8.RuneCountInString(m.Tags[i1])) < 1 {
+				c.FailAt(&p3, "must be at least 1 characters long")
+			} else if int64(utf8.RuneCountInString(m.Tags[i1])) > 32 {
+				c.FailAt(&p3, "must be at most 32 characters long")
+			}
+		}
+	}
+	p6 := p.Member("labels")
+	n8 := c.Len()
+	for k4, v5 := range m.Labels {
+		p7 := p6.MapKey(k4)
+		if int64(utf8.RuneCountInString(v5)) > 64 {
+			c.FailAt(&p7, "must be at most 64 characters long")
+		}
+	}
+	if c.Len() > n8 {
+		c.Truncate(n8)
+		for _, k4 := range slices.Sorted(maps.Keys(m.Labels)) {
+			v5 := m.Labels[k4]
+			p7 := p6.MapKey(k4)
+			if int64(utf8.RuneCountInString(v5)) > 64 {
+				c.FailAt(&p7, "must be at most 64 characters long")
+			}
+		}
+	}
+	if m.Cameras == nil {
+		c.Fail(p, "cameras", "is required")
+	} else if int64(len(m.Cameras)) < 1 {
+		c.Fail(p, "cameras", "must contain at least 1 items")
+	} else {
+		p10 := p.Member("cameras")
+		for i9 := range m.Cameras {
+			p11 := p10.Index(i9)
+			validateCamera(c, &p11, &m.Cameras[i9])
+		}
+	}
+	p13 := p.Member("zones")
+	for i12 := range m.Zones {
+		p14 := p13.Index(i12)
+		validateZone(c, &p14, &m.Zones[i12])
+	}
+	if m.Output == (Output{}) {
+		c.Fail(p, "output", "is required")
+	} else {
+		p15 := p.Member("output")
+		validateOutput(c, &p15, &m.Output)
+	}
+	if m.Limit != nil {
+		if int64(*m.Limit) < 0 {
+			c.Fail(p, "limit", "must be at least 0")
+		}
+	}
+	if int64(m.Priority) < -5 {
+		c.Fail(p, "priority", "must be at least -5")
+	} else if int64(m.Priority) > 5 {
+		c.Fail(p, "priority", "must be at most 5")
+	}
+	if !(float64(m.Threshold) >= 0) {
+		c.Fail(p, "threshold", "must be at least 0")
+	} else if !(float64(m.Threshold) <= 1) {
+		c.Fail(p, "threshold", "must be at most 1")
+	}
+}
+
+func changesStream(ch *skald.Change, p *codec.Path, m, m2 *Stream) {
+	if len(m.Cameras) != len(m2.Cameras) {
+		p4 := p.Member("cameras")
+		ch.Immutable = append(ch.Immutable, p4.String())
+	} else {
+		p1 := p.Member("cameras")
+		for i2 := range m.Cameras {
+			p3 := p1.Index(i2)
+			changesCamera(ch, &p3, &m.Cameras[i2], &m2.Cameras[i2])
+		}
+	}
+}
+
+func decodeZone(r *codec.Reader, m *Zone) {
+	if !r.BeginObject() {
+		return
+	}
+	var seen [2]bool
+	for r.More() {
+		switch string(r.Key()) {
+		case "name", "Name":
+			if r.Seen(&seen[0]) {
+				continue
+			}
+			m.Name = r.String()
+		case "points", "Points":
+			if r.Seen(&seen[1]) {
+				continue
+			}
+			if r.Null() {
+				m.Points = nil
+			} else if r.BeginArray() {
+				m.Points = []Point{}
+				for r.More() {
+					var v Point
+					decodePoint(r, &v)
+					m.Points = append(m.Points, v)
+				}
+			}
+		default:
+			r.Unknown()
+		}
+	}
+	if !seen[0] {
+		r.Missing("name")
+	}
+}
+
+func encodeZone(w *codec.Writer, m *Zone) {
+	w.BeginObject()
+	w.Key("name")
+	w.String(m.Name)
+	w.Key("points")
+	if m.Points == nil {
+		w.Null()
+	} else {
+		w.BeginArray()
+		for i := range m.Points {
+			encodePoint(w, &m.Points[i])
+		}
+		w.EndArray()
+	}
+	w.EndObject()
+}
+
+func validateZone(c *codec.Check, p *codec.Path, m *Zone) {
+	if m.Name == "" {
+		c.Fail(p, "name", "is required")
+	}
+	if int64(len(m.Points)) < 3 {
+		c.Fail(p, "points", "must contain at least 3 items")
+	} else {
+		p2 := p.Member("points")
+		for i1 := range m.Points {
+			p3 := p2.Index(i1)
+			validatePoint(c, &p3, &m.Points[i1])
+		}
+	}
+}
+
+func decodePoint(r *codec.Reader, m *Point) {
+	if !r.BeginObject() {
+		return
+	}
+	var seen [2]bool
+	for r.More() {
+		switch string(r.Key()) {
+		case "x", "X":
+			if r.Seen(&seen[0]) {
+				continue
+			}
+			m.X = r.Float(64)
+		case "y", "Y":
+			if r.Seen(&seen[1]) {
+				continue
+			}
+			m.Y = r.Float(64)
+		default:
+			r.Unknown()
+		}
+	}
+}
+
+func encodePoint(w *codec.Writer, m *Point) {
+	w.BeginObject()
+	w.Key("x")
+	w.Float(m.X, 64)
+	w.Key("y")
+	w.Float(m.Y, 64)
+	w.EndObject()
+}
+
+func validatePoint(c *codec.Check, p *codec.Path, m *Point) {
+	if !(float64(m.X) >= 0) {
+		c.Fail(p, "x", "must be at least 0")
+	} else if !(float64(m.X) <= 1) {
+		c.Fail(p, "x", "must be at most 1")
+	}
+	if !(float64(m.Y) >= 0) {
+		c.Fail(p, "y", "must be at least 0")
+	} else if !(float64(m.Y) <= 1) {
+		c.Fail(p, "y", "must be at most 1")
+	}
+}
+
+func decodeOutput(r *codec.Reader, m *Output) {
+	if !r.BeginObject() {
+		return
+	}
+	var seen [3]bool
+	for r.More() {
+		switch string(r.Key()) {
+		case "topic", "Topic":
+			if r.Seen(&seen[0]) {
+				continue
+			}
+			m.Topic = r.String()
+		case "format", "Format":
+			if r.Seen(&seen[1]) {
+				continue
+			}
+			m.Format = r.String()
+		case "batch", "Batch":
+			if r.Seen(&seen[2]) {
+				continue
+			}
+			m.Batch = int(r.Int(0))
+		default:
+			r.Unknown()
+		}
+	}
+	if !seen[0] {
+		r.Missing("topic")
+	}
+}
+
+func encodeOutput(w *codec.Writer, m *Output) {
+	w.BeginObject()
+	w.Key("topic")
+	w.String(m.Topic)
+	w.Key("format")
+	w.String(m.Format)
+	w.Key("batch")
+	w.Int(int64(m.Batch))
+	w.EndObject()
+}
+
+func validateOutput(c *codec.Check, p *codec.Path, m *Output) {
+	if m.Topic == "" {
+		c.Fail(p, "topic", "is required")
+	}
+	if m.Format != "json" && m.Format != "avro" {
+		c.Fail(p, "format", "must be one of json, avro")
+	}
+	if int64(m.Batch) < 1 {
+		c.Fail(p, "batch", "must be at least 1")
+	}
 }
 
 func decodePipeline(r *codec.Reader, m *Pipeline) {
@@ -335,6 +1072,73 @@ func encodePipeline(w *codec.Writer, m *Pipeline) {
 	w.EndObject()
 }
 
+func validatePipeline(c *codec.Check, p *codec.Path, m *Pipeline) {
+	if m.Name == "" {
+		c.Fail(p, "name", "is required")
+	}
+	if m.Mode == "" {
+		c.Fail(p, "mode", "is required")
+	} else if m.Mode != "fast" && m.Mode != "slow" {
+		c.Fail(p, "mode", "must be one of fast, slow")
+	}
+	if m.Cameras == nil {
+		c.Fail(p, "cameras", "is required")
+	} else if int64(len(m.Cameras)) < 1 {
+		c.Fail(p, "cameras", "must contain at least 1 items")
+	} else {
+		p2 := p.Member("cameras")
+		for i1 := range m.Cameras {
+			p3 := p2.Index(i1)
+			validateCamera(c, &p3, &m.Cameras[i1])
+		}
+	}
+	if m.Backup != nil {
+		p4 := p.Member("backup")
+		validateCamera(c, &p4, m.Backup)
+	}
+}
+
+func changesPipeline(ch *skald.Change, p *codec.Path, m, m2 *Pipeline) {
+	if m.Name != m2.Name {
+		p1 := p.Member("name")
+		ch.Immutable = append(ch.Immutable, p1.String())
+	}
+	if m.Mode != m2.Mode {
+		ch.Restart = true
+	}
+	if len(m.Cameras) != len(m2.Cameras) {
+		p5 := p.Member("cameras")
+		ch.Immutable = append(ch.Immutable, p5.String())
+	} else {
+		p2 := p.Member("cameras")
+		for i3 := range m.Cameras {
+			p4 := p2.Index(i3)
+			changesCamera(ch, &p4, &m.Cameras[i3], &m2.Cameras[i3])
+		}
+	}
+	if (m.Backup == nil) != (m2.Backup == nil) {
+		p6 := p.Member("backup")
+		ch.Immutable = append(ch.Immutable, p6.String())
+	} else if m.Backup != nil {
+		p7 := p.Member("backup")
+		changesCamera(ch, &p7, m.Backup, m2.Backup)
+	}
+	if !codec.SameKeys(m.Limits, m2.Limits) {
+		ch.Restart = true
+	} else {
+		p8 := p.Member("limits")
+		for _, k9 := range slices.Sorted(maps.Keys(m.Limits)) {
+			v10, v11 := m.Limits[k9], m2.Limits[k9]
+			p12 := p8.MapKey(string(k9))
+			if (v10 == nil) != (v11 == nil) {
+				ch.Restart = true
+			} else if v10 != nil {
+				changesLimit(ch, &p12, v10, v11)
+			}
+		}
+	}
+}
+
 func decodeCamera(r *codec.Reader, m *Camera) {
 	if !r.BeginObject() {
 		return
@@ -387,6 +1191,24 @@ func encodeCamera(w *codec.Writer, m *Camera) {
 		encodeRegion(w, m.Region)
 	}
 	w.EndObject()
+}
+
+func validateCamera(c *codec.Check, p *codec.Path, m *Camera) {
+	if m.ID == "" {
+		c.Fail(p, "id", "is required")
+	}
+	if m.FixFrame == 0 {
+		c.Fail(p, "fixFrame", "is required")
+	} else if int64(m.FixFrame) < 1 {
+		c.Fail(p, "fixFrame", "must be at least 1")
+	}
+}
+
+func changesCamera(ch *skald.Change, p *codec.Path, m, m2 *Camera) {
+	if m.ID != m2.ID {
+		p1 := p.Member("id")
+		ch.Immutable = append(ch.Immutable, p1.String())
+	}
 }
 
 func decodeRegion(r *codec.Reader, m *Region) {
@@ -465,4 +1287,925 @@ func encodeLimit(w *codec.Writer, m *Limit) {
 	w.Key("window")
 	w.Duration(m.Window)
 	w.EndObject()
+}
+
+func changesLimit(ch *skald.Change, p *codec.Path, m, m2 *Limit) {
+	if m.Max != m2.Max {
+		ch.Restart = true
+	}
+}
+
+func decodeTagged(r *codec.Reader, m *Tagged) {
+	if !r.BeginObject() {
+		return
+	}
+	var seen [41]bool
+	for r.More() {
+		switch string(r.Key()) {
+		case "name", "Name":
+			if r.Seen(&seen[0]) {
+				continue
+			}
+			m.Name = r.String()
+		case "code", "Code":
+			if r.Seen(&seen[1]) {
+				continue
+			}
+			m.Code = r.String()
+		case "kind", "Kind":
+			if r.Seen(&seen[2]) {
+				continue
+			}
+			m.Kind = r.String()
+		case "notKind", "NotKind":
+			if r.Seen(&seen[3]) {
+				continue
+			}
+			m.NotKind = r.String()
+		case "mode", "Mode":
+			if r.Seen(&seen[4]) {
+				continue
+			}
+			m.Mode = Mode(r.String())
+		case "url", "URL":
+			if r.Seen(&seen[5]) {
+				continue
+			}
+			m.URL = r.String()
+		case "email", "Email":
+			if r.Seen(&seen[6]) {
+				continue
+			}
+			m.Email = r.String()
+		case "id", "ID":
+			if r.Seen(&seen[7]) {
+				continue
+			}
+			m.ID = r.String()
+		case "count", "Count":
+			if r.Seen(&seen[8]) {
+				continue
+			}
+			m.Count = int(r.Int(0))
+		case "small", "Small":
+			if r.Seen(&seen[9]) {
+				continue
+			}
+			m.Small = int8(r.Int(8))
+		case "level", "Level":
+			if r.Seen(&seen[10]) {
+				continue
+			}
+			m.Level = Level(r.Int(8))
+		case "size", "Size":
+			if r.Seen(&seen[11]) {
+				continue
+			}
+			m.Size = uint16(r.Uint(16))
+		case "choice", "Choice":
+			if r.Seen(&seen[12]) {
+				continue
+			}
+			m.Choice = uint(r.Uint(0))
+		case "ratio", "Ratio":
+			if r.Seen(&seen[13]) {
+				continue
+			}
+			m.Ratio = r.Float(64)
+		case "ratio32", "Ratio32":
+			if r.Seen(&seen[14]) {
+				continue
+			}
+			m.Ratio32 = float32(r.Float(32))
+		case "exact", "Exact":
+			if r.Seen(&seen[15]) {
+				continue
+			}
+			m.Exact = r.Float(64)
+		case "same", "Same":
+			if r.Seen(&seen[16]) {
+				continue
+			}
+			m.Same = int(r.Int(0))
+		case "length", "Length":
+			if r.Seen(&seen[17]) {
+				continue
+			}
+			m.Length = int(r.Int(0))
+		case "flag", "Flag":
+			if r.Seen(&seen[18]) {
+				continue
+			}
+			m.Flag = r.Bool()
+		case "off", "Off":
+			if r.Seen(&seen[19]) {
+				continue
+			}
+			m.Off = r.Bool()
+		case "every", "Every":
+			if r.Seen(&seen[20]) {
+				continue
+			}
+			m.Every = r.Duration()
+		case "start", "Start":
+			if r.Seen(&seen[21]) {
+				continue
+			}
+			m.Start = r.Time()
+		case "ptr", "Ptr":
+			if r.Seen(&seen[22]) {
+				continue
+			}
+			if r.Null() {
+				m.Ptr = nil
+			} else {
+				m.Ptr = new(int)
+				*m.Ptr = int(r.Int(0))
+			}
+		case "optPtr", "OptPtr":
+			if r.Seen(&seen[23]) {
+				continue
+			}
+			if r.Null() {
+				m.OptPtr = nil
+			} else {
+				m.OptPtr = new(string)
+				*m.OptPtr = r.String()
+			}
+		case "minPtr", "MinPtr":
+			if r.Seen(&seen[24]) {
+				continue
+			}
+			if r.Null() {
+				m.MinPtr = nil
+			} else {
+				m.MinPtr = new(int)
+				*m.MinPtr = int(r.Int(0))
+			}
+		case "tags", "Tags":
+			if r.Seen(&seen[25]) {
+				continue
+			}
+			if r.Null() {
+				m.Tags = nil
+			} else if r.BeginArray() {
+				m.Tags = []string{}
+				for r.More() {
+					m.Tags = append(m.Tags, r.String())
+				}
+			}
+		case "exactly", "Exactly":
+			if r.Seen(&seen[26]) {
+				continue
+			}
+			if r.Null() {
+				m.Exactly = nil
+			} else if r.BeginArray() {
+				m.Exactly = []int{}
+				for r.More() {
+					m.Exactly = append(m.Exactly, int(r.Int(0)))
+				}
+			}
+		case "empty", "Empty":
+			if r.Seen(&seen[27]) {
+				continue
+			}
+			if r.Null() {
+				m.Empty = nil
+			} else if r.BeginArray() {
+				m.Empty = []int{}
+				for r.More() {
+					m.Empty = append(m.Empty, int(r.Int(0)))
+				}
+			}
+		case "grid", "Grid":
+			if r.Seen(&seen[28]) {
+				continue
+			}
+			if r.Null() {
+				m.Grid = nil
+			} else if r.BeginArray() {
+				m.Grid = [][]int{}
+				for r.More() {
+					var v []int
+					if r.Null() {
+						v = nil
+					} else if r.BeginArray() {
+						v = []int{}
+						for r.More() {
+							v = append(v, int(r.Int(0)))
+						}
+					}
+					m.Grid = append(m.Grid, v)
+				}
+			}
+		case "pair", "Pair":
+			if r.Seen(&seen[29]) {
+				continue
+			}
+			if r.BeginArray() {
+				n := 0
+				for r.More() {
+					if n < 2 {
+						m.Pair[n] = r.String()
+					} else {
+						r.Raw()
+					}
+					n++
+				}
+				if n != 2 {
+					r.Errorf("got %d elements, want 2", n)
+				}
+			}
+		case "labels", "Labels":
+			if r.Seen(&seen[30]) {
+				continue
+			}
+			if r.Null() {
+				m.Labels = nil
+			} else if r.BeginObject() {
+				m.Labels = map[string]string{}
+				for r.More() {
+					k := string(r.Key())
+					m.Labels[k] = r.String()
+				}
+			}
+		case "byMode", "ByMode":
+			if r.Seen(&seen[31]) {
+				continue
+			}
+			if r.Null() {
+				m.ByMode = nil
+			} else if r.BeginObject() {
+				m.ByMode = map[Mode]int{}
+				for r.More() {
+					k := Mode(r.Key())
+					m.ByMode[k] = int(r.Int(0))
+				}
+			}
+		case "items", "Items":
+			if r.Seen(&seen[32]) {
+				continue
+			}
+			if r.Null() {
+				m.Items = nil
+			} else if r.BeginArray() {
+				m.Items = []Item{}
+				for r.More() {
+					var v Item
+					decodeItem(r, &v)
+					m.Items = append(m.Items, v)
+				}
+			}
+		case "itemPtrs", "ItemPtrs":
+			if r.Seen(&seen[33]) {
+				continue
+			}
+			if r.Null() {
+				m.ItemPtrs = nil
+			} else if r.BeginArray() {
+				m.ItemPtrs = []*Item{}
+				for r.More() {
+					var v *Item
+					if r.Null() {
+						v = nil
+					} else {
+						v = new(Item)
+						decodeItem(r, v)
+					}
+					m.ItemPtrs = append(m.ItemPtrs, v)
+				}
+			}
+		case "itemMap", "ItemMap":
+			if r.Seen(&seen[34]) {
+				continue
+			}
+			if r.Null() {
+				m.ItemMap = nil
+			} else if r.BeginObject() {
+				m.ItemMap = map[string]Item{}
+				for r.More() {
+					k := string(r.Key())
+					var v Item
+					decodeItem(r, &v)
+					m.ItemMap[k] = v
+				}
+			}
+		case "main", "Main":
+			if r.Seen(&seen[35]) {
+				continue
+			}
+			decodeItem(r, &m.Main)
+		case "opt", "Opt":
+			if r.Seen(&seen[36]) {
+				continue
+			}
+			if r.Null() {
+				m.Opt = nil
+			} else {
+				m.Opt = new(Item)
+				decodeItem(r, m.Opt)
+			}
+		case "loose", "Loose":
+			if r.Seen(&seen[37]) {
+				continue
+			}
+			if r.Null() {
+				m.Loose = nil
+			} else if r.BeginArray() {
+				m.Loose = []Item{}
+				for r.More() {
+					var v Item
+					decodeItem(r, &v)
+					m.Loose = append(m.Loose, v)
+				}
+			}
+		case "raw", "Raw":
+			if r.Seen(&seen[38]) {
+				continue
+			}
+			m.Raw = r.Raw()
+		case "legacy", "Legacy":
+			if r.Seen(&seen[39]) {
+				continue
+			}
+			decodeLegacy(r, &m.Legacy)
+		case "skipped", "Skipped":
+			if r.Seen(&seen[40]) {
+				continue
+			}
+			m.Skipped = r.String()
+		default:
+			r.Unknown()
+		}
+	}
+	if !seen[0] {
+		r.Missing("name")
+	}
+	if !seen[21] {
+		r.Missing("start")
+	}
+	if !seen[22] {
+		r.Missing("ptr")
+	}
+	if !seen[25] {
+		r.Missing("tags")
+	}
+	if !seen[35] {
+		r.Missing("main")
+	}
+}
+
+func encodeTagged(w *codec.Writer, m *Tagged) {
+	w.BeginObject()
+	w.Key("name")
+	w.String(m.Name)
+	w.Key("code")
+	w.String(m.Code)
+	w.Key("kind")
+	w.String(m.Kind)
+	w.Key("notKind")
+	w.String(m.NotKind)
+	w.Key("mode")
+	w.String(string(m.Mode))
+	w.Key("url")
+	w.String(m.URL)
+	w.Key("email")
+	w.String(m.Email)
+	w.Key("id")
+	w.String(m.ID)
+	w.Key("count")
+	w.Int(int64(m.Count))
+	w.Key("small")
+	w.Int(int64(m.Small))
+	w.Key("level")
+	w.Int(int64(m.Level))
+	w.Key("size")
+	w.Uint(uint64(m.Size))
+	w.Key("choice")
+	w.Uint(uint64(m.Choice))
+	w.Key("ratio")
+	w.Float(m.Ratio, 64)
+	w.Key("ratio32")
+	w.Float(float64(m.Ratio32), 32)
+	w.Key("exact")
+	w.Float(m.Exact, 64)
+	w.Key("same")
+	w.Int(int64(m.Same))
+	w.Key("length")
+	w.Int(int64(m.Length))
+	w.Key("flag")
+	w.Bool(m.Flag)
+	w.Key("off")
+	w.Bool(m.Off)
+	w.Key("every")
+	w.Duration(m.Every)
+	w.Key("start")
+	w.Time(m.Start)
+	w.Key("ptr")
+	if m.Ptr == nil {
+		w.Null()
+	} else {
+		w.Int(int64(*m.Ptr))
+	}
+	w.Key("optPtr")
+	if m.OptPtr == nil {
+		w.Null()
+	} else {
+		w.String(*m.OptPtr)
+	}
+	w.Key("minPtr")
+	if m.MinPtr == nil {
+		w.Null()
+	} else {
+		w.Int(int64(*m.MinPtr))
+	}
+	w.Key("tags")
+	if m.Tags == nil {
+		w.Null()
+	} else {
+		w.BeginArray()
+		for i := range m.Tags {
+			w.String(m.Tags[i])
+		}
+		w.EndArray()
+	}
+	w.Key("exactly")
+	if m.Exactly == nil {
+		w.Null()
+	} else {
+		w.BeginArray()
+		for i := range m.Exactly {
+			w.Int(int64(m.Exactly[i]))
+		}
+		w.EndArray()
+	}
+	w.Key("empty")
+	if m.Empty == nil {
+		w.Null()
+	} else {
+		w.BeginArray()
+		for i := range m.Empty {
+			w.Int(int64(m.Empty[i]))
+		}
+		w.EndArray()
+	}
+	w.Key("grid")
+	if m.Grid == nil {
+		w.Null()
+	} else {
+		w.BeginArray()
+		for i := range m.Grid {
+			if m.Grid[i] == nil {
+				w.Null()
+			} else {
+				w.BeginArray()
+				for i1 := range m.Grid[i] {
+					w.Int(int64(m.Grid[i][i1]))
+				}
+				w.EndArray()
+			}
+		}
+		w.EndArray()
+	}
+	w.Key("pair")
+	w.BeginArray()
+	for i := range m.Pair {
+		w.String(m.Pair[i])
+	}
+	w.EndArray()
+	w.Key("labels")
+	if m.Labels == nil {
+		w.Null()
+	} else {
+		w.BeginObject()
+		for _, k := range slices.Sorted(maps.Keys(m.Labels)) {
+			w.Key(k)
+			w.String(m.Labels[k])
+		}
+		w.EndObject()
+	}
+	w.Key("byMode")
+	if m.ByMode == nil {
+		w.Null()
+	} else {
+		w.BeginObject()
+		for _, k := range slices.Sorted(maps.Keys(m.ByMode)) {
+			w.Key(string(k))
+			w.Int(int64(m.ByMode[k]))
+		}
+		w.EndObject()
+	}
+	w.Key("items")
+	if m.Items == nil {
+		w.Null()
+	} else {
+		w.BeginArray()
+		for i := range m.Items {
+			encodeItem(w, &m.Items[i])
+		}
+		w.EndArray()
+	}
+	w.Key("itemPtrs")
+	if m.ItemPtrs == nil {
+		w.Null()
+	} else {
+		w.BeginArray()
+		for i := range m.ItemPtrs {
+			if m.ItemPtrs[i] == nil {
+				w.Null()
+			} else {
+				encodeItem(w, m.ItemPtrs[i])
+			}
+		}
+		w.EndArray()
+	}
+	w.Key("itemMap")
+	if m.ItemMap == nil {
+		w.Null()
+	} else {
+		w.BeginObject()
+		for _, k := range slices.Sorted(maps.Keys(m.ItemMap)) {
+			w.Key(k)
+			v := m.ItemMap[k]
+			encodeItem(w, &v)
+		}
+		w.EndObject()
+	}
+	w.Key("main")
+	encodeItem(w, &m.Main)
+	w.Key("opt")
+	if m.Opt == nil {
+		w.Null()
+	} else {
+		encodeItem(w, m.Opt)
+	}
+	w.Key("loose")
+	if m.Loose == nil {
+		w.Null()
+	} else {
+		w.BeginArray()
+		for i := range m.Loose {
+			encodeItem(w, &m.Loose[i])
+		}
+		w.EndArray()
+	}
+	w.Key("raw")
+	w.Raw(m.Raw)
+	w.Key("legacy")
+	encodeLegacy(w, &m.Legacy)
+	w.Key("skipped")
+	w.String(m.Skipped)
+	w.EndObject()
+}
+
+func validateTagged(c *codec.Check, p *codec.Path, m *Tagged) {
+	if m.Name == "" {
+		c.Fail(p, "name", "is required")
+	} else if int64(utf8.RuneCountInString(m.Name)) < 2 {
+		c.Fail(p, "name", "must be at least 2 characters long")
+	} else if int64(utf8.RuneCountInString(m.Name)) > 8 {
+		c.Fail(p, "name", "must be at most 8 characters long")
+	}
+	if int64(utf8.RuneCountInString(m.Code)) != 3 {
+		c.Fail(p, "code", "must be exactly 3 characters long")
+	}
+	if m.Kind != "a" {
+		c.Fail(p, "kind", "must be equal to a")
+	}
+	if m.NotKind == "x" {
+		c.Fail(p, "notKind", "must not be equal to x")
+	}
+	if m.Mode != "" {
+		if m.Mode != "fast" && m.Mode != "slow" {
+			c.Fail(p, "mode", "must be one of fast, slow")
+		}
+	}
+	if m.URL != "" {
+		if !codec.IsURL(m.URL) {
+			c.Fail(p, "url", "must be a valid URL")
+		}
+	}
+	if m.Email != "" {
+		if !codec.IsEmail(m.Email) {
+			c.Fail(p, "email", "must be a valid email address")
+		}
+	}
+	if m.ID != "" {
+		if !codec.IsUUID(m.ID) {
+			c.Fail(p, "id", "must be a valid UUID")
+		}
+	}
+	if int64(m.Count) < 1 {
+		c.Fail(p, "count", "must be at least 1")
+	} else if int64(m.Count) > 10 {
+		c.Fail(p, "count", "must be at most 10")
+	}
+	if int64(m.Small) <= -3 {
+		c.Fail(p, "small", "must be greater than -3")
+	} else if int64(m.Small) >= 3 {
+		c.Fail(p, "small", "must be less than 3")
+	}
+	if int64(m.Level) != 1 && int64(m.Level) != 2 {
+		c.Fail(p, "level", "must be one of 1, 2, 03")
+	}
+	if uint64(m.Size) < 1 {
+		c.Fail(p, "size", "must be at least 1")
+	} else if uint64(m.Size) > 500 {
+		c.Fail(p, "size", "must be at most 500")
+	}
+	if uint64(m.Choice) != 0 && uint64(m.Choice) != 7 {
+		c.Fail(p, "choice", "must be one of 0, 7")
+	}
+	if !(float64(m.Ratio) > 0) {
+		c.Fail(p, "ratio", "must be greater than 0")
+	} else if !(float64(m.Ratio) < 1) {
+		c.Fail(p, "ratio", "must be less than 1")
+	}
+	if !(float64(m.Ratio32) >= 0.10000000149011612) {
+		c.Fail(p, "ratio32", "must be at least 0.1")
+	} else if !(float64(m.Ratio32) <= 0.8999999761581421) {
+		c.Fail(p, "ratio32", "must be at most 0.9")
+	}
+	if float64(m.Exact) == 0.5 {
+		c.Fail(p, "exact", "must not be equal to 0.5")
+	}
+	if int64(m.Same) != 4 {
+		c.Fail(p, "same", "must be equal to 4")
+	}
+	if int64(m.Length) != 2 {
+		c.Fail(p, "length", "must be equal to 2")
+	}
+	if !m.Flag {
+		c.Fail(p, "flag", "must be equal to true")
+	}
+	if m.Off {
+		c.Fail(p, "off", "must not be equal to true")
+	}
+	if int64(m.Every) < 1000000000 {
+		c.Fail(p, "every", "must be at least 1s")
+	} else if int64(m.Every) > 3600000000000 {
+		c.Fail(p, "every", "must be at most 1h")
+	}
+	if m.Start == (time.Time{}) {
+		c.Fail(p, "start", "is required")
+	}
+	if m.Ptr == nil {
+		c.Fail(p, "ptr", "is required")
+	} else if int64(*m.Ptr) < 5 {
+		c.Fail(p, "ptr", "must be at least 5")
+	}
+	if m.OptPtr != nil {
+		if int64(utf8.RuneCountInString(*m.OptPtr)) < 3 {
+			c.Fail(p, "optPtr", "must be at least 3 characters long")
+		}
+	}
+	if m.MinPtr == nil {
+		c.Fail(p, "minPtr", "must be at least 1")
+	} else if int64(*m.MinPtr) < 1 {
+		c.Fail(p, "minPtr", "must be at least 1")
+	}
+	if m.Tags == nil {
+		c.Fail(p, "tags", "is required")
+	} else if int64(len(m.Tags)) < 1 {
+		c.Fail(p, "tags", "must contain at least 1 items")
+	} else if int64(len(m.Tags)) > 3 {
+		c.Fail(p, "tags", "must contain at most 3 items")
+	} else {
+		p2 := p.Member("tags")
+		for i1 := range m.Tags {
+			p3 := p2.Index(i1)
+			if int64(utf8.RuneCountInString(m.Tags[i1])) < 2 {
+				c.FailAt(&p3, "must be at least 2 characters long")
+			}
+		}
+	}
+	if int64(len(m.Exactly)) != 2 {
+		c.Fail(p, "exactly", "must contain exactly 2 items")
+	}
+	if int64(len(m.Empty)) != 0 {
+		c.Fail(p, "empty", "must be equal to 0")
+	}
+	p5 := p.Member("grid")
+	for i4 := range m.Grid {
+		p6 := p5.Index(i4)
+		if int64(len(m.Grid[i4])) > 2 {
+			c.FailAt(&p6, "must contain at most 2 items")
+		} else {
+			for i7 := range m.Grid[i4] {
+				p8 := p6.Index(i7)
+				if int64(m.Grid[i4][i7]) < 0 {
+					c.FailAt(&p8, "must be at least 0")
+				}
+			}
+		}
+	}
+	p10 := p.Member("pair")
+	for i9 := range m.Pair {
+		p11 := p10.Index(i9)
+		if m.Pair[i9] == "" {
+			c.FailAt(&p11, "is required")
+		}
+	}
+	if m.Labels != nil {
+		if int64(len(m.Labels)) > 3 {
+			c.Fail(p, "labels", "must contain at most 3 items")
+		} else {
+			p14 := p.Member("labels")
+			n16 := c.Len()
+			for k12, v13 := range m.Labels {
+				p15 := p14.MapKey(k12)
+				if v13 == "x" {
+					c.FailAt(&p15, "must not be equal to x")
+				}
+			}
+			if c.Len() > n16 {
+				c.Truncate(n16)
+				for _, k12 := range slices.Sorted(maps.Keys(m.Labels)) {
+					v13 := m.Labels[k12]
+					p15 := p14.MapKey(k12)
+					if v13 == "x" {
+						c.FailAt(&p15, "must not be equal to x")
+					}
+				}
+			}
+		}
+	}
+	p19 := p.Member("byMode")
+	n21 := c.Len()
+	for k17, v18 := range m.ByMode {
+		p20 := p19.MapKey(string(k17))
+		if int64(v18) >= 10 {
+			c.FailAt(&p20, "must be less than 10")
+		}
+	}
+	if c.Len() > n21 {
+		c.Truncate(n21)
+		for _, k17 := range slices.Sorted(maps.Keys(m.ByMode)) {
+			v18 := m.ByMode[k17]
+			p20 := p19.MapKey(string(k17))
+			if int64(v18) >= 10 {
+				c.FailAt(&p20, "must be less than 10")
+			}
+		}
+	}
+	p23 := p.Member("items")
+	for i22 := range m.Items {
+		p24 := p23.Index(i22)
+		validateItem(c, &p24, &m.Items[i22])
+	}
+	p26 := p.Member("itemPtrs")
+	for i25 := range m.ItemPtrs {
+		p27 := p26.Index(i25)
+		if m.ItemPtrs[i25] == nil {
+			c.FailAt(&p27, "is required")
+		} else {
+			validateItem(c, &p27, m.ItemPtrs[i25])
+		}
+	}
+	p30 := p.Member("itemMap")
+	n32 := c.Len()
+	for k28, v29 := range m.ItemMap {
+		p31 := p30.MapKey(k28)
+		validateItem(c, &p31, &v29)
+	}
+	if c.Len() > n32 {
+		c.Truncate(n32)
+		for _, k28 := range slices.Sorted(maps.Keys(m.ItemMap)) {
+			v29 := m.ItemMap[k28]
+			p31 := p30.MapKey(k28)
+			validateItem(c, &p31, &v29)
+		}
+	}
+	if m.Main.ID == "" && m.Main.Score == 0 && m.Main.Notes == nil {
+		c.Fail(p, "main", "is required")
+	} else {
+		p33 := p.Member("main")
+		validateItem(c, &p33, &m.Main)
+	}
+	if m.Opt != nil {
+		p34 := p.Member("opt")
+		validateItem(c, &p34, m.Opt)
+	}
+	if m.Raw != nil {
+		if int64(len(m.Raw)) > 20 {
+			c.Fail(p, "raw", "must contain at most 20 items")
+		}
+	}
+	p35 := p.Member("legacy")
+	validateLegacy(c, &p35, &m.Legacy)
+}
+
+func decodeItem(r *codec.Reader, m *Item) {
+	if !r.BeginObject() {
+		return
+	}
+	var seen [3]bool
+	for r.More() {
+		switch string(r.Key()) {
+		case "id", "ID":
+			if r.Seen(&seen[0]) {
+				continue
+			}
+			m.ID = r.String()
+		case "score", "Score":
+			if r.Seen(&seen[1]) {
+				continue
+			}
+			m.Score = int(r.Int(0))
+		case "notes", "Notes":
+			if r.Seen(&seen[2]) {
+				continue
+			}
+			if r.Null() {
+				m.Notes = nil
+			} else if r.BeginArray() {
+				m.Notes = []string{}
+				for r.More() {
+					m.Notes = append(m.Notes, r.String())
+				}
+			}
+		default:
+			r.Unknown()
+		}
+	}
+	if !seen[0] {
+		r.Missing("id")
+	}
+}
+
+func encodeItem(w *codec.Writer, m *Item) {
+	w.BeginObject()
+	w.Key("id")
+	w.String(m.ID)
+	w.Key("score")
+	w.Int(int64(m.Score))
+	w.Key("notes")
+	if m.Notes == nil {
+		w.Null()
+	} else {
+		w.BeginArray()
+		for i := range m.Notes {
+			w.String(m.Notes[i])
+		}
+		w.EndArray()
+	}
+	w.EndObject()
+}
+
+func validateItem(c *codec.Check, p *codec.Path, m *Item) {
+	if m.ID == "" {
+		c.Fail(p, "id", "is required")
+	}
+	if int64(m.Score) < 0 {
+		c.Fail(p, "score", "must be at least 0")
+	} else if int64(m.Score) > 100 {
+		c.Fail(p, "score", "must be at most 100")
+	}
+	if m.Notes != nil {
+		p2 := p.Member("notes")
+		for i1 := range m.Notes {
+			p3 := p2.Index(i1)
+			if int64(utf8.RuneCountInString(m.Notes[i1])) > 5 {
+				c.FailAt(&p3, "must be at most 5 characters long")
+			}
+		}
+	}
+}
+
+func decodeLegacy(r *codec.Reader, m *Legacy) {
+	if !r.BeginObject() {
+		return
+	}
+	var seen [2]bool
+	for r.More() {
+		switch string(r.Key()) {
+		case "code", "Code":
+			if r.Seen(&seen[0]) {
+				continue
+			}
+			m.Code = r.String()
+		case "hex", "Hex":
+			if r.Seen(&seen[1]) {
+				continue
+			}
+			m.Hex = r.String()
+		default:
+			r.Unknown()
+		}
+	}
+}
+
+func encodeLegacy(w *codec.Writer, m *Legacy) {
+	w.BeginObject()
+	w.Key("code")
+	w.String(m.Code)
+	w.Key("hex")
+	w.String(m.Hex)
+	w.EndObject()
+}
+
+func validateLegacy(c *codec.Check, p *codec.Path, m *Legacy) {
+	// validator/v10 checks this struct: skaldgen does not generate field Code: tag "startswith".
+	c.Reflect(p, m)
 }

@@ -43,6 +43,7 @@ func Build(fset *token.FileSet, pkgs []*load.Package, cfg Config) ([]*Package, [
 			models:       make(map[*types.TypeName]*modelMark),
 			workerByType: make(map[*types.TypeName]*workerMark),
 			structs:      make(map[*types.TypeName]*Struct),
+			policies:     make(map[token.Pos]*policyMark),
 		}
 		p := b.build()
 		diags = append(diags, b.diags...)
@@ -87,6 +88,9 @@ type builder struct {
 	workerByType map[*types.TypeName]*workerMark
 	hooks        []*hookMark
 	structs      map[*types.TypeName]*Struct
+	// policies are the update policy markers by the position of each name
+	// of the field they stand on.
+	policies map[token.Pos]*policyMark
 	// markerErrors is set when a marker could not be read; a missing main
 	// hook is then not reported, since the unreadable marker may be it.
 	markerErrors bool
@@ -119,6 +123,13 @@ type hookMark struct {
 	def *MarkerDef
 	fd  *ast.FuncDecl
 	pos token.Pos
+}
+
+type policyMark struct {
+	def   *MarkerDef
+	pos   token.Pos
+	field *ast.Field
+	used  bool
 }
 
 type undefinedRef struct {
@@ -206,9 +217,24 @@ func (b *builder) build() *Package {
 		p.Structs = append(p.Structs, b.structs[obj])
 	}
 
+	b.checkPolicies()
 	b.checkOutputFile(p)
 	b.checkGeneratedNames(p)
 	return p
+}
+
+// checkPolicies reports policy markers on fields of structs that no model
+// reaches: they would have no effect.
+func (b *builder) checkPolicies() {
+	seen := make(map[*policyMark]bool)
+	for _, pm := range b.policies {
+		if pm.used || seen[pm] {
+			continue
+		}
+		seen[pm] = true
+		b.errorf(pm.pos, "%s%s is on field %s of a struct that no //skald:model reaches; update policies apply to attachment fields only",
+			MarkerPrefix, pm.def.Name, pm.field.Names[0].Name)
+	}
 }
 
 // mentionsMarkers reports whether the package has generated output or a
@@ -291,6 +317,16 @@ func parsePos(s string) token.Position {
 
 // collectDocs records which declaration each doc comment group belongs to.
 func (b *builder) collectDocs(f *ast.File) {
+	ast.Inspect(f, func(n ast.Node) bool {
+		if st, ok := n.(*ast.StructType); ok {
+			for _, fld := range st.Fields.List {
+				if fld.Doc != nil {
+					b.docs[fld.Doc] = docOwner{node: fld}
+				}
+			}
+		}
+		return true
+	})
 	for _, decl := range f.Decls {
 		switch d := decl.(type) {
 		case *ast.FuncDecl:
@@ -447,6 +483,8 @@ func describe(o docOwner) string {
 		return "an import"
 	case *ast.GenDecl:
 		return "a parenthesized group of declarations; move it inside the parentheses, above one declaration"
+	case *ast.Field:
+		return "a struct field"
 	}
 	return "this declaration"
 }
@@ -454,6 +492,30 @@ func describe(o docOwner) string {
 // place checks where a marker stands and records it.
 func (b *builder) place(def *MarkerDef, pos token.Pos, args []markerArg, argsOK bool, owner docOwner, isDoc bool) {
 	switch {
+	case def.isPolicy:
+		fld, onField := owner.node.(*ast.Field)
+		switch {
+		case onField && isDoc && len(fld.Names) > 0:
+			for _, name := range fld.Names {
+				if first := b.policies[name.Pos()]; first != nil {
+					b.errorRel(pos, first.pos, "field %s has two update policies: %s%s, and %s%s at %%@; keep one",
+						name.Name, MarkerPrefix, def.Name, MarkerPrefix, first.def.Name)
+					return
+				}
+			}
+			pm := &policyMark{def: def, pos: pos, field: fld}
+			for _, name := range fld.Names {
+				b.policies[name.Pos()] = pm
+			}
+		case onField && isDoc:
+			b.errorf(pos, "%s%s cannot stand on an embedded field", MarkerPrefix, def.Name)
+		case onField:
+			b.errorf(pos, "%s%s is not in the field's doc comment; put it in the comment directly above the field", MarkerPrefix, def.Name)
+		case !isDoc:
+			b.errorf(pos, "%s%s is not in a doc comment; put it in the comment directly above a struct field", MarkerPrefix, def.Name)
+		default:
+			b.errorf(pos, "%s%s must stand on a struct field, not on %s", MarkerPrefix, def.Name, describe(owner))
+		}
 	case !isDoc:
 		if _, onField := owner.node.(*ast.Field); onField {
 			b.errorf(pos, "%s%s must stand on a %s, not on a struct field", MarkerPrefix, def.Name, def.On)
@@ -730,13 +792,14 @@ func (p *Package) GeneratedNames() map[string]string {
 		names["New"+w.Name+"Client"] = "worker " + w.Name
 	}
 	for _, m := range p.Models {
-		for _, pre := range []string{"Decode", "Encode", "Validate"} {
+		for _, pre := range []string{"Decode", "Encode", "Validate", "Changes", "schema"} {
 			names[pre+m.Name] = "model " + m.Name
 		}
 	}
 	for _, s := range p.Structs {
-		names["decode"+s.Name] = "struct " + s.Name
-		names["encode"+s.Name] = "struct " + s.Name
+		for _, pre := range []string{"decode", "encode", "validate", "changes"} {
+			names[pre+s.Name] = "struct " + s.Name
+		}
 	}
 	return names
 }
@@ -748,7 +811,10 @@ func (b *builder) checkGeneratedNames(p *Package) {
 	names := p.GeneratedNames()
 	out := filepath.Base(p.Out)
 	for _, name := range slices.Sorted(maps.Keys(names)) {
-		if obj := p.Types.Scope().Lookup(name); obj != nil && obj.Pos().IsValid() {
+		if obj := p.Types.Scope().Lookup(name); obj != nil && obj.Pos().IsValid() &&
+			!slices.Contains(b.lp.Generated, b.fset.Position(obj.Pos()).Filename) {
+			// Declarations of the previous output are skaldgen's own; they
+			// are type-checked when the analyzer runs under go vet.
 			b.errorf(obj.Pos(), "%s is declared here, but skaldgen generates it for %s in %s; rename this declaration", name, names[name], out)
 		}
 	}

@@ -22,9 +22,51 @@ func (b *builder) structOf(obj *types.TypeName) *Struct {
 	for i := range st.NumFields() {
 		if f := b.field(st.Field(i), st.Tag(i)); f != nil {
 			b.addKeys(s, f, byKey, st.Field(i).Pos())
+		} else if why := skippedFieldValidation(st.Field(i), st.Tag(i)); why != "" && s.Fallback == "" {
+			s.Fallback = why
+		}
+	}
+	for _, f := range s.Fields {
+		if why := b.checkRules(f.Type, f.Rules); why != "" && s.Fallback == "" {
+			s.Fallback = fmt.Sprintf("field %s: %s", f.GoName, why)
+		}
+		if f.Rules == nil && f.RulesErr != "" && s.Fallback == "" {
+			s.Fallback = fmt.Sprintf("field %s: %s", f.GoName, f.RulesErr)
 		}
 	}
 	return s
+}
+
+// skippedFieldValidation says why validator/v10 would check a field that
+// the model leaves out of the JSON (an exported field tagged json:"-"), so
+// that its struct falls back to validator/v10 instead of missing it.
+func skippedFieldValidation(v *types.Var, tag string) string {
+	if !v.Exported() || v.Embedded() {
+		return ""
+	}
+	st := reflect.StructTag(tag)
+	if st.Get("json") != "-" {
+		return ""
+	}
+	vt := st.Get("validate")
+	if vt == "-" {
+		return ""
+	}
+	if vt != "" {
+		return fmt.Sprintf("field %s is not in the JSON but has validate tags", v.Name())
+	}
+	t := v.Type()
+	for {
+		p, ok := t.Underlying().(*types.Pointer)
+		if !ok {
+			break
+		}
+		t = p.Elem()
+	}
+	if _, isStruct := t.Underlying().(*types.Struct); isStruct && !isNamed(types.Unalias(t), "time", "Time") {
+		return fmt.Sprintf("field %s is not in the JSON but validator/v10 would check its struct", v.Name())
+	}
+	return ""
 }
 
 // addKeys appends f to s. Two fields with one json name are an error (where
@@ -62,8 +104,17 @@ func removeKey(keys []string, k string) []string {
 // field maps one struct field to a JSON member, or returns nil if the
 // field is skipped or wrong.
 func (b *builder) field(v *types.Var, tag string) *Field {
+	pm := b.policies[v.Pos()]
+	if pm != nil {
+		pm.used = true
+	}
 	st := reflect.StructTag(tag)
 	jsonTag, hasJSON := st.Lookup("json")
+	if jsonTag == "-" || (!v.Exported() && !v.Embedded()) {
+		if pm != nil {
+			b.errorf(pm.pos, "field %s is not in the JSON, so it has no update policy; remove %s%s", v.Name(), MarkerPrefix, pm.def.Name)
+		}
+	}
 	if jsonTag == "-" {
 		return nil
 	}
@@ -82,6 +133,10 @@ func (b *builder) field(v *types.Var, tag string) *Field {
 		name = v.Name()
 	}
 	f := &Field{GoName: v.Name(), JSONName: name, Keys: []string{name}}
+	if pm != nil {
+		f.Policy = pm.def.policy
+		f.PolicyPos = b.fset.Position(pm.pos)
+	}
 	ok := true
 	for opt := range strings.SplitSeq(opts, ",") {
 		switch opt {
@@ -92,7 +147,15 @@ func (b *builder) field(v *types.Var, tag string) *Field {
 			ok = false
 		}
 	}
-	f.Required = requiredTag(st.Get("validate"))
+	vtag := st.Get("validate")
+	f.Required = requiredTag(vtag)
+	switch vtag {
+	case "":
+	case "-":
+		f.NoValidate = true
+	default:
+		f.Rules, f.RulesErr = parseRules(vtag)
+	}
 	f.Type = b.fieldType(v.Type(), v)
 	if f.Type == nil || !ok {
 		return nil
@@ -253,10 +316,10 @@ func (b *builder) basic(t types.Type, u *types.Basic, fail func(string, string) 
 // that name.
 func isLocalName(name string) bool {
 	switch name {
-	case "r", "m", "w", "seen":
+	case "r", "m", "m2", "w", "c", "p", "ch", "seen":
 		return true
 	}
-	if name == "" || !strings.ContainsRune("vkin", rune(name[0])) {
+	if name == "" || !strings.ContainsRune("vkinp", rune(name[0])) {
 		return false
 	}
 	for _, c := range name[1:] {

@@ -17,6 +17,7 @@ const (
 	onStructType = "struct type declaration"
 	onType       = "type declaration"
 	onMethod     = "method of a //skald:worker type"
+	onField      = "field of a struct type that a //skald:model reaches, in the field's doc comment"
 )
 
 // MarkerDef describes one marker for the parser and for skaldgen -markers.
@@ -30,6 +31,8 @@ type MarkerDef struct {
 	Doc       string
 	hook      HookKind
 	isHook    bool
+	policy    Policy
+	isPolicy  bool
 }
 
 // ArgDef is one key=value argument of a marker.
@@ -50,7 +53,10 @@ var Markers = []*MarkerDef{
 			"Decode<T> (strict JSON decoding, then validation), Encode<T> and\n" +
 			"Validate<T>, and a decoder and encoder for every struct type the model\n" +
 			"reaches. Fields are read under their json tag name and under their Go\n" +
-			"name; a field whose validate tag contains \"required\" must be present.",
+			"name; a field whose validate tag contains \"required\" must be present.\n" +
+			"The validate tags " + strings.Join(GeneratedTags(), ", ") + "\n" +
+			"are generated as code; a struct with any other tag is validated by\n" +
+			"validator/v10, with the same messages.",
 	},
 	{
 		Name: "worker",
@@ -78,6 +84,18 @@ var Markers = []*MarkerDef{
 	hookDef(Update, "func (w *W) X(ctx context.Context, m M) error",
 		"Receives every accepted change of the attachments while the task runs,\n"+
 			"one at a time and in order, concurrently with main."),
+	policyDef(Hot, "The default update policy, written out for clarity: a change of the field\n"+
+		"reaches the running worker through its update hook."),
+	policyDef(Restart, "A change of the field restarts the worker: the node stops it and starts\n"+
+		"it again with the new attachments, instead of calling its update hook.\n"+
+		"For parameters a worker only reads when it starts."),
+	policyDef(Immutable, "A change of the field is rejected while the task exists, by the node and\n"+
+		"by the typed client's Update before it writes anything, with the error\n"+
+		"\"<path>: may not change while the task runs\"."),
+}
+
+func policyDef(p Policy, doc string) *MarkerDef {
+	return &MarkerDef{Name: p.String(), On: onField, Doc: doc, policy: p, isPolicy: true}
 }
 
 func hookDef(k HookKind, sig, doc string) *MarkerDef {
@@ -202,32 +220,44 @@ func parseMarker(text string) (name string, args []markerArg, errOff int, err st
 
 // suggest returns the known marker name closest to name, if it is a
 // likely typo.
+// Short names allow one edit, longer ones two, so that "foo" is not taken
+// for a typo of "hot".
 func suggest(name string) string {
 	best, bestDist := "", 3
 	for _, d := range Markers {
-		if dist := editDistance(name, d.Name); dist < bestDist {
+		allowed := 1
+		if len(d.Name) >= 6 {
+			allowed = 2
+		}
+		if dist := editDistance(name, d.Name); dist <= allowed && dist < bestDist {
 			best, bestDist = d.Name, dist
 		}
 	}
 	return best
 }
 
+// editDistance counts insertions, deletions, substitutions and swaps of
+// adjacent letters ("mian" is one edit from "main").
 func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
+	d := make([][]int, len(a)+1)
+	for i := range d {
+		d[i] = make([]int, len(b)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
 	}
 	for i := 1; i <= len(a); i++ {
-		cur[0] = i
 		for j := 1; j <= len(b); j++ {
-			c := prev[j-1]
+			c := d[i-1][j-1]
 			if a[i-1] != b[j-1] {
 				c++
 			}
-			cur[j] = min(c, prev[j]+1, cur[j-1]+1)
+			d[i][j] = min(c, d[i-1][j]+1, d[i][j-1]+1)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
 		}
-		prev, cur = cur, prev
 	}
-	return prev[len(b)]
+	return d[len(a)][len(b)]
 }

@@ -87,6 +87,11 @@ type Struct struct {
 	Name   string
 	Fields []*Field
 	Pos    token.Position // of the type name in its declaration
+	// Fallback, when set, says why the validate tags of this struct are
+	// not generated as code: its validation calls validator/v10 through
+	// codec instead, for the whole struct and what it reaches, so that
+	// tags skaldgen does not know keep working exactly as before.
+	Fallback string
 }
 
 // Field is one JSON member of a Struct.
@@ -100,6 +105,35 @@ type Field struct {
 	// empty, as encoding/json does.
 	OmitEmpty bool
 	Type      *Type
+	// Rules are the parsed validate tag; nil without one, or when
+	// RulesErr says why it cannot be generated.
+	Rules    *Rules
+	RulesErr string
+	// NoValidate is set by validate:"-": validator/v10 skips the field
+	// and everything in it.
+	NoValidate bool
+	// Policy says what a change of the field means to a running task.
+	Policy Policy
+	// PolicyPos is where the policy marker stands.
+	PolicyPos token.Position
+}
+
+// Policy is what a change of a field means while its task runs.
+type Policy int
+
+// The update policies. Hot is the default.
+const (
+	// Hot: the worker's update hook receives the new value.
+	Hot Policy = iota
+	// Restart: the worker is stopped and started again with the new
+	// attachments.
+	Restart
+	// Immutable: a change is rejected as long as the task exists.
+	Immutable
+)
+
+func (p Policy) String() string {
+	return [...]string{"hot", "restart", "immutable"}[p]
 }
 
 // Kind classifies a Type by how it is read and written.

@@ -10,6 +10,7 @@ package render
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"go/types"
 	"strconv"
@@ -18,6 +19,7 @@ import (
 	"github.com/dave/jennifer/jen"
 	"github.com/skalds-go/skalds/internal/gen/load"
 	"github.com/skalds-go/skalds/internal/gen/model"
+	"github.com/skalds-go/skalds/internal/gen/schema"
 	"golang.org/x/tools/imports"
 )
 
@@ -34,7 +36,7 @@ func File(p *model.Package) ([]byte, error) {
 	if len(p.Workers) == 0 && len(p.Models) == 0 {
 		return nil, nil
 	}
-	r := &renderer{pkg: p}
+	r := &renderer{pkg: p, need: validated(p), pol: strictest(p)}
 	f := jen.NewFilePathName(p.Path, p.Name)
 	f.HeaderComment(load.Header[len("// "):])
 	// An import must not take a name the package declares.
@@ -54,11 +56,19 @@ func File(p *model.Package) ([]byte, error) {
 		r.worker(f, w)
 	}
 	for _, m := range p.Models {
-		r.model(f, m)
+		if err := r.model(f, m); err != nil {
+			return nil, err
+		}
 	}
 	for _, s := range p.Structs {
 		r.decodeStruct(f, s)
 		r.encodeStruct(f, s)
+		if r.need[s] {
+			r.validateStruct(f, s, r.need)
+		}
+		if r.pol[s] != model.Hot {
+			r.changesStruct(f, s, r.pol)
+		}
 	}
 	var buf bytes.Buffer
 	if err := f.Render(&buf); err != nil {
@@ -75,6 +85,10 @@ func File(p *model.Package) ([]byte, error) {
 
 type renderer struct {
 	pkg *model.Package
+	// need holds the structs whose validation checks something.
+	need map[*model.Struct]bool
+	// pol holds the strictest update policy each struct reaches.
+	pol map[*model.Struct]model.Policy
 }
 
 func (r *renderer) register(f *jen.File) {
@@ -99,16 +113,21 @@ func (r *renderer) worker(f *jen.File, w *model.Worker) {
 	}
 	f.Line()
 	f.Commentf("%sClass describes %s to the runtime.", w.Name, w.Name)
-	f.Var().Id(w.Name+"Class").Op("=").Op("&").Qual(skaldPkg, "Class").Types(m).Custom(multi,
+	fields := []jen.Code{
 		jen.Id("Name").Op(":").Lit(w.Class),
-		jen.Id("Decode").Op(":").Id("Decode"+w.Model.Name),
-		jen.Id("Encode").Op(":").Id("Encode"+w.Model.Name),
-		jen.Id("Validate").Op(":").Id("Validate"+w.Model.Name),
+		jen.Id("Decode").Op(":").Id("Decode" + w.Model.Name),
+		jen.Id("Encode").Op(":").Id("Encode" + w.Model.Name),
+		jen.Id("Validate").Op(":").Id("Validate" + w.Model.Name),
 		jen.Id("New").Op(":").Func().Params().Add(hooks).Block(
 			jen.Id("w").Op(":=").New(jen.Id(w.Name)),
 			jen.Return(jen.Qual(skaldPkg, "Hooks").Types(jen.Id(w.Model.Name)).Custom(multi, binds...)),
 		),
-	)
+	}
+	if r.pol[w.Model] != model.Hot {
+		fields = append(fields, jen.Id("Changes").Op(":").Id("Changes"+w.Model.Name))
+	}
+	fields = append(fields, jen.Id("JSONSchema").Op(":").Index().Byte().Parens(jen.Id("schema"+w.Model.Name)))
+	f.Var().Id(w.Name+"Class").Op("=").Op("&").Qual(skaldPkg, "Class").Types(m).Custom(multi, fields...)
 	f.Line()
 	f.Commentf("New%sClient returns a client that creates, assigns, updates and", w.Name)
 	f.Commentf("cancels %s tasks with typed attachments.", w.Name)
@@ -118,8 +137,24 @@ func (r *renderer) worker(f *jen.File, w *model.Worker) {
 	)
 }
 
-func (r *renderer) model(f *jen.File, s *model.Struct) {
+func (r *renderer) model(f *jen.File, s *model.Struct) error {
 	n := s.Name
+	js, err := schema.Model(s)
+	if err != nil {
+		return fmt.Errorf("schema of %s: %w", n, err)
+	}
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, js); err != nil {
+		return err
+	}
+	f.Line()
+	f.Commentf("schema%s is the JSON Schema of %s; skaldgen -schema writes it to a file.", n, n)
+	lit := jen.Lit(compact.String())
+	if !strings.Contains(compact.String(), "`") {
+		// A raw string keeps the schema readable in the generated file.
+		lit = jen.Op("`" + compact.String() + "`")
+	}
+	f.Const().Id("schema" + n).Op("=").Add(lit)
 	f.Line()
 	f.Commentf("Decode%s strictly decodes %s from JSON and validates it.", n, n)
 	f.Func().Id("Decode"+n).Params(jen.Id("data").Index().Byte()).Params(jen.Id(n), jen.Error()).Block(
@@ -139,10 +174,33 @@ func (r *renderer) model(f *jen.File, s *model.Struct) {
 		jen.Return(jen.Id("w").Dot("Bytes").Call()),
 	)
 	f.Line()
-	f.Commentf("Validate%s checks the validate tags of %s.", n, n)
-	f.Func().Id("Validate" + n).Params(jen.Id("m").Id(n)).Error().Block(
-		jen.Return(jen.Qual(codecPkg, "Validate").Call(jen.Op("&").Id("m"))),
-	)
+	f.Commentf("Changes%s compares two versions of %s by the update policies of", n, n)
+	f.Comment("their fields: whether a restart is needed, and which immutable fields")
+	f.Comment("changed.")
+	f.Func().Id("Changes"+n).Params(jen.List(jen.Id("old"), jen.Id("next")).Id(n)).Qual(skaldPkg, "Change").BlockFunc(func(g *jen.Group) {
+		if r.pol[s] == model.Hot {
+			g.Return(jen.Qual(skaldPkg, "Change").Values())
+			return
+		}
+		g.Var().Id("ch").Qual(skaldPkg, "Change")
+		g.Var().Id("p").Qual(codecPkg, "Path")
+		g.Id("changes"+n).Call(jen.Op("&").Id("ch"), jen.Op("&").Id("p"), jen.Op("&").Id("old"), jen.Op("&").Id("next"))
+		g.Return(jen.Id("ch"))
+	})
+	f.Line()
+	f.Commentf("Validate%s checks the validate tags of %s, with the messages and", n, n)
+	f.Comment("paths of codec.Validate.")
+	f.Func().Id("Validate" + n).Params(jen.Id("m").Id(n)).Error().BlockFunc(func(g *jen.Group) {
+		if !r.need[s] {
+			g.Return(jen.Nil())
+			return
+		}
+		g.Var().Id("c").Qual(codecPkg, "Check")
+		g.Var().Id("p").Qual(codecPkg, "Path")
+		g.Id("validate"+n).Call(jen.Op("&").Id("c"), jen.Op("&").Id("p"), jen.Op("&").Id("m"))
+		g.Return(jen.Id("c").Dot("Err").Call())
+	})
+	return nil
 }
 
 func (r *renderer) decodeStruct(f *jen.File, s *model.Struct) {
@@ -249,12 +307,17 @@ type lval struct {
 	deref bool // expr is *x, which needs parentheses before an index
 }
 
-func fieldLval(name string) lval {
+func fieldLval(name string) lval { return memberLval("m", name) }
+
+// memberLval is field name of the struct that the pointer base points to.
+func memberLval(base, name string) lval {
 	return lval{
-		expr: func() *jen.Statement { return jen.Id("m").Dot(name) },
-		addr: func() *jen.Statement { return jen.Op("&").Id("m").Dot(name) },
+		expr: func() *jen.Statement { return jen.Id(base).Dot(name) },
+		addr: func() *jen.Statement { return jen.Op("&").Id(base).Dot(name) },
 	}
 }
+
+func itoa(n int) string { return strconv.Itoa(n) }
 
 func localLval(name string) lval {
 	return lval{

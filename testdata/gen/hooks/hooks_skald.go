@@ -31,6 +31,7 @@ var FullClass = &skaldpkg.Class[Params]{
 			Update:  w.Update,
 		}
 	},
+	JSONSchema: []byte(schemaParams),
 }
 
 // NewFullClient returns a client that creates, assigns, updates and
@@ -51,6 +52,7 @@ var LeanClass = &skaldpkg.Class[Params]{
 			Main: w.Work,
 		}
 	},
+	JSONSchema: []byte(schemaParams),
 }
 
 // NewLeanClient returns a client that creates, assigns, updates and
@@ -58,6 +60,9 @@ var LeanClass = &skaldpkg.Class[Params]{
 func NewLeanClient(c *client.Client) *client.Typed[Params] {
 	return client.NewTyped(c, LeanClass)
 }
+
+// schemaParams is the JSON Schema of Params; skaldgen -schema writes it to a file.
+const schemaParams = `{"$schema":"https://json-schema.org/draft/2020-12/schema","title":"Params","type":"object","properties":{"url":{"type":"string","minLength":1,"format":"uri"}},"required":["url"],"additionalProperties":false}`
 
 // DecodeParams strictly decodes Params from JSON and validates it.
 func DecodeParams(data []byte) (Params, error) {
@@ -77,10 +82,24 @@ func EncodeParams(m Params) []byte {
 	return w.Bytes()
 }
 
-// ValidateParams checks the validate tags of Params.
-func ValidateParams(m Params) error {
-	return codecpkg.Validate(&m)
+// ChangesParams compares two versions of Params by the update policies of
+// their fields: whether a restart is needed, and which immutable fields
+// changed.
+func ChangesParams(old, next Params) skaldpkg.Change {
+	return skaldpkg.Change{}
 }
+
+// ValidateParams checks the validate tags of Params, with the messages and
+// paths of codec.Validate.
+func ValidateParams(m Params) error {
+	var c codecpkg.Check
+	var p codecpkg.Path
+	validateParams(&c, &p, &m)
+	return c.Err()
+}
+
+// schemaUnused is the JSON Schema of Unused; skaldgen -schema writes it to a file.
+const schemaUnused = `{"$schema":"https://json-schema.org/draft/2020-12/schema","title":"Unused","type":"object","properties":{"on":{"type":"boolean"}},"additionalProperties":false}`
 
 // DecodeUnused strictly decodes Unused from JSON and validates it.
 func DecodeUnused(data []byte) (Unused, error) {
@@ -100,9 +119,17 @@ func EncodeUnused(m Unused) []byte {
 	return w.Bytes()
 }
 
-// ValidateUnused checks the validate tags of Unused.
+// ChangesUnused compares two versions of Unused by the update policies of
+// their fields: whether a restart is needed, and which immutable fields
+// changed.
+func ChangesUnused(old, next Unused) skaldpkg.Change {
+	return skaldpkg.Change{}
+}
+
+// ValidateUnused checks the validate tags of Unused, with the messages and
+// paths of codec.Validate.
 func ValidateUnused(m Unused) error {
-	return codecpkg.Validate(&m)
+	return nil
 }
 
 func decodeParams(r *codecpkg.Reader, m *Params) {
@@ -131,6 +158,14 @@ func encodeParams(w *codecpkg.Writer, m *Params) {
 	w.Key("url")
 	w.String(m.URL)
 	w.EndObject()
+}
+
+func validateParams(c *codecpkg.Check, p *codecpkg.Path, m *Params) {
+	if m.URL == "" {
+		c.Fail(p, "url", "is required")
+	} else if !codecpkg.IsURL(m.URL) {
+		c.Fail(p, "url", "must be a valid URL")
+	}
 }
 
 func decodeUnused(r *codecpkg.Reader, m *Unused) {

@@ -29,6 +29,7 @@ var RendererClass = &skald.Class[Scene]{
 			Main: w.Main,
 		}
 	},
+	JSONSchema: []byte(schemaScene),
 }
 
 // NewRendererClient returns a client that creates, assigns, updates and
@@ -36,6 +37,9 @@ var RendererClass = &skald.Class[Scene]{
 func NewRendererClient(c *client.Client) *client.Typed[Scene] {
 	return client.NewTyped(c, RendererClass)
 }
+
+// schemaScene is the JSON Schema of Scene; skaldgen -schema writes it to a file.
+const schemaScene = `{"$schema":"https://json-schema.org/draft/2020-12/schema","title":"Scene","type":"object","properties":{"mode":{"type":"string","enum":["a","b"],"minLength":1},"priority":{"type":"integer","minimum":0,"maximum":255},"tags":{"type":["array","null"],"items":{"type":"string"}},"index":{"type":["object","null"],"additionalProperties":{"type":["array","null"],"items":{"$ref":"#/$defs/Point"}}},"corners":{"type":["array","null"],"items":{"$ref":"#/$defs/Point"},"minItems":4,"maxItems":4},"path":{"type":["array","null"],"items":{"$ref":"#/$defs/Point"}},"grid":{"type":"array","items":{"type":"array","items":{"type":"number"},"minItems":2,"maxItems":2},"minItems":2,"maxItems":2},"layers":{"type":["object","null"],"additionalProperties":{"type":["array","null"],"items":{"anyOf":[{"$ref":"#/$defs/Layer"},{"type":"null"}]}}},"byMode":{"type":["object","null"],"additionalProperties":{"type":"string"}},"taken":{"type":"string","format":"date-time"},"every":{"type":["string","null"],"description":"a Go duration such as \"1m30s\""},"meta":{},"empty":{"$ref":"#/$defs/Empty"},"ptr":{"type":["integer","null"]},"zero":{"type":"array","items":{"type":"integer"},"minItems":0,"maxItems":0},"Flag":{"type":"boolean"},"score":{"type":"number"},"Mode2":{"type":"string"},"other":{"type":"string"},"Unchanged":{"type":"string"},"nested":{"$ref":"#/$defs/Scene2"}},"required":["mode","nested"],"additionalProperties":false,"$defs":{"Point":{"type":"object","properties":{"X":{"type":"number"},"Y":{"type":"number"}},"additionalProperties":false},"Layer":{"type":"object","properties":{"name":{"type":"string","minLength":1},"child":{"anyOf":[{"$ref":"#/$defs/Layer"},{"type":"null"}]}},"required":["name"],"additionalProperties":false},"Empty":{"type":"object","properties":{},"additionalProperties":false},"Scene2":{"type":"object","properties":{"count":{"type":"integer"}},"additionalProperties":false}}}`
 
 // DecodeScene strictly decodes Scene from JSON and validates it.
 func DecodeScene(data []byte) (Scene, error) {
@@ -55,9 +59,20 @@ func EncodeScene(m Scene) []byte {
 	return w.Bytes()
 }
 
-// ValidateScene checks the validate tags of Scene.
+// ChangesScene compares two versions of Scene by the update policies of
+// their fields: whether a restart is needed, and which immutable fields
+// changed.
+func ChangesScene(old, next Scene) skald.Change {
+	return skald.Change{}
+}
+
+// ValidateScene checks the validate tags of Scene, with the messages and
+// paths of codec.Validate.
 func ValidateScene(m Scene) error {
-	return codec.Validate(&m)
+	var c codec.Check
+	var p codec.Path
+	validateScene(&c, &p, &m)
+	return c.Err()
 }
 
 func decodeScene(r *codec.Reader, m *Scene) {
@@ -463,6 +478,24 @@ func encodeScene(w *codec.Writer, m *Scene) {
 	w.EndObject()
 }
 
+func validateScene(c *codec.Check, p *codec.Path, m *Scene) {
+	if m.Mode != "a" && m.Mode != "b" {
+		c.Fail(p, "mode", "must be one of a, b")
+	} else if m.Mode == "" {
+		c.Fail(p, "mode", "is required")
+	}
+	p2 := p.Member("path")
+	for i1 := range m.Path {
+		p3 := p2.Index(i1)
+		if m.Path[i1] == (Point{}) {
+			c.FailAt(&p3, "is required")
+		}
+	}
+	if m.Nested == (Scene2{}) {
+		c.Fail(p, "nested", "is required")
+	}
+}
+
 func decodePoint(r *codec.Reader, m *Point) {
 	if !r.BeginObject() {
 		return
@@ -537,6 +570,16 @@ func encodeLayer(w *codec.Writer, m *Layer) {
 		encodeLayer(w, m.Child)
 	}
 	w.EndObject()
+}
+
+func validateLayer(c *codec.Check, p *codec.Path, m *Layer) {
+	if m.Name == "" {
+		c.Fail(p, "name", "is required")
+	}
+	if m.Child != nil {
+		p1 := p.Member("child")
+		validateLayer(c, &p1, m.Child)
+	}
 }
 
 func decodeEmpty(r *codec.Reader, m *Empty) {

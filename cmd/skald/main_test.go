@@ -1,0 +1,119 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// fakeAPI answers like a controller, and records the last request.
+func fakeAPI(t *testing.T) (*httptest.Server, *http.Request) {
+	last := &http.Request{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		*last = *r
+		w.Header().Set("Content-Type", "application/json")
+		if r.Header.Get("Authorization") != "Bearer tok" {
+			w.WriteHeader(401)
+			io.WriteString(w, `{"error":"missing bearer token","status_code":401,"path":"x"}`)
+			return
+		}
+		switch {
+		case r.Method == "GET" && r.URL.Path == "/api/tasks":
+			io.WriteString(w, `{"items":[{"id":"t1","className":"A","lifecycleStatus":"Running","executor":"n1","priority":3,"assignmentEpoch":2,"attempts":1,"attachmentsVersion":2,"appliedAttachmentsVersion":2}],"total":1,"page":1,"pageSize":20}`)
+		case r.Method == "PUT" && strings.HasSuffix(r.URL.Path, "/attachments"):
+			w.WriteHeader(422)
+			io.WriteString(w, `{"success":false,"message":"The worker rejected the attachments","data":{"state":"rejected","attachmentsVersion":3,"rejection":{"version":3,"message":"bad","fields":[{"path":"$.fps","message":"must be positive"}]}}}`)
+		case r.Method == "POST":
+			w.WriteHeader(422)
+			io.WriteString(w, `{"error":"invalid task","status_code":422,"path":"/api/tasks","fields":[{"path":"className","message":"required"}]}`)
+		default:
+			w.WriteHeader(404)
+			io.WriteString(w, `{"error":"task \"x\" not found","status_code":404,"path":"x"}`)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv, last
+}
+
+func runArgs(args ...string) (int, string, string) {
+	var out, errb bytes.Buffer
+	code := run(context.Background(), args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestTasksListPrintsATable(t *testing.T) {
+	srv, last := fakeAPI(t)
+	code, out, errs := runArgs("tasks", "list", "-server", srv.URL, "-token", "tok", "-class", "A")
+	if code != 0 || !strings.Contains(out, "t1") || !strings.Contains(out, "2/2") || !strings.Contains(out, "page 1, 1 of 1 tasks") {
+		t.Fatalf("code %d\n%s\n%s", code, out, errs)
+	}
+	if last.URL.Query().Get("className") != "A" {
+		t.Errorf("query %v", last.URL.Query())
+	}
+	code, out, _ = runArgs("tasks", "list", "-server", srv.URL, "-token", "tok", "-o", "json")
+	if code != 0 || !strings.Contains(out, `"total": 1`) {
+		t.Errorf("json: %d %s", code, out)
+	}
+}
+
+func TestErrorsAreReportedWithTheirFields(t *testing.T) {
+	srv, _ := fakeAPI(t)
+	code, _, errs := runArgs("tasks", "get", "x", "-server", srv.URL)
+	if code != 1 || !strings.Contains(errs, "401") || !strings.Contains(errs, "SKALD_API_TOKEN") {
+		t.Errorf("no token: %d %s", code, errs)
+	}
+	code, _, errs = runArgs("tasks", "create", "-server", srv.URL, "-token", "tok")
+	if code != 1 || !strings.Contains(errs, "className: required") {
+		t.Errorf("invalid create: %d %s", code, errs)
+	}
+	code, out, _ := runArgs("tasks", "update", "t1", "-attachments", `{"fps":0}`, "-wait", "2s", "-server", srv.URL, "-token", "tok")
+	if code != 1 || !strings.Contains(out, "$.fps: must be positive") {
+		t.Errorf("rejected update: %d %s", code, out)
+	}
+	if code, _, _ := runArgs("bogus"); code != 2 {
+		t.Errorf("unknown command: %d", code)
+	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for the spinner's goroutine.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func TestUpdateWaitShowsProgress(t *testing.T) {
+	// Not a terminal: one line, no frames.
+	srv, _ := fakeAPI(t)
+	_, _, errs := runArgs("tasks", "update", "t1", "-attachments", `{"fps":0}`, "-wait", "2s", "-server", srv.URL, "-token", "tok")
+	if !strings.Contains(errs, "waiting up to 2s for the worker to apply the attachments...\n") || strings.Contains(errs, "\r") {
+		t.Errorf("progress on a pipe: %q", errs)
+	}
+	// A terminal: frames redrawn in place, the line erased at the end.
+	var buf lockedBuffer
+	stop := spinner(&buf, "waiting")
+	time.Sleep(3 * spinnerEvery)
+	stop()
+	stop() // idempotent
+	out := buf.String()
+	if strings.Count(out, "\r") < 3 || !strings.Contains(out, "waiting 0s") || !strings.HasSuffix(out, "\r\033[K") {
+		t.Errorf("spinner output %q", out)
+	}
+}

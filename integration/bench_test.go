@@ -1,0 +1,294 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/skalds-go/skalds/runtime/config"
+	"github.com/skalds-go/skalds/runtime/event"
+	"github.com/skalds-go/skalds/runtime/node"
+	"github.com/skalds-go/skalds/runtime/skald"
+	"github.com/skalds-go/skalds/runtime/task"
+)
+
+// The benchmarks measure whole scenarios, once each; run them with
+//
+//	go test ./integration -run '^$' -bench . -benchtime 1x
+//
+// They report their figures as custom metrics.
+
+// idleClass is a worker class whose mains wait on their context, counting
+// themselves, and whose update hooks report when they ran.
+type idleClass struct {
+	running atomic.Int64
+	target  int64
+	all     chan struct{}
+	updated chan time.Time
+}
+
+func newIdleClass(target int) (*idleClass, *skald.Class[params]) {
+	ic := &idleClass{target: int64(target), all: make(chan struct{}), updated: make(chan time.Time, 1)}
+	return ic, &skald.Class[params]{
+		Name:     "Idle",
+		Decode:   decodeParams,
+		Encode:   encodeParams,
+		Validate: func(params) error { return nil },
+		New: func() skald.Hooks[params] {
+			return skald.Hooks[params]{
+				Main: func(ctx context.Context) error {
+					if ic.running.Add(1) == ic.target {
+						close(ic.all)
+					}
+					<-ctx.Done()
+					return nil
+				},
+				Update: func(context.Context, params) error {
+					select {
+					case ic.updated <- time.Now():
+					default:
+					}
+					return nil
+				},
+			}
+		},
+	}
+}
+
+// insertAssigned writes n tasks already assigned to skaldID (epoch 1), in
+// bulk, so that the benchmark times the node and not the set-up.
+func insertAssigned(b *testing.B, e *env, skaldID string, n int, cls *skald.Class[params]) []string {
+	b.Helper()
+	mc, err := mongo.Connect(options.Client().ApplyURI(e.stack.MongoURI))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer mc.Disconnect(context.Background())
+	coll := mc.Database(e.cfg.DBName).Collection(task.Collection)
+	ids := make([]string, n)
+	docs := make([]any, 0, 1000)
+	for i := range n {
+		ids[i] = fmt.Sprintf("idle-%05d-%s", i, e.uid)
+		t := task.New(ids[i], cls.Name, "bench", cls.Encode(params{Value: i}))
+		t.Executor, t.LifecycleStatus, t.AssignmentEpoch = &skaldID, task.Assigning, 1
+		docs = append(docs, t)
+		if len(docs) == cap(docs) || i == n-1 {
+			if _, err := coll.InsertMany(e.ctx, docs); err != nil {
+				b.Fatal(err)
+			}
+			docs = docs[:0]
+		}
+	}
+	return ids
+}
+
+func heapInUse() (heap, stacks uint64) {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc, ms.StackInuse
+}
+
+// BenchmarkTenThousandTasks starts 10,000 idle tasks on one node from
+// 10,000 task.assign events and reports how long until all mains run, and
+// the heap and stack each idle task holds.
+//
+// SKALD_BENCH_TASKS changes the count: on FerretDB every conditional write
+// scans the whole collection, which makes 10,000 a matter of many minutes.
+func BenchmarkTenThousandTasks(b *testing.B) {
+	n := 10_000
+	if v, err := strconv.Atoi(os.Getenv("SKALD_BENCH_TASKS")); err == nil && v > 0 {
+		n = v
+	}
+	e := newEnv(b)
+	ic, cls := newIdleClass(n)
+	quiet := func(c *config.Config) { c.ReconcilePeriod = time.Hour }
+	rn := startQuietNode(b, e, "bench", node.Options{OnShutdown: node.KeepAssigned}, quiet, cls)
+	ids := insertAssigned(b, e, rn.n.ID(), n, cls)
+
+	events := make([]event.TaskEvent, n)
+	for i, id := range ids {
+		events[i] = event.NewTaskEvent(id)
+	}
+	t0 := time.Now()
+	for chunk := range slices.Chunk(events, 1000) {
+		if err := e.pub.PublishMany(e.ctx, event.TopicAssign, chunk...); err != nil {
+			b.Fatal(err)
+		}
+	}
+	published := time.Since(t0)
+	select {
+	case <-ic.all:
+	case <-time.After(5 * time.Minute):
+		b.Fatalf("%d of %d tasks running after 5 minutes", ic.running.Load(), n)
+	}
+	allRunning := time.Since(t0)
+	// The Running status is written by the workers themselves, after main
+	// began; wait for the last of those writes too.
+	e.waitCount(b, rn.n.ID(), n)
+	allReported := time.Since(t0)
+
+	heapRunning, stackRunning := heapInUse()
+	if err := rn.stop(); err != nil {
+		b.Fatal(err)
+	}
+	heapStopped, stackStopped := heapInUse()
+	b.ReportMetric(published.Seconds(), "s-publish")
+	b.ReportMetric(allRunning.Seconds(), "s-all-mains-running")
+	b.ReportMetric(allReported.Seconds(), "s-all-Running-in-mongo")
+	b.ReportMetric(float64(heapRunning-heapStopped)/float64(n)/1024, "KiB-heap/task")
+	b.ReportMetric(float64(stackRunning-stackStopped)/float64(n)/1024, "KiB-stack/task")
+	b.ReportMetric(float64(heapRunning)/(1<<20), "MiB-heap-total")
+
+	// A restart finds the 10,000 assignments with one query.
+	ic2, cls2 := newIdleClass(n)
+	t1 := time.Now()
+	startQuietNode(b, e, "bench", node.Options{}, quiet, cls2)
+	select {
+	case <-ic2.all:
+	case <-time.After(5 * time.Minute):
+		b.Fatalf("%d of %d tasks running after a restart", ic2.running.Load(), n)
+	}
+	b.ReportMetric(time.Since(t1).Seconds(), "s-restart-all-running")
+}
+
+// waitCount polls until n tasks of skaldID are Running.
+func (e *env) waitCount(b *testing.B, skaldID string, n int) {
+	b.Helper()
+	mc, err := mongo.Connect(options.Client().ApplyURI(e.stack.MongoURI))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer mc.Disconnect(context.Background())
+	coll := mc.Database(e.cfg.DBName).Collection(task.Collection)
+	for start := time.Now(); time.Since(start) < 5*time.Minute; {
+		c, err := coll.CountDocuments(e.ctx, map[string]any{"executor": skaldID, "lifecycleStatus": task.Running})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if c >= int64(n) {
+			return
+		}
+		time.Sleep(200 * time.Millisecond) // polling a count, not synchronising
+	}
+	b.Fatalf("fewer than %d tasks Running after 5 minutes", n)
+}
+
+// startQuietNode is startNode with a logger that keeps nothing, so that
+// the log does not grow the heap being measured.
+func startQuietNode(b *testing.B, e *env, name string, opts node.Options, tweak func(*config.Config), classes ...skald.Worker) *runningNode {
+	b.Helper()
+	cfg := e.cfg
+	cfg.SkaldID = e.id(name)
+	tweak(&cfg)
+	ready := make(chan struct{})
+	opts.Logger = slog.New(readyHandler{ready: ready})
+	n, err := node.New(cfg, opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, c := range classes {
+		n.Register(c)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	rn := &runningNode{n: n, cancel: cancel, done: make(chan error, 1)}
+	go func() { rn.done <- n.Run(ctx) }()
+	b.Cleanup(func() { _ = rn.stop() })
+	select {
+	case <-ready:
+	case err := <-rn.done:
+		b.Fatalf("node stopped at start: %v", err)
+	}
+	return rn
+}
+
+// readyHandler drops every record but notices "node ready".
+type readyHandler struct{ ready chan struct{} }
+
+func (h readyHandler) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelInfo }
+func (h readyHandler) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == "node ready" {
+		close(h.ready)
+	}
+	if r.Level >= slog.LevelError {
+		msg := r.Message
+		r.Attrs(func(a slog.Attr) bool {
+			msg += " " + a.String()
+			return true
+		})
+		fmt.Println("node:", msg)
+	}
+	return nil
+}
+func (h readyHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h readyHandler) WithGroup(string) slog.Handler      { return h }
+
+// BenchmarkHotUpdate measures attachment update latency with 1, 100 and
+// 10,000 tasks running on the node: from the client's write to the
+// worker's update hook (node), and to WaitApplied returning (client).
+func BenchmarkHotUpdate(b *testing.B) {
+	for _, n := range []int{1, 100, 10_000} {
+		b.Run(fmt.Sprintf("running=%d", n), func(b *testing.B) {
+			e := newEnv(b)
+			ic, cls := newIdleClass(n)
+			rn := startQuietNode(b, e, "hot", node.Options{OnShutdown: node.KeepAssigned}, func(c *config.Config) { c.ReconcilePeriod = time.Hour }, cls)
+			ids := insertAssigned(b, e, rn.n.ID(), n, cls)
+			if err := e.pub.Publish(e.ctx, event.TopicAssign, event.NewTaskEvent(ids...)); err != nil {
+				b.Fatal(err)
+			}
+			select {
+			case <-ic.all:
+			case <-time.After(5 * time.Minute):
+				b.Fatalf("%d of %d tasks running", ic.running.Load(), n)
+			}
+			e.waitCount(b, rn.n.ID(), n)
+			samples := 30
+			if n >= 10_000 {
+				samples = 10
+			}
+			var hook, applied []time.Duration
+			for i := range samples {
+				id := ids[i*len(ids)/samples]
+				t0 := time.Now()
+				v, err := e.client.SetAttachments(e.ctx, id, cls.Encode(params{Value: 1000 + i}))
+				if err != nil {
+					b.Fatal(err)
+				}
+				select {
+				case at := <-ic.updated:
+					hook = append(hook, at.Sub(t0))
+				case <-time.After(time.Minute):
+					b.Fatal("no update within a minute")
+				}
+				if err := e.client.WaitApplied(e.ctx, id, v, 5*time.Millisecond); err != nil {
+					b.Fatal(err)
+				}
+				applied = append(applied, time.Since(t0))
+			}
+			b.ReportMetric(ms(pct(hook, 50)), "ms-hook-p50")
+			b.ReportMetric(ms(pct(hook, 99)), "ms-hook-p99")
+			b.ReportMetric(ms(pct(applied, 50)), "ms-applied-p50")
+			b.ReportMetric(ms(pct(applied, 99)), "ms-applied-p99")
+		})
+	}
+}
+
+func pct(d []time.Duration, p int) time.Duration {
+	s := slices.Clone(d)
+	slices.Sort(s)
+	i := (len(s)*p + 99) / 100
+	return s[min(max(i-1, 0), len(s)-1)]
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

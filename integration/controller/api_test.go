@@ -1,0 +1,381 @@
+package controller
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	ctl "github.com/skalds-go/skalds/controller"
+	"github.com/skalds-go/skalds/controller/store"
+	"github.com/skalds-go/skalds/runtime/node"
+	"github.com/skalds-go/skalds/runtime/task"
+)
+
+type errBody struct {
+	Error      string `json:"error"`
+	StatusCode int    `json:"status_code"`
+	Path       string `json:"path"`
+	Fields     []struct {
+		Path    string `json:"path"`
+		Message string `json:"message"`
+	} `json:"fields"`
+}
+
+type taskBody struct {
+	ID                        string         `json:"id"`
+	ClassName                 string         `json:"className"`
+	LifecycleStatus           string         `json:"lifecycleStatus"`
+	Executor                  *string        `json:"executor"`
+	Mode                      string         `json:"mode"`
+	Attachments               map[string]any `json:"attachments"`
+	Priority                  int            `json:"priority"`
+	Heartbeat                 int            `json:"heartbeat"`
+	Error                     *string        `json:"error"`
+	AttachmentsVersion        int64          `json:"attachmentsVersion"`
+	AppliedAttachmentsVersion int64          `json:"appliedAttachmentsVersion"`
+	AssignmentEpoch           int64          `json:"assignmentEpoch"`
+	Attempts                  int            `json:"attempts"`
+}
+
+type successBody struct {
+	Success bool           `json:"success"`
+	Message string         `json:"message"`
+	Data    map[string]any `json:"data"`
+}
+
+func TestAPITasks(t *testing.T) {
+	e := newEnv(t)
+	// Created tasks stay put: no node can run class Api.
+	c := e.startController(nil)
+	tk := ""
+
+	// Create.
+	var created taskBody
+	if code := c.call(t, "POST", "/api/tasks", tk, map[string]any{
+		"id": "api-1", "className": "Api", "priority": 7, "attachments": map[string]any{"url": "rtsp://x", "n": 1},
+	}, &created); code != http.StatusCreated {
+		t.Fatalf("create: %d", code)
+	}
+	if created.ID != "api-1" || created.LifecycleStatus != "Created" || created.Mode != "Passive" || created.Priority != 7 ||
+		created.Attachments["url"] != "rtsp://x" || created.AttachmentsVersion != 1 {
+		t.Errorf("created %+v", created)
+	}
+	var generated taskBody
+	if code := c.call(t, "POST", "/api/tasks/", tk, `{"class_name":"Api"}`, &generated); code != http.StatusCreated ||
+		!strings.HasPrefix(generated.ID, "task-") || generated.Attachments == nil {
+		t.Errorf("create with a generated id and no attachments: %d %+v", code, generated)
+	}
+	var eb errBody
+	if code := c.call(t, "POST", "/api/tasks", tk, map[string]any{"id": "api-1", "className": "Api"}, &eb); code != http.StatusConflict || eb.StatusCode != 409 {
+		t.Errorf("duplicate id: %d %+v", code, eb)
+	}
+	eb = errBody{}
+	if code := c.call(t, "POST", "/api/tasks", tk, map[string]any{"priority": 11, "attachments": []int{1}, "mode": "Active"}, &eb); code != http.StatusUnprocessableEntity || len(eb.Fields) != 4 {
+		t.Errorf("invalid create: %d %+v", code, eb)
+	}
+	eb = errBody{}
+	if code := c.call(t, "POST", "/api/tasks", tk, map[string]any{"className": "Api", "colour": "red"}, &eb); code != http.StatusUnprocessableEntity {
+		t.Errorf("unknown field: %d %+v", code, eb)
+	}
+	// A task written without attachments by other tooling lists fine.
+	raw := newDoc("api-null", "Other", "")
+	raw.Attachments = nil
+	if err := e.store.Create(e.ctx, raw); err != nil {
+		t.Fatal(err)
+	}
+
+	// List, filters, paging.
+	var page struct {
+		Items    []taskBody `json:"items"`
+		Total    int        `json:"total"`
+		Page     int        `json:"page"`
+		PageSize int        `json:"pageSize"`
+	}
+	if code := c.call(t, "GET", "/api/tasks/?pageSize=2", tk, nil, &page); code != 200 || page.Total != 3 || len(page.Items) != 2 || page.Page != 1 || page.PageSize != 2 {
+		t.Errorf("list page 1: %d %+v", code, page)
+	}
+	if code := c.call(t, "GET", "/api/tasks?pageSize=2&page=2", tk, nil, &page); code != 200 || len(page.Items) != 1 {
+		t.Errorf("list page 2: %d %+v", code, page)
+	}
+	if code := c.call(t, "GET", "/api/tasks?className=othe", tk, nil, &page); code != 200 || page.Total != 1 || page.Items[0].ID != "api-null" || page.Items[0].Attachments == nil {
+		t.Errorf("class filter: %d %+v", code, page)
+	}
+	if code := c.call(t, "GET", "/api/tasks?id=API-1&lifecycleStatus=created", tk, nil, &page); code != 200 || page.Total != 1 {
+		t.Errorf("id and status filter: %d %+v", code, page)
+	}
+	if code := c.call(t, "GET", "/api/tasks?id=.*", tk, nil, &page); code != 200 || page.Total != 0 {
+		t.Errorf("a filter is literal, not a pattern: %d total %d", code, page.Total)
+	}
+	for _, q := range []string{"page=0", "pageSize=101", "pageSize=x"} {
+		if code := c.call(t, "GET", "/api/tasks?"+q, tk, nil, &eb); code != http.StatusUnprocessableEntity {
+			t.Errorf("%s: %d", q, code)
+		}
+	}
+
+	// Class names, detail, 404.
+	var names []string
+	if code := c.call(t, "GET", "/api/tasks/classnames", tk, nil, &names); code != 200 || fmt.Sprint(names) != "[Api Other]" {
+		t.Errorf("classnames: %d %v", code, names)
+	}
+	var one taskBody
+	if code := c.call(t, "GET", "/api/tasks/api-1", tk, nil, &one); code != 200 || one.ID != "api-1" || one.Attachments["n"] != 1.0 {
+		t.Errorf("detail: %d %+v", code, one)
+	}
+	eb = errBody{}
+	if code := c.call(t, "GET", "/api/tasks/nope", tk, nil, &eb); code != 404 || !strings.Contains(eb.Error, `"nope" not found`) || eb.Path != "/api/tasks/nope" {
+		t.Errorf("missing task: %d %+v", code, eb)
+	}
+
+	// Attachments: stored (no worker), version bumped; bad bodies refused.
+	var ok successBody
+	if code := c.call(t, "PUT", "/api/tasks/api-1/attachments?wait=1s", tk, map[string]any{"attachments": map[string]any{"n": 2}}, &ok); code != 200 ||
+		ok.Data["state"] != "stored" || ok.Data["attachmentsVersion"] != 2.0 {
+		t.Errorf("update attachments: %d %+v", code, ok)
+	}
+	for _, body := range []string{`{"attachments":[1]}`, `{}`, `not json`} {
+		if code := c.call(t, "PUT", "/api/tasks/api-1/attachments", tk, body, &eb); code != http.StatusUnprocessableEntity {
+			t.Errorf("attachments body %s: %d", body, code)
+		}
+	}
+	if code := c.call(t, "PUT", "/api/tasks/api-1/attachments?wait=soon", tk, `{"attachments":{}}`, &eb); code != http.StatusUnprocessableEntity {
+		t.Errorf("bad wait: %d", code)
+	}
+	if code := c.call(t, "PUT", "/api/tasks/nope/attachments", tk, `{"attachments":{}}`, &eb); code != 404 {
+		t.Errorf("attachments of a missing task: %d", code)
+	}
+
+	// Heartbeat of a task no node runs.
+	var hb map[string]any
+	if code := c.call(t, "GET", "/api/tasks/api-1/heartbeat", tk, nil, &hb); code != 200 || hb["isAlive"] != false || hb["status"] != "Created" {
+		t.Errorf("heartbeat: %d %v", code, hb)
+	}
+
+	// Status changes.
+	if code := c.call(t, "PUT", "/api/tasks/api-1/status", tk, map[string]any{"lifecycleStatus": "Running"}, &eb); code != http.StatusUnprocessableEntity {
+		t.Errorf("status Running: %d", code)
+	}
+	if code := c.call(t, "PUT", "/api/tasks/api-1/status", tk, map[string]any{"lifecycle_status": "Cancelled"}, &ok); code != 200 || ok.Data["status"] != "Cancelled" {
+		t.Errorf("cancel: %d %+v", code, ok)
+	}
+	if code := c.call(t, "DELETE", "/api/tasks/api-1", tk, nil, &ok); code != 200 || !ok.Success {
+		t.Errorf("cancel again (idempotent): %d %+v", code, ok)
+	}
+	if code := c.call(t, "PUT", "/api/tasks/api-1/status", tk, map[string]any{"lifecycleStatus": "Created"}, &ok); code != 200 {
+		t.Errorf("reset: %d %+v", code, ok)
+	}
+	d, err := e.store.Get(e.ctx, "api-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.LifecycleStatus != task.Created || d.Executor != nil || d.AssignmentEpoch != 1 {
+		t.Errorf("after reset: %s", describe(d))
+	}
+	if code := c.call(t, "DELETE", "/api/tasks/nope", tk, nil, &eb); code != 404 {
+		t.Errorf("delete missing: %d", code)
+	}
+	e.setStatus(generated.ID, task.Finished, "")
+	if code := c.call(t, "DELETE", "/api/tasks/"+generated.ID, tk, nil, &eb); code != http.StatusConflict {
+		t.Errorf("cancel a finished task: %d %+v", code, eb)
+	}
+
+	// Summary and unknown routes.
+	var sum map[string]any
+	if code := c.call(t, "GET", "/api/system/dashboard/summary", tk, nil, &sum); code != 200 || sum["totalTasks"] != 3.0 || sum["finishedTasks"] != 1.0 || sum["createdTasks"] != 2.0 {
+		t.Errorf("summary: %d %v", code, sum)
+	}
+	if code := c.call(t, "GET", "/api/nothing", tk, nil, &eb); code != 404 {
+		t.Errorf("unknown route: %d", code)
+	}
+}
+
+func TestAPIAttachmentUpdateWaitsForTheWorker(t *testing.T) {
+	e := newEnv(t)
+	e.startNode("wait-node", node.Options{}, newClass("Waiter"))
+	c := e.startController(realNodes)
+	var created taskBody
+	if code := c.call(t, "POST", "/api/tasks", "", map[string]any{"id": "w1", "className": "Waiter", "attachments": map[string]any{"mode": "wait"}}, &created); code != 201 {
+		t.Fatalf("create: %d", code)
+	}
+	e.waitTask("w1", "Running", func(d *store.Doc) bool { return d.LifecycleStatus == task.Running })
+	var res successBody
+	if code := c.call(t, "PUT", "/api/tasks/w1/attachments?wait=5s", "", map[string]any{"attachments": map[string]any{"mode": "next"}}, &res); code != 200 ||
+		res.Data["state"] != "applied" || res.Data["appliedAttachmentsVersion"] != 2.0 {
+		t.Errorf("applied update: %d %+v", code, res)
+	}
+	// The worker's update hook refuses mode "reject": the answer is 422
+	// with the rejection, and the worker keeps running.
+	res = successBody{}
+	if code := c.call(t, "PUT", "/api/tasks/w1/attachments?wait=5s", "", map[string]any{"attachments": map[string]any{"mode": "reject"}}, &res); code != http.StatusUnprocessableEntity ||
+		res.Success || res.Data["state"] != "rejected" || res.Data["rejection"] == nil {
+		t.Errorf("rejected update: %d %+v", code, res)
+	}
+	if d, _ := e.store.Get(e.ctx, "w1"); d == nil || d.LifecycleStatus != task.Running {
+		t.Errorf("after a rejected update the task is %s", describe(d))
+	}
+}
+
+func TestAPISkaldsAndHealth(t *testing.T) {
+	e := newEnv(t)
+	e.fakeNode("sk-1", "node", "A", "B")
+	e.fakeNode("sk-edge", "edge", "A")
+	if err := e.writeNode("sk-old", "node", time.Now().Add(-time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	e.create("on-sk1", "A", 0)
+	c := e.startController(nil)
+	e.assignedTo("on-sk1")
+
+	type skald struct {
+		ID             string   `json:"id"`
+		Type           string   `json:"type"`
+		Status         string   `json:"status"`
+		LastHeartbeat  int64    `json:"lastHeartbeat"`
+		SupportedTasks []string `json:"supportedTasks"`
+		CurrentTasks   []string `json:"currentTasks"`
+		TaskCount      int      `json:"taskCount"`
+	}
+	var list struct {
+		Items []skald `json:"items"`
+		Total int     `json:"total"`
+	}
+	if code := c.call(t, "GET", "/api/skalds/", "", nil, &list); code != 200 || list.Total != 3 || list.Items[0].ID != "sk-1" {
+		t.Fatalf("skalds: %d %+v", code, list)
+	}
+	if s := list.Items[0]; s.Type != "node" || s.Status != "online" || s.LastHeartbeat == 0 || fmt.Sprint(s.SupportedTasks) != "[A B]" || s.CurrentTasks == nil {
+		t.Errorf("sk-1: %+v", s)
+	}
+	if code := c.call(t, "GET", "/api/skalds?status=offline", "", nil, &list); code != 200 || list.Total != 1 || list.Items[0].ID != "sk-old" {
+		t.Errorf("offline filter: %d %+v", code, list)
+	}
+	if code := c.call(t, "GET", "/api/skalds?type=edge", "", nil, &list); code != 200 || list.Total != 1 || list.Items[0].ID != "sk-edge" {
+		t.Errorf("type filter: %d %+v", code, list)
+	}
+	var eb errBody
+	if code := c.call(t, "GET", "/api/skalds?type=cloud", "", nil, &eb); code != http.StatusUnprocessableEntity {
+		t.Errorf("bad type: %d", code)
+	}
+	var one skald
+	if code := c.call(t, "GET", "/api/skalds/sk-edge", "", nil, &one); code != 200 || one.Type != "edge" {
+		t.Errorf("one skald: %d %+v", code, one)
+	}
+	if code := c.call(t, "GET", "/api/skalds/ghost", "", nil, &eb); code != 404 {
+		t.Errorf("missing skald: %d", code)
+	}
+	var tasks struct {
+		SkaldID string           `json:"skaldId"`
+		Tasks   []map[string]any `json:"tasks"`
+		Total   int              `json:"totalTasks"`
+	}
+	if code := c.call(t, "GET", "/api/skalds/sk-1/tasks", "", nil, &tasks); code != 200 || tasks.Total != 1 || tasks.Tasks[0]["id"] != "on-sk1" || tasks.Tasks[0]["assignedAt"] == nil {
+		t.Errorf("skald tasks: %d %+v", code, tasks)
+	}
+	var stats map[string]any
+	if code := c.call(t, "GET", "/api/skalds/summary/statistics", "", nil, &stats); code != 200 || stats["totalSkalds"] != 3.0 || stats["onlineSkalds"] != 2.0 || stats["availableNodes"] != 1.0 {
+		t.Errorf("statistics: %d %v", code, stats)
+	}
+	var health struct {
+		Status   string            `json:"status"`
+		Services map[string]string `json:"services"`
+	}
+	if code := c.call(t, "GET", "/api/system/health", "", nil, &health); code != 200 || health.Status != "healthy" ||
+		health.Services["mongo"] != "healthy" || health.Services["redis"] != "healthy" || health.Services["kafka"] != "healthy" {
+		t.Errorf("health: %d %+v", code, health)
+	}
+	var info map[string]any
+	if code := c.call(t, "GET", "/api", "", nil, &info); code != 200 || info["mode"] != "DISPATCHER" {
+		t.Errorf("info: %d %v", code, info)
+	}
+}
+
+func TestAPIAuth(t *testing.T) {
+	e := newEnv(t)
+	c := e.startController(func(cfg *ctl.Config) { cfg.Token = "s3cret" })
+	var eb errBody
+	for _, r := range []struct{ method, path string }{
+		{"GET", "/api/tasks"}, {"POST", "/api/tasks"}, {"GET", "/api/tasks/x"}, {"PUT", "/api/tasks/x/status"},
+		{"DELETE", "/api/tasks/x"}, {"GET", "/api/skalds"}, {"GET", "/api/system/health"}, {"GET", "/api/events/tasks"}, {"GET", "/"},
+	} {
+		if code := c.call(t, r.method, r.path, "", nil, &eb); code != http.StatusUnauthorized || eb.StatusCode != 401 {
+			t.Errorf("%s %s without a token: %d", r.method, r.path, code)
+		}
+		if code := c.call(t, r.method, r.path, "wrong", nil, &eb); code != http.StatusUnauthorized || eb.Error != "invalid bearer token" {
+			t.Errorf("%s %s with a wrong token: %d %+v", r.method, r.path, code, eb)
+		}
+	}
+	var page map[string]any
+	if code := c.call(t, "GET", "/api/tasks", "s3cret", nil, &page); code != 200 {
+		t.Errorf("with the token: %d", code)
+	}
+	// The event streams also take the token as a query parameter, since
+	// EventSource cannot send headers.
+	res, err := http.Get(c.url + "/api/events/skalds?access_token=s3cret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 {
+		t.Errorf("stream with access_token: %d", res.StatusCode)
+	}
+	// A CORS preflight needs no token.
+	req, _ := http.NewRequest(http.MethodOptions, c.url+"/api/tasks", nil)
+	req.Header.Set("Origin", "http://dash")
+	req.Header.Set("Access-Control-Request-Method", "GET")
+	res, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusNoContent || res.Header.Get("Access-Control-Allow-Origin") != "*" {
+		t.Errorf("preflight: %d %v", res.StatusCode, res.Header)
+	}
+}
+
+func TestSSEDeliversChangesWithIDsKeepAlivesAndResume(t *testing.T) {
+	e := newEnv(t)
+	c := e.startController(nil)
+	s := c.openSSE(t, "/api/events/tasks", "")
+	s.next(t, "connection frame", func(f frame) bool { return f.data["type"] == "connection" })
+
+	start := time.Now()
+	var created taskBody
+	if code := c.call(t, "POST", "/api/tasks", "", map[string]any{"id": "sse-1", "className": "Nobody"}, &created); code != 201 {
+		t.Fatalf("create: %d", code)
+	}
+	first := s.next(t, "task_update for sse-1", func(f frame) bool { return f.data["type"] == "task_update" && f.data["taskId"] == "sse-1" })
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("the change took %v to arrive", d)
+	}
+	if first.id == "" {
+		t.Error("event without an id")
+	}
+	s.next(t, "keep-alive comment", func(f frame) bool { return strings.HasPrefix(f.raw, ": keep-alive") })
+
+	// Two changes happen while the client is away; resuming with its
+	// last id delivers them.
+	if code := c.call(t, "DELETE", "/api/tasks/sse-1", "", nil, nil); code != 200 {
+		t.Fatalf("cancel: %d", code)
+	}
+	s.next(t, "task_update Cancelled", func(f frame) bool {
+		d, _ := f.data["data"].(map[string]any)
+		return f.data["taskId"] == "sse-1" && d["lifecycleStatus"] == "Cancelled"
+	})
+	r := c.openSSE(t, "/api/events/tasks?task_id=sse-1", first.id)
+	r.next(t, "the missed Cancelled update", func(f frame) bool {
+		d, _ := f.data["data"].(map[string]any)
+		return f.data["type"] == "task_update" && d["lifecycleStatus"] == "Cancelled" && f.id != ""
+	})
+	// An id from another controller process cannot be resumed.
+	x := c.openSSE(t, "/api/events/tasks", "zzz-5")
+	x.next(t, "resync", func(f frame) bool { return f.data["type"] == "resync" })
+
+	// The node stream reports a node coming online.
+	n := c.openSSE(t, "/api/events/skalds", "")
+	n.next(t, "connection frame", func(f frame) bool { return f.data["type"] == "connection" })
+	e.fakeNode("sse-node", "node", "A")
+	n.next(t, "skald_status online", func(f frame) bool {
+		d, _ := f.data["data"].(map[string]any)
+		return f.data["type"] == "skald_status" && f.data["skaldId"] == "sse-node" && d["status"] == "online"
+	})
+}

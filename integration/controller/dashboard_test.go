@@ -1,0 +1,191 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+
+	ctl "github.com/skalds-go/skalds/controller"
+	"github.com/skalds-go/skalds/controller/store"
+	"github.com/skalds-go/skalds/runtime/node"
+	"github.com/skalds-go/skalds/runtime/task"
+)
+
+// chromiumPath is Debian's chromium; .ci/run installs it.
+const chromiumPath = "/usr/bin/chromium"
+
+// browser starts a headless Chromium for the test and returns a tab. JS
+// exceptions and console errors on the page fail the test: the dashboard
+// has no other test of its script.
+func browser(t *testing.T) (context.Context, func() []string) {
+	t.Helper()
+	if _, err := os.Stat(chromiumPath); err != nil {
+		t.Skipf("dashboard browser test needs %s (apt-get install -y chromium): %v", chromiumPath, err)
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromiumPath),
+		chromedp.Flag("headless", true),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-quic", true),
+		chromedp.NoFirstRun,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 900),
+	)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelTab := chromedp.NewContext(actx)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
+	t.Cleanup(func() { cancelTimeout(); cancelTab(); cancelAlloc() })
+	var mu sync.Mutex
+	var problems []string
+	// Listen starts the browser and the tab.
+	err := chromedp.Listen(ctx, func(ev any) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch ev := ev.(type) {
+		case *runtime.EventExceptionThrown:
+			d := ev.ExceptionDetails
+			msg := d.Text
+			if d.Exception != nil {
+				msg += " " + d.Exception.Description
+			}
+			problems = append(problems, fmt.Sprintf("exception at %s:%d: %s", d.URL, d.LineNumber+1, msg))
+		case *runtime.EventConsoleAPICalled:
+			if ev.Type == "error" {
+				var args []string
+				for _, a := range ev.Args {
+					args = append(args, string(a.Value)+a.Description)
+				}
+				problems = append(problems, "console.error: "+strings.Join(args, " "))
+			}
+		}
+	})
+	if err != nil {
+		t.Fatalf("starting %s: %v", chromiumPath, err)
+	}
+	return ctx, func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]string(nil), problems...)
+	}
+}
+
+// waitJS polls a JavaScript condition on the page until it is true.
+func waitJS(t *testing.T, ctx context.Context, what, expr string) {
+	t.Helper()
+	_, err := chromedp.Run(ctx, chromedp.Poll[bool](expr,
+		chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(deadline)))
+	if err != nil {
+		body, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById('app')?.innerText || ''`))
+		t.Fatalf("dashboard: waiting for %s (%s): %v\npage text:\n%s", what, expr, err, body)
+	}
+}
+
+// screenshot saves the page as a PNG, for looking at the dashboard after
+// a change: SKALD_DASHBOARD_SCREENSHOT=/tmp/dash.png go test -run Dashboard.
+func screenshot(t *testing.T, ctx context.Context, path string) {
+	t.Helper()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestDashboardEditsAttachmentsOfARunningTask(t *testing.T) {
+	ctx, problems := browser(t)
+	e := newEnv(t)
+	rn := e.startNode("dash-node", node.Options{}, cameraClass("Camera"))
+	e.publishSchema(rn.n.ID(), "Camera", cameraSchema)
+	c := e.startController(func(cfg *ctl.Config) { realNodes(cfg); cfg.Token = "dash-tok" })
+	var created taskBody
+	if code := c.call(t, "POST", "/api/tasks", c.token, map[string]any{"id": "cam-task", "className": "Camera",
+		"attachments": map[string]any{"rtspUrl": "rtsp://cam/1", "fixFrame": 5}}, &created); code != http.StatusCreated {
+		t.Fatalf("create: %d", code)
+	}
+	before := e.waitTask("cam-task", "Running", func(d *store.Doc) bool { return d.LifecycleStatus == task.Running })
+
+	// The page itself needs no token; its API calls use the one from the
+	// fragment.
+	if err := chromedp.Do(ctx, chromedp.Navigate(c.url+"/dashboard/#token="+c.token)); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, "the running task in the table",
+		`document.querySelector('#tasks tr[data-task="cam-task"] .status')?.textContent === 'Running'`)
+	waitJS(t, ctx, "the node with its class and task",
+		`(() => { const r = document.querySelector('#nodes tr[data-node="dash-node"]'); return !!r && r.innerText.includes('Camera') && r.innerText.includes('cam-task') && r.innerText.includes('online'); })()`)
+	waitJS(t, ctx, "the overview counts", `document.querySelector('#c-running .n')?.textContent === '1'`)
+	waitJS(t, ctx, "the token removed from the address bar", `!location.hash.includes('token')`)
+	if path := os.Getenv("SKALD_DASHBOARD_SCREENSHOT"); path != "" {
+		screenshot(t, ctx, strings.TrimSuffix(path, ".png")+"-overview.png")
+	}
+
+	// The task page, with a form generated from the class's schema.
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#tasks tr[data-task="cam-task"] a`))); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, "the form", `!!document.querySelector('#att-form input[data-path="$.fixFrame"]')`)
+	waitJS(t, ctx, "the current attachments in the form",
+		`document.querySelector('input[data-path="$.fixFrame"]').value === '5' && document.querySelector('input[data-path="$.rtspUrl"]').value === 'rtsp://cam/1'`)
+
+	// An out-of-range value: the controller's 422 is shown at the field,
+	// and nothing is written.
+	if err := chromedp.Do(ctx,
+		chromedp.SetValue(chromedp.CSS(`input[data-path="$.fixFrame"]`), "5000"),
+		chromedp.Click(chromedp.ID("att-submit")),
+	); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, "the schema error at the fixFrame field",
+		`(() => { const f = document.querySelector('.field.invalid[data-path="$.fixFrame"]'); return !!f && f.querySelector('.err').textContent.includes('1000'); })()`)
+	if d, _ := e.store.Get(e.ctx, "cam-task"); d.AttachmentsVersion != before.AttachmentsVersion {
+		t.Errorf("a refused update was written: version %d, was %d", d.AttachmentsVersion, before.AttachmentsVersion)
+	}
+
+	// A good value: the worker applies it and the page shows it live.
+	if err := chromedp.Do(ctx,
+		chromedp.SetValue(chromedp.CSS(`input[data-path="$.fixFrame"]`), "42"),
+		chromedp.Click(chromedp.ID("att-submit")),
+	); err != nil {
+		t.Fatal(err)
+	}
+	want := before.AttachmentsVersion + 1
+	waitJS(t, ctx, "the applied version moving", fmt.Sprintf(`document.getElementById('applied-version')?.textContent === '%d'`, want))
+	waitJS(t, ctx, "the confirmation", `document.getElementById('form-msg')?.textContent.includes('applied by the worker')`)
+	waitJS(t, ctx, "the error cleared", `!document.querySelector('.field.invalid')`)
+	d := e.waitTask("cam-task", "the update applied", func(d *store.Doc) bool { return d.AppliedAttachmentsVersion == want })
+	if !strings.Contains(string(d.Attachments), `"fixFrame":42`) {
+		t.Errorf("attachments %s, want fixFrame 42", d.Attachments)
+	}
+	if path := os.Getenv("SKALD_DASHBOARD_SCREENSHOT"); path != "" {
+		screenshot(t, ctx, path)
+	}
+
+	// Cancel from the page; the status follows through the stream.
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("cancel"))); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, "the task cancelled", `document.getElementById('status')?.textContent === 'Cancelled'`)
+	// Retry puts it back to Created; the dispatcher runs it again, under a
+	// new epoch.
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("retry"))); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, "the task running again", `document.getElementById('status')?.textContent === 'Running' && Number(document.getElementById('epoch')?.textContent) > 1`)
+	if p := problems(); len(p) > 0 {
+		t.Errorf("the page reported errors:\n%s", strings.Join(p, "\n"))
+	}
+}

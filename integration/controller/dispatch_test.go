@@ -1,0 +1,260 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	ctl "github.com/skalds-go/skalds/controller"
+	"github.com/skalds-go/skalds/controller/dispatch"
+	"github.com/skalds-go/skalds/controller/monitor"
+	"github.com/skalds-go/skalds/controller/store"
+	"github.com/skalds-go/skalds/runtime/node"
+	"github.com/skalds-go/skalds/runtime/task"
+)
+
+func TestDispatchGoesToAnOnlineNodeModeNodeOfTheClass(t *testing.T) {
+	e := newEnv(t)
+	e.fakeNode("n-a", "node", "A")
+	e.fakeNode("n-b", "node", "B")
+	e.fakeNode("edge-ab", "edge", "A", "B")
+	if err := e.writeNode("stale-ab", "node", time.Now().Add(-time.Minute), "A", "B"); err != nil {
+		t.Fatal(err)
+	}
+	e.create("ta", "A", 0)
+	e.create("tb", "B", 0)
+	e.create("tz", "Z", 0)
+	e.startController(nil)
+
+	if got := deref(e.assignedTo("ta").Executor); got != "n-a" {
+		t.Errorf("task of class A went to %s, want n-a", got)
+	}
+	d := e.assignedTo("tb")
+	if got := deref(d.Executor); got != "n-b" {
+		t.Errorf("task of class B went to %s, want n-b", got)
+	}
+	if d.AssignmentEpoch != 1 || d.Attempts != 1 || d.AssignedDateTime == 0 {
+		t.Errorf("claim wrote epoch %d attempts %d assignedDateTime %d; want 1, 1, set", d.AssignmentEpoch, d.Attempts, d.AssignedDateTime)
+	}
+	// A node of class Z shows up: the waiting task is placed at once.
+	e.fakeNode("n-z", "node", "Z")
+	if got := deref(e.assignedTo("tz").Executor); got != "n-z" {
+		t.Errorf("task of class Z went to %s, want n-z", got)
+	}
+}
+
+func TestDispatchedTaskRunsOnARealNode(t *testing.T) {
+	e := newEnv(t)
+	rn := e.startNode("real-1", node.Options{}, newClass("Real"))
+	e.startController(realNodes)
+	e.create("real-task", "Real", 0)
+	d := e.waitTask("real-task", "Running on real-1", func(d *store.Doc) bool {
+		return d.LifecycleStatus == task.Running && deref(d.Executor) == rn.n.ID()
+	})
+	if d.AssignmentEpoch != 1 {
+		t.Errorf("epoch %d, want 1", d.AssignmentEpoch)
+	}
+}
+
+func TestLeastTasksPrefersTheLessLoadedNode(t *testing.T) {
+	e := newEnv(t)
+	e.fakeNode("n1", "node", "A")
+	e.fakeNode("n2", "node", "A")
+	// n1 already holds two tasks.
+	for i := range 2 {
+		id := fmt.Sprintf("busy-%d", i)
+		e.create(id, "A", 0)
+		ex := "n1"
+		d, err := e.store.Get(e.ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.store.Claim(e.ctx, store.ExpectOf(d), ex, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.create("t1", "A", 9)
+	e.create("t2", "A", 5)
+	e.create("t3", "A", 1)
+	e.startController(func(c *ctl.Config) { c.Strategy = dispatch.LeastTasks })
+	want := map[string]string{"t1": "n2", "t2": "n2", "t3": "n1"}
+	for id, node := range want {
+		if got := deref(e.assignedTo(id).Executor); got != node {
+			t.Errorf("%s went to %s, want %s", id, got, node)
+		}
+	}
+}
+
+func TestRoundRobinRotatesOverTheNodes(t *testing.T) {
+	e := newEnv(t)
+	for _, id := range []string{"r1", "r2", "r3"} {
+		e.fakeNode(id, "node", "A")
+	}
+	for i := range 6 {
+		e.create(fmt.Sprintf("t%d", i), "A", 10-i) // t0 first
+	}
+	e.startController(func(c *ctl.Config) { c.Strategy = dispatch.RoundRobin })
+	for i := range 6 {
+		want := fmt.Sprintf("r%d", i%3+1)
+		if got := deref(e.assignedTo(fmt.Sprintf("t%d", i)).Executor); got != want {
+			t.Errorf("t%d went to %s, want %s", i, got, want)
+		}
+	}
+}
+
+func TestTwoDispatchersNeverAssignATaskTwice(t *testing.T) {
+	e := newEnv(t)
+	for _, id := range []string{"d1", "d2", "d3"} {
+		e.fakeNode(id, "node", "A")
+	}
+	const n = 50
+	for i := range n {
+		e.create(fmt.Sprintf("t%02d", i), "A", i%4)
+	}
+	var ds [2]*dispatch.Dispatcher
+	for i := range ds {
+		m := monitor.New(e.rdb, monitor.Options{Timeout: 5 * time.Second})
+		if _, err := m.Refresh(e.ctx); err != nil {
+			t.Fatal(err)
+		}
+		ds[i] = dispatch.New(e.store, nil, m, dispatch.Options{Strategy: dispatch.Random, Seed: uint64(i + 1)})
+	}
+	assigned := map[string]string{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	var conflicts int
+	start := make(chan struct{})
+	for _, d := range ds {
+		wg.Go(func() {
+			<-start
+			for range 3 {
+				res, err := d.Cycle(context.Background())
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				conflicts += res.Conflicts
+				for id, node := range res.Assignments {
+					if prev, dup := assigned[id]; dup {
+						t.Errorf("task %s assigned twice: to %s and %s", id, prev, node)
+					}
+					assigned[id] = node
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	if len(assigned) != n {
+		t.Fatalf("%d tasks assigned, want %d", len(assigned), n)
+	}
+	for id, node := range assigned {
+		d, err := e.store.Get(e.ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.AssignmentEpoch != 1 || d.Attempts != 1 || deref(d.Executor) != node || d.LifecycleStatus != task.Assigning {
+			t.Errorf("%s: %s; want epoch 1, attempts 1 on %s", id, describe(d), node)
+		}
+	}
+	t.Logf("claims lost to the other dispatcher: %d", conflicts)
+}
+
+func TestFailoverMovesTasksOfAnOfflineNode(t *testing.T) {
+	e := newEnv(t)
+	n1 := e.fakeNode("f1", "node", "A")
+	e.create("ft", "A", 0)
+	e.create("fz", "Z", 0) // only f1 can run it
+	e.fakeNode("fz-only", "node")
+	if err := e.writeNode("f1", "node", time.Now(), "A", "Z"); err != nil {
+		t.Fatal(err)
+	}
+	e.startController(nil)
+	d := e.assignedTo("ft")
+	if deref(d.Executor) != "f1" {
+		t.Fatalf("ft went to %s before f2 existed", deref(d.Executor))
+	}
+	z := e.assignedTo("fz")
+	e.setStatus("ft", task.Running, "")
+
+	e.fakeNode("f2", "node", "A")
+	n1.stopBeating()
+	moved := e.waitTask("ft", "moved to f2", func(x *store.Doc) bool { return deref(x.Executor) == "f2" })
+	if moved.AssignmentEpoch != d.AssignmentEpoch+1 || moved.LifecycleStatus != task.Assigning || moved.Attempts != d.Attempts {
+		t.Errorf("moved task: %s; want epoch %d, Assigning, attempts unchanged (%d)", describe(moved), d.AssignmentEpoch+1, d.Attempts)
+	}
+	// Nobody else runs Z: the task is handed back, visibly waiting.
+	back := e.waitTask("fz", "handed back", func(x *store.Doc) bool { return x.LifecycleStatus == task.Created && x.Executor == nil })
+	if back.AssignmentEpoch != z.AssignmentEpoch+1 {
+		t.Errorf("handed-back task epoch %d, want %d", back.AssignmentEpoch, z.AssignmentEpoch+1)
+	}
+}
+
+func TestFailoverToARealNodeAfterTheFirstOneStops(t *testing.T) {
+	e := newEnv(t)
+	cls := newClass("Moving")
+	a := e.startNode("node-a", node.Options{OnShutdown: node.KeepAssigned}, cls)
+	e.startController(realNodes)
+	e.create("mv", "Moving", 0)
+	e.waitTask("mv", "Running on node-a", func(d *store.Doc) bool {
+		return d.LifecycleStatus == task.Running && deref(d.Executor) == "node-a"
+	})
+	b := e.startNode("node-b", node.Options{}, cls)
+	// node-a stops and keeps its assignment, as a crashed node would; it
+	// leaves the registry, and after the grace its task moves.
+	a.stop()
+	d := e.waitTask("mv", "Running on node-b", func(d *store.Doc) bool {
+		return d.LifecycleStatus == task.Running && deref(d.Executor) == b.n.ID()
+	})
+	if d.AssignmentEpoch != 2 {
+		t.Errorf("epoch %d after failover, want 2", d.AssignmentEpoch)
+	}
+}
+
+func TestFailedTaskIsRetriedWithBackoffThenGivenUp(t *testing.T) {
+	e := newEnv(t)
+	e.startNode("retry-node", node.Options{}, newClass("Flaky"))
+	e.startController(func(c *ctl.Config) {
+		realNodes(c)
+		c.MaxAttempts = 3
+		c.RetryBackoff = 300 * time.Millisecond
+		c.RetryBackoffMax = 10 * time.Second
+	})
+	d := newDoc("flaky", "Flaky", `{"mode":"fail"}`)
+	if err := e.store.Create(e.ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	var failedAt time.Time
+	for attempt := 1; attempt <= 3; attempt++ {
+		f := e.waitTask("flaky", fmt.Sprintf("attempt %d Failed", attempt), func(x *store.Doc) bool {
+			return x.Attempts == attempt && x.LifecycleStatus == task.Failed
+		})
+		if f.Error == "" || f.AssignmentEpoch != int64(attempt) {
+			t.Fatalf("attempt %d: %s", attempt, describe(f))
+		}
+		if attempt > 1 {
+			// The retry waited for the backoff after the previous failure:
+			// 300 ms after the first, 600 ms after the second.
+			wait := time.Duration(300<<(attempt-2)) * time.Millisecond
+			if gap := time.UnixMilli(f.AssignedDateTime).Sub(failedAt); gap < wait-50*time.Millisecond {
+				t.Errorf("attempt %d started %v after the failure, want at least %v", attempt, gap, wait)
+			}
+		}
+		failedAt = time.UnixMilli(f.UpdateDateTime)
+	}
+	// Out of attempts: well past the next backoff (1.2 s) it is still
+	// Failed, with its error, and was not assigned again.
+	timer := time.NewTimer(2 * time.Second)
+	<-timer.C
+	f, err := e.store.Get(e.ctx, "flaky")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.LifecycleStatus != task.Failed || f.Attempts != 3 || f.AssignmentEpoch != 3 || f.Error == "" {
+		t.Errorf("after the last attempt: %s; want Failed, attempts 3, epoch 3, with the error", describe(f))
+	}
+}

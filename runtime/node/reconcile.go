@@ -1,0 +1,224 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/skalds-go/skalds/runtime/task"
+)
+
+// reconcileAll converges on every task assigned here and every task
+// running here, from one query for the assignments and one for the running
+// tasks that are no longer among them.
+func (n *Node) reconcileAll(ctx context.Context) {
+	n.recMu.Lock()
+	defer n.recMu.Unlock()
+	if ctx.Err() != nil {
+		return
+	}
+	tasks, err := n.store.ListByExecutor(ctx, n.cfg.SkaldID)
+	if err != nil {
+		if ctx.Err() == nil {
+			n.log.Error("reconcile: cannot read this node's assignments from MongoDB; retrying every second", "err", err)
+			n.outage = true
+			n.checkLease()
+		}
+		return
+	}
+	if n.outage {
+		n.log.Info("MongoDB answers again; converging on this node's tasks", "assigned", len(tasks))
+		n.outage = false
+	}
+	n.lastSync = time.Now()
+	n.leased = false
+
+	listed := make(map[string]bool, len(tasks))
+	for _, t := range tasks {
+		listed[t.ID] = true
+	}
+	var gone []string
+	for _, r := range n.runs() {
+		if !listed[r.id] {
+			gone = append(gone, r.id)
+		}
+	}
+	// Running tasks that are no longer listed were cancelled, finished,
+	// reassigned or deleted: read them to learn which.
+	others, err := n.store.GetMany(ctx, gone)
+	if err != nil && ctx.Err() == nil {
+		n.log.Error("reconcile: reading tasks that are no longer assigned here", "err", err)
+		gone = nil
+	}
+	// Start the most important first, so that a limit refuses the least
+	// important.
+	sort.SliceStable(tasks, func(i, j int) bool {
+		if tasks[i].Priority != tasks[j].Priority {
+			return tasks[i].Priority > tasks[j].Priority
+		}
+		return tasks[i].CreateDateTime < tasks[j].CreateDateTime
+	})
+	var starts []*run
+	for i := range tasks {
+		starts = n.converge(ctx, tasks[i].ID, &tasks[i], starts)
+	}
+	byID := make(map[string]*task.Task, len(others))
+	for i := range others {
+		byID[others[i].ID] = &others[i]
+	}
+	for _, id := range gone {
+		starts = n.converge(ctx, id, byID[id], starts)
+	}
+	n.launch(ctx, starts)
+}
+
+// reconcileIDs reads the given tasks in one query and converges on each.
+func (n *Node) reconcileIDs(ctx context.Context, ids []string) error {
+	n.recMu.Lock()
+	defer n.recMu.Unlock()
+	if ctx.Err() != nil || len(ids) == 0 {
+		return nil
+	}
+	var tasks []task.Task
+	var err error
+	if len(ids) > bigBatch {
+		tasks, err = n.readBig(ctx, ids)
+	} else {
+		tasks, err = n.store.GetMany(ctx, ids)
+	}
+	if err != nil {
+		return fmt.Errorf("reconciling %d tasks (the periodic reconcile retries): %w", len(ids), err)
+	}
+	byID := make(map[string]*task.Task, len(tasks))
+	for i := range tasks {
+		byID[tasks[i].ID] = &tasks[i]
+	}
+	var starts []*run
+	for _, id := range ids {
+		starts = n.converge(ctx, id, byID[id], starts)
+	}
+	n.launch(ctx, starts)
+	return nil
+}
+
+// bigBatch is the size from which a batch of events is served by listing
+// this node's assignments instead of asking for each id: one indexed query
+// either way on MongoDB, but servers that match $in lists by scanning (such
+// as FerretDB) take time in proportion to ids times documents.
+const bigBatch = 64
+
+// readBig reads the tasks of ids that matter here: those assigned here,
+// and those running here (which may have been reassigned or cancelled).
+// The others are not this node's business.
+func (n *Node) readBig(ctx context.Context, ids []string) ([]task.Task, error) {
+	tasks, err := n.store.ListByExecutor(ctx, n.cfg.SkaldID)
+	if err != nil {
+		return nil, err
+	}
+	listed := make(map[string]bool, len(tasks))
+	for _, t := range tasks {
+		listed[t.ID] = true
+	}
+	var other []string
+	for _, id := range ids {
+		if !listed[id] && n.lookup(id) != nil {
+			other = append(other, id)
+		}
+	}
+	more, err := n.store.GetMany(ctx, other)
+	if err != nil {
+		return nil, err
+	}
+	return append(tasks, more...), nil
+}
+
+// converge makes what runs here agree with t, the task as just read (nil
+// when it does not exist). A task to start is registered and appended to
+// starts, for the caller to launch with the others. The caller holds
+// recMu.
+func (n *Node) converge(ctx context.Context, id string, t *task.Task, starts []*run) []*run {
+	if ctx.Err() != nil {
+		return starts
+	}
+	want, reason := n.wants(t)
+	if r := n.lookup(id); r != nil {
+		switch {
+		case r.stopping():
+			// Its end triggers another reconcile of the task; starting a
+			// second copy before would run the task twice here.
+		case !want:
+			n.stop(r, reason)
+		case r.epoch != t.AssignmentEpoch:
+			n.stop(r, stopReassigned)
+		case r.behind(t):
+			n.update(r, t)
+		}
+		return starts
+	}
+	if !want {
+		return starts
+	}
+	if why := n.full(t.ClassName); why != "" {
+		n.refuse(ctx, t, why)
+		return starts
+	}
+	return append(starts, n.start(t))
+}
+
+// wants says whether t should run here, and if not, why a copy running
+// here must stop.
+func (n *Node) wants(t *task.Task) (bool, stopReason) {
+	switch {
+	case t == nil:
+		return false, stopDeleted
+	case t.Executor == nil || *t.Executor != n.cfg.SkaldID:
+		return false, stopReassigned
+	case t.LifecycleStatus == task.Cancelled:
+		return false, stopCancelled
+	case t.LifecycleStatus.Terminal() || t.LifecycleStatus == task.Paused:
+		return false, stopReassigned
+	}
+	return true, stopNone
+}
+
+// full says why a task of class cannot start now, or "" when it can.
+// Stopping workers still count: they hold what they hold until they return.
+func (n *Node) full(class string) string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if max := n.opts.MaxTasks; max > 0 && len(n.running) >= max {
+		return fmt.Sprintf("node %s already runs %d tasks, its limit (MaxTasks)", n.cfg.SkaldID, max)
+	}
+	if k := n.limits[class]; k > 0 && n.perClass[class] >= k {
+		return fmt.Sprintf("node %s already runs %d %s tasks, the limit for that class", n.cfg.SkaldID, k, class)
+	}
+	return ""
+}
+
+// refuse hands t back with the reason, so that the refusal is visible on
+// the task and a controller can place it elsewhere.
+func (n *Node) refuse(ctx context.Context, t *task.Task, why string) {
+	log := n.log.With("taskId", t.ID, "className", t.ClassName, "epoch", t.AssignmentEpoch)
+	if err := n.store.Refuse(ctx, t.Ref(), task.Refusal{SkaldID: n.cfg.SkaldID, Reason: why}); err != nil {
+		log.Warn("recording the refusal", "err", err)
+	}
+	log.Warn("assignment refused; the task is handed back", "reason", why)
+}
+
+// checkLease stops every worker once MongoDB has been unreadable for
+// longer than the lease: another node may have been given the tasks. The
+// caller holds recMu.
+func (n *Node) checkLease() {
+	lease := n.opts.LeaseTimeout
+	if lease <= 0 || n.leased || n.lastSync.IsZero() || time.Since(n.lastSync) < lease {
+		return
+	}
+	n.leased = true
+	rs := n.runs()
+	n.log.Error("no contact with MongoDB for longer than the lease; stopping all workers until it answers again",
+		"lease", lease, "workers", len(rs))
+	for _, r := range rs {
+		n.stop(r, stopLease)
+	}
+}

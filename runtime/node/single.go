@@ -1,0 +1,120 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/skalds-go/skalds/runtime/liveness"
+	"github.com/skalds-go/skalds/runtime/task"
+)
+
+// ErrStopped is what RunSingle returns when its context ended before the
+// worker did: the worker was cancelled and its release hook ran.
+var ErrStopped = errors.New("the worker was stopped before it finished")
+
+// FailedError is what RunSingle returns when the worker failed: a hook
+// returned an error or panicked, or the worker could not start.
+type FailedError struct {
+	TaskID string
+	Reason string // the error text, as a node would store it on the task
+}
+
+func (e *FailedError) Error() string { return "task " + e.TaskID + " failed: " + e.Reason }
+
+// Exit codes of a single_process Skald, for ExitCode.
+const (
+	ExitFinished = 0 // the worker finished
+	ExitFailed   = 1 // the worker failed
+	ExitConfig   = 2 // the Skald could not start: configuration, YAML or connection
+	ExitStopped  = 3 // the Skald was stopped (SIGTERM) before the worker finished
+)
+
+// ExitCode maps what RunSingle (or Run in single_process mode) returned to
+// a process exit status, so that a container runtime sees the outcome: a
+// Kubernetes Job retries a failed worker and not a finished one.
+//
+//	err := n.Run(ctx)
+//	os.Exit(node.ExitCode(err))
+func ExitCode(err error) int {
+	var failed *FailedError
+	switch {
+	case err == nil:
+		return ExitFinished
+	case errors.As(err, &failed):
+		return ExitFailed
+	case errors.Is(err, ErrStopped):
+		return ExitStopped
+	default:
+		return ExitConfig
+	}
+}
+
+// RunSingle runs the first worker of YAML_FILE in the foreground, as
+// Python Skalds' single_process mode does for one worker per container: it
+// returns nil when the worker finished, a *FailedError when it failed and
+// ErrStopped when ctx ended first (after cancelling the worker and running
+// its release hook). Any other error means it could not start; ExitCode
+// turns all of these into an exit status.
+//
+// Like Python Skalds, it neither reads nor writes MongoDB and takes no
+// events; it writes the task's heartbeat keys to Redis unless REDIS_HOST is
+// empty.
+func (n *Node) RunSingle(ctx context.Context) error {
+	defer n.logs.close()
+	tasks, err := n.loadYAML()
+	if err != nil {
+		return err
+	}
+	e := tasks[0]
+	if !n.cfg.RedisDisabled {
+		rdb := redis.NewClient(&redis.Options{Addr: n.cfg.RedisAddr(), Password: n.cfg.RedisPassword})
+		defer rdb.Close()
+		if err := rdb.Ping(ctx).Err(); err != nil {
+			return fmt.Errorf("redis %s (check REDIS_HOST/REDIS_PORT, or set REDIS_HOST empty to run without Redis): %w", n.cfg.RedisAddr(), err)
+		}
+		n.reg = liveness.New(rdb, n.cfg.RedisKeyTTL)
+	}
+	// Stopping a single process cancels its task, as SIGTERM does in
+	// Python Skalds (heartbeat -2); nothing is handed back.
+	n.opts.OnShutdown = CancelTasks
+	n.log.Info("starting single process worker", "config", n.cfg.String(), "taskId", e.id, "className", e.className)
+
+	t := task.New(e.id, e.className, "YAML", e.attachments)
+	t.Mode = task.PassiveProcess
+	t.Executor = &n.cfg.SkaldID
+	r := n.start(t)
+	n.launch(ctx, []*run{r})
+
+	beats, stopBeats := context.WithCancel(context.Background())
+	defer stopBeats()
+	go n.every(beats, liveness.Period, func(ctx context.Context) {
+		n.beatMu.Lock()
+		defer n.beatMu.Unlock()
+		if n.lookup(e.id) == nil {
+			return
+		}
+		if err := n.reg.TaskBeats(ctx, []string{e.id}); err != nil && ctx.Err() == nil {
+			n.log.Warn("task heartbeat", "err", err)
+		}
+	})
+
+	select {
+	case <-r.done:
+	case <-ctx.Done():
+		r.requestStop(stopShutdown, nil)
+		if !n.awaitStop(r) {
+			return fmt.Errorf("%w, but its %s hook did not return within %s", ErrStopped, *r.hook.Load(), n.grace)
+		}
+	}
+	switch r.status {
+	case task.Finished:
+		return nil
+	case task.Failed:
+		return &FailedError{TaskID: e.id, Reason: r.text}
+	default:
+		return ErrStopped
+	}
+}
