@@ -1,0 +1,308 @@
+// Package api is the controller's HTTP interface: the REST paths and
+// response shapes of the Python SystemController (so its dashboard keeps
+// working), with that API's known bugs fixed, plus task creation, optional
+// waiting for a worker to apply an update, bearer-token authentication and
+// Server-Sent Events with ids, keep-alives and resume.
+//
+// Differences from the Python API, on purpose:
+//   - a task without attachments is listed with "attachments": {} instead
+//     of failing the whole page, and GET /api/tasks/{id} works for every
+//     task;
+//   - list filters are literal, case-insensitive substrings (Python passed
+//     them to $regex unescaped);
+//   - every status write is conditional on the state just read, so a
+//     concurrent dispatch or node report is never overwritten;
+//   - errors keep their specific message and status (404 "task ... not
+//     found", 409 on a conflict, 422 on invalid input), in the body
+//     {"error", "status_code", "path"} (plus "fields" for invalid input);
+//   - lastHeartbeat is an integer (epoch ms) everywhere;
+//   - the health endpoint probes MongoDB, Redis and Kafka;
+//   - attachments are checked against the JSON Schema that the class's
+//     online nodes publish (see package schema), on creation and on
+//     update, and refused with 422 and every failing field; a class
+//     without a published schema is accepted unchecked.
+//
+// Additions: GET /api/classes and GET /api/classes/{name}/schema (the
+// schemas the dashboard builds its forms from), GET /metrics (Prometheus)
+// and the dashboard under /dashboard/.
+package api
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/skalds-go/skalds/controller/dashboard"
+	"github.com/skalds-go/skalds/controller/dispatch"
+	"github.com/skalds-go/skalds/controller/metrics"
+	"github.com/skalds-go/skalds/controller/monitor"
+	"github.com/skalds-go/skalds/controller/schema"
+	"github.com/skalds-go/skalds/controller/store"
+	"github.com/skalds-go/skalds/runtime/event"
+)
+
+// Publisher sends task events; *event.Publisher is one.
+type Publisher interface {
+	Publish(ctx context.Context, topic string, e event.TaskEvent) error
+}
+
+// Deps are the parts of the controller the API reads and writes.
+type Deps struct {
+	Store      *store.Store
+	Monitor    *monitor.Monitor
+	Dispatcher *dispatch.Dispatcher // may be nil: no dispatching in this process
+	Publisher  Publisher            // may be nil: nodes see changes at their next reconcile
+	Redis      redis.UniversalClient
+	// KafkaCheck probes Kafka for the health endpoint; nil reports Kafka
+	// as disabled.
+	KafkaCheck func(context.Context) error
+	// Metrics, when set, is served at /metrics and counts what the API
+	// observes (schema rejections, update acknowledgements).
+	Metrics *metrics.Metrics
+}
+
+// Options configures the API.
+type Options struct {
+	// Token, when set, is required as "Authorization: Bearer <token>" on
+	// every route. The event streams also accept it as the access_token
+	// query parameter, because browsers' EventSource cannot set headers.
+	Token string
+	// MaxWait caps ?wait= on attachment updates; zero means 60 s.
+	MaxWait time.Duration
+	// EventPoll is how often the task stream reads MongoDB; zero means
+	// 400 ms, which keeps a change's delay under a second.
+	EventPoll time.Duration
+	// KeepAlive is the interval of comment frames on idle streams, which
+	// keep proxies from closing them; zero means 15 s.
+	KeepAlive time.Duration
+	// EventBuffer is how many events are kept for Last-Event-ID resume;
+	// zero means 4096.
+	EventBuffer int
+	// MonitorInterval is the monitor's refresh interval, against which
+	// the health endpoint judges the age of the registry snapshot.
+	MonitorInterval time.Duration
+	// CORSOrigin is the Access-Control-Allow-Origin value; empty means "*".
+	CORSOrigin string
+	// Info is merged into GET / and GET /api (mode, version, strategy...).
+	Info   map[string]any
+	Logger *slog.Logger
+}
+
+// Server serves the API. Run must be running for the event streams to
+// carry events.
+type Server struct {
+	d    Deps
+	opts Options
+	log  *slog.Logger
+	hub  *hub
+	mux  *http.ServeMux
+	val  *schema.Validator
+	done chan struct{} // closed by Close: ends the event streams
+}
+
+// New returns the API server.
+func New(d Deps, opts Options) *Server {
+	if opts.MaxWait <= 0 {
+		opts.MaxWait = time.Minute
+	}
+	if opts.EventPoll <= 0 {
+		opts.EventPoll = 400 * time.Millisecond
+	}
+	if opts.KeepAlive <= 0 {
+		opts.KeepAlive = 15 * time.Second
+	}
+	if opts.EventBuffer <= 0 {
+		opts.EventBuffer = 4096
+	}
+	if opts.CORSOrigin == "" {
+		opts.CORSOrigin = "*"
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{d: d, opts: opts, log: opts.Logger.With("component", "api"),
+		hub: newHub(opts.EventBuffer), mux: http.NewServeMux(), done: make(chan struct{}),
+		val: schema.NewValidator()}
+	s.routes()
+	return s
+}
+
+// Close ends the open event streams, so that http.Server.Shutdown does not
+// wait for them forever.
+func (s *Server) Close() {
+	select {
+	case <-s.done:
+	default:
+		close(s.done)
+	}
+}
+
+func (s *Server) routes() {
+	m := s.mux
+	// Collection routes answer with and without the trailing slash: the
+	// dashboard calls them with it, people and scripts without.
+	both := func(method, path string, h http.HandlerFunc) {
+		m.HandleFunc(method+" "+path, h)
+		m.HandleFunc(method+" "+path+"/{$}", h)
+	}
+	m.HandleFunc("GET /{$}", s.root)
+	m.HandleFunc("GET /api", s.root)
+	both("GET", "/api/tasks", s.listTasks)
+	both("POST", "/api/tasks", s.createTask)
+	m.HandleFunc("GET /api/tasks/classnames", s.classNames)
+	m.HandleFunc("GET /api/tasks/{id}", s.getTask)
+	m.HandleFunc("DELETE /api/tasks/{id}", s.deleteTask)
+	m.HandleFunc("PUT /api/tasks/{id}/status", s.setStatus)
+	m.HandleFunc("PUT /api/tasks/{id}/attachments", s.setAttachments)
+	m.HandleFunc("GET /api/tasks/{id}/heartbeat", s.taskHeartbeat)
+	both("GET", "/api/skalds", s.listSkalds)
+	m.HandleFunc("GET /api/skalds/summary/statistics", s.skaldStatistics)
+	m.HandleFunc("GET /api/skalds/{id}", s.getSkald)
+	m.HandleFunc("GET /api/skalds/{id}/tasks", s.skaldTasks)
+	m.HandleFunc("GET /api/system/health", s.health)
+	m.HandleFunc("GET /api/system/dashboard/summary", s.summary)
+	m.HandleFunc("GET /api/events/tasks", s.streamTasks)
+	m.HandleFunc("GET /api/events/skalds", s.streamSkalds)
+	both("GET", "/api/classes", s.listClasses)
+	m.HandleFunc("GET /api/classes/{name}/schema", s.classSchema)
+	if s.d.Metrics != nil {
+		m.Handle("GET /metrics", s.d.Metrics.Handler())
+	}
+	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.fail(w, r, http.StatusNotFound, fmt.Sprintf("no route %s %s; see GET /api for the endpoints", r.Method, r.URL.Path))
+	})
+}
+
+// Handler returns the API with CORS and authentication in front, and the
+// dashboard beside it. The dashboard's files hold no data, so they are
+// served without a token: the page asks for one and sends it with its API
+// calls. A browser asking for / is sent to the dashboard; other clients get
+// the JSON description of the API.
+func (s *Server) Handler() http.Handler {
+	api := s.cors(s.auth(s.mux))
+	dash := dashboard.Handler()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := r.URL.Path
+		switch {
+		case p == "/dashboard" || strings.HasPrefix(p, "/dashboard/"):
+			dash.ServeHTTP(w, r)
+		case p == "/" && r.Method == http.MethodGet && strings.Contains(r.Header.Get("Accept"), "text/html"):
+			http.Redirect(w, r, "/dashboard/", http.StatusFound)
+		default:
+			api.ServeHTTP(w, r)
+		}
+	})
+}
+
+func (s *Server) cors(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Access-Control-Allow-Origin", s.opts.CORSOrigin)
+		h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, Cache-Control, Last-Event-ID")
+		h.Set("Access-Control-Allow-Methods", "GET, POST, PUT, DELETE, OPTIONS")
+		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+			// A preflight carries no credentials by design.
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) auth(next http.Handler) http.Handler {
+	if s.opts.Token == "" {
+		return next
+	}
+	want := []byte(s.opts.Token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got := ""
+		if scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " "); ok && strings.EqualFold(scheme, "Bearer") {
+			got = strings.TrimSpace(tok)
+		} else if strings.HasPrefix(r.URL.Path, "/api/events/") {
+			got = r.URL.Query().Get("access_token")
+		}
+		if got == "" || subtle.ConstantTimeCompare([]byte(got), want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="skalds"`)
+			msg := "missing bearer token: send Authorization: Bearer <token>"
+			if got != "" {
+				msg = "invalid bearer token"
+			}
+			s.fail(w, r, http.StatusUnauthorized, msg)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// errorBody is the shape of every error response.
+type errorBody struct {
+	Error      string       `json:"error"`
+	StatusCode int          `json:"status_code"`
+	Path       string       `json:"path"`
+	Fields     []fieldError `json:"fields,omitempty"`
+}
+
+type fieldError struct {
+	Path    string `json:"path"`
+	Message string `json:"message"`
+}
+
+// success is Python's SuccessResponse.
+type success struct {
+	Success bool   `json:"success"`
+	Message string `json:"message"`
+	Data    any    `json:"data"`
+}
+
+func (s *Server) writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	if err := enc.Encode(v); err != nil {
+		s.log.Debug("writing a response", "err", err)
+	}
+}
+
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, code int, msg string, fields ...fieldError) {
+	s.writeJSON(w, code, errorBody{Error: msg, StatusCode: code, Path: r.URL.Path, Fields: fields})
+}
+
+// internal logs err and answers 500 without leaking more than its text.
+func (s *Server) internal(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+		return // the client went away
+	}
+	s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	s.fail(w, r, http.StatusInternalServerError, err.Error())
+}
+
+func invalid(field, msg string) fieldError { return fieldError{Path: field, Message: msg} }
+
+func (s *Server) root(w http.ResponseWriter, r *http.Request) {
+	body := map[string]any{
+		"name":   "Skalds SystemController",
+		"status": "running",
+		"endpoints": map[string]string{
+			"tasks":     "/api/tasks",
+			"skalds":    "/api/skalds",
+			"events":    "/api/events",
+			"system":    "/api/system",
+			"classes":   "/api/classes",
+			"metrics":   "/metrics",
+			"dashboard": "/dashboard/",
+		},
+		"attachmentsValidation": AttachmentsValidation,
+	}
+	for k, v := range s.opts.Info {
+		body[k] = v
+	}
+	s.writeJSON(w, http.StatusOK, body)
+}

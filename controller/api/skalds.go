@@ -1,0 +1,256 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/skalds-go/skalds/controller/monitor"
+	"github.com/skalds-go/skalds/runtime/task"
+)
+
+// SkaldResponse is Python's SkaldResponse; lastHeartbeat is an integer
+// (epoch ms) here, as everywhere else.
+type SkaldResponse struct {
+	ID             string   `json:"id"`
+	Type           string   `json:"type"`
+	Status         string   `json:"status"`
+	LastHeartbeat  int64    `json:"lastHeartbeat"`
+	SupportedTasks []string `json:"supportedTasks"`
+	CurrentTasks   []string `json:"currentTasks"`
+	Heartbeat      int      `json:"heartbeat"`
+	TaskCount      int      `json:"taskCount"`
+}
+
+func status(online bool) string {
+	if online {
+		return "online"
+	}
+	return "offline"
+}
+
+func skaldResponse(n *monitor.Node) SkaldResponse {
+	cur := make([]string, len(n.Tasks))
+	for i, t := range n.Tasks {
+		cur[i] = t.ID
+	}
+	sup := n.Classes
+	if sup == nil {
+		sup = []string{}
+	}
+	return SkaldResponse{
+		ID: n.ID, Type: n.Mode, Status: status(n.Online), LastHeartbeat: n.LastActivity,
+		SupportedTasks: sup, CurrentTasks: cur, Heartbeat: n.Heartbeat, TaskCount: len(n.Tasks),
+	}
+}
+
+// nodes returns the registry snapshot, answering 503 itself before the
+// monitor has read Redis once.
+func (s *Server) nodes(w http.ResponseWriter, r *http.Request) (*monitor.Snapshot, bool) {
+	snap := s.snapshot()
+	if snap == nil {
+		s.fail(w, r, http.StatusServiceUnavailable, "the node registry has not been read from Redis yet")
+		return nil, false
+	}
+	return snap, true
+}
+
+func (s *Server) listSkalds(w http.ResponseWriter, r *http.Request) {
+	snap, ok := s.nodes(w, r)
+	if !ok {
+		return
+	}
+	typ, st := r.URL.Query().Get("type"), r.URL.Query().Get("status")
+	var errs []fieldError
+	if typ != "" && typ != "node" && typ != "edge" {
+		errs = append(errs, invalid("type", `must be "node" or "edge"`))
+	}
+	if st != "" && st != "online" && st != "offline" {
+		errs = append(errs, invalid("status", `must be "online" or "offline"`))
+	}
+	if len(errs) > 0 {
+		s.fail(w, r, http.StatusUnprocessableEntity, "invalid query", errs...)
+		return
+	}
+	items := []SkaldResponse{}
+	for _, n := range snap.Nodes {
+		if (typ == "" || n.Mode == typ) && (st == "" || status(n.Online) == st) {
+			items = append(items, skaldResponse(n))
+		}
+	}
+	s.writeJSON(w, http.StatusOK, map[string]any{"items": items, "total": len(items)})
+}
+
+func (s *Server) getSkald(w http.ResponseWriter, r *http.Request) {
+	snap, ok := s.nodes(w, r)
+	if !ok {
+		return
+	}
+	n := snap.Node(r.PathValue("id"))
+	if n == nil {
+		s.fail(w, r, http.StatusNotFound, fmt.Sprintf("skald %q not found in the registry", r.PathValue("id")))
+		return
+	}
+	s.writeJSON(w, http.StatusOK, skaldResponse(n))
+}
+
+// skaldTasks lists the tasks MongoDB assigns to the node (which is ahead of
+// the node's own list by up to one sync period), with the time of their
+// assignment rather than Python's "last activity of the node".
+func (s *Server) skaldTasks(w http.ResponseWriter, r *http.Request) {
+	snap, ok := s.nodes(w, r)
+	if !ok {
+		return
+	}
+	id := r.PathValue("id")
+	if snap.Node(id) == nil {
+		s.fail(w, r, http.StatusNotFound, fmt.Sprintf("skald %q not found in the registry", id))
+		return
+	}
+	docs, err := s.d.Store.ByExecutor(r.Context(), id)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	tasks := make([]map[string]any, len(docs))
+	for i, d := range docs {
+		var at *int64
+		if d.AssignedDateTime != 0 {
+			at = &docs[i].AssignedDateTime
+		}
+		tasks[i] = map[string]any{"id": d.ID, "className": d.ClassName, "lifecycleStatus": d.LifecycleStatus, "assignedAt": at}
+	}
+	s.writeJSON(w, http.StatusOK, map[string]any{"skaldId": id, "tasks": tasks, "totalTasks": len(tasks)})
+}
+
+func (s *Server) skaldStatistics(w http.ResponseWriter, r *http.Request) {
+	snap, ok := s.nodes(w, r)
+	if !ok {
+		return
+	}
+	var online, nodes, edges, onlineNodes, onlineEdges, busy, idle, running int
+	for _, n := range snap.Nodes {
+		running += len(n.Tasks)
+		if n.Mode == "edge" {
+			edges++
+		} else {
+			nodes++
+		}
+		if !n.Online {
+			continue
+		}
+		online++
+		if n.Mode == "edge" {
+			onlineEdges++
+			continue
+		}
+		onlineNodes++
+		if len(n.Tasks) > 0 {
+			busy++
+		} else {
+			idle++
+		}
+	}
+	avg := 0.0
+	if len(snap.Nodes) > 0 {
+		avg = float64(running) / float64(len(snap.Nodes))
+	}
+	s.writeJSON(w, http.StatusOK, map[string]any{
+		"totalSkalds": len(snap.Nodes), "onlineSkalds": online, "offlineSkalds": len(snap.Nodes) - online,
+		"nodeSkalds": nodes, "edgeSkalds": edges, "availableNodes": onlineNodes,
+		"totalRunningTasks": running, "averageTasksPerSkald": avg,
+		"details": map[string]int{"onlineNodes": onlineNodes, "onlineEdges": onlineEdges, "busyNodes": busy, "idleNodes": idle},
+	})
+}
+
+// health probes every dependency. MongoDB down is unhealthy (503): the
+// controller can do nothing. Redis or Kafka down, or a registry snapshot
+// older than three refreshes, is degraded (200): dispatch or notification
+// is impaired, reads still work.
+func (s *Server) health(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+	defer cancel()
+	services := map[string]string{}
+	check := func(name string, err error) bool {
+		if err != nil {
+			services[name] = "unhealthy: " + err.Error()
+			return false
+		}
+		services[name] = "healthy"
+		return true
+	}
+	mongoOK := check("mongo", s.d.Store.Ping(ctx))
+	degraded := false
+	if s.d.Redis != nil {
+		degraded = !check("redis", s.d.Redis.Ping(ctx).Err()) || degraded
+	}
+	if s.d.KafkaCheck != nil {
+		degraded = !check("kafka", s.d.KafkaCheck(ctx)) || degraded
+	} else {
+		services["kafka"] = "disabled"
+	}
+	if s.d.Monitor != nil {
+		snap := s.d.Monitor.Snapshot()
+		var err error
+		if snap == nil {
+			err = errors.New("no registry snapshot yet")
+		} else if age := time.Since(snap.At); age > 3*s.monitorInterval() {
+			err = fmt.Errorf("last registry snapshot is %s old", age.Round(time.Millisecond))
+		}
+		degraded = !check("monitor", err) || degraded
+	}
+	st, code := "healthy", http.StatusOK
+	switch {
+	case !mongoOK:
+		st, code = "unhealthy", http.StatusServiceUnavailable
+	case degraded:
+		st = "degraded"
+	}
+	s.writeJSON(w, code, map[string]any{"status": st, "timestamp": time.Now().UnixMilli(), "services": services})
+}
+
+func (s *Server) monitorInterval() time.Duration {
+	if s.opts.MonitorInterval > 0 {
+		return s.opts.MonitorInterval
+	}
+	return 5 * time.Second
+}
+
+func (s *Server) summary(w http.ResponseWriter, r *http.Request) {
+	counts, err := s.d.Store.CountByStatus(r.Context())
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	var total int64
+	for _, c := range counts {
+		total += c
+	}
+	var totalSkalds, online, nodes, edges int
+	if snap := s.snapshot(); snap != nil {
+		totalSkalds = len(snap.Nodes)
+		for _, n := range snap.Nodes {
+			if n.Online {
+				online++
+			}
+			if n.Mode == "edge" {
+				edges++
+			} else {
+				nodes++
+			}
+		}
+	}
+	s.writeJSON(w, http.StatusOK, map[string]any{
+		"totalSkalds": totalSkalds, "onlineSkalds": online, "nodeSkalds": nodes, "edgeSkalds": edges,
+		"totalTasks":     total,
+		"createdTasks":   counts[string(task.Created)],
+		"assigningTasks": counts[string(task.Assigning)],
+		"runningTasks":   counts[string(task.Running)],
+		"pausedTasks":    counts[string(task.Paused)],
+		"finishedTasks":  counts[string(task.Finished)],
+		"failedTasks":    counts[string(task.Failed)],
+		"cancelledTasks": counts[string(task.Cancelled)],
+	})
+}

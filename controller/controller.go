@@ -1,0 +1,336 @@
+// Package controller is the Skalds system controller: it watches the node
+// registry in Redis, assigns Passive tasks to nodes, moves the tasks of
+// nodes that went offline, retries failed tasks with backoff, and serves
+// the REST API and event streams of the Python SystemController, checks
+// attachments against the JSON Schemas nodes publish, and serves
+// Prometheus metrics at /metrics and a dashboard at /dashboard/, all on
+// one listener.
+//
+// The controller keeps no state that matters between restarts: MongoDB
+// holds the tasks and their assignments, Redis the registry. Several
+// controllers may run at once; assignments are conditional claims, so
+// they never assign one task twice (see package dispatch).
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/skalds-go/skalds/controller/api"
+	"github.com/skalds-go/skalds/controller/dispatch"
+	"github.com/skalds-go/skalds/controller/metrics"
+	"github.com/skalds-go/skalds/controller/monitor"
+	"github.com/skalds-go/skalds/controller/store"
+	"github.com/skalds-go/skalds/runtime/config"
+	"github.com/skalds-go/skalds/runtime/event"
+	"github.com/skalds-go/skalds/runtime/liveness"
+)
+
+// Mode is SYSTEM_CONTROLLER_MODE. The monitor runs in every mode (it only
+// reads Redis, and without it the node endpoints would be empty, as in
+// Python's CONTROLLER mode); only DISPATCHER assigns tasks.
+type Mode string
+
+// The modes, spelled as Python spells them.
+const (
+	ModeController Mode = "CONTROLLER" // API and monitor
+	ModeMonitor    Mode = "MONITOR"    // the same, kept for configuration compatibility
+	ModeDispatcher Mode = "DISPATCHER" // API, monitor and dispatcher
+)
+
+// Config is the controller's configuration. Zero fields are taken from the
+// environment by LoadConfig, then from the defaults.
+type Config struct {
+	// Infra holds the MongoDB, Redis and Kafka settings, with the node's
+	// environment variable names (MONGO_HOST, REDIS_HOST, KAFKA_HOST...).
+	Infra config.Config
+
+	Mode Mode   // SYSTEM_CONTROLLER_MODE; default DISPATCHER
+	Addr string // SYSTEM_CONTROLLER_HOST:SYSTEM_CONTROLLER_PORT; default 0.0.0.0:8000
+	// Token, when set, is required as a bearer token on every route,
+	// /metrics included (SKALD_API_TOKEN). Only the dashboard's static
+	// files are served without it; the page sends it with its calls.
+	Token string
+
+	MonitorInterval  time.Duration // MONITOR_SKALD_INTERVAL; default 1 s
+	NodeTimeout      time.Duration // MONITOR_HEARTBEAT_TIMEOUT; default 10 s
+	DispatchInterval time.Duration // DISPATCHER_INTERVAL; default 2 s
+	Strategy         dispatch.Strategy
+	MaxTasksPerNode  int           // SKALD_MAX_TASKS_PER_NODE; default 0, no cap
+	MaxAttempts      int           // SKALD_MAX_ATTEMPTS; default 3
+	RetryBackoff     time.Duration // SKALD_RETRY_BACKOFF; default 2 s
+	RetryBackoffMax  time.Duration // SKALD_RETRY_BACKOFF_MAX; default 5 min
+}
+
+// LoadConfig fills the unset fields of c from the environment and the
+// defaults. Intervals in the environment are seconds ("5", as in Python)
+// or Go durations ("500ms").
+func LoadConfig(c Config) (Config, error) {
+	return loadConfig(c, os.LookupEnv)
+}
+
+func loadConfig(c Config, env func(string) (string, bool)) (Config, error) {
+	infra, err := config.Load(c.Infra)
+	if err != nil {
+		return c, err
+	}
+	c.Infra = infra
+	var errs []string
+	str := func(dst *string, name, def string) {
+		if *dst == "" {
+			if v, ok := env(name); ok && v != "" {
+				*dst = v
+			} else {
+				*dst = def
+			}
+		}
+	}
+	num := func(dst *int, name string, def int) {
+		if *dst != 0 {
+			return
+		}
+		*dst = def
+		if v, ok := env(name); ok && v != "" {
+			n, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil {
+				errs = append(errs, fmt.Sprintf("%s=%q is not a whole number", name, v))
+				return
+			}
+			*dst = n
+		}
+	}
+	dur := func(dst *time.Duration, name string, def time.Duration) {
+		if *dst != 0 {
+			return
+		}
+		*dst = def
+		if v, ok := env(name); ok && v != "" {
+			d, err := ParseSeconds(v)
+			if err != nil {
+				errs = append(errs, fmt.Sprintf("%s: %v", name, err))
+				return
+			}
+			*dst = d
+		}
+	}
+	mode := string(c.Mode)
+	str(&mode, "SYSTEM_CONTROLLER_MODE", string(ModeDispatcher))
+	c.Mode = Mode(strings.ToUpper(mode))
+	switch c.Mode {
+	case ModeController, ModeMonitor, ModeDispatcher:
+	default:
+		errs = append(errs, fmt.Sprintf("SYSTEM_CONTROLLER_MODE=%q is not a mode; use CONTROLLER, MONITOR or DISPATCHER", mode))
+	}
+	if c.Addr == "" {
+		var host, port string
+		str(&host, "SYSTEM_CONTROLLER_HOST", "0.0.0.0")
+		str(&port, "SYSTEM_CONTROLLER_PORT", "8000")
+		c.Addr = net.JoinHostPort(host, port)
+	}
+	str(&c.Token, "SKALD_API_TOKEN", "")
+	dur(&c.MonitorInterval, "MONITOR_SKALD_INTERVAL", time.Second)
+	dur(&c.NodeTimeout, "MONITOR_HEARTBEAT_TIMEOUT", 10*time.Second)
+	dur(&c.DispatchInterval, "DISPATCHER_INTERVAL", 2*time.Second)
+	strategy := string(c.Strategy)
+	str(&strategy, "DISPATCHER_STRATEGY", string(dispatch.LeastTasks))
+	if c.Strategy, err = dispatch.ParseStrategy(strategy); err != nil {
+		errs = append(errs, err.Error())
+	}
+	num(&c.MaxTasksPerNode, "SKALD_MAX_TASKS_PER_NODE", 0)
+	num(&c.MaxAttempts, "SKALD_MAX_ATTEMPTS", 3)
+	dur(&c.RetryBackoff, "SKALD_RETRY_BACKOFF", 2*time.Second)
+	dur(&c.RetryBackoffMax, "SKALD_RETRY_BACKOFF_MAX", 5*time.Minute)
+	if len(errs) > 0 {
+		return c, fmt.Errorf("controller config: %s", strings.Join(errs, "; "))
+	}
+	return c, nil
+}
+
+// ParseSeconds reads a duration given as seconds ("5", "0.5") or as a Go
+// duration ("500ms", "2m").
+func ParseSeconds(v string) (time.Duration, error) {
+	v = strings.TrimSpace(v)
+	if f, err := strconv.ParseFloat(v, 64); err == nil {
+		if f < 0 {
+			return 0, fmt.Errorf("%q is negative", v)
+		}
+		return time.Duration(f * float64(time.Second)), nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("%q is not a number of seconds or a duration like 500ms", v)
+	}
+	return d, nil
+}
+
+// Options are what a controller needs besides its configuration.
+type Options struct {
+	Logger *slog.Logger
+	// Listener, when set, is served instead of listening on Config.Addr;
+	// tests pass one on a free port.
+	Listener net.Listener
+	// Version is reported by GET /api.
+	Version string
+	// EventPoll and KeepAlive tune the event streams; zero keeps the
+	// defaults of package api.
+	EventPoll, KeepAlive time.Duration
+}
+
+// Controller is a running system controller.
+type Controller struct {
+	cfg  Config
+	opts Options
+	log  *slog.Logger
+
+	Store      *store.Store
+	Redis      *redis.Client
+	Monitor    *monitor.Monitor
+	Dispatcher *dispatch.Dispatcher // nil unless the mode is DISPATCHER
+	API        *api.Server
+	Metrics    *metrics.Metrics // served at /metrics
+
+	pub    *event.Publisher
+	broker event.Broker
+}
+
+// New connects to MongoDB, Redis and (unless disabled) Kafka, and builds
+// the parts. It fails at once on an unreachable dependency, naming it,
+// rather than starting half-working.
+func New(ctx context.Context, cfg Config, opts Options) (*Controller, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	c := &Controller{cfg: cfg, opts: opts, log: opts.Logger}
+	if cfg.NodeTimeout < 2*liveness.Period {
+		// Nodes beat every liveness period; a timeout under two of them
+		// takes a node offline (and moves its tasks) for one late beat.
+		c.log.Warn("the node timeout is under two heartbeat periods; healthy nodes may be taken for dead",
+			"timeout", cfg.NodeTimeout, "heartbeatPeriod", liveness.Period)
+	}
+	var err error
+	c.Store, err = store.Open(ctx, cfg.Infra.MongoHost, cfg.Infra.DBName)
+	if err != nil {
+		return nil, err
+	}
+	c.Redis = redis.NewClient(&redis.Options{Addr: cfg.Infra.RedisAddr(), Password: cfg.Infra.RedisPassword})
+	if err := c.Redis.Ping(ctx).Err(); err != nil {
+		c.close()
+		return nil, fmt.Errorf("redis %s (check REDIS_HOST/REDIS_PORT): %w", cfg.Infra.RedisAddr(), err)
+	}
+	var kafkaCheck func(context.Context) error
+	if !cfg.Infra.KafkaDisabled {
+		c.broker = event.Broker{Addr: cfg.Infra.KafkaAddr(), Username: cfg.Infra.KafkaUsername,
+			Password: cfg.Infra.KafkaPassword, Partitions: cfg.Infra.KafkaPartitions}
+		if err := event.EnsureTopics(ctx, c.broker, event.Topics...); err != nil {
+			c.close()
+			return nil, err
+		}
+		c.pub = event.NewPublisher(c.broker)
+		kafkaCheck = func(ctx context.Context) error { return event.EnsureTopics(ctx, c.broker, event.Topics...) }
+	} else {
+		c.log.Warn("running without Kafka: nodes see assignments and changes at their next reconcile (SKALD_RECONCILE_PERIOD)")
+	}
+	c.Monitor = monitor.New(c.Redis, monitor.Options{Interval: cfg.MonitorInterval, Timeout: cfg.NodeTimeout, Logger: c.log})
+	c.Metrics = metrics.New(c.Store, c.Monitor, c.log)
+	if cfg.Mode == ModeDispatcher {
+		var pub dispatch.Publisher
+		if c.pub != nil {
+			pub = c.pub
+		}
+		c.Dispatcher = dispatch.New(c.Store, pub, c.Monitor, dispatch.Options{
+			Interval: cfg.DispatchInterval, Strategy: cfg.Strategy, MaxTasksPerNode: cfg.MaxTasksPerNode,
+			MaxAttempts: cfg.MaxAttempts, Backoff: dispatch.Backoff{Base: cfg.RetryBackoff, Max: cfg.RetryBackoffMax},
+			OfflineGrace: cfg.NodeTimeout, Logger: c.log, Metrics: c.Metrics,
+		})
+	}
+	var apiPub api.Publisher
+	if c.pub != nil {
+		apiPub = c.pub
+	}
+	c.API = api.New(api.Deps{
+		Store: c.Store, Monitor: c.Monitor, Dispatcher: c.Dispatcher, Publisher: apiPub,
+		Redis: c.Redis, KafkaCheck: kafkaCheck, Metrics: c.Metrics,
+	}, api.Options{
+		Token: cfg.Token, EventPoll: opts.EventPoll, KeepAlive: opts.KeepAlive, MonitorInterval: cfg.MonitorInterval,
+		Logger: c.log,
+		Info: map[string]any{"mode": cfg.Mode, "version": opts.Version, "strategy": cfg.Strategy,
+			"auth": cfg.Token != "", "kafka": !cfg.Infra.KafkaDisabled},
+	})
+	return c, nil
+}
+
+func (c *Controller) close() {
+	if c.pub != nil {
+		_ = c.pub.Close()
+	}
+	if c.Redis != nil {
+		_ = c.Redis.Close()
+	}
+	_ = c.Store.Close(context.Background())
+}
+
+// shutdownGrace bounds how long in-flight requests may finish at shutdown.
+const shutdownGrace = 10 * time.Second
+
+// Run serves the API and runs the monitor, the dispatcher and the event
+// feeds until ctx ends; then it ends the event streams, lets in-flight
+// requests finish (up to 10 s) and disconnects. It returns an error only if
+// the listener fails.
+func (c *Controller) Run(ctx context.Context) error {
+	defer c.close()
+	ln := c.opts.Listener
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", c.cfg.Addr); err != nil {
+			return fmt.Errorf("listening on %s: %w", c.cfg.Addr, err)
+		}
+	}
+	srv := &http.Server{
+		Handler:           c.API.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(c.log.Handler(), slog.LevelWarn),
+	}
+	loops, stopLoops := context.WithCancel(ctx)
+	defer stopLoops()
+	var wg sync.WaitGroup
+	wg.Go(func() { c.Monitor.Run(loops) })
+	if c.Dispatcher != nil {
+		wg.Go(func() { c.Dispatcher.Run(loops) })
+	}
+	wg.Go(func() { c.API.Run(loops) })
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	c.log.Info("controller ready", "addr", ln.Addr().String(), "mode", c.cfg.Mode, "strategy", c.cfg.Strategy,
+		"auth", c.cfg.Token != "", "infra", c.cfg.Infra.String())
+
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-serveErr:
+		err = fmt.Errorf("serving the API: %w", err)
+	}
+	c.log.Info("controller stopping")
+	c.API.Close()
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
+	defer cancel()
+	if serr := srv.Shutdown(sctx); serr != nil && !errors.Is(serr, http.ErrServerClosed) {
+		c.log.Warn("stopping the API server", "err", serr)
+	}
+	stopLoops()
+	wg.Wait()
+	c.log.Info("controller stopped")
+	return err
+}

@@ -1,0 +1,574 @@
+// Skalds dashboard: one module, no build step. It reads the REST API and
+// follows the two event streams; every view re-renders from the API and
+// patches itself from the events in between.
+//
+// Routes (in the URL fragment): #/ is the overview, #/tasks/<id> a task.
+// A token may be given as #token=<token> (or appended as &token=<token>);
+// it is moved to sessionStorage and removed from the address bar.
+
+const TOKEN_KEY = 'skalds.token';
+const PAGE_SIZE = 20;
+const STATUSES = ['Created', 'Assigning', 'Running', 'Paused', 'Finished', 'Failed', 'Cancelled'];
+
+// ---- token and API ----
+
+function takeTokenFromFragment() {
+  const parts = location.hash.replace(/^#/, '').split('&');
+  const rest = [];
+  let found = false;
+  for (const p of parts) {
+    const m = p.match(/^(?:access_)?token=(.*)$/);
+    if (m) {
+      sessionStorage.setItem(TOKEN_KEY, decodeURIComponent(m[1]));
+      found = true;
+    } else if (p) {
+      rest.push(p);
+    }
+  }
+  if (found) history.replaceState(null, '', location.pathname + location.search + '#' + (rest.join('&') || '/'));
+}
+
+const token = () => sessionStorage.getItem(TOKEN_KEY) || '';
+
+class APIError extends Error {
+  constructor(status, body) {
+    super((body && (body.error || body.message)) || `HTTP ${status}`);
+    this.status = status;
+    this.body = body || {};
+  }
+}
+
+async function api(path, { method = 'GET', body } = {}, retried = false) {
+  const headers = {};
+  if (token()) headers.Authorization = 'Bearer ' + token();
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  let data = null;
+  const text = await res.text();
+  try { data = text ? JSON.parse(text) : null; } catch { data = { error: text }; }
+  if (res.status === 401 && !retried) {
+    const t = prompt('This controller needs an API token:', '');
+    if (t) {
+      sessionStorage.setItem(TOKEN_KEY, t.trim());
+      events.restart();
+      return api(path, { method, body }, true);
+    }
+  }
+  if (!res.ok) throw new APIError(res.status, data);
+  return data;
+}
+
+// ---- event streams ----
+
+// events keeps one EventSource per stream for the whole page and fans the
+// messages out to the current view's listeners.
+const events = {
+  sources: {},
+  listeners: new Set(),
+  open: {},
+  start() {
+    for (const name of ['tasks', 'skalds']) this.connect(name);
+  },
+  connect(name) {
+    const q = token() ? '?access_token=' + encodeURIComponent(token()) : '';
+    const es = new EventSource(`/api/events/${name}${q}`);
+    this.sources[name] = es;
+    es.onopen = () => { this.open[name] = true; this.status(); };
+    es.onerror = () => {
+      this.open[name] = false;
+      this.status();
+      if (es.readyState === EventSource.CLOSED) {
+        // The browser gave up (an HTTP error such as 401): retry later.
+        setTimeout(() => { if (this.sources[name] === es) this.connect(name); }, 3000);
+      }
+    };
+    es.onmessage = (e) => {
+      let msg;
+      try { msg = JSON.parse(e.data); } catch { return; }
+      msg.stream = name;
+      for (const fn of this.listeners) fn(msg);
+    };
+  },
+  restart() {
+    for (const es of Object.values(this.sources)) es.close();
+    this.start();
+  },
+  status() {
+    const el = document.getElementById('conn');
+    const up = Object.values(this.open).filter(Boolean).length;
+    el.textContent = up === 2 ? 'live' : 'reconnecting';
+    el.className = 'conn ' + (up === 2 ? 'live' : 'down');
+  },
+};
+
+// ---- DOM helpers ----
+
+function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
+    else if (k === 'class') el.className = v;
+    else if (k === 'dataset') Object.assign(el.dataset, v);
+    else if (k in el && typeof v !== 'string') el[k] = v;
+    else el.setAttribute(k, v === true ? '' : v);
+  }
+  for (const c of children.flat(Infinity)) {
+    if (c === undefined || c === null || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return el;
+}
+
+const badge = (s) => h('span', { class: 'badge ' + (s || '') }, s || '-');
+const when = (ms) => (ms ? new Date(ms).toLocaleString() : '-');
+const ago = (ms) => {
+  if (!ms) return '-';
+  const s = Math.max(0, Math.round((Date.now() - ms) / 1000));
+  return s < 60 ? `${s}s ago` : s < 3600 ? `${Math.round(s / 60)}m ago` : `${Math.round(s / 3600)}h ago`;
+};
+
+function debounce(fn, ms) {
+  let t = null;
+  return (...a) => { clearTimeout(t); t = setTimeout(() => fn(...a), ms); };
+}
+
+function showError(container, err) {
+  container.replaceChildren(h('p', { class: 'msg bad' }, err.message || String(err)));
+}
+
+// ---- router ----
+
+let view = null; // { listener, dispose }
+
+function route() {
+  if (view) {
+    events.listeners.delete(view.listener);
+    view.dispose?.();
+    view = null;
+  }
+  const app = document.getElementById('app');
+  const path = location.hash.replace(/^#/, '').split('&')[0] || '/';
+  const m = path.match(/^\/tasks\/(.+)$/);
+  view = m ? taskView(app, decodeURIComponent(m[1])) : overview(app);
+  events.listeners.add(view.listener);
+}
+
+// ---- overview ----
+
+function overview(app) {
+  const cards = h('div', { class: 'cards', id: 'summary' });
+  const nodesBody = h('tbody');
+  const tasksBody = h('tbody');
+  const idIn = h('input', { type: 'search', placeholder: 'id contains', id: 'f-id' });
+  const classIn = h('select', { id: 'f-class' }, h('option', { value: '' }, 'all classes'));
+  const statusIn = h('select', { id: 'f-status' }, h('option', { value: '' }, 'all statuses'),
+    STATUSES.map((s) => h('option', { value: s }, s)));
+  const pageInfo = h('span', { class: 'muted' });
+  const prev = h('button', { class: 'secondary', onclick: () => { page--; loadTasks(); } }, '‹ prev');
+  const next = h('button', { class: 'secondary', onclick: () => { page++; loadTasks(); } }, 'next ›');
+  let page = 1;
+  let rows = new Map(); // task id -> row
+
+  app.replaceChildren(
+    h('section', {}, cards),
+    h('h2', {}, 'Nodes'),
+    h('section', { class: 'panel' }, h('table', { id: 'nodes' },
+      h('thead', {}, h('tr', {}, ['Node', 'Type', 'Status', 'Classes', 'Running tasks', 'Last activity'].map((t) => h('th', {}, t)))),
+      nodesBody)),
+    h('h2', {}, 'Tasks'),
+    h('section', { class: 'panel' },
+      h('div', { class: 'filters' }, idIn, classIn, statusIn),
+      h('table', { id: 'tasks' },
+        h('thead', {}, h('tr', {}, ['Task', 'Class', 'Status', 'Executor', 'Priority', 'Attachments (applied/latest)', 'Attempts', 'Updated']
+          .map((t, i) => h('th', { class: i === 4 || i === 6 ? 'num' : '' }, t)))),
+        tasksBody),
+      h('div', { class: 'pager' }, prev, next, pageInfo)),
+  );
+
+  async function loadSummary() {
+    try {
+      const s = await api('/api/system/dashboard/summary');
+      const card = (n, l, id) => h('div', { class: 'card', id }, h('div', { class: 'n' }, n), h('div', { class: 'l' }, l));
+      cards.replaceChildren(
+        card(`${s.onlineSkalds}/${s.totalSkalds}`, 'nodes online', 'c-nodes'),
+        card(s.totalTasks, 'tasks', 'c-total'),
+        ...STATUSES.map((st) => card(s[st.toLowerCase() + 'Tasks'] ?? 0, st, 'c-' + st.toLowerCase())),
+      );
+    } catch (e) { showError(cards, e); }
+  }
+
+  async function loadNodes() {
+    try {
+      const res = await api('/api/skalds/');
+      nodesBody.replaceChildren(...res.items.map((n) => h('tr', { dataset: { node: n.id } },
+        h('td', {}, n.id), h('td', {}, n.type), h('td', {}, badge(n.status)),
+        h('td', {}, n.supportedTasks.join(', ') || '-'),
+        h('td', {}, n.currentTasks.length ? n.currentTasks.map((id, i) => [i ? ', ' : '', h('a', { href: '#/tasks/' + encodeURIComponent(id) }, id)]) : '-'),
+        h('td', {}, ago(n.lastHeartbeat)))));
+      if (!res.items.length) nodesBody.replaceChildren(h('tr', {}, h('td', { colspan: 6, class: 'muted' }, 'No node in the registry.')));
+    } catch (e) { showError(nodesBody, e); }
+  }
+
+  async function loadClasses() {
+    try {
+      const names = await api('/api/tasks/classnames');
+      const cur = classIn.value;
+      classIn.replaceChildren(h('option', { value: '' }, 'all classes'), ...names.map((n) => h('option', { value: n }, n)));
+      classIn.value = cur;
+    } catch { /* the filter keeps its options */ }
+  }
+
+  function taskRow(t) {
+    return h('tr', { dataset: { task: t.id } },
+      h('td', {}, h('a', { href: '#/tasks/' + encodeURIComponent(t.id) }, t.id)),
+      h('td', {}, t.className), h('td', { class: 'status' }, badge(t.lifecycleStatus)),
+      h('td', { class: 'executor' }, t.executor || '-'), h('td', { class: 'num' }, t.priority),
+      h('td', { class: 'versions' }, `${t.appliedAttachmentsVersion}/${t.attachmentsVersion}`),
+      h('td', { class: 'num attempts' }, t.attempts), h('td', { class: 'updated' }, when(t.updateDateTime)));
+  }
+
+  async function loadTasks() {
+    page = Math.max(1, page);
+    const q = new URLSearchParams({ page, pageSize: PAGE_SIZE });
+    if (idIn.value.trim()) q.set('id', idIn.value.trim());
+    if (classIn.value) q.set('className', classIn.value);
+    if (statusIn.value) q.set('lifecycleStatus', statusIn.value);
+    try {
+      const res = await api('/api/tasks/?' + q);
+      rows = new Map();
+      tasksBody.replaceChildren(...res.items.map((t) => { const r = taskRow(t); rows.set(t.id, r); return r; }));
+      if (!res.items.length) tasksBody.replaceChildren(h('tr', {}, h('td', { colspan: 8, class: 'muted' }, 'No task matches.')));
+      const pages = Math.max(1, Math.ceil(res.total / PAGE_SIZE));
+      pageInfo.textContent = `page ${res.page} of ${pages}, ${res.total} tasks`;
+      prev.disabled = res.page <= 1;
+      next.disabled = res.page >= pages;
+    } catch (e) { showError(tasksBody, e); }
+  }
+
+  const reloadTasks = debounce(loadTasks, 700);
+  const reloadSummary = debounce(loadSummary, 500);
+  const reloadNodes = debounce(loadNodes, 500);
+  idIn.addEventListener('input', debounce(() => { page = 1; loadTasks(); }, 300));
+  classIn.addEventListener('change', () => { page = 1; loadTasks(); });
+  statusIn.addEventListener('change', () => { page = 1; loadTasks(); });
+
+  loadSummary(); loadNodes(); loadClasses(); loadTasks();
+  const refresh = setInterval(loadNodes, 10000); // keeps "last activity" current
+
+  return {
+    dispose: () => clearInterval(refresh),
+    listener(msg) {
+      if (msg.type === 'resync') { loadSummary(); loadNodes(); loadTasks(); return; }
+      if (msg.stream === 'skalds') {
+        if (msg.type === 'skald_status' || msg.type === 'skald_heartbeat') { reloadNodes(); reloadSummary(); }
+        return;
+      }
+      if (msg.type !== 'task_update') return;
+      reloadSummary();
+      const row = rows.get(msg.taskId);
+      if (!row) { reloadTasks(); return; }
+      const d = msg.data;
+      if (statusIn.value && d.lifecycleStatus !== statusIn.value) { reloadTasks(); return; }
+      row.querySelector('.status').replaceChildren(badge(d.lifecycleStatus));
+      row.querySelector('.executor').textContent = d.executor || '-';
+      row.querySelector('.versions').textContent = `${d.appliedAttachmentsVersion}/${d.attachmentsVersion}`;
+      row.querySelector('.attempts').textContent = d.attempts;
+      row.querySelector('.updated').textContent = when(d.updateDateTime);
+      row.classList.remove('flash'); void row.offsetWidth; row.classList.add('flash');
+    },
+  };
+}
+
+// ---- JSON Schema form ----
+
+// resolve follows a local $ref ("#/$defs/x"); others are left as they are.
+function resolve(s, root) {
+  for (let i = 0; s && s.$ref && s.$ref.startsWith('#/') && i < 16; i++) {
+    s = s.$ref.slice(2).split('/').reduce((o, k) => o?.[k.replace(/~1/g, '/').replace(/~0/g, '~')], root);
+  }
+  return s || {};
+}
+
+function typeOf(s) {
+  const t = Array.isArray(s.type) ? s.type.find((x) => x !== 'null') : s.type;
+  if (t) return t;
+  if (s.properties) return 'object';
+  return undefined;
+}
+
+const pathOf = (parent, key) => (/^[A-Za-z_][A-Za-z0-9_]*$/.test(key) ? `${parent}.${key}` : `${parent}[${JSON.stringify(key)}]`);
+
+// buildField returns { el, get } for the value at path: el is the input
+// (wrapped with its label and error slot), get() reads it back, or
+// returns undefined to leave an optional field out.
+function buildField(s, root, path, name, value, required) {
+  s = resolve(s, root);
+  const t = typeOf(s);
+  const title = s.title || name;
+  const hint = [s.description, s.format && `format: ${s.format}`,
+    s.minimum !== undefined && `min ${s.minimum}`, s.maximum !== undefined && `max ${s.maximum}`].filter(Boolean).join(' · ');
+  const wrap = (input, get) => {
+    const id = 'fld-' + path.replace(/[^A-Za-z0-9_-]/g, '_');
+    input.id = id;
+    input.dataset.path = path;
+    const el = h('div', { class: 'field', dataset: { path } },
+      h('label', { for: id }, title, required ? ' *' : ''), input,
+      hint ? h('div', { class: 'hint' }, hint) : null, h('div', { class: 'err' }));
+    return { el, get };
+  };
+  if (t === 'object' && s.properties && path !== '$') {
+    const sub = buildObject(s, root, path, value || {});
+    const fs = h('fieldset', { class: 'field', dataset: { path } }, h('legend', {}, title), sub.el, h('div', { class: 'err' }));
+    return { el: fs, get: sub.get };
+  }
+  if (Array.isArray(s.enum)) {
+    const sel = h('select', {}, required ? null : h('option', { value: '' }, '—'),
+      s.enum.map((v, i) => h('option', { value: String(i), selected: JSON.stringify(v) === JSON.stringify(value) }, String(v))));
+    return wrap(sel, () => (sel.value === '' ? undefined : s.enum[Number(sel.value)]));
+  }
+  switch (t) {
+    case 'boolean': {
+      const cb = h('input', { type: 'checkbox', checked: value === true });
+      return wrap(cb, () => cb.checked);
+    }
+    case 'integer':
+    case 'number': {
+      const inp = h('input', { type: 'number', step: t === 'integer' ? '1' : 'any', value: value ?? '' });
+      if (s.minimum !== undefined) inp.min = s.minimum;
+      if (s.maximum !== undefined) inp.max = s.maximum;
+      return wrap(inp, () => {
+        const v = inp.value.trim();
+        if (v === '') return required ? null : undefined;
+        const n = Number(v);
+        return Number.isFinite(n) ? n : v; // the server names a non-number
+      });
+    }
+    case 'string': {
+      const inp = h('input', { type: 'text', value: value ?? '', placeholder: s.format || '' });
+      if (s.format) inp.setAttribute('autocomplete', 'off');
+      return wrap(inp, () => (inp.value === '' && !required ? undefined : inp.value));
+    }
+    default: {
+      // Arrays, unions and untyped values: edit as JSON.
+      const ta = h('textarea', { rows: 3 }, value === undefined ? '' : JSON.stringify(value, null, 2));
+      return wrap(ta, () => {
+        const v = ta.value.trim();
+        if (v === '') return undefined;
+        try { return JSON.parse(v); } catch { throw new FormError(path, 'not valid JSON'); }
+      });
+    }
+  }
+}
+
+class FormError extends Error {
+  constructor(path, message) { super(message); this.path = path; }
+}
+
+function buildObject(s, root, path, value) {
+  s = resolve(s, root);
+  const req = new Set(s.required || []);
+  const fields = Object.entries(s.properties || {}).map(([k, sub]) => [k, buildField(sub, root, pathOf(path, k), k, value[k], req.has(k))]);
+  return {
+    el: h('div', {}, fields.map(([, f]) => f.el)),
+    get() {
+      const out = {};
+      for (const [k, f] of fields) {
+        const v = f.get();
+        if (v !== undefined) out[k] = v;
+      }
+      return out;
+    },
+  };
+}
+
+// attachmentForm renders the form for a task's attachments: generated
+// from the class's schema when a node publishes one, a JSON editor
+// otherwise.
+function attachmentForm(container, task, schemaDoc, onSubmit) {
+  let get;
+  let body;
+  if (schemaDoc && typeOf(resolve(schemaDoc, schemaDoc)) === 'object') {
+    const obj = buildObject(schemaDoc, schemaDoc, '$', task.attachments || {});
+    body = obj.el;
+    get = obj.get;
+  } else {
+    const ta = h('textarea', { id: 'att-json', rows: 10, dataset: { path: '$' } }, JSON.stringify(task.attachments || {}, null, 2));
+    body = h('div', { class: 'field', dataset: { path: '$' } }, h('label', { for: 'att-json' }, 'Attachments (JSON)'), ta,
+      h('div', { class: 'hint' }, 'No online node publishes a schema for this class; the node checks the attachments when it applies them.'),
+      h('div', { class: 'err' }));
+    get = () => { try { return JSON.parse(ta.value); } catch { throw new FormError('$', 'not valid JSON'); } };
+  }
+  const formErr = h('div', { class: 'msg bad', id: 'form-error' });
+  const msg = h('div', { class: 'msg', id: 'form-msg' });
+  const submit = h('button', { type: 'submit', id: 'att-submit' }, 'Update attachments');
+  const form = h('form', { class: 'att', id: 'att-form', novalidate: true }, body, formErr, h('div', { class: 'actions' }, submit), msg);
+
+  const clearErrors = () => {
+    formErr.replaceChildren();
+    for (const f of form.querySelectorAll('.field.invalid')) f.classList.remove('invalid');
+    for (const e of form.querySelectorAll('.err')) e.textContent = '';
+  };
+  const showFieldErrors = (fields) => {
+    const unplaced = [];
+    for (const fe of fields) {
+      const f = [...form.querySelectorAll('.field')].find((x) => x.dataset.path === fe.path);
+      if (f) {
+        f.classList.add('invalid');
+        const slot = f.querySelector(':scope > .err');
+        slot.textContent = slot.textContent ? slot.textContent + '; ' + fe.message : fe.message;
+      } else {
+        unplaced.push(fe);
+      }
+    }
+    formErr.replaceChildren(...unplaced.map((fe) => h('div', {}, h('code', {}, fe.path), ': ', fe.message)));
+  };
+
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    clearErrors();
+    msg.textContent = '';
+    msg.className = 'msg';
+    let value;
+    try { value = get(); } catch (e) {
+      if (e instanceof FormError) { showFieldErrors([{ path: e.path, message: e.message }]); return; }
+      throw e;
+    }
+    submit.disabled = true;
+    try {
+      await onSubmit(value, msg);
+    } catch (e) {
+      if (e instanceof APIError && Array.isArray(e.body.fields)) {
+        formErr.replaceChildren(h('div', {}, e.message));
+        showFieldErrors(e.body.fields.map((f) => ({ path: f.path.startsWith('$') ? f.path : '$', message: f.message })));
+      } else {
+        formErr.replaceChildren(h('div', {}, e.message));
+      }
+    } finally {
+      submit.disabled = false;
+    }
+  });
+  container.replaceChildren(form);
+  return { showFieldErrors };
+}
+
+// ---- task page ----
+
+function taskView(app, id) {
+  const facts = h('dl', { class: 'facts', id: 'facts' });
+  const formBox = h('div', {}, h('p', { class: 'muted' }, 'Loading the form…'));
+  const rejection = h('div', { id: 'rejection' });
+  const actionMsg = h('div', { class: 'msg', id: 'action-msg' });
+  let task = null;
+  let pendingVersion = 0;
+  let formMsg = null;
+
+  const cancelBtn = h('button', { class: 'danger', id: 'cancel', onclick: () => act('cancel') }, 'Cancel');
+  const retryBtn = h('button', { class: 'secondary', id: 'retry', onclick: () => act('retry') }, 'Retry (back to Created)');
+
+  app.replaceChildren(
+    h('p', {}, h('a', { href: '#/' }, '‹ overview')),
+    h('h2', {}, 'Task ', h('code', { id: 'task-id' }, id)),
+    h('div', { class: 'two' },
+      h('section', { class: 'panel' }, facts, h('div', { class: 'actions' }, cancelBtn, retryBtn), actionMsg),
+      h('section', { class: 'panel' }, h('h2', { class: 'flush' }, 'Attachments'), rejection, formBox)),
+  );
+
+  const fact = (k, v, fid) => [h('dt', {}, k), h('dd', { id: fid }, v)];
+  function renderFacts() {
+    const t = task;
+    facts.replaceChildren(
+      ...fact('Class', t.className, 'f-class'),
+      ...fact('Status', badge(t.lifecycleStatus), 'status'),
+      ...fact('Executor', t.executor || '-', 'executor'),
+      ...fact('Attachments version', String(t.attachmentsVersion), 'att-version'),
+      ...fact('Applied by the worker', String(t.appliedAttachmentsVersion), 'applied-version'),
+      ...fact('Assignment epoch', String(t.assignmentEpoch), 'epoch'),
+      ...fact('Attempts', String(t.attempts), 'attempts'),
+      ...fact('Priority', String(t.priority), 'priority'),
+      ...fact('Heartbeat', String(t.heartbeat), 'heartbeat'),
+      ...fact('Created', when(t.createDateTime)),
+      ...fact('Updated', when(t.updateDateTime), 'updated'),
+      ...(t.error ? fact('Error', t.error, 'error') : []),
+    );
+    cancelBtn.disabled = ['Cancelled', 'Finished'].includes(t.lifecycleStatus);
+    retryBtn.disabled = t.lifecycleStatus === 'Created' && !t.executor;
+    const rj = t.attachmentsRejection;
+    rejection.replaceChildren(rj && rj.version > t.appliedAttachmentsVersion
+      ? h('div', { class: 'msg bad' }, `The worker rejected version ${rj.version} and keeps version ${t.appliedAttachmentsVersion}: ${rj.message}`,
+        ...(rj.fields || []).map((f) => h('div', {}, h('code', {}, f.path), ': ', f.message)))
+      : []);
+    if (formMsg && pendingVersion) {
+      if (t.appliedAttachmentsVersion >= pendingVersion) {
+        formMsg.textContent = `Version ${pendingVersion} applied by the worker.`;
+        formMsg.className = 'msg ok';
+        pendingVersion = 0;
+      } else if (rj && rj.version >= pendingVersion) {
+        formMsg.textContent = `The worker rejected version ${pendingVersion}.`;
+        formMsg.className = 'msg bad';
+        pendingVersion = 0;
+      }
+    }
+  }
+
+  async function load() {
+    try {
+      task = await api('/api/tasks/' + encodeURIComponent(id));
+    } catch (e) { showError(app, e); return; }
+    renderFacts();
+    let schemaDoc = null;
+    try { schemaDoc = await api('/api/classes/' + encodeURIComponent(task.className) + '/schema'); } catch { /* no schema: JSON editor */ }
+    attachmentForm(formBox, task, schemaDoc, async (value, msg) => {
+      const res = await api('/api/tasks/' + encodeURIComponent(id) + '/attachments', { method: 'PUT', body: { attachments: value } });
+      const v = res.data.attachmentsVersion;
+      task.attachmentsVersion = Math.max(task.attachmentsVersion, v);
+      formMsg = msg;
+      if (['Assigning', 'Running'].includes(task.lifecycleStatus) && task.appliedAttachmentsVersion < v) {
+        pendingVersion = v;
+        msg.textContent = `Stored as version ${v}; waiting for the worker to apply it…`;
+        msg.className = 'msg';
+      } else {
+        msg.textContent = `Stored as version ${v}.`;
+        msg.className = 'msg ok';
+      }
+      renderFacts();
+    });
+  }
+
+  async function act(what) {
+    actionMsg.textContent = '';
+    try {
+      const res = what === 'cancel'
+        ? await api('/api/tasks/' + encodeURIComponent(id), { method: 'DELETE' })
+        : await api('/api/tasks/' + encodeURIComponent(id) + '/status', { method: 'PUT', body: { lifecycleStatus: 'Created' } });
+      actionMsg.textContent = res.message;
+      actionMsg.className = 'msg ok';
+    } catch (e) {
+      actionMsg.textContent = e.message;
+      actionMsg.className = 'msg bad';
+    }
+  }
+
+  load();
+  return {
+    listener(msg) {
+      if (msg.type === 'resync') { load(); return; }
+      if (!task || msg.taskId !== id) return;
+      if (msg.type === 'task_update') {
+        Object.assign(task, msg.data);
+        task.error = msg.data.error || null;
+        renderFacts();
+      } else if (msg.type === 'task_heartbeat') {
+        task.heartbeat = msg.data.heartbeat;
+        document.getElementById('heartbeat').textContent = String(task.heartbeat);
+      }
+    },
+  };
+}
+
+// ---- start ----
+
+takeTokenFromFragment();
+window.addEventListener('hashchange', () => { takeTokenFromFragment(); route(); });
+events.start();
+route();

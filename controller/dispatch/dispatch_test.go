@@ -1,0 +1,175 @@
+package dispatch
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/skalds-go/skalds/controller/monitor"
+	"github.com/skalds-go/skalds/controller/store"
+	"github.com/skalds-go/skalds/runtime/task"
+)
+
+func TestParseStrategy(t *testing.T) {
+	for in, want := range map[string]Strategy{"": LeastTasks, "least_tasks": LeastTasks, "ROUND_ROBIN": RoundRobin, " random ": Random} {
+		got, err := ParseStrategy(in)
+		if err != nil || got != want {
+			t.Errorf("ParseStrategy(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	if _, err := ParseStrategy("FASTEST"); err == nil {
+		t.Error("an unknown strategy was accepted")
+	}
+}
+
+func TestLeastTasksPicksSmallestLoadThenSmallestID(t *testing.T) {
+	c := newChooser(LeastTasks, 1)
+	cs := []candidate{{"c", 2}, {"b", 1}, {"a", 1}, {"d", 5}}
+	if got := cs[c.choose(cs)].id; got != "a" {
+		t.Fatalf("chose %s, want a", got)
+	}
+}
+
+func TestRoundRobinRotatesAcrossCallsAndMembershipChanges(t *testing.T) {
+	c := newChooser(RoundRobin, 1)
+	cs := []candidate{{"n3", 0}, {"n1", 9}, {"n2", 0}}
+	var got []string
+	for range 4 {
+		got = append(got, cs[c.choose(cs)].id)
+	}
+	if fmt.Sprint(got) != "[n1 n2 n3 n1]" {
+		t.Fatalf("rotation %v", got)
+	}
+	// n2 leaves: the turn after n1 goes to the next id, n3.
+	cs = []candidate{{"n1", 0}, {"n3", 0}}
+	if id := cs[c.choose(cs)].id; id != "n3" {
+		t.Fatalf("after n1 without n2 chose %s, want n3", id)
+	}
+}
+
+func TestRandomStaysInRangeAndSpreads(t *testing.T) {
+	c := newChooser(Random, 42)
+	cs := []candidate{{"a", 0}, {"b", 0}, {"c", 0}}
+	seen := map[string]int{}
+	for range 300 {
+		seen[cs[c.choose(cs)].id]++
+	}
+	for _, id := range []string{"a", "b", "c"} {
+		if seen[id] < 50 {
+			t.Fatalf("random choice is lopsided: %v", seen)
+		}
+	}
+}
+
+func TestBackoffDoublesUpToMax(t *testing.T) {
+	b := Backoff{Base: time.Second, Max: 5 * time.Second}
+	want := []time.Duration{time.Second, time.Second, 2 * time.Second, 4 * time.Second, 5 * time.Second, 5 * time.Second}
+	for n, w := range want {
+		if got := b.Delay(n); got != w {
+			t.Errorf("Delay(%d) = %v, want %v", n, got, w)
+		}
+	}
+}
+
+func ptr(s string) *string { return &s }
+
+func doc(id, class string, status task.Status, executor *string, prio int) store.Doc {
+	var d store.Doc
+	d.ID, d.ClassName, d.LifecycleStatus, d.Executor, d.Priority, d.Mode = id, class, status, executor, prio, task.Passive
+	d.CreateDateTime = 1
+	return d
+}
+
+func snap(nodes ...*monitor.Node) *monitor.Snapshot {
+	return &monitor.Snapshot{Nodes: nodes}
+}
+
+func node(id string, online bool, classes ...string) *monitor.Node {
+	return &monitor.Node{ID: id, Mode: "node", Online: online, Classes: classes}
+}
+
+func TestPlanMatchesClassPriorityAndCapacity(t *testing.T) {
+	d := New(nil, nil, nil, Options{MaxTasksPerNode: 1})
+	docs := []store.Doc{
+		doc("low", "A", task.Created, nil, 1),
+		doc("high", "A", task.Created, nil, 9),
+		doc("b", "B", task.Created, nil, 5),
+		doc("nobody", "Z", task.Created, nil, 5),
+	}
+	acts := d.plan(time.Now(), docs, snap(node("n1", true, "A"), node("n2", true, "A", "B"), node("off", false, "A", "B", "Z")))
+	got := map[string]string{}
+	for _, a := range acts {
+		got[a.doc.ID] = a.node
+	}
+	// high goes first to n1 (least tasks, smallest id), b to n2; low finds
+	// both nodes full; nobody's class has no online node.
+	if fmt.Sprint(got) != "map[b:n2 high:n1]" {
+		t.Fatalf("plan %v", got)
+	}
+}
+
+func TestPlanMovesTasksOfOfflineNodesAndReleasesWhenNobodyCan(t *testing.T) {
+	d := New(nil, nil, nil, Options{OfflineGrace: time.Minute})
+	now := time.Now()
+	docs := []store.Doc{
+		doc("run", "A", task.Running, ptr("dead"), 0),
+		doc("stuck", "Z", task.Assigning, ptr("dead"), 0),
+		doc("ghost", "A", task.Running, ptr("absent"), 0),
+		doc("fine", "A", task.Running, ptr("live"), 0),
+	}
+	s := snap(node("dead", false, "A", "Z"), node("live", true, "A"))
+	acts := d.plan(now, docs, s)
+	got := map[string]string{}
+	for _, a := range acts {
+		got[a.doc.ID] = fmt.Sprintf("%d %s", a.kind, a.node)
+	}
+	if fmt.Sprint(got) != fmt.Sprintf("map[run:%d live stuck:%d ]", move, release) {
+		t.Fatalf("plan %v", got)
+	}
+	// The absent executor is moved once its grace has passed.
+	acts = d.plan(now.Add(2*time.Minute), docs[2:3], s)
+	if len(acts) != 1 || acts[0].kind != move || acts[0].node != "live" {
+		t.Fatalf("absent executor after the grace: %+v", acts)
+	}
+}
+
+func TestPlanRetriesWithBackoffThenGivesUp(t *testing.T) {
+	d := New(nil, nil, nil, Options{MaxAttempts: 3, Backoff: Backoff{Base: 10 * time.Second, Max: time.Hour}})
+	failed := func(attempts int, ago time.Duration, now time.Time) store.Doc {
+		x := doc(fmt.Sprint("f", attempts, ago), "A", task.Failed, ptr("n1"), 0)
+		x.Attempts = attempts
+		x.UpdateDateTime = now.Add(-ago).UnixMilli()
+		return x
+	}
+	now := time.Now()
+	s := snap(node("n1", true, "A"))
+	cases := []struct {
+		attempts int
+		ago      time.Duration
+		want     bool
+	}{
+		{1, 5 * time.Second, false}, // backoff 10 s not over
+		{1, 11 * time.Second, true},
+		{2, 11 * time.Second, false}, // backoff 20 s
+		{2, 21 * time.Second, true},
+		{3, time.Hour, false}, // out of attempts: stays Failed
+	}
+	for _, c := range cases {
+		acts := d.plan(now, []store.Doc{failed(c.attempts, c.ago, now)}, s)
+		if got := len(acts) == 1 && acts[0].kind == retry; got != c.want {
+			t.Errorf("attempts %d failed %v ago: retried=%v, want %v", c.attempts, c.ago, got, c.want)
+		}
+	}
+}
+
+func TestPlanSkipsTheNodeThatRefusedRecently(t *testing.T) {
+	d := New(nil, nil, nil, Options{RefusalCooldown: time.Minute})
+	now := time.Now()
+	x := doc("t", "A", task.Created, nil, 0)
+	x.AssignmentEpoch = 4
+	x.Refusal = &task.Refusal{SkaldID: "n1", Epoch: 4, At: now.UnixMilli()}
+	acts := d.plan(now, []store.Doc{x}, snap(node("n1", true, "A"), node("n2", true, "A")))
+	if len(acts) != 1 || acts[0].node != "n2" {
+		t.Fatalf("plan %+v", acts)
+	}
+}

@@ -1,0 +1,81 @@
+package schema
+
+import (
+	"reflect"
+	"testing"
+)
+
+const camera = `{"type":"object","properties":{"rtspUrl":{"type":"string","format":"uri"},"fixFrame":{"type":"integer","minimum":1,"maximum":1000},"zones":{"type":"array","items":{"type":"object","properties":{"name":{"type":"string","minLength":1}}}}},"required":["rtspUrl","fixFrame"],"additionalProperties":false}`
+
+func paths(fs []FieldError) []string {
+	out := []string{}
+	for _, f := range fs {
+		out = append(out, f.Path)
+	}
+	return out
+}
+
+func TestCheckReportsEveryField(t *testing.T) {
+	v := NewValidator()
+	src := []Source{{Schema: []byte(camera), Nodes: []string{"n1"}}}
+	for _, tc := range []struct {
+		doc  string
+		want []string
+	}{
+		{`{"rtspUrl":"rtsp://cam/1","fixFrame":5}`, []string{}},
+		{`{"rtspUrl":"rtsp://cam/1","fixFrame":0}`, []string{"$.fixFrame"}},
+		{`{"rtspUrl":"not a uri","fixFrame":2000,"extra":1}`, []string{"$.extra", "$.fixFrame", "$.rtspUrl"}},
+		{`{}`, []string{"$.fixFrame", "$.rtspUrl"}},
+		{`{"rtspUrl":"rtsp://x","fixFrame":1,"zones":[{"name":"a"},{"name":""}]}`, []string{"$.zones[1].name"}},
+		{`[]`, []string{"$"}},
+	} {
+		res, err := v.Check([]byte(tc.doc), src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !res.Checked {
+			t.Errorf("%s: not checked", tc.doc)
+		}
+		if got := paths(res.Errors); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s: paths %v, want %v (%+v)", tc.doc, got, tc.want, res.Errors)
+		}
+	}
+}
+
+func TestCheckPolicy(t *testing.T) {
+	v := NewValidator()
+	res, err := v.Check([]byte(`{"anything":true}`), nil)
+	if err != nil || res.Checked || !res.Valid() {
+		t.Errorf("no schema: %+v %v; want accepted unchecked", res, err)
+	}
+	// Two versions during an upgrade: valid against either is enough.
+	newer := `{"type":"object","properties":{"fixFrame":{"type":"integer"},"fps":{"type":"integer"}},"required":["fixFrame","fps"],"additionalProperties":false}`
+	srcs := []Source{{Schema: []byte(newer), Nodes: []string{"b"}}, {Schema: []byte(camera), Nodes: []string{"a", "c"}}}
+	Sort(srcs)
+	if srcs[0].Nodes[0] != "a" {
+		t.Fatalf("sort: %+v", srcs)
+	}
+	if res, _ := v.Check([]byte(`{"fixFrame":3,"fps":25}`), srcs); !res.Valid() {
+		t.Errorf("valid for the newer schema: %+v", res)
+	}
+	res, _ = v.Check([]byte(`{"fixFrame":3}`), srcs)
+	if res.Valid() || !reflect.DeepEqual(res.Nodes, []string{"a", "c"}) || !reflect.DeepEqual(paths(res.Errors), []string{"$.rtspUrl"}) {
+		t.Errorf("invalid for both: %+v; want the errors of the schema most nodes publish", res)
+	}
+	// A broken schema is skipped; when all are broken, accept and say why.
+	res, err = v.Check([]byte(`{}`), []Source{{Schema: []byte(`{"type":12}`), Nodes: []string{"x"}}})
+	if err == nil || res.Checked {
+		t.Errorf("broken schema: %+v %v", res, err)
+	}
+	// External references are never loaded.
+	if _, err := v.Compile([]byte(`{"$ref":"file:///etc/passwd"}`)); err == nil {
+		t.Error("a schema with an external $ref compiled")
+	}
+}
+
+func TestPath(t *testing.T) {
+	inst := map[string]any{"a b": []any{map[string]any{"1": 2}}}
+	if got := Path(inst, []string{"a b", "0", "1"}); got != `$["a b"][0]["1"]` {
+		t.Errorf("got %s", got)
+	}
+}
