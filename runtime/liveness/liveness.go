@@ -32,6 +32,11 @@ func NodeTasksKey(node string) string { return "skalds:" + node + ":all-task" }
 // NodeClassesKey is the list of worker classes a node can run.
 func NodeClassesKey(node string) string { return "skalds:" + node + ":allow-task-class-name" }
 
+// NodeSchemasKey is a hash of the JSON Schema of each class a node runs,
+// by class name, so that a controller can validate attachments without
+// the Go types.
+func NodeSchemasKey(node string) string { return "skalds:" + node + ":schemas" }
+
 // TaskHeartbeatKey is a task's heartbeat key.
 func TaskHeartbeatKey(task string) string { return "task:" + task + ":heartbeat" }
 
@@ -69,10 +74,10 @@ type TaskRef struct {
 	ClassName string `json:"class_name"`
 }
 
-// NodeBeat records that node is alive in mode and runs tasks, and which
-// classes it can run. One beat is one MULTI, so a reader never sees the
-// class list half written.
-func (r *Registry) NodeBeat(ctx context.Context, node, mode string, tasks []TaskRef, classes []string) error {
+// NodeBeat records that node is alive in mode and runs tasks, which
+// classes it can run and their JSON Schemas. One beat is one MULTI, so a
+// reader never sees the class list half written.
+func (r *Registry) NodeBeat(ctx context.Context, node, mode string, tasks []TaskRef, classes []string, schemas map[string][]byte) error {
 	if r == nil {
 		return nil
 	}
@@ -98,6 +103,15 @@ func (r *Registry) NodeBeat(ctx context.Context, node, mode string, tasks []Task
 			p.RPush(ctx, NodeClassesKey(node), toAny(classes)...)
 			p.Expire(ctx, NodeClassesKey(node), r.ttl)
 		}
+		p.Del(ctx, NodeSchemasKey(node))
+		if len(schemas) > 0 {
+			fields := make([]any, 0, 2*len(schemas))
+			for class, schema := range schemas {
+				fields = append(fields, class, schema)
+			}
+			p.HSet(ctx, NodeSchemasKey(node), fields...)
+			p.Expire(ctx, NodeSchemasKey(node), r.ttl)
+		}
 		return nil
 	})
 	return err
@@ -111,7 +125,7 @@ func (r *Registry) RemoveNode(ctx context.Context, node string) error {
 	_, err := r.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.HDel(ctx, NodesKey, node)
 		p.HDel(ctx, NodeModesKey, node)
-		p.Del(ctx, NodeHeartbeatKey(node), NodeTasksKey(node), NodeClassesKey(node))
+		p.Del(ctx, NodeHeartbeatKey(node), NodeTasksKey(node), NodeClassesKey(node), NodeSchemasKey(node))
 		return nil
 	})
 	return err

@@ -362,6 +362,17 @@ func (n *Node) classNames() []string {
 	return names
 }
 
+// schemas returns the JSON Schema of every registered class that has one.
+func (n *Node) schemas() map[string][]byte {
+	out := make(map[string][]byte, len(n.classes))
+	for name, w := range n.classes {
+		if s := w.Schema(); len(s) > 0 {
+			out[name] = s
+		}
+	}
+	return out
+}
+
 // beat publishes the node's liveness and its tasks' heartbeats. It holds
 // beatMu while it writes the task heartbeats, so that a worker that ends
 // meanwhile writes its terminal heartbeat after them, never before (a
@@ -385,7 +396,7 @@ func (n *Node) beat(ctx context.Context) {
 		n.log.Warn("task heartbeats", "err", err)
 	}
 	sort.Slice(refs, func(i, j int) bool { return refs[i].ID < refs[j].ID })
-	if err := n.reg.NodeBeat(ctx, n.cfg.SkaldID, string(n.cfg.Mode), refs, n.classNames()); err != nil && ctx.Err() == nil {
+	if err := n.reg.NodeBeat(ctx, n.cfg.SkaldID, string(n.cfg.Mode), refs, n.classNames(), n.schemas()); err != nil && ctx.Err() == nil {
 		n.log.Warn("node heartbeat", "err", err)
 	}
 }

@@ -31,6 +31,7 @@ const (
 	stopFenced                // a write of ours was fenced: write nothing
 	stopLease                 // MongoDB was out of reach too long: write nothing
 	stopFailed                // an update hook panicked: write Failed
+	stopRestart               // a restart field changed: start again with the new attachments
 	stopShutdown              // the node is stopping: see Options.OnShutdown
 )
 
@@ -282,6 +283,14 @@ func (n *Node) deliver(r *run) {
 func (n *Node) apply(r *run, u *pendingUpd) {
 	ctx := r.ctx
 	f, err := prepare(r.inst, u.raw)
+	if errors.Is(err, skald.ErrRestart) {
+		// The reconcile that follows the stop starts a new instance with
+		// the task's attachments as they are now, and records them as
+		// applied once it runs.
+		r.log.Info("a field marked //skald:restart changed; restarting the worker", "attachmentsVersion", u.version)
+		n.stop(r, stopRestart)
+		return
+	}
 	if err == nil {
 		err = n.call(r, "update", f)
 	}
@@ -507,6 +516,9 @@ func (n *Node) finish(r *run, err error) {
 			// what to confirm.
 			status, code = task.Cancelled, liveness.Cancelled
 		}
+	case stopRestart:
+		r.log.Info("worker stopped for a restart with new attachments")
+		return
 	default:
 		r.log.Info("worker stopped; the task is no longer assigned here")
 		return

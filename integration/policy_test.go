@@ -1,0 +1,108 @@
+package integration
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/skalds-go/skalds/runtime/liveness"
+	"github.com/skalds-go/skalds/runtime/node"
+	"github.com/skalds-go/skalds/runtime/skald"
+	"github.com/skalds-go/skalds/runtime/task"
+)
+
+// withPolicies gives cls the update policies that skaldgen generates from
+// //skald:restart on mode and //skald:immutable on value: a new mode
+// restarts the worker, a new value is refused while the task runs.
+func withPolicies(cls *skald.Class[params]) *skald.Class[params] {
+	cls.Changes = func(old, next params) skald.Change {
+		var ch skald.Change
+		if old.Value != next.Value {
+			ch.Immutable = append(ch.Immutable, "$.value")
+		}
+		ch.Restart = old.Mode != next.Mode
+		return ch
+	}
+	return cls
+}
+
+func TestRestartPolicyRestartsTheWorker(t *testing.T) {
+	e := newEnv(t)
+	p := &probe{}
+	cls := withPolicies(newClass(e.id("Restartable"), p))
+	rn := e.startNode("node", node.Options{}, nil, cls)
+	id := e.id("task")
+	e.create(id, cls, params{Mode: "wait", Value: 1})
+	epoch := e.assign(id, rn)
+	e.running(id, rn, epoch)
+
+	mark := e.logs.Mark()
+	version, err := newTyped(e, cls).Update(e.ctx, id, params{Mode: "other", Value: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.await(mark, "worker stopped for a restart with new attachments", "taskId", id)
+	e.await(mark, "main running", "taskId", id, "mode", "other")
+	got := e.waitTask(id, "the restart applied", func(tk *task.Task) bool {
+		return tk.AppliedAttachmentsVersion == version && tk.LifecycleStatus == task.Running
+	})
+	if got.AssignmentEpoch != epoch {
+		t.Fatalf("a restart changed the epoch from %d to %d", epoch, got.AssignmentEpoch)
+	}
+	starts, releases, maxActive, updates := p.snapshot()
+	if starts != 2 || releases != 1 || maxActive != 1 || len(updates) != 0 {
+		t.Fatalf("starts %d releases %d maxActive %d updates %v; want 2, 1, 1 and no update hook call", starts, releases, maxActive, updates)
+	}
+}
+
+func TestImmutableFieldIsRefusedByClientAndNode(t *testing.T) {
+	e := newEnv(t)
+	p := &probe{}
+	cls := withPolicies(newClass(e.id("Frozen"), p))
+	rn := e.startNode("node", node.Options{}, nil, cls)
+	id := e.id("task")
+	e.create(id, cls, params{Mode: "wait", Value: 1})
+	epoch := e.assign(id, rn)
+	before := e.running(id, rn, epoch)
+
+	// The typed client refuses before writing anything.
+	_, err := newTyped(e, cls).Update(e.ctx, id, params{Mode: "wait", Value: 2})
+	if err == nil || !strings.Contains(err.Error(), "$.value: "+skald.ImmutableMsg) {
+		t.Fatalf("client update of an immutable field: got %v", err)
+	}
+	if tk, _ := e.store.Get(e.ctx, id); tk.AttachmentsVersion != before.AttachmentsVersion {
+		t.Fatalf("the refused update was written: version %d, want %d", tk.AttachmentsVersion, before.AttachmentsVersion)
+	}
+
+	// A writer that bypasses the client is refused by the node.
+	mark := e.logs.Mark()
+	version, err := e.client.SetAttachments(e.ctx, id, cls.Encode(params{Mode: "wait", Value: 3}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := e.await(mark, "attachments update rejected; the worker keeps its current attachments", "taskId", id)
+	if !strings.Contains(errText(r), "$.value") {
+		t.Fatalf("rejection %q does not name $.value", errText(r))
+	}
+	e.waitTask(id, "the rejection recorded", func(tk *task.Task) bool {
+		return tk.AttachmentsRejection != nil && tk.AttachmentsRejection.Version == version
+	})
+	if _, _, _, updates := p.snapshot(); len(updates) != 0 {
+		t.Fatalf("the update hook ran for a refused change: %v", updates)
+	}
+}
+
+func TestNodePublishesClassSchemas(t *testing.T) {
+	e := newEnv(t)
+	cls := newClass(e.id("Schematic"), &probe{})
+	cls.JSONSchema = []byte(`{"type":"object"}`)
+	rn := e.startNode("node", node.Options{}, nil, cls)
+	rdb := redis.NewClient(&redis.Options{Addr: e.cfg.RedisAddr()})
+	defer rdb.Close()
+	got, err := rdb.HGet(context.Background(), liveness.NodeSchemasKey(rn.n.ID()), cls.Name).Result()
+	if err != nil || got != `{"type":"object"}` {
+		t.Fatalf("schema of %s in Redis: %q, %v", cls.Name, got, err)
+	}
+}
