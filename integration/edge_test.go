@@ -12,6 +12,7 @@ import (
 	"github.com/skalds-go/skalds/runtime/node"
 	"github.com/skalds-go/skalds/runtime/skald"
 	"github.com/skalds-go/skalds/runtime/task"
+	"github.com/skalds-go/skalds/skaldtest"
 )
 
 func writeYAML(t *testing.T, body string) string {
@@ -80,7 +81,7 @@ TaskWorkers:
 	e.await(mark, "main running", "taskId", cam, "value", 10)
 	e.running(cam, b, 2)
 	e.await(mark, "edge task is Cancelled in MongoDB; not starting it", "taskId", door)
-	if n := e.logs.CountFrom(mark, Msg("worker started", "taskId", door)); n != 0 {
+	if n := e.logs.CountFrom(mark, skaldtest.Msg("worker started", "taskId", door)); n != 0 {
 		t.Fatalf("the cancelled edge task started %d times", n)
 	}
 }

@@ -7,9 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -25,6 +23,7 @@ import (
 	"github.com/skalds-go/skalds/runtime/node"
 	"github.com/skalds-go/skalds/runtime/skald"
 	"github.com/skalds-go/skalds/runtime/task"
+	"github.com/skalds-go/skalds/skaldtest"
 )
 
 // deadline bounds every wait of a test; nothing sleeps to synchronise.
@@ -38,7 +37,7 @@ type env struct {
 	ctx    context.Context
 	stack  *embedded.Stack
 	cfg    config.Config
-	logs   *Handler
+	logs   *skaldtest.Logs
 	client *client.Client
 	store  *task.Store
 	rdb    *redis.Client
@@ -54,14 +53,18 @@ func newEnv(t testing.TB) *env {
 	if os.Getenv("SKALD_TEST_LOG") != "" {
 		next = slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})
 	}
-	e := &env{t: t, ctx: ctx, logs: newWatch(next), uid: randomID()}
+	e := &env{t: t, ctx: ctx, logs: skaldtest.NewLogs(next), uid: randomID()}
 	var err error
-	e.stack, err = embedded.Start(ctx, embedded.Options{RedisAddr: localRedis()})
+	e.stack, err = embedded.Start(ctx, embedded.Options{RedisAddr: skaldtest.LocalRedis()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = e.stack.Close() })
-	e.cfg = configFor(t, e.stack)
+	cfg, err := skaldtest.Config(e.stack.KafkaAddr, e.stack.MongoURI, e.stack.RedisAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.cfg = cfg
 	e.client, err = client.New(ctx, e.cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -73,54 +76,6 @@ func newEnv(t testing.TB) *env {
 	e.pub = event.NewPublisher(event.Broker{Addr: e.stack.KafkaAddr})
 	t.Cleanup(func() { _ = e.pub.Close() })
 	return e
-}
-
-func configFor(t testing.TB, s *embedded.Stack) config.Config {
-	kh, kp := hostPort(t, s.KafkaAddr)
-	rh, rp := hostPort(t, s.RedisAddr)
-	cfg, err := config.Load(config.Config{
-		Mode:      config.ModeNode,
-		KafkaHost: kh, KafkaPort: kp,
-		RedisHost: rh, RedisPort: rp,
-		MongoHost: s.MongoURI,
-		DBName:    "skalds",
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cfg
-}
-
-func hostPort(t testing.TB, addr string) (string, int) {
-	h, p, err := net.SplitHostPort(addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := strconv.Atoi(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return h, n
-}
-
-// localRedis is 127.0.0.1:6379 when a Redis answers there, else "" (and
-// the stack starts miniredis).
-func localRedis() string {
-	const addr = "127.0.0.1:6379"
-	c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-	if err != nil {
-		return ""
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(time.Second))
-	if _, err := c.Write([]byte("PING\r\n")); err != nil {
-		return ""
-	}
-	buf := make([]byte, 7)
-	if n, _ := c.Read(buf); n < 5 || string(buf[:5]) != "+PONG" {
-		return ""
-	}
-	return addr
 }
 
 func randomID() string {
@@ -168,7 +123,7 @@ func (e *env) startNode(name string, opts node.Options, tweak func(*config.Confi
 	e.t.Cleanup(func() { _ = rn.stop() })
 	wait, cancelWait := context.WithTimeout(e.ctx, deadline)
 	defer cancelWait()
-	ready := func(r Record) bool { return r.Msg == "node ready" && r.Attrs["skaldId"] == cfg.SkaldID }
+	ready := func(r skaldtest.Record) bool { return r.Msg == "node ready" && r.Attrs["skaldId"] == cfg.SkaldID }
 	if _, err := e.logs.AwaitFrom(wait, mark, ready); err != nil {
 		select {
 		case err := <-rn.done:
@@ -201,11 +156,11 @@ func (rn *runningNode) alive(t testing.TB) {
 }
 
 // await waits for a record from mark on with message msg and attrs.
-func (e *env) await(mark int, msg string, attrs ...any) Record {
+func (e *env) await(mark int, msg string, attrs ...any) skaldtest.Record {
 	e.t.Helper()
 	ctx, cancel := context.WithTimeout(e.ctx, deadline)
 	defer cancel()
-	r, err := e.logs.AwaitFrom(ctx, mark, Msg(msg, attrs...))
+	r, err := e.logs.AwaitFrom(ctx, mark, skaldtest.Msg(msg, attrs...))
 	if err != nil {
 		e.t.Fatalf("awaiting log %q %v: %v", msg, attrs, err)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/skalds-go/skalds/runtime/event"
 	"github.com/skalds-go/skalds/runtime/node"
 	"github.com/skalds-go/skalds/runtime/task"
+	"github.com/skalds-go/skalds/skaldtest"
 )
 
 func TestDuplicateAssignStartsOneWorker(t *testing.T) {
@@ -36,14 +37,14 @@ func TestDuplicateAssignStartsOneWorker(t *testing.T) {
 	}
 	// Every event is handled (the first by the assign above).
 	for i := range 1 + extra {
-		for e.logs.Count(Msg("event handled", "topic", event.TopicAssign, "skaldId", a.n.ID())) <= i {
+		for e.logs.Count(skaldtest.Msg("event handled", "topic", event.TopicAssign, "skaldId", a.n.ID())) <= i {
 			e.await(e.logs.Mark(), "event handled")
 		}
 	}
 	if starts, _, most, _ := p.snapshot(); starts != 1 || most != 1 {
 		t.Fatalf("%d workers started, %d at most at once; want 1 and 1", starts, most)
 	}
-	if n := e.logs.Count(Msg("worker started", "taskId", id)); n != 1 {
+	if n := e.logs.Count(skaldtest.Msg("worker started", "taskId", id)); n != 1 {
 		t.Fatalf("%d workers started, want 1", n)
 	}
 }
@@ -85,7 +86,7 @@ func TestStaleEpochIsIgnored(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.await(mark, "event handled", "skaldId", a.n.ID())
-	if n := e.logs.Count(Msg("worker started", "taskId", id)); n != 2 {
+	if n := e.logs.Count(skaldtest.Msg("worker started", "taskId", id)); n != 2 {
 		t.Fatalf("%d workers started, want 2", n)
 	}
 }
@@ -135,7 +136,7 @@ func TestReorderedAndDuplicatedEventsEndAtLatest(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for e.logs.CountFrom(mark, Msg("event handled", "skaldId", a.n.ID())) < len(topics) {
+	for e.logs.CountFrom(mark, skaldtest.Msg("event handled", "skaldId", a.n.ID())) < len(topics) {
 		e.await(e.logs.Mark(), "event handled")
 	}
 	if _, _, _, again := p.snapshot(); len(again) != len(ups) {
@@ -511,7 +512,7 @@ func TestStuckMainIsReported(t *testing.T) {
 	a.alive(t)
 }
 
-func errText(r Record) string {
+func errText(r skaldtest.Record) string {
 	if err, ok := r.Attrs["err"].(error); ok {
 		return err.Error()
 	}

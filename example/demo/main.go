@@ -18,9 +18,9 @@ import (
 	"time"
 
 	"github.com/skalds-go/skalds/example/internal/story"
-	"github.com/skalds-go/skalds/example/internal/watch"
 	"github.com/skalds-go/skalds/example/worker"
 	"github.com/skalds-go/skalds/runtime/task"
+	"github.com/skalds-go/skalds/skaldtest"
 )
 
 func main() {
@@ -66,7 +66,7 @@ func run(ctx context.Context, logTo slog.Handler) error {
 	step.done("")
 
 	step.begin("waiting for the worker to run with (rtsp://example.com/stream, 10)")
-	if _, err := h.Logs.Await(ctx, watch.Msg("running", "taskId", id, "rtspUrl", first.RTSPURL, "fixFrame", first.FixFrame)); err != nil {
+	if _, err := h.Logs.Await(ctx, skaldtest.Msg("running", "taskId", id, "rtspUrl", first.RTSPURL, "fixFrame", first.FixFrame)); err != nil {
 		return err
 	}
 	step.done("")
@@ -80,13 +80,13 @@ func run(ctx context.Context, logTo slog.Handler) error {
 	if err := h.Tasks.WaitApplied(ctx, id, version); err != nil {
 		return err
 	}
-	if _, err := h.Logs.Await(ctx, watch.Msg("updated", "taskId", id, "rtspUrl", second.RTSPURL, "fixFrame", second.FixFrame)); err != nil {
+	if _, err := h.Logs.Await(ctx, skaldtest.Msg("updated", "taskId", id, "rtspUrl", second.RTSPURL, "fixFrame", second.FixFrame)); err != nil {
 		return err
 	}
 	step.done(fmt.Sprintf("version %d applied by the update handler", version))
 
 	step.begin("waiting for the main loop to use the new values")
-	if _, err := h.Logs.Await(ctx, watch.Msg("running", "taskId", id, "rtspUrl", second.RTSPURL, "fixFrame", second.FixFrame)); err != nil {
+	if _, err := h.Logs.Await(ctx, skaldtest.Msg("running", "taskId", id, "rtspUrl", second.RTSPURL, "fixFrame", second.FixFrame)); err != nil {
 		return err
 	}
 	step.done("")
@@ -95,10 +95,10 @@ func run(ctx context.Context, logTo slog.Handler) error {
 	if err := h.Tasks.Cancel(ctx, id); err != nil {
 		return err
 	}
-	if _, err := h.Logs.Await(ctx, watch.Msg("released", "taskId", id)); err != nil {
+	if _, err := h.Logs.Await(ctx, skaldtest.Msg("released", "taskId", id)); err != nil {
 		return err
 	}
-	if _, err := h.Logs.Await(ctx, watch.Msg("worker cancelled", "taskId", id)); err != nil {
+	if _, err := h.Logs.Await(ctx, skaldtest.Msg("worker cancelled", "taskId", id)); err != nil {
 		return err
 	}
 	t, _, err := h.Tasks.Get(ctx, id)

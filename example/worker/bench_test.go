@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/skalds-go/skalds/example/internal/story"
-	"github.com/skalds-go/skalds/example/internal/watch"
 	"github.com/skalds-go/skalds/example/worker"
+	"github.com/skalds-go/skalds/skaldtest"
 )
 
 // BenchmarkHotUpdate measures the hot-update path on the embedded servers:
@@ -18,7 +18,7 @@ import (
 func BenchmarkHotUpdate(b *testing.B) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	h, err := story.Start(ctx, story.Options{RedisAddr: story.LocalRedis()})
+	h, err := story.Start(ctx, story.Options{RedisAddr: skaldtest.LocalRedis()})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -30,7 +30,7 @@ func BenchmarkHotUpdate(b *testing.B) {
 	if _, err := h.Tasks.Assign(ctx, id, story.NodeID); err != nil {
 		b.Fatal(err)
 	}
-	if _, err := h.Logs.Await(ctx, watch.Msg("running", "taskId", id)); err != nil {
+	if _, err := h.Logs.Await(ctx, skaldtest.Msg("running", "taskId", id)); err != nil {
 		b.Fatal(err)
 	}
 
@@ -47,7 +47,7 @@ func BenchmarkHotUpdate(b *testing.B) {
 			b.Fatal(err)
 		}
 		call = append(call, time.Since(start))
-		if _, err := h.Logs.AwaitFrom(ctx, mark, watch.Msg("updated", "taskId", id, "fixFrame", frame)); err != nil {
+		if _, err := h.Logs.AwaitFrom(ctx, mark, skaldtest.Msg("updated", "taskId", id, "fixFrame", frame)); err != nil {
 			b.Fatal(err)
 		}
 		lat = append(lat, time.Since(start))

@@ -12,10 +12,10 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/skalds-go/skalds/example/internal/story"
-	"github.com/skalds-go/skalds/example/internal/watch"
 	"github.com/skalds-go/skalds/example/worker"
 	"github.com/skalds-go/skalds/runtime/event"
 	"github.com/skalds-go/skalds/runtime/task"
+	"github.com/skalds-go/skalds/skaldtest"
 )
 
 // start runs the seed story's servers, node and client for one test, on
@@ -24,7 +24,7 @@ func start(t *testing.T) (context.Context, *story.Harness) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)
-	h, err := story.Start(ctx, story.Options{RedisAddr: story.LocalRedis()})
+	h, err := story.Start(ctx, story.Options{RedisAddr: skaldtest.LocalRedis()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,15 +33,15 @@ func start(t *testing.T) (context.Context, *story.Harness) {
 			t.Errorf("closing the harness: %v", err)
 		}
 	})
-	if _, err := h.Logs.Await(ctx, watch.Msg("node ready")); err != nil {
+	if _, err := h.Logs.Await(ctx, skaldtest.Msg("node ready")); err != nil {
 		t.Fatal(err)
 	}
 	return ctx, h
 }
 
-func await(ctx context.Context, t *testing.T, h *story.Harness, mark int, msg string, attrs ...any) watch.Record {
+func await(ctx context.Context, t *testing.T, h *story.Harness, mark int, msg string, attrs ...any) skaldtest.Record {
 	t.Helper()
-	r, err := h.Logs.AwaitFrom(ctx, mark, watch.Msg(msg, attrs...))
+	r, err := h.Logs.AwaitFrom(ctx, mark, skaldtest.Msg(msg, attrs...))
 	if err != nil {
 		t.Fatalf("awaiting %q %v: %v", msg, attrs, err)
 	}
@@ -153,7 +153,7 @@ func TestBadUpdatesAreRejected(t *testing.T) {
 			}
 			// The worker keeps running with the values it had.
 			await(ctx, t, h, h.Logs.Mark(), "running", "taskId", id, "rtspUrl", good.RTSPURL, "fixFrame", 10)
-			if h.Logs.Count(watch.Msg("updated", "taskId", id)) != 0 {
+			if h.Logs.Count(skaldtest.Msg("updated", "taskId", id)) != 0 {
 				t.Fatal("the update handler ran for a rejected update")
 			}
 		})
@@ -204,15 +204,15 @@ func TestDuplicateAssignStartsOneWorker(t *testing.T) {
 	// Wait until the node has handled all four assign events.
 	for i := range 1 + extra {
 		deadline, cancel := context.WithTimeout(ctx, 20*time.Second)
-		for h.Logs.Count(watch.Msg("event handled", "topic", event.TopicAssign, "taskIds", []string{id})) <= i {
-			if _, err := h.Logs.AwaitFrom(deadline, h.Logs.Mark(), watch.Msg("event handled")); err != nil {
+		for h.Logs.Count(skaldtest.Msg("event handled", "topic", event.TopicAssign, "taskIds", []string{id})) <= i {
+			if _, err := h.Logs.AwaitFrom(deadline, h.Logs.Mark(), skaldtest.Msg("event handled")); err != nil {
 				cancel()
 				t.Fatalf("the node handled %d of %d assign events: %v", i, 1+extra, err)
 			}
 		}
 		cancel()
 	}
-	if n := h.Logs.Count(watch.Msg("worker started", "taskId", id)); n != 1 {
+	if n := h.Logs.Count(skaldtest.Msg("worker started", "taskId", id)); n != 1 {
 		t.Fatalf("%d workers started, want 1", n)
 	}
 }
@@ -253,7 +253,7 @@ func rawAttachments(ctx context.Context, t *testing.T, h *story.Harness, id stri
 	return doc.Attachments
 }
 
-func errText(r watch.Record) string {
+func errText(r skaldtest.Record) string {
 	if err, ok := r.Attrs["err"].(error); ok {
 		return err.Error()
 	}

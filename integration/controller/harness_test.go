@@ -25,6 +25,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/skalds-go/skalds/skaldtest"
+
 	"github.com/redis/go-redis/v9"
 
 	ctl "github.com/skalds-go/skalds/controller"
@@ -69,12 +71,7 @@ func newEnv(t testing.TB) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = e.stack.Close() })
-	kh, kp := hostPort(t, e.stack.KafkaAddr)
-	rh, rp := hostPort(t, e.stack.RedisAddr)
-	e.infra, err = config.Load(config.Config{
-		Mode: config.ModeNode, KafkaHost: kh, KafkaPort: kp, RedisHost: rh, RedisPort: rp,
-		MongoHost: e.stack.MongoURI, DBName: "skalds",
-	})
+	e.infra, err = skaldtest.Config(e.stack.KafkaAddr, e.stack.MongoURI, e.stack.RedisAddr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,18 +83,6 @@ func newEnv(t testing.TB) *env {
 	}
 	t.Cleanup(func() { _ = e.store.Close(context.Background()) })
 	return e
-}
-
-func hostPort(t testing.TB, addr string) (string, int) {
-	h, p, err := net.SplitHostPort(addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := strconv.Atoi(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return h, n
 }
 
 func randomID() string {

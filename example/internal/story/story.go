@@ -8,16 +8,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"strconv"
 	"time"
 
 	"github.com/skalds-go/skalds/embedded"
-	"github.com/skalds-go/skalds/example/internal/watch"
 	"github.com/skalds-go/skalds/example/worker"
 	"github.com/skalds-go/skalds/runtime/client"
 	"github.com/skalds-go/skalds/runtime/config"
 	"github.com/skalds-go/skalds/runtime/node"
+	"github.com/skalds-go/skalds/skaldtest"
 )
 
 // NodeID is the node of the seed story.
@@ -36,7 +34,7 @@ type Options struct {
 type Harness struct {
 	Stack  *embedded.Stack
 	Config config.Config
-	Logs   *watch.Handler
+	Logs   *skaldtest.Logs
 	Client *client.Client
 	Tasks  *client.Typed[worker.MySimpleDataModel]
 	Node   *node.Node
@@ -47,7 +45,7 @@ type Harness struct {
 
 // Start starts the embedded servers, node skald_123 and a client.
 func Start(ctx context.Context, opts Options) (_ *Harness, err error) {
-	h := &Harness{Logs: watch.New(opts.Log)}
+	h := &Harness{Logs: skaldtest.NewLogs(opts.Log)}
 	defer func() {
 		if err != nil {
 			h.Close()
@@ -57,7 +55,7 @@ func Start(ctx context.Context, opts Options) (_ *Harness, err error) {
 	if err != nil {
 		return h, err
 	}
-	h.Config, err = ConfigFor(h.Stack)
+	h.Config, err = skaldtest.Config(h.Stack.KafkaAddr, h.Stack.MongoURI, h.Stack.RedisAddr)
 	if err != nil {
 		return h, err
 	}
@@ -118,52 +116,4 @@ func (h *Harness) Close() error {
 		errs = append(errs, h.Stack.Close())
 	}
 	return errors.Join(errs...)
-}
-
-// ConfigFor returns a config that points at the servers of s.
-func ConfigFor(s *embedded.Stack) (config.Config, error) {
-	kh, kp, err := hostPort(s.KafkaAddr)
-	if err != nil {
-		return config.Config{}, err
-	}
-	rh, rp, err := hostPort(s.RedisAddr)
-	if err != nil {
-		return config.Config{}, err
-	}
-	return config.Load(config.Config{
-		Mode:      config.ModeNode,
-		KafkaHost: kh, KafkaPort: kp,
-		RedisHost: rh, RedisPort: rp,
-		MongoHost: s.MongoURI,
-		DBName:    "skalds",
-	})
-}
-
-func hostPort(addr string) (string, int, error) {
-	h, p, err := net.SplitHostPort(addr)
-	if err != nil {
-		return "", 0, err
-	}
-	n, err := strconv.Atoi(p)
-	return h, n, err
-}
-
-// LocalRedis returns the address of a Redis answering on 127.0.0.1:6379,
-// or "" when there is none.
-func LocalRedis() string {
-	const addr = "127.0.0.1:6379"
-	c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-	if err != nil {
-		return ""
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(time.Second))
-	if _, err := c.Write([]byte("PING\r\n")); err != nil {
-		return ""
-	}
-	buf := make([]byte, 7)
-	if n, _ := c.Read(buf); n < 5 || string(buf[:5]) != "+PONG" {
-		return ""
-	}
-	return addr
 }

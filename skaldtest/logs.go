@@ -1,6 +1,4 @@
-// Package watch is a slog handler that keeps the records it sees, so that
-// the demo and the tests can wait for what a node and its workers log.
-package watch
+package skaldtest
 
 import (
 	"context"
@@ -16,8 +14,10 @@ type Record struct {
 	Attrs map[string]any
 }
 
-// Handler keeps every record it handles, then passes it to Next (if any).
-type Handler struct {
+// Logs is a slog handler that keeps every record it handles, at every
+// level, and passes it on to Next (if any) when Next is enabled for it.
+// Give a node slog.New(logs) and wait for what it and its workers log.
+type Logs struct {
 	Next slog.Handler
 
 	state *state
@@ -30,16 +30,17 @@ type state struct {
 	changed chan struct{} // closed and replaced on every new record
 }
 
-// New returns a handler that keeps records and forwards them to next.
-func New(next slog.Handler) *Handler {
-	return &Handler{Next: next, state: &state{changed: make(chan struct{})}}
+// NewLogs returns a handler that keeps records and forwards them to next,
+// which may be nil.
+func NewLogs(next slog.Handler) *Logs {
+	return &Logs{Next: next, state: &state{changed: make(chan struct{})}}
 }
 
 // Enabled implements slog.Handler: every level is kept.
-func (h *Handler) Enabled(context.Context, slog.Level) bool { return true }
+func (h *Logs) Enabled(context.Context, slog.Level) bool { return true }
 
 // Handle implements slog.Handler.
-func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
+func (h *Logs) Handle(ctx context.Context, r slog.Record) error {
 	rec := Record{Msg: r.Message, Level: r.Level, Attrs: map[string]any{}}
 	for _, a := range h.attrs {
 		rec.Attrs[a.Key] = a.Value.Any()
@@ -61,7 +62,7 @@ func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
 }
 
 // WithAttrs implements slog.Handler.
-func (h *Handler) WithAttrs(as []slog.Attr) slog.Handler {
+func (h *Logs) WithAttrs(as []slog.Attr) slog.Handler {
 	c := *h
 	c.attrs = append(append([]slog.Attr(nil), h.attrs...), as...)
 	if h.Next != nil {
@@ -71,7 +72,7 @@ func (h *Handler) WithAttrs(as []slog.Attr) slog.Handler {
 }
 
 // WithGroup implements slog.Handler; groups are flattened.
-func (h *Handler) WithGroup(name string) slog.Handler {
+func (h *Logs) WithGroup(name string) slog.Handler {
 	c := *h
 	if h.Next != nil {
 		c.Next = h.Next.WithGroup(name)
@@ -82,14 +83,15 @@ func (h *Handler) WithGroup(name string) slog.Handler {
 // Match selects records.
 type Match func(Record) bool
 
-// Msg matches records with message msg whose attributes include want.
-func Msg(msg string, want ...any) Match {
+// Msg matches records with message msg whose attributes include the given
+// key-value pairs, compared by their printed form.
+func Msg(msg string, keyValues ...any) Match {
 	return func(r Record) bool {
 		if r.Msg != msg {
 			return false
 		}
-		for i := 0; i+1 < len(want); i += 2 {
-			if fmt.Sprint(r.Attrs[want[i].(string)]) != fmt.Sprint(want[i+1]) {
+		for i := 0; i+1 < len(keyValues); i += 2 {
+			if fmt.Sprint(r.Attrs[keyValues[i].(string)]) != fmt.Sprint(keyValues[i+1]) {
 				return false
 			}
 		}
@@ -97,13 +99,24 @@ func Msg(msg string, want ...any) Match {
 	}
 }
 
+// Mark returns a position in the kept records, for AwaitFrom and
+// CountFrom.
+func (h *Logs) Mark() int {
+	h.state.mu.Lock()
+	defer h.state.mu.Unlock()
+	return len(h.state.records)
+}
+
 // Count returns how many kept records match m.
-func (h *Handler) Count(m Match) int {
+func (h *Logs) Count(m Match) int { return h.CountFrom(0, m) }
+
+// CountFrom returns how many records kept from position mark on match m.
+func (h *Logs) CountFrom(mark int, m Match) int {
 	s := h.state
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := 0
-	for _, r := range s.records {
+	for _, r := range s.records[min(mark, len(s.records)):] {
 		if m(r) {
 			n++
 		}
@@ -111,21 +124,14 @@ func (h *Handler) Count(m Match) int {
 	return n
 }
 
-// Mark returns a position in the kept records, for AwaitFrom.
-func (h *Handler) Mark() int {
-	h.state.mu.Lock()
-	defer h.state.mu.Unlock()
-	return len(h.state.records)
-}
-
 // Await returns the first record, kept before or after the call, that
 // matches m, or an error when ctx ends first.
-func (h *Handler) Await(ctx context.Context, m Match) (Record, error) {
+func (h *Logs) Await(ctx context.Context, m Match) (Record, error) {
 	return h.AwaitFrom(ctx, 0, m)
 }
 
 // AwaitFrom is Await for the records kept from position mark on.
-func (h *Handler) AwaitFrom(ctx context.Context, mark int, m Match) (Record, error) {
+func (h *Logs) AwaitFrom(ctx context.Context, mark int, m Match) (Record, error) {
 	s := h.state
 	seen := mark
 	for {
