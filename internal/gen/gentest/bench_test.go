@@ -145,3 +145,26 @@ func BenchmarkValidate(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkEncode compares the generated encoder with encoding/json on the
+// same value.
+func BenchmarkEncode(b *testing.B) {
+	m, err := gentest.DecodeStream(streamDoc)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("stream/generated", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = gentest.EncodeStream(m)
+		}
+	})
+	b.Run("stream/encoding-json", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := json.Marshal(&m); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
