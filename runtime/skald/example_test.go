@@ -1,0 +1,61 @@
+package skald_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/skalds-go/skalds/runtime/skald"
+)
+
+type frames struct {
+	FixFrame int `json:"fixFrame"`
+}
+
+// A Class is what skaldgen generates for a //skald:worker type; a node
+// starts an instance from stored attachments and hands it later updates,
+// each checked before the typed update hook sees it.
+func ExampleClass() {
+	decode := func(b []byte) (frames, error) {
+		var p frames
+		if err := json.Unmarshal(b, &p); err != nil {
+			return p, err
+		}
+		if p.FixFrame < 1 {
+			return p, fmt.Errorf("$.fixFrame: must be at least 1")
+		}
+		return p, nil
+	}
+	cls := &skald.Class[frames]{
+		Name:   "FrameWorker",
+		Decode: decode,
+		New: func() skald.Hooks[frames] {
+			var current frames
+			return skald.Hooks[frames]{
+				Init: func(p frames) error { current = p; return nil },
+				Main: func(ctx context.Context) error { <-ctx.Done(); return nil },
+				Update: func(_ context.Context, p frames) error {
+					fmt.Println("update hook:", current.FixFrame, "->", p.FixFrame)
+					current = p
+					return nil
+				},
+			}
+		},
+	}
+
+	in, err := cls.Start([]byte(`{"fixFrame":10}`))
+	if err != nil {
+		panic(err)
+	}
+	if _, err := in.Prepare([]byte(`{"fixFrame":0}`)); err != nil {
+		fmt.Println("rejected:", err)
+	}
+	apply, err := in.Prepare([]byte(`{"fixFrame":60}`))
+	if err != nil {
+		panic(err)
+	}
+	_ = apply(context.Background())
+	// Output:
+	// rejected: $.fixFrame: must be at least 1
+	// update hook: 10 -> 60
+}
