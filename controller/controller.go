@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -67,10 +68,14 @@ type Config struct {
 	NodeTimeout      time.Duration // MONITOR_HEARTBEAT_TIMEOUT; default 10 s
 	DispatchInterval time.Duration // DISPATCHER_INTERVAL; default 2 s
 	Strategy         dispatch.Strategy
-	MaxTasksPerNode  int           // SKALD_MAX_TASKS_PER_NODE; default 0, no cap
-	MaxAttempts      int           // SKALD_MAX_ATTEMPTS; default 3
-	RetryBackoff     time.Duration // SKALD_RETRY_BACKOFF; default 2 s
-	RetryBackoffMax  time.Duration // SKALD_RETRY_BACKOFF_MAX; default 5 min
+	MaxTasksPerNode  int // SKALD_MAX_TASKS_PER_NODE; default 0, no cap
+	// MaxClaimsPerCycle bounds the assignments one dispatch cycle writes
+	// (DISPATCHER_MAX_CLAIMS_PER_CYCLE; default 500), so that a large
+	// backlog is worked through in short cycles.
+	MaxClaimsPerCycle int
+	MaxAttempts       int           // SKALD_MAX_ATTEMPTS; default 3
+	RetryBackoff      time.Duration // SKALD_RETRY_BACKOFF; default 2 s
+	RetryBackoffMax   time.Duration // SKALD_RETRY_BACKOFF_MAX; default 5 min
 }
 
 // LoadConfig fills the unset fields of c from the environment and the
@@ -149,12 +154,94 @@ func loadConfig(c Config, env func(string) (string, bool)) (Config, error) {
 	}
 	num(&c.MaxTasksPerNode, "SKALD_MAX_TASKS_PER_NODE", 0)
 	num(&c.MaxAttempts, "SKALD_MAX_ATTEMPTS", 3)
+	num(&c.MaxClaimsPerCycle, "DISPATCHER_MAX_CLAIMS_PER_CYCLE", dispatch.DefaultMaxClaimsPerCycle)
+	if c.MaxClaimsPerCycle <= 0 {
+		errs = append(errs, fmt.Sprintf("DISPATCHER_MAX_CLAIMS_PER_CYCLE=%d must be positive", c.MaxClaimsPerCycle))
+	}
 	dur(&c.RetryBackoff, "SKALD_RETRY_BACKOFF", 2*time.Second)
 	dur(&c.RetryBackoffMax, "SKALD_RETRY_BACKOFF_MAX", 5*time.Minute)
 	if len(errs) > 0 {
 		return c, fmt.Errorf("controller config: %s", strings.Join(errs, "; "))
 	}
 	return c, nil
+}
+
+// Report is the configuration as GET /api/system/config shows it: the
+// Python shape (mode, host, port, monitoring, dispatcher, environment,
+// logLevel) plus the Go settings, with every secret masked. The API token
+// is never shown, only whether one is required. Durations are seconds, as
+// in the environment.
+func (c Config) Report() map[string]any {
+	host, port, _ := net.SplitHostPort(c.Addr)
+	portNum, _ := strconv.Atoi(port)
+	var env any
+	if v := os.Getenv("SKALD_ENV"); v != "" {
+		env = v
+	}
+	i := c.Infra
+	return map[string]any{
+		"mode": c.Mode, "host": host, "port": portNum,
+		"monitoring": map[string]any{
+			"skaldInterval": c.MonitorInterval.Seconds(),
+			// One refresh reads the registry and the task heartbeats.
+			"taskInterval":     c.MonitorInterval.Seconds(),
+			"heartbeatTimeout": c.NodeTimeout.Seconds(),
+		},
+		"dispatcher": map[string]any{
+			"interval": c.DispatchInterval.Seconds(), "strategy": c.Strategy,
+			"maxTasksPerNode": c.MaxTasksPerNode, "maxClaimsPerCycle": c.MaxClaimsPerCycle,
+			"maxAttempts": c.MaxAttempts, "retryBackoff": c.RetryBackoff.Seconds(),
+			"retryBackoffMax": c.RetryBackoffMax.Seconds(),
+		},
+		"environment": env,
+		"logLevel":    i.LogLevel,
+		"auth":        map[string]any{"enabled": c.Token != ""},
+		"mongo":       map[string]any{"host": MaskURI(i.MongoHost), "dbName": i.DBName},
+		"redis":       map[string]any{"host": i.RedisHost, "port": i.RedisPort, "password": mask(i.RedisPassword)},
+		"kafka": map[string]any{"host": i.KafkaHost, "port": i.KafkaPort, "enabled": !i.KafkaDisabled,
+			"username": i.KafkaUsername, "password": mask(i.KafkaPassword), "partitions": i.KafkaPartitions},
+	}
+}
+
+// masked stands for a secret that is set.
+const masked = "******"
+
+// mask hides a secret, keeping whether it is set: "" stays "".
+func mask(secret string) string {
+	if secret == "" {
+		return ""
+	}
+	return masked
+}
+
+// MaskURI hides the password in the user information of a URI such as
+// mongodb://user:pass@host/, and any password= or token-like query value,
+// so that a MONGO_HOST can be shown or logged.
+func MaskURI(uri string) string {
+	u, err := url.Parse(uri)
+	if err != nil {
+		// Unparseable: show the scheme at most, never what may be a secret.
+		if scheme, _, ok := strings.Cut(uri, "://"); ok {
+			return scheme + "://" + masked
+		}
+		return masked
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxxx")
+	}
+	q := u.Query()
+	changed := false
+	for k := range q {
+		switch strings.ToLower(k) {
+		case "password", "pass", "pwd", "secret", "token", "authmechanismproperties":
+			q.Set(k, "xxxxxx")
+			changed = true
+		}
+	}
+	if changed {
+		u.RawQuery = q.Encode()
+	}
+	return strings.ReplaceAll(u.String(), "xxxxxx", masked)
 }
 
 // ParseSeconds reads a duration given as seconds ("5", "0.5") or as a Go
@@ -185,6 +272,10 @@ type Options struct {
 	// EventPoll and KeepAlive tune the event streams; zero keeps the
 	// defaults of package api.
 	EventPoll, KeepAlive time.Duration
+	// StartRetry is the backoff between connection attempts while a
+	// dependency is unreachable at start; zero fields mean 500 ms doubling
+	// up to 15 s.
+	StartRetry Backoff
 }
 
 // Controller is a running system controller.
@@ -205,8 +296,11 @@ type Controller struct {
 }
 
 // New connects to MongoDB, Redis and (unless disabled) Kafka, and builds
-// the parts. It fails at once on an unreachable dependency, naming it,
-// rather than starting half-working.
+// the parts. A dependency that does not answer is logged by name, with the
+// setting to check, and retried with backoff until it answers or ctx ends:
+// in a deployment the controller often starts before its servers, and
+// exiting at once would only turn that into a restart loop. New returns an
+// error only when ctx ends first; it names what was still missing.
 func New(ctx context.Context, cfg Config, opts Options) (*Controller, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -218,28 +312,32 @@ func New(ctx context.Context, cfg Config, opts Options) (*Controller, error) {
 		c.log.Warn("the node timeout is under two heartbeat periods; healthy nodes may be taken for dead",
 			"timeout", cfg.NodeTimeout, "heartbeatPeriod", liveness.Period)
 	}
-	var err error
-	c.Store, err = store.Open(ctx, cfg.Infra.MongoHost, cfg.Infra.DBName)
-	if err != nil {
-		return nil, err
-	}
 	c.Redis = redis.NewClient(&redis.Options{Addr: cfg.Infra.RedisAddr(), Password: cfg.Infra.RedisPassword})
-	if err := c.Redis.Ping(ctx).Err(); err != nil {
-		c.close()
-		return nil, fmt.Errorf("redis %s (check REDIS_HOST/REDIS_PORT): %w", cfg.Infra.RedisAddr(), err)
+	deps := []dependency{
+		{name: "mongo", addr: cfg.Infra.MongoHost, check: "MONGO_HOST", connect: func(ctx context.Context) error {
+			st, err := store.Open(ctx, cfg.Infra.MongoHost, cfg.Infra.DBName)
+			c.Store = st
+			return err
+		}},
+		{name: "redis", addr: cfg.Infra.RedisAddr(), check: "REDIS_HOST/REDIS_PORT", connect: func(ctx context.Context) error {
+			return c.Redis.Ping(ctx).Err()
+		}},
 	}
 	var kafkaCheck func(context.Context) error
 	if !cfg.Infra.KafkaDisabled {
 		c.broker = event.Broker{Addr: cfg.Infra.KafkaAddr(), Username: cfg.Infra.KafkaUsername,
 			Password: cfg.Infra.KafkaPassword, Partitions: cfg.Infra.KafkaPartitions}
-		if err := event.EnsureTopics(ctx, c.broker, event.Topics...); err != nil {
-			c.close()
-			return nil, err
-		}
-		c.pub = event.NewPublisher(c.broker)
 		kafkaCheck = func(ctx context.Context) error { return event.EnsureTopics(ctx, c.broker, event.Topics...) }
+		deps = append(deps, dependency{name: "kafka", addr: cfg.Infra.KafkaAddr(), check: "KAFKA_HOST/KAFKA_PORT", connect: kafkaCheck})
 	} else {
 		c.log.Warn("running without Kafka: nodes see assignments and changes at their next reconcile (SKALD_RECONCILE_PERIOD)")
+	}
+	if err := waitFor(ctx, c.log, deps, opts.startRetry()); err != nil {
+		c.close()
+		return nil, err
+	}
+	if c.broker.Addr != "" {
+		c.pub = event.NewPublisher(c.broker)
 	}
 	c.Monitor = monitor.New(c.Redis, monitor.Options{Interval: cfg.MonitorInterval, Timeout: cfg.NodeTimeout, Logger: c.log})
 	c.Metrics = metrics.New(c.Store, c.Monitor, c.log)
@@ -250,7 +348,8 @@ func New(ctx context.Context, cfg Config, opts Options) (*Controller, error) {
 		}
 		c.Dispatcher = dispatch.New(c.Store, pub, c.Monitor, dispatch.Options{
 			Interval: cfg.DispatchInterval, Strategy: cfg.Strategy, MaxTasksPerNode: cfg.MaxTasksPerNode,
-			MaxAttempts: cfg.MaxAttempts, Backoff: dispatch.Backoff{Base: cfg.RetryBackoff, Max: cfg.RetryBackoffMax},
+			MaxClaimsPerCycle: cfg.MaxClaimsPerCycle,
+			MaxAttempts:       cfg.MaxAttempts, Backoff: dispatch.Backoff{Base: cfg.RetryBackoff, Max: cfg.RetryBackoffMax},
 			OfflineGrace: cfg.NodeTimeout, Logger: c.log, Metrics: c.Metrics,
 		})
 	}
@@ -263,7 +362,7 @@ func New(ctx context.Context, cfg Config, opts Options) (*Controller, error) {
 		Redis: c.Redis, KafkaCheck: kafkaCheck, Metrics: c.Metrics,
 	}, api.Options{
 		Token: cfg.Token, EventPoll: opts.EventPoll, KeepAlive: opts.KeepAlive, MonitorInterval: cfg.MonitorInterval,
-		Logger: c.log,
+		Logger: c.log, Mode: string(cfg.Mode), Version: opts.Version, Config: cfg.Report(),
 		Info: map[string]any{"mode": cfg.Mode, "version": opts.Version, "strategy": cfg.Strategy,
 			"auth": cfg.Token != "", "kafka": !cfg.Infra.KafkaDisabled},
 	})
@@ -277,7 +376,75 @@ func (c *Controller) close() {
 	if c.Redis != nil {
 		_ = c.Redis.Close()
 	}
-	_ = c.Store.Close(context.Background())
+	if c.Store != nil {
+		_ = c.Store.Close(context.Background())
+	}
+}
+
+// dependency is a server the controller needs before it can start.
+type dependency struct {
+	name    string // mongo, redis, kafka
+	addr    string // where it is looked for, for the log
+	check   string // the settings that say where it is
+	connect func(context.Context) error
+}
+
+// attemptTimeout bounds one connection attempt, so that a dependency that
+// accepts connections but never answers is retried like one that refuses.
+const attemptTimeout = 15 * time.Second
+
+// Backoff is the wait between connection attempts at start-up: First after
+// the first failure, doubling up to Max.
+type Backoff struct{ First, Max time.Duration }
+
+func (o Options) startRetry() Backoff {
+	b := o.StartRetry
+	if b.First <= 0 {
+		b.First = 500 * time.Millisecond
+	}
+	if b.Max <= 0 {
+		b.Max = 15 * time.Second
+	}
+	return b
+}
+
+// waitFor connects every dependency, retrying the ones that fail with
+// backoff until all have answered or ctx ends. Each round tries every
+// dependency still missing, so the log names all that are missing at once,
+// not one after the other.
+func waitFor(ctx context.Context, log *slog.Logger, deps []dependency, b Backoff) error {
+	delay := b.First
+	for round := 0; ; round++ {
+		var missing []dependency
+		var errs []error
+		for _, d := range deps {
+			actx, cancel := context.WithTimeout(ctx, attemptTimeout)
+			err := d.connect(actx)
+			cancel()
+			if err == nil {
+				if round > 0 {
+					log.Info("dependency reachable", "dependency", d.name, "addr", d.addr)
+				}
+				continue
+			}
+			missing = append(missing, d)
+			errs = append(errs, fmt.Errorf("%s %s (check %s): %w", d.name, d.addr, d.check, err))
+			if ctx.Err() == nil {
+				log.Warn("dependency not reachable; retrying", "dependency", d.name, "addr", d.addr,
+					"check", d.check, "err", err, "retryIn", delay)
+			}
+		}
+		if len(missing) == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("controller start-up ended before every dependency answered: %w", errors.Join(errs...))
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, b.Max)
+		deps = missing
+	}
 }
 
 // shutdownGrace bounds how long in-flight requests may finish at shutdown.

@@ -1,5 +1,6 @@
 // Package embedded runs in-process stand-ins for Kafka (kfake), MongoDB
-// (FerretDB on SQLite, behind a serializing wire proxy) and Redis (miniredis).
+// (FerretDB on SQLite, or on a PostgreSQL server when one is given, behind a
+// serializing wire proxy) and Redis (miniredis).
 // They speak the real wire protocols, so tests and the demo use the same
 // client libraries as production without any installed services.
 //
@@ -11,7 +12,8 @@
 //
 // Known gaps of the stand-ins: FerretDB has no change streams, transactions,
 // TTL indexes or partial indexes, and scans in Go (fine for small
-// collections only); miniredis lacks HPEXPIRE, HEXPIREAT and HGETEX.
+// collections only; on PostgreSQL, equality filters on plain fields are
+// evaluated in SQL instead); miniredis lacks HPEXPIRE, HEXPIREAT and HGETEX.
 package embedded
 
 import (
@@ -32,6 +34,14 @@ type Options struct {
 	// Dir is FerretDB's SQLite data directory; "" means a temporary directory
 	// removed by Close. Kafka and miniredis always keep data in memory.
 	Dir string
+	// PostgreSQLURL, if set, makes FerretDB keep its data in this
+	// PostgreSQL database instead of SQLite (see MongoOptions.PostgreSQLURL);
+	// Dir is then not used.
+	PostgreSQLURL string
+	// PostgreSQLTempDB makes Start create a fresh database on the server of
+	// PostgreSQLURL for this stack, and Close drop it (see
+	// MongoOptions.PostgreSQLTempDB).
+	PostgreSQLTempDB bool
 	// KafkaPort is the broker port; 0 picks a free port.
 	KafkaPort int
 	// MongoPort is the port of the serializing proxy that clients connect to;
@@ -116,7 +126,8 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	})
 	if err == nil {
 		err = step("mongo", func() (string, error) {
-			mo := MongoOptions{Dir: opts.Dir, Port: opts.MongoPort}
+			mo := MongoOptions{Dir: opts.Dir, Port: opts.MongoPort,
+				PostgreSQLURL: opts.PostgreSQLURL, PostgreSQLTempDB: opts.PostgreSQLTempDB}
 			if opts.Debug {
 				mo.Logger = log.With("server", "ferretdb")
 			}

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
 	"github.com/segmentio/kafka-go"
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -176,13 +177,19 @@ func TestMongoThroughProxy(t *testing.T) {
 // it, FerretDB reports every one of these updates as applied but loses many.
 func TestMongoConcurrentCompareAndSet(t *testing.T) {
 	t.Parallel()
-	const clients, increments = 8, 25
 	ctx := testContext(t, 25*time.Second)
 	m, err := StartMongo(ctx, MongoOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = m.Close() })
+	concurrentCompareAndSet(t, ctx, m)
+}
+
+// concurrentCompareAndSet has clients increment a counter by compare-and-set
+// through m's proxy, and fails if any increment was lost.
+func concurrentCompareAndSet(t *testing.T, ctx context.Context, m *Mongo) {
+	const clients, increments = 8, 25
 
 	counter := bson.D{{Key: "_id", Value: "counter"}}
 	setup := connectMongo(t, ctx, m.URI()).Database("app").Collection("counters")
@@ -232,6 +239,110 @@ func TestMongoConcurrentCompareAndSet(t *testing.T) {
 		t.Fatalf("n = %d after %d successful compare-and-set updates: updates were lost", final.N, clients*increments)
 	}
 	t.Logf("%d clients x %d increments in %s", clients, increments, time.Since(start).Round(time.Millisecond))
+}
+
+// postgreSQLURL returns the server that the PostgreSQL tests use
+// (SKALD_TEST_POSTGRESQL_URL, or the local default), or skips the test when
+// none answers.
+func postgreSQLURL(t *testing.T) string {
+	t.Helper()
+	u := os.Getenv("SKALD_TEST_POSTGRESQL_URL")
+	if u == "" {
+		u = DefaultPostgreSQLURL
+	}
+	if err := PostgreSQLAvailable(t.Context(), u, 2*time.Second); err != nil {
+		t.Skipf("no PostgreSQL answers at %s (%v); start one, or set SKALD_TEST_POSTGRESQL_URL, to run this test", redacted(u), err)
+	}
+	return u
+}
+
+// TestMongoOnPostgreSQL runs FerretDB's PostgreSQL backend in a database of
+// its own, which Close drops again.
+func TestMongoOnPostgreSQL(t *testing.T) {
+	t.Parallel()
+	server := postgreSQLURL(t)
+	ctx := testContext(t, 60*time.Second)
+	m, err := StartMongo(ctx, MongoOptions{PostgreSQLURL: server, PostgreSQLTempDB: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = m.Close() })
+	if m.tempDir != "" || m.dropDB == nil {
+		t.Fatalf("tempDir %q, dropDB set %v: want no SQLite directory and a database to drop", m.tempDir, m.dropDB != nil)
+	}
+
+	pg, err := pgx.Connect(ctx, server)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pg.Close(context.Background())
+	databases := func() []string {
+		rows, err := pg.Query(ctx, "SELECT datname FROM pg_database WHERE datname LIKE 'ferretdb\\_%'")
+		if err != nil {
+			t.Fatal(err)
+		}
+		names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return names
+	}
+
+	client := connectMongo(t, ctx, m.URI())
+	users := client.Database("app").Collection("users")
+	docs := []any{
+		bson.D{{Key: "_id", Value: "u1"}, {Key: "email", Value: "a@example.com"}, {Key: "epoch", Value: int64(1)}},
+		bson.D{{Key: "_id", Value: "u2"}, {Key: "email", Value: "b@example.com"}, {Key: "epoch", Value: int64(1)}},
+	}
+	if _, err := users.InsertMany(ctx, docs); err != nil {
+		t.Fatal(err)
+	}
+	// A conditional update: the shape that PostgreSQL evaluates in SQL.
+	res, err := users.UpdateOne(ctx, bson.D{{Key: "_id", Value: "u1"}, {Key: "epoch", Value: int64(2)}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "email", Value: "stale@example.com"}}}})
+	if err != nil || res.MatchedCount != 0 {
+		t.Fatalf("update with a stale epoch: %+v %v, want no match", res, err)
+	}
+	res, err = users.UpdateOne(ctx, bson.D{{Key: "_id", Value: "u1"}, {Key: "epoch", Value: int64(1)}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "email", Value: "c@example.com"}}}})
+	if err != nil || res.ModifiedCount != 1 {
+		t.Fatalf("update with the current epoch: %+v %v, want one change", res, err)
+	}
+	var got struct {
+		Email string `bson:"email"`
+	}
+	if err := users.FindOne(ctx, bson.D{{Key: "email", Value: "c@example.com"}}).Decode(&got); err != nil || got.Email != "c@example.com" {
+		t.Fatalf("find by email: %+v %v", got, err)
+	}
+	concurrentCompareAndSet(t, ctx, m)
+
+	var ours []string
+	for _, name := range databases() {
+		if strings.Contains(m.pgURL, "/"+name) {
+			ours = append(ours, name)
+		}
+	}
+	if len(ours) != 1 {
+		t.Fatalf("database of %s not found among %v", redacted(m.pgURL), databases())
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if slices.Contains(databases(), ours[0]) {
+		t.Fatalf("database %s still there after Close", ours[0])
+	}
+}
+
+func TestMongoPostgreSQLDown(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t, 20*time.Second)
+	url := "postgres://postgres@127.0.0.1:" + strconv.Itoa(freePort(t)) + "/postgres"
+	for _, temp := range []bool{false, true} {
+		_, err := StartMongo(ctx, MongoOptions{PostgreSQLURL: url, PostgreSQLTempDB: temp})
+		if err == nil || !strings.Contains(err.Error(), "postgresql") {
+			t.Fatalf("temp %v: got %v, want an error naming postgresql", temp, err)
+		}
+	}
 }
 
 func TestRedisTTLFallsInRealTime(t *testing.T) {

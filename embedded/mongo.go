@@ -22,7 +22,24 @@ import (
 type MongoOptions struct {
 	// Dir holds the SQLite files. Empty means a temporary directory that Close
 	// removes, so tests leave nothing behind; set it to keep data across runs.
+	// It is not used with PostgreSQLURL.
 	Dir string
+	// PostgreSQLURL, if set, makes FerretDB keep its data in PostgreSQL
+	// (handler "postgresql") instead of SQLite files in Dir, for example
+	// "postgres://postgres@127.0.0.1:5432/ferretdb". FerretDB pushes
+	// equality filters on plain fields down to SQL there, while on SQLite
+	// only a filter on _id alone avoids a scan in Go, so conditional
+	// updates (filters on _id and an epoch, say) stay fast on large
+	// collections. The proxy still serializes every request: FerretDB's
+	// updates are no more atomic on PostgreSQL.
+	PostgreSQLURL string
+	// PostgreSQLTempDB makes StartMongo create a database with a fresh name
+	// (ferretdb_<random>) on the server of PostgreSQLURL, whose own database
+	// is then only used to connect, and Close drop it again. It gives
+	// parallel tests their own data, as the temporary SQLite directory does.
+	// Since the database does not outlive Close, its commits do not wait for
+	// the disk (synchronous_commit=off).
+	PostgreSQLTempDB bool
 	// Port is where the serializing proxy listens; 0 picks a free port.
 	Port int
 	// Logger receives FerretDB's own logs. Nil discards them, because FerretDB
@@ -30,13 +47,15 @@ type MongoOptions struct {
 	Logger *slog.Logger
 }
 
-// Mongo is a FerretDB server (SQLite backend) reachable only through a
-// serializing proxy, so that concurrent clients see atomic single-document
-// updates as they would on MongoDB.
+// Mongo is a FerretDB server (SQLite or PostgreSQL backend) reachable only
+// through a serializing proxy, so that concurrent clients see atomic
+// single-document updates as they would on MongoDB.
 type Mongo struct {
 	uri     string
 	proxy   *Proxy
 	tempDir string
+	pgURL   string       // the PostgreSQL database, if FerretDB uses one
+	dropDB  func() error // drops the temporary PostgreSQL database
 
 	stopFerret context.CancelFunc
 	ferretDone chan struct{}
@@ -66,30 +85,27 @@ func StartMongo(ctx context.Context, opts MongoOptions) (*Mongo, error) {
 // start brings up FerretDB and the proxy on ln, recording in m whatever
 // Close needs to undo, so a failure at any step can be cleaned up by Close.
 func (m *Mongo) start(ctx context.Context, ln net.Listener, opts MongoOptions) error {
-	dir := opts.Dir
-	var err error
-	if dir == "" {
-		if dir, err = os.MkdirTemp("", "skalds-ferretdb-"); err != nil {
-			return err
-		}
-		m.tempDir = dir
-	} else if err = os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	if dir, err = filepath.Abs(dir); err != nil {
-		return err
-	}
-
 	logger := opts.Logger
 	if logger == nil {
 		logger = discardLogger()
 	}
-	f, err := ferretdb.New(&ferretdb.Config{
-		Listener:  ferretdb.ListenerConfig{TCP: "127.0.0.1:0"},
-		Handler:   "sqlite",
-		SQLiteURL: (&url.URL{Scheme: "file", Path: filepath.ToSlash(dir) + "/"}).String(),
-		Logger:    logger,
-	})
+	cfg := &ferretdb.Config{
+		Listener: ferretdb.ListenerConfig{TCP: "127.0.0.1:0"},
+		Logger:   logger,
+	}
+	if opts.PostgreSQLURL != "" {
+		if err := m.postgreSQL(ctx, cfg, opts); err != nil {
+			return err
+		}
+	} else {
+		if opts.PostgreSQLTempDB {
+			return errors.New("PostgreSQLTempDB needs PostgreSQLURL")
+		}
+		if err := m.sqlite(cfg, opts.Dir); err != nil {
+			return err
+		}
+	}
+	f, err := ferretdb.New(cfg)
 	if err != nil {
 		return fmt.Errorf("ferretdb: %w", err)
 	}
@@ -116,12 +132,51 @@ func (m *Mongo) start(ctx context.Context, ln net.Listener, opts MongoOptions) e
 	return nil
 }
 
+// sqlite points cfg at SQLite files in dir, or in a temporary directory.
+func (m *Mongo) sqlite(cfg *ferretdb.Config, dir string) error {
+	var err error
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "skalds-ferretdb-"); err != nil {
+			return err
+		}
+		m.tempDir = dir
+	} else if err = os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if dir, err = filepath.Abs(dir); err != nil {
+		return err
+	}
+	cfg.Handler = "sqlite"
+	cfg.SQLiteURL = (&url.URL{Scheme: "file", Path: filepath.ToSlash(dir) + "/"}).String()
+	return nil
+}
+
+// postgreSQL points cfg at the PostgreSQL database of opts, creating a
+// temporary one if asked. It checks that the server answers first, so that
+// a missing server is reported as such rather than as a failed ping.
+func (m *Mongo) postgreSQL(ctx context.Context, cfg *ferretdb.Config, opts MongoOptions) error {
+	dbURL := opts.PostgreSQLURL
+	if opts.PostgreSQLTempDB {
+		var err error
+		if dbURL, m.dropDB, err = tempDatabase(ctx, opts.PostgreSQLURL); err != nil {
+			return err
+		}
+	}
+	if err := PostgreSQLAvailable(ctx, dbURL, 10*time.Second); err != nil {
+		return fmt.Errorf("postgresql %s does not answer: %w", redacted(dbURL), err)
+	}
+	cfg.Handler = "postgresql"
+	cfg.PostgreSQLURL, m.pgURL = dbURL, dbURL
+	return nil
+}
+
 // URI is the connection string of the proxy; FerretDB's own port is never
 // handed out, because clients that bypass the proxy lose atomicity.
 func (m *Mongo) URI() string { return m.uri }
 
 // Close shuts down the proxy, then FerretDB, waits for both, and removes the
-// temporary data directory if one was created. It is idempotent.
+// temporary data directory or PostgreSQL database if one was created. It is
+// idempotent.
 func (m *Mongo) Close() error {
 	m.closeOnce.Do(func() {
 		if m.proxy != nil {
@@ -134,6 +189,9 @@ func (m *Mongo) Close() error {
 		}
 		if m.tempDir != "" {
 			m.closeErr = os.RemoveAll(m.tempDir)
+		}
+		if m.dropDB != nil {
+			m.closeErr = m.dropDB()
 		}
 	})
 	return m.closeErr

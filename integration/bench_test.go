@@ -12,21 +12,70 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/skalds-go/skalds/embedded"
+	"github.com/skalds-go/skalds/runtime/client"
 	"github.com/skalds-go/skalds/runtime/config"
 	"github.com/skalds-go/skalds/runtime/event"
 	"github.com/skalds-go/skalds/runtime/node"
 	"github.com/skalds-go/skalds/runtime/skald"
 	"github.com/skalds-go/skalds/runtime/task"
+	"github.com/skalds-go/skalds/skaldtest"
 )
 
 // The benchmarks measure whole scenarios, once each; run them with
 //
 //	go test ./integration -run '^$' -bench . -benchtime 1x
 //
-// They report their figures as custom metrics.
+// They report their figures as custom metrics. FerretDB keeps its data in
+// SQLite unless SKALD_BENCH_MONGO=postgres, which gives each benchmark a
+// fresh database on the PostgreSQL server at SKALD_BENCH_POSTGRESQL_URL
+// (default embedded.DefaultPostgreSQLURL), dropped at its end. On SQLite
+// FerretDB evaluates every filter but one on _id alone in Go, after reading
+// the whole collection, so each conditional write costs time in proportion
+// to the collection; on PostgreSQL equality filters run in SQL.
+
+// benchEnv is newEnv on the MongoDB backend that SKALD_BENCH_MONGO names.
+func benchEnv(b *testing.B) *env {
+	b.Helper()
+	opts := embedded.Options{RedisAddr: skaldtest.LocalRedis()}
+	switch backend := os.Getenv("SKALD_BENCH_MONGO"); backend {
+	case "", "sqlite":
+		return newEnv(b)
+	case "postgres", "postgresql":
+		opts.PostgreSQLURL = os.Getenv("SKALD_BENCH_POSTGRESQL_URL")
+		if opts.PostgreSQLURL == "" {
+			opts.PostgreSQLURL = embedded.DefaultPostgreSQLURL
+		}
+		opts.PostgreSQLTempDB = true
+	default:
+		b.Fatalf("SKALD_BENCH_MONGO=%q: want sqlite or postgres", backend)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	b.Cleanup(cancel)
+	e := &env{t: b, ctx: ctx, logs: skaldtest.NewLogs(nil), uid: randomID()}
+	var err error
+	if e.stack, err = embedded.Start(ctx, opts); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = e.stack.Close() })
+	if e.cfg, err = skaldtest.Config(e.stack.KafkaAddr, e.stack.MongoURI, e.stack.RedisAddr); err != nil {
+		b.Fatal(err)
+	}
+	if e.client, err = client.New(ctx, e.cfg); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = e.client.Close() })
+	e.store = e.client.Tasks()
+	e.rdb = redis.NewClient(&redis.Options{Addr: e.stack.RedisAddr})
+	b.Cleanup(func() { _ = e.rdb.Close() })
+	e.pub = event.NewPublisher(event.Broker{Addr: e.stack.KafkaAddr})
+	b.Cleanup(func() { _ = e.pub.Close() })
+	return e
+}
 
 // idleClass is a worker class whose mains wait on their context, counting
 // themselves, and whose update hooks report when they ran.
@@ -111,7 +160,7 @@ func BenchmarkTenThousandTasks(b *testing.B) {
 	if v, err := strconv.Atoi(os.Getenv("SKALD_BENCH_TASKS")); err == nil && v > 0 {
 		n = v
 	}
-	e := newEnv(b)
+	e := benchEnv(b)
 	ic, cls := newIdleClass(n)
 	quiet := func(c *config.Config) { c.ReconcilePeriod = time.Hour }
 	rn := startQuietNode(b, e, "bench", node.Options{OnShutdown: node.KeepAssigned}, quiet, cls)
@@ -151,10 +200,11 @@ func BenchmarkTenThousandTasks(b *testing.B) {
 	b.ReportMetric(float64(stackRunning-stackStopped)/float64(n)/1024, "KiB-stack/task")
 	b.ReportMetric(float64(heapRunning)/(1<<20), "MiB-heap-total")
 
-	// A restart finds the 10,000 assignments with one query.
+	// A restart finds the 10,000 assignments with one query. It keeps them
+	// assigned when it stops, at the end: handing back is not measured.
 	ic2, cls2 := newIdleClass(n)
 	t1 := time.Now()
-	startQuietNode(b, e, "bench", node.Options{}, quiet, cls2)
+	startQuietNode(b, e, "bench", node.Options{OnShutdown: node.KeepAssigned}, quiet, cls2)
 	select {
 	case <-ic2.all:
 	case <-time.After(5 * time.Minute):
@@ -240,7 +290,7 @@ func (h readyHandler) WithGroup(string) slog.Handler      { return h }
 func BenchmarkHotUpdate(b *testing.B) {
 	for _, n := range []int{1, 100, 10_000} {
 		b.Run(fmt.Sprintf("running=%d", n), func(b *testing.B) {
-			e := newEnv(b)
+			e := benchEnv(b)
 			ic, cls := newIdleClass(n)
 			rn := startQuietNode(b, e, "hot", node.Options{OnShutdown: node.KeepAssigned}, func(c *config.Config) { c.ReconcilePeriod = time.Hour }, cls)
 			ids := insertAssigned(b, e, rn.n.ID(), n, cls)

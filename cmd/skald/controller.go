@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/skalds-go/skalds/controller"
 	"github.com/skalds-go/skalds/controller/dispatch"
@@ -29,6 +28,7 @@ func runController(ctx context.Context, args []string, stderr io.Writer) int {
 	timeout := fl.Duration("node-timeout", 0, "a node is offline after this long without activity (default MONITOR_HEARTBEAT_TIMEOUT, else 10s)")
 	dispatchEvery := fl.Duration("dispatch-interval", 0, "dispatch cycle interval (default DISPATCHER_INTERVAL, else 2s)")
 	maxTasks := fl.Int("max-tasks-per-node", 0, "most tasks assigned to one node; 0: no cap (default SKALD_MAX_TASKS_PER_NODE)")
+	maxClaims := fl.Int("max-claims-per-cycle", 0, "most assignments one dispatch cycle writes (default DISPATCHER_MAX_CLAIMS_PER_CYCLE, else 500)")
 	attempts := fl.Int("max-attempts", 0, "runs a task gets before a failure is final (default SKALD_MAX_ATTEMPTS, else 3)")
 	backoff := fl.Duration("retry-backoff", 0, "wait before the first retry, doubling per attempt (default SKALD_RETRY_BACKOFF, else 2s)")
 	backoffMax := fl.Duration("retry-backoff-max", 0, "longest wait before a retry (default SKALD_RETRY_BACKOFF_MAX, else 5m)")
@@ -44,7 +44,7 @@ func runController(ctx context.Context, args []string, stderr io.Writer) int {
 	cfg.Addr, cfg.Token, cfg.Mode = *addr, *token, controller.Mode(strings.ToUpper(*mode))
 	cfg.Strategy = dispatch.Strategy(*strategy)
 	cfg.MonitorInterval, cfg.NodeTimeout, cfg.DispatchInterval = *monitorEvery, *timeout, *dispatchEvery
-	cfg.MaxTasksPerNode, cfg.MaxAttempts = *maxTasks, *attempts
+	cfg.MaxTasksPerNode, cfg.MaxAttempts, cfg.MaxClaimsPerCycle = *maxTasks, *attempts, *maxClaims
 	cfg.RetryBackoff, cfg.RetryBackoffMax = *backoff, *backoffMax
 	cfg, err := controller.LoadConfig(cfg)
 	if err != nil {
@@ -52,9 +52,9 @@ func runController(ctx context.Context, args []string, stderr io.Writer) int {
 		return 2
 	}
 	log := newLogger(stderr, firstNonEmpty(*level, cfg.Infra.LogLevel), *jsonLogs)
-	startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	c, err := controller.New(startCtx, cfg, controller.Options{Logger: log, Version: version})
+	// New waits for MongoDB, Redis and Kafka as long as it takes (a signal
+	// ends the wait): servers that start after the controller are normal.
+	c, err := controller.New(ctx, cfg, controller.Options{Logger: log, Version: version})
 	if err != nil {
 		log.Error("starting the controller", "err", err)
 		return 1

@@ -17,6 +17,15 @@
 //     {"error", "status_code", "path"} (plus "fields" for invalid input);
 //   - lastHeartbeat is an integer (epoch ms) everywhere;
 //   - the health endpoint probes MongoDB, Redis and Kafka;
+//   - /api/system/status reports a real uptime and whether each loop
+//     runs, /api/system/version the build's own version, commit and
+//     dependencies, /api/system/config the settings with every secret
+//     masked; analytics answer 422 for a bad query instead of 500;
+//   - /api/skalds/{id}/status, /heartbeat and /ping answer 404 for an
+//     unknown id, and judge heartbeat age on the controller's clock;
+//     canAcceptTasks also needs room under the node's published MaxTasks;
+//   - /api/events/status counts open streams (Python's millisecond client
+//     ids collided), per stream too;
 //   - attachments are checked against the JSON Schema that the class's
 //     online nodes publish (see package schema), on creation and on
 //     update, and refused with 422 and every failing field; a class
@@ -36,6 +45,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -92,7 +102,13 @@ type Options struct {
 	// CORSOrigin is the Access-Control-Allow-Origin value; empty means "*".
 	CORSOrigin string
 	// Info is merged into GET / and GET /api (mode, version, strategy...).
-	Info   map[string]any
+	Info map[string]any
+	// Mode and Version are reported by GET /api/system/status and
+	// /api/system/version.
+	Mode, Version string
+	// Config is the configuration GET /api/system/config reports. The
+	// caller masks the secrets; the API reports it as given.
+	Config map[string]any
 	Logger *slog.Logger
 }
 
@@ -106,6 +122,8 @@ type Server struct {
 	mux  *http.ServeMux
 	val  *schema.Validator
 	done chan struct{} // closed by Close: ends the event streams
+	// started is when Run started (epoch ms), for the uptime; 0 before.
+	started atomic.Int64
 }
 
 // New returns the API server.
@@ -167,10 +185,21 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /api/skalds/summary/statistics", s.skaldStatistics)
 	m.HandleFunc("GET /api/skalds/{id}", s.getSkald)
 	m.HandleFunc("GET /api/skalds/{id}/tasks", s.skaldTasks)
+	m.HandleFunc("GET /api/skalds/{id}/status", s.skaldStatus)
+	m.HandleFunc("GET /api/skalds/{id}/heartbeat", s.skaldHeartbeat)
+	m.HandleFunc("POST /api/skalds/{id}/ping", s.skaldPing)
 	m.HandleFunc("GET /api/system/health", s.health)
+	m.HandleFunc("GET /api/system/status", s.systemStatus)
+	m.HandleFunc("GET /api/system/config", s.systemConfig)
+	m.HandleFunc("GET /api/system/version", s.systemVersion)
+	m.HandleFunc("GET /api/system/metrics", s.systemMetrics)
+	m.HandleFunc("GET /api/system/analytics/task-distribution", s.taskDistribution)
+	m.HandleFunc("GET /api/system/analytics/recent-activity", s.recentActivity)
 	m.HandleFunc("GET /api/system/dashboard/summary", s.summary)
 	m.HandleFunc("GET /api/events/tasks", s.streamTasks)
 	m.HandleFunc("GET /api/events/skalds", s.streamSkalds)
+	m.HandleFunc("GET /api/events/status", s.eventsStatus)
+	m.HandleFunc("GET /api/events/test", s.eventsTest)
 	both("GET", "/api/classes", s.listClasses)
 	m.HandleFunc("GET /api/classes/{name}/schema", s.classSchema)
 	if s.d.Metrics != nil {

@@ -20,6 +20,7 @@ import (
 const (
 	streamTasks  = "tasks"
 	streamSkalds = "skalds"
+	streamTest   = "test" // GET /api/events/test, counted but fed by its own ticker
 )
 
 // sseEvent is one event, already encoded.
@@ -44,10 +45,38 @@ type hub struct {
 	ring   []sseEvent
 	size   int
 	notify chan struct{} // closed and replaced on every publish
+	// clients counts the open streams by name (tasks, skalds, test); a
+	// counter, not a set of client ids, so that two clients connecting in
+	// the same millisecond are two (the Python ids collided).
+	clients map[string]int
+}
+
+// connect counts an open stream; the returned func uncounts it.
+func (h *hub) connect(stream string) func() {
+	h.mu.Lock()
+	h.clients[stream]++
+	h.mu.Unlock()
+	return func() {
+		h.mu.Lock()
+		h.clients[stream]--
+		h.mu.Unlock()
+	}
+}
+
+// connected returns the open streams, in all and by name.
+func (h *hub) connected() (int, map[string]int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	total, by := 0, map[string]int{streamTasks: 0, streamSkalds: 0, streamTest: 0}
+	for k, n := range h.clients {
+		by[k] = n
+		total += n
+	}
+	return total, by
 }
 
 func newHub(size int) *hub {
-	return &hub{boot: strconv.FormatInt(time.Now().UnixMilli(), 36), size: size, notify: make(chan struct{})}
+	return &hub{boot: strconv.FormatInt(time.Now().UnixMilli(), 36), size: size, notify: make(chan struct{}), clients: map[string]int{}}
 }
 
 func (h *hub) id(seq uint64) string { return h.boot + "-" + strconv.FormatUint(seq, 10) }
@@ -107,6 +136,7 @@ func (h *hub) since(after uint64) ([]sseEvent, <-chan struct{}) {
 // change every EventPoll, and the node registry on every refresh of the
 // monitor.
 func (s *Server) Run(ctx context.Context) {
+	s.started.CompareAndSwap(0, time.Now().UnixMilli())
 	var wg sync.WaitGroup
 	statuses := &statusCache{m: map[string]task.Status{}}
 	wg.Go(func() { s.watchTasks(ctx, statuses) })
@@ -169,9 +199,11 @@ func (s *Server) watchTasks(ctx context.Context, statuses *statusCache) {
 	type seenTask struct {
 		key, err          string
 		applied, rejected int64
+		epoch             int64
 	}
 	prev := map[string]seenTask{}
 	first := true
+	startedAt := s.started.Load()
 	for {
 		docs, err := s.d.Store.Recent(ctx, time.Now().Add(-recentWindow).UnixMilli())
 		if err != nil {
@@ -187,14 +219,17 @@ func (s *Server) watchTasks(ctx context.Context, statuses *statusCache) {
 				d := &docs[i]
 				st := stateOf(d)
 				k := st.key()
-				next[d.ID] = seenTask{key: k, err: d.Error, applied: d.AppliedAttachmentsVersion, rejected: rejectedVersion(d.AttachmentsRejection)}
+				next[d.ID] = seenTask{key: k, err: d.Error, applied: d.AppliedAttachmentsVersion, rejected: rejectedVersion(d.AttachmentsRejection), epoch: d.AssignmentEpoch}
 				statuses.m[d.ID] = d.LifecycleStatus
 				old, known := prev[d.ID]
-				if first || (known && old.key == k) {
+				// The first poll is the baseline, except for tasks written
+				// since the server started: a client may already be
+				// listening for them.
+				if (first && d.UpdateDateTime < startedAt) || (known && old.key == k) {
 					continue
 				}
 				s.hub.publish(streamTasks, d.ID, map[string]any{"type": "task_update", "taskId": d.ID, "data": st, "timestamp": now})
-				if known {
+				if known && old.epoch == st.AssignmentEpoch {
 					s.countAck(old.applied, old.rejected, st)
 				}
 				if d.Error != "" && old.err != d.Error {
@@ -227,9 +262,11 @@ func rejectedVersion(r *task.Rejection) int64 {
 
 // countAck counts a worker's acknowledgement of an attachment update, seen
 // as a change of the applied version or of the rejection between two
-// polls. Several acknowledgements within one poll count once.
+// polls of one assignment. Several acknowledgements within one poll count
+// once. A start records its attachments as applied too (from 0); that is
+// not an update, so it does not count.
 func (s *Server) countAck(applied, rejected int64, st taskState) {
-	if st.AppliedAttachmentsVersion > applied {
+	if applied > 0 && st.AppliedAttachmentsVersion > applied {
 		s.d.Metrics.Acknowledged(metrics.AckApplied)
 	}
 	if v := rejectedVersion(st.AttachmentsRejection); v > rejected {
@@ -332,6 +369,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, stream, key, hel
 	h.Set("Connection", "keep-alive")
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
+	defer s.hub.connect(stream)()
 
 	lastID := r.Header.Get("Last-Event-ID")
 	if lastID == "" {
@@ -385,4 +423,46 @@ func writeFrame(w http.ResponseWriter, id string, v any) {
 		fmt.Fprintf(w, "id: %s\n", id)
 	}
 	fmt.Fprintf(w, "data: %s\n\n", b)
+}
+
+// testInterval is the period of GET /api/events/test, as in Python.
+const testInterval = 5 * time.Second
+
+// eventsStatus reports the open event streams.
+func (s *Server) eventsStatus(w http.ResponseWriter, r *http.Request) {
+	total, by := s.hub.connected()
+	s.writeJSON(w, http.StatusOK, map[string]any{
+		"connectedClients": total, "streams": by, "timestamp": time.Now().UnixMilli(), "status": "active",
+	})
+}
+
+// eventsTest streams a numbered test message at once and then every 5 s,
+// for checking that events get through proxies to a client. Unlike the
+// Python stream it ends when the server stops.
+func (s *Server) eventsTest(w http.ResponseWriter, r *http.Request) {
+	rc := http.NewResponseController(w)
+	_ = rc.SetWriteDeadline(time.Time{})
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("Connection", "keep-alive")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	defer s.hub.connect(streamTest)()
+	writeFrame(w, "", map[string]any{"type": "connection", "message": "Connected to Skalds test events"})
+	t := time.NewTicker(testInterval)
+	defer t.Stop()
+	for n := 1; ; n++ {
+		writeFrame(w, "", map[string]any{"type": "test", "message": fmt.Sprintf("Test message %d", n), "timestamp": time.Now().UnixMilli()})
+		if err := rc.Flush(); err != nil {
+			return
+		}
+		select {
+		case <-r.Context().Done():
+			return
+		case <-s.done:
+			return
+		case <-t.C:
+		}
+	}
 }

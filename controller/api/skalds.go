@@ -254,3 +254,95 @@ func (s *Server) summary(w http.ResponseWriter, r *http.Request) {
 		"cancelledTasks": counts[string(task.Cancelled)],
 	})
 }
+
+// skaldOf returns the node of the path's id, answering 503 before the
+// first registry read and 404 for an unknown id itself.
+func (s *Server) skaldOf(w http.ResponseWriter, r *http.Request) (*monitor.Node, bool) {
+	snap, ok := s.nodes(w, r)
+	if !ok {
+		return nil, false
+	}
+	id := r.PathValue("id")
+	n := snap.Node(id)
+	if n == nil {
+		s.fail(w, r, http.StatusNotFound, fmt.Sprintf("skald %q not found in the registry", id))
+		return nil, false
+	}
+	return n, true
+}
+
+// heartbeatAge is how long ago the node's activity stamp last changed, on
+// the controller's clock (as the monitor judges liveness), in ms. Python
+// subtracted the node's own stamp from the controller's time, which clock
+// skew between machines distorts.
+func heartbeatAge(n *monitor.Node) int64 {
+	return max(time.Since(n.LastChange).Milliseconds(), 0)
+}
+
+// capacityOf reports a node's published limits; null fields are no limit.
+func capacityOf(n *monitor.Node) map[string]any {
+	var maxTasks *int
+	if n.Capacity.MaxTasks > 0 {
+		maxTasks = &n.Capacity.MaxTasks
+	}
+	classes := map[string]int{}
+	for c, k := range n.Capacity.Classes {
+		classes[c] = k
+	}
+	return map[string]any{"maxTasks": maxTasks, "classLimits": classes}
+}
+
+// skaldStatus is Python's GET /api/skalds/{id}/status. canAcceptTasks
+// also requires room under the node's published MaxTasks (counted from its
+// own task list), since a full node accepts nothing; uptime stays null, as
+// nodes do not publish their start time.
+func (s *Server) skaldStatus(w http.ResponseWriter, r *http.Request) {
+	n, ok := s.skaldOf(w, r)
+	if !ok {
+		return
+	}
+	tasks := make([]map[string]string, len(n.Tasks))
+	for i, t := range n.Tasks {
+		tasks[i] = map[string]string{"id": t.ID, "className": t.ClassName}
+	}
+	room := n.Capacity.MaxTasks == 0 || len(n.Tasks) < n.Capacity.MaxTasks
+	s.writeJSON(w, http.StatusOK, map[string]any{
+		"skaldId": n.ID, "status": status(n.Online), "type": n.Mode, "heartbeat": n.Heartbeat,
+		"lastUpdate": n.LastActivity, "taskCount": len(n.Tasks), "isOnline": n.Online, "uptime": nil,
+		"details": map[string]any{
+			"canAcceptTasks":   n.Mode == "node" && n.Online && room,
+			"lastHeartbeatAge": heartbeatAge(n),
+			"tasks":            tasks,
+			"capacity":         capacityOf(n),
+		},
+	})
+}
+
+// skaldHeartbeat is Python's GET /api/skalds/{id}/heartbeat.
+func (s *Server) skaldHeartbeat(w http.ResponseWriter, r *http.Request) {
+	n, ok := s.skaldOf(w, r)
+	if !ok {
+		return
+	}
+	s.writeJSON(w, http.StatusOK, map[string]any{
+		"skaldId": n.ID, "heartbeat": n.Heartbeat, "lastUpdate": n.LastActivity,
+		"heartbeatAge": heartbeatAge(n), "isOnline": n.Online, "timestamp": time.Now().UnixMilli(),
+	})
+}
+
+// skaldPing answers from the registry whether the node is online and how
+// old its last heartbeat is. Like Python's it sends nothing to the node
+// (nodes listen to nothing but MongoDB and Kafka); unlike Python's, an
+// unknown id is 404 rather than "offline".
+func (s *Server) skaldPing(w http.ResponseWriter, r *http.Request) {
+	n, ok := s.skaldOf(w, r)
+	if !ok {
+		return
+	}
+	s.writeJSON(w, http.StatusOK, success{
+		Success: n.Online,
+		Message: fmt.Sprintf("Skald %s is %s", n.ID, status(n.Online)),
+		Data: map[string]any{"skaldId": n.ID, "online": n.Online, "lastHeartbeat": n.LastActivity,
+			"heartbeatAge": heartbeatAge(n)},
+	})
+}

@@ -8,12 +8,22 @@
 // priority (highest first, oldest first among equals):
 //
 //   - assigns Created tasks without an executor to an online node in node
-//     mode that registered the task's class and has room, by the strategy;
+//     mode that registered the task's class and has room, by the strategy.
+//     Room is judged against the limits the node publishes with its beat
+//     (liveness.NodeCapacityKey: MaxTasks and per-class limits) and
+//     Options.MaxTasksPerNode, so a node is only given what it will
+//     accept; a refusal (a node that hands a task back as over its limit)
+//     remains the fallback when the registry lags behind;
 //   - moves tasks whose node went offline (executor set, status Assigning,
 //     Running or Created) to another such node, conditional on their
 //     epoch, or hands them back as Created when no node can take them;
 //   - retries Failed tasks after an exponential backoff while their attempt
 //     counter is below the limit; past it they stay Failed with their error.
+//
+// A cycle writes at most Options.MaxClaimsPerCycle assignments, the most
+// urgent first; when it stops there, the next cycle starts at once with a
+// fresh read, so a large backlog is worked through in bounded steps that
+// still see new nodes, failovers and higher-priority tasks promptly.
 //
 // Each successful claim is followed by a task.assign event. If publishing
 // fails, the node still finds the task at its next reconcile, since MongoDB
@@ -26,6 +36,7 @@ import (
 	"log/slog"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/skalds-go/skalds/controller/metrics"
@@ -60,10 +71,14 @@ type Options struct {
 	// Strategy picks among able nodes; empty means LEAST_TASKS.
 	Strategy Strategy
 	// MaxTasksPerNode caps the tasks assigned to one node (Created,
-	// Assigning and Running ones); zero means no cap. Nodes with their own
-	// limits refuse what they cannot take, and the dispatcher places a
-	// refused task elsewhere.
+	// Assigning and Running ones); zero means no cap. It applies on top of
+	// the limits each node publishes, which the dispatcher also respects.
 	MaxTasksPerNode int
+	// MaxClaimsPerCycle bounds the writes (claims and hand-backs) of one
+	// cycle, so that a cycle over a large backlog ends in bounded time and
+	// the next one sees a fresh registry and fresh priorities. Zero means
+	// 500.
+	MaxClaimsPerCycle int
 	// MaxAttempts is how many runs a task gets before a failure is final;
 	// zero means 3, and 1 disables retries.
 	MaxAttempts int
@@ -95,11 +110,39 @@ type Dispatcher struct {
 	log   *slog.Logger
 	kick  chan struct{}
 
+	last atomic.Pointer[CycleStatus] // the last cycle that ran, for LastCycle
+
 	mu      sync.Mutex // one cycle at a time
 	choose  *chooser
 	absent  map[string]time.Time // executors not in the registry, since when
 	unplace map[string]bool      // classes reported as unplaceable, to log once
+	// assigned is what MongoDB assigned to each node at the last cycle,
+	// and leaving what has left that set since, by node and task id: see
+	// holdings.
+	assigned map[string]map[string]string
+	leaving  map[string]map[string]leavingTask
+	// nodesSeen and loadSeen are the usable nodes and their load as the
+	// last plan counted them, for CycleStatus.
+	nodesSeen, loadSeen int
 }
+
+// leavingTask is a task that MongoDB no longer assigns to a node (it was
+// cancelled, finished, failed or handed back) but whose worker may still run
+// there.
+type leavingTask struct {
+	class string
+	since time.Time // when the dispatcher first saw it gone from MongoDB
+}
+
+// maxLeaving bounds how long a leaving task counts against its node when
+// the node's list says nothing newer; a worker that really takes longer to
+// stop stays in that list and is counted through it.
+const maxLeaving = time.Minute
+
+// DefaultMaxClaimsPerCycle is the default of Options.MaxClaimsPerCycle:
+// at a few milliseconds per conditional write, a cycle stays within a few
+// seconds.
+const DefaultMaxClaimsPerCycle = 500
 
 // New returns a dispatcher.
 func New(tasks Tasks, pub Publisher, nodes Nodes, opts Options) *Dispatcher {
@@ -111,6 +154,9 @@ func New(tasks Tasks, pub Publisher, nodes Nodes, opts Options) *Dispatcher {
 	}
 	if opts.MaxAttempts <= 0 {
 		opts.MaxAttempts = 3
+	}
+	if opts.MaxClaimsPerCycle <= 0 {
+		opts.MaxClaimsPerCycle = DefaultMaxClaimsPerCycle
 	}
 	if opts.Backoff.Base <= 0 {
 		opts.Backoff.Base = 2 * time.Second
@@ -132,16 +178,37 @@ func New(tasks Tasks, pub Publisher, nodes Nodes, opts Options) *Dispatcher {
 	}
 	return &Dispatcher{
 		tasks: tasks, pub: pub, nodes: nodes, opts: opts,
-		log:     opts.Logger.With("component", "dispatcher"),
-		kick:    make(chan struct{}, 1),
-		choose:  newChooser(opts.Strategy, opts.Seed),
-		absent:  map[string]time.Time{},
-		unplace: map[string]bool{},
+		log:      opts.Logger.With("component", "dispatcher"),
+		kick:     make(chan struct{}, 1),
+		choose:   newChooser(opts.Strategy, opts.Seed),
+		absent:   map[string]time.Time{},
+		unplace:  map[string]bool{},
+		assigned: map[string]map[string]string{},
+		leaving:  map[string]map[string]leavingTask{},
 	}
 }
 
 // Strategy is the strategy in use.
 func (d *Dispatcher) Strategy() Strategy { return d.opts.Strategy }
+
+// Interval is the time between cycles.
+func (d *Dispatcher) Interval() time.Duration { return d.opts.Interval }
+
+// MaxClaimsPerCycle is the cap on the writes of one cycle.
+func (d *Dispatcher) MaxClaimsPerCycle() int { return d.opts.MaxClaimsPerCycle }
+
+// CycleStatus is what the last cycle did, for status reports.
+type CycleStatus struct {
+	At       time.Time     // when it ended
+	Took     time.Duration // how long it ran
+	Result   Result        // what it wrote (without Assignments)
+	Err      string        // why it failed, if it did
+	Nodes    int           // online nodes in node mode that it could use
+	NodeLoad int           // tasks those nodes held, as the cycle counted them
+}
+
+// LastCycle returns the status of the last cycle, or nil before the first.
+func (d *Dispatcher) LastCycle() *CycleStatus { return d.last.Load() }
 
 // Kick asks for a cycle now, for example after a task was created through
 // the API, instead of at the next tick.
@@ -152,13 +219,20 @@ func (d *Dispatcher) Kick() {
 	}
 }
 
-// Run runs cycles every Interval, and on Kick, until ctx ends.
+// Run runs cycles every Interval, and on Kick, until ctx ends. A cycle
+// that stopped at MaxClaimsPerCycle is followed by the next at once.
 func (d *Dispatcher) Run(ctx context.Context) {
 	t := time.NewTicker(d.opts.Interval)
 	defer t.Stop()
 	for {
-		if _, err := d.Cycle(ctx); err != nil && ctx.Err() == nil {
+		res, err := d.Cycle(ctx)
+		if err != nil && ctx.Err() == nil {
 			d.log.Error("dispatch cycle", "err", err)
+		}
+		// Straight on only while cycles get somewhere: a cycle whose
+		// writes all fail waits for the tick like any other.
+		if res.Capped && ctx.Err() == nil && res.Assigned+res.Moved+res.Released+res.Retried > 0 {
+			continue
 		}
 		select {
 		case <-ctx.Done():
@@ -178,6 +252,9 @@ type Result struct {
 	Conflicts int // claims lost to a concurrent writer
 	// Assignments maps task id to node, for the claims that succeeded.
 	Assignments map[string]string
+	// Capped is set when the cycle stopped at MaxClaimsPerCycle with more
+	// to do.
+	Capped bool
 }
 
 // kind is what an action does.
@@ -211,11 +288,24 @@ func (d *Dispatcher) Cycle(ctx context.Context) (Result, error) {
 	if snap == nil {
 		return res, nil
 	}
+	start := time.Now()
+	st := &CycleStatus{}
+	defer func() {
+		st.At, st.Took, st.Result = time.Now(), time.Since(start), res
+		st.Result.Assignments = nil
+		d.last.Store(st)
+	}()
 	docs, err := d.tasks.Pending(ctx)
 	if err != nil {
+		st.Err = err.Error()
 		return res, err
 	}
-	actions := d.plan(time.Now(), docs, snap)
+	actions, capped := d.plan(time.Now(), docs, snap)
+	res.Capped = capped
+	st.Nodes, st.NodeLoad = d.nodesSeen, d.loadSeen
+	if capped {
+		d.log.Info("dispatch cycle reached its cap; the rest follows in the next cycle", "maxClaims", d.opts.MaxClaimsPerCycle)
+	}
 	var events []event.TaskEvent
 	for _, a := range actions {
 		if ctx.Err() != nil {
@@ -275,9 +365,10 @@ func (d *Dispatcher) Cycle(ctx context.Context) (Result, error) {
 	return res, nil
 }
 
-// plan decides the actions of one cycle from the tasks and the registry.
-// It writes nothing, so it can be tested without servers.
-func (d *Dispatcher) plan(now time.Time, docs []store.Doc, snap *monitor.Snapshot) []action {
+// plan decides the actions of one cycle from the tasks and the registry,
+// at most MaxClaimsPerCycle of them; capped reports that it stopped there
+// with tasks left unexamined. It writes nothing, so it can be tested without servers.
+func (d *Dispatcher) plan(now time.Time, docs []store.Doc, snap *monitor.Snapshot) (out []action, capped bool) {
 	online := map[string]*monitor.Node{}
 	inRegistry := map[string]bool{}
 	for _, n := range snap.Nodes {
@@ -317,14 +408,10 @@ func (d *Dispatcher) plan(now time.Time, docs []store.Doc, snap *monitor.Snapsho
 		return now.Sub(since) >= d.opts.OfflineGrace, since
 	}
 
-	// Load: what MongoDB assigns to each node, which is ahead of the
-	// node's own list in Redis by up to one sync period.
-	load := map[string]int{}
-	for i := range docs {
-		t := &docs[i]
-		if t.Executor != nil && t.LifecycleStatus != task.Failed {
-			load[*t.Executor]++
-		}
+	held := d.holdings(now, docs, online)
+	d.nodesSeen, d.loadSeen = len(online), 0
+	for id := range online {
+		d.loadSeen += held[id].total()
 	}
 
 	var todo []action
@@ -363,31 +450,42 @@ func (d *Dispatcher) plan(now time.Time, docs []store.Doc, snap *monitor.Snapsho
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
-	out := todo[:0]
+	full := map[string]bool{} // classes whose able nodes are all at capacity
 	for _, a := range todo {
+		if len(out) >= d.opts.MaxClaimsPerCycle {
+			return out, true
+		}
 		t := a.doc
 		var cs []candidate
+		able := false
 		for _, id := range ids {
 			n := online[id]
 			if !n.Supports(t.ClassName) {
 				continue
 			}
-			if d.opts.MaxTasksPerNode > 0 && load[id] >= d.opts.MaxTasksPerNode {
+			able = true
+			if !d.hasRoom(n, held[id], t.ClassName) {
 				continue
 			}
 			if r := t.Refusal; r != nil && r.SkaldID == id && r.Epoch == t.AssignmentEpoch &&
 				now.Sub(time.UnixMilli(r.At)) < d.opts.RefusalCooldown {
 				continue
 			}
-			cs = append(cs, candidate{id: id, load: load[id]})
+			cs = append(cs, candidate{id: id, load: held[id].total()})
 		}
 		if len(cs) == 0 {
-			if a.kind == move {
+			switch {
+			case a.kind == move:
 				// Nobody can run it now: make it visibly waiting instead of
 				// Running on a dead node.
 				a.kind = release
 				out = append(out, a)
-			} else if !d.unplace[t.ClassName] {
+			case able:
+				if !full[t.ClassName] {
+					full[t.ClassName] = true
+					d.log.Debug("every node that runs this class is at capacity; its tasks wait", "className", t.ClassName)
+				}
+			case !d.unplace[t.ClassName]:
 				d.unplace[t.ClassName] = true
 				d.log.Warn("no online node can take tasks of this class now; they wait", "className", t.ClassName)
 			}
@@ -396,13 +494,153 @@ func (d *Dispatcher) plan(now time.Time, docs []store.Doc, snap *monitor.Snapsho
 		delete(d.unplace, t.ClassName)
 		c := cs[d.choose.choose(cs)]
 		if a.kind == move && t.Executor != nil {
-			load[*t.Executor]--
+			held[*t.Executor].remove(t.ID)
 		}
-		load[c.id]++
+		held.at(c.id).add(t.ID, t.ClassName)
 		a.node = c.id
 		out = append(out, a)
 	}
-	return out
+	return out, false
+}
+
+// hasRoom reports whether node n, which holds h, can take one more task of
+// class: under its own published limits and under MaxTasksPerNode.
+func (d *Dispatcher) hasRoom(n *monitor.Node, h *holding, class string) bool {
+	limit := n.Capacity.MaxTasks
+	if m := d.opts.MaxTasksPerNode; m > 0 && (limit == 0 || m < limit) {
+		limit = m
+	}
+	if limit > 0 && h.total() >= limit {
+		return false
+	}
+	if k := n.Capacity.Classes[class]; k > 0 && h.ofClass(class) >= k {
+		return false
+	}
+	return true
+}
+
+// holding is the set of tasks one node holds, by id, with counts per
+// class.
+type holding struct {
+	ids      map[string]string // task id: class name
+	perClass map[string]int
+}
+
+func (h *holding) total() int {
+	if h == nil {
+		return 0
+	}
+	return len(h.ids)
+}
+
+func (h *holding) ofClass(class string) int {
+	if h == nil {
+		return 0
+	}
+	return h.perClass[class]
+}
+
+func (h *holding) add(id, class string) {
+	if _, ok := h.ids[id]; ok {
+		return
+	}
+	h.ids[id] = class
+	h.perClass[class]++
+}
+
+func (h *holding) remove(id string) {
+	if h == nil {
+		return
+	}
+	if class, ok := h.ids[id]; ok {
+		delete(h.ids, id)
+		h.perClass[class]--
+	}
+}
+
+type holdingMap map[string]*holding
+
+func (m holdingMap) at(node string) *holding {
+	h := m[node]
+	if h == nil {
+		h = &holding{ids: map[string]string{}, perClass: map[string]int{}}
+		m[node] = h
+	}
+	return h
+}
+
+// holdings returns what each node holds, as its own limit check will
+// count it: the union of
+//
+//   - what MongoDB assigns to it, which is ahead of the node's list by up
+//     to one beat;
+//   - what the online node lists as running, which still includes a
+//     worker that is stopping until the node's next beat;
+//   - what MongoDB assigned to it until recently (a task cancelled,
+//     finished or handed back) while no beat since says it stopped: a
+//     worker told to stop by MongoDB may run on for a moment, and a list
+//     written before it started does not show it.
+//
+// Counting less than the node would make it refuse the assignment, which
+// keeps the task away from that node for the refusal cool-down; counting
+// more delays a freed slot by at most one beat.
+func (d *Dispatcher) holdings(now time.Time, docs []store.Doc, online map[string]*monitor.Node) holdingMap {
+	m := holdingMap{}
+	assigned := map[string]map[string]string{}
+	for i := range docs {
+		t := &docs[i]
+		if t.Executor != nil && t.LifecycleStatus != task.Failed {
+			m.at(*t.Executor).add(t.ID, t.ClassName)
+			if assigned[*t.Executor] == nil {
+				assigned[*t.Executor] = map[string]string{}
+			}
+			assigned[*t.Executor][t.ID] = t.ClassName
+		}
+	}
+	for node, ids := range d.assigned {
+		for id, class := range ids {
+			if _, still := assigned[node][id]; still {
+				continue
+			}
+			if d.leaving[node] == nil {
+				d.leaving[node] = map[string]leavingTask{}
+			}
+			if _, known := d.leaving[node][id]; !known {
+				d.leaving[node][id] = leavingTask{class: class, since: now}
+			}
+		}
+	}
+	d.assigned = assigned
+	for node, ids := range d.leaving {
+		n := online[node]
+		for id, lt := range ids {
+			_, back := assigned[node][id]
+			if n == nil || back || now.Sub(lt.since) > maxLeaving || (n.TasksChanged.After(lt.since) && !lists(n, id)) {
+				delete(ids, id)
+				continue
+			}
+			m.at(node).add(id, lt.class)
+		}
+		if len(ids) == 0 {
+			delete(d.leaving, node)
+		}
+	}
+	for id, n := range online {
+		for _, t := range n.Tasks {
+			m.at(id).add(t.ID, t.ClassName)
+		}
+	}
+	return m
+}
+
+// lists reports whether node n lists task id as running.
+func lists(n *monitor.Node, id string) bool {
+	for _, t := range n.Tasks {
+		if t.ID == id {
+			return true
+		}
+	}
+	return false
 }
 
 func deref(s *string) string {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/skalds-go/skalds/controller/monitor"
 	"github.com/skalds-go/skalds/controller/store"
+	"github.com/skalds-go/skalds/runtime/liveness"
 	"github.com/skalds-go/skalds/runtime/task"
 )
 
@@ -96,7 +97,7 @@ func TestPlanMatchesClassPriorityAndCapacity(t *testing.T) {
 		doc("b", "B", task.Created, nil, 5),
 		doc("nobody", "Z", task.Created, nil, 5),
 	}
-	acts := d.plan(time.Now(), docs, snap(node("n1", true, "A"), node("n2", true, "A", "B"), node("off", false, "A", "B", "Z")))
+	acts, _ := d.plan(time.Now(), docs, snap(node("n1", true, "A"), node("n2", true, "A", "B"), node("off", false, "A", "B", "Z")))
 	got := map[string]string{}
 	for _, a := range acts {
 		got[a.doc.ID] = a.node
@@ -118,7 +119,7 @@ func TestPlanMovesTasksOfOfflineNodesAndReleasesWhenNobodyCan(t *testing.T) {
 		doc("fine", "A", task.Running, ptr("live"), 0),
 	}
 	s := snap(node("dead", false, "A", "Z"), node("live", true, "A"))
-	acts := d.plan(now, docs, s)
+	acts, _ := d.plan(now, docs, s)
 	got := map[string]string{}
 	for _, a := range acts {
 		got[a.doc.ID] = fmt.Sprintf("%d %s", a.kind, a.node)
@@ -127,7 +128,7 @@ func TestPlanMovesTasksOfOfflineNodesAndReleasesWhenNobodyCan(t *testing.T) {
 		t.Fatalf("plan %v", got)
 	}
 	// The absent executor is moved once its grace has passed.
-	acts = d.plan(now.Add(2*time.Minute), docs[2:3], s)
+	acts, _ = d.plan(now.Add(2*time.Minute), docs[2:3], s)
 	if len(acts) != 1 || acts[0].kind != move || acts[0].node != "live" {
 		t.Fatalf("absent executor after the grace: %+v", acts)
 	}
@@ -155,7 +156,7 @@ func TestPlanRetriesWithBackoffThenGivesUp(t *testing.T) {
 		{3, time.Hour, false}, // out of attempts: stays Failed
 	}
 	for _, c := range cases {
-		acts := d.plan(now, []store.Doc{failed(c.attempts, c.ago, now)}, s)
+		acts, _ := d.plan(now, []store.Doc{failed(c.attempts, c.ago, now)}, s)
 		if got := len(acts) == 1 && acts[0].kind == retry; got != c.want {
 			t.Errorf("attempts %d failed %v ago: retried=%v, want %v", c.attempts, c.ago, got, c.want)
 		}
@@ -168,8 +169,150 @@ func TestPlanSkipsTheNodeThatRefusedRecently(t *testing.T) {
 	x := doc("t", "A", task.Created, nil, 0)
 	x.AssignmentEpoch = 4
 	x.Refusal = &task.Refusal{SkaldID: "n1", Epoch: 4, At: now.UnixMilli()}
-	acts := d.plan(now, []store.Doc{x}, snap(node("n1", true, "A"), node("n2", true, "A")))
+	acts, _ := d.plan(now, []store.Doc{x}, snap(node("n1", true, "A"), node("n2", true, "A")))
 	if len(acts) != 1 || acts[0].node != "n2" {
 		t.Fatalf("plan %+v", acts)
+	}
+}
+
+func placed(acts []action) map[string]string {
+	got := map[string]string{}
+	for _, a := range acts {
+		got[a.doc.ID] = a.node
+	}
+	return got
+}
+
+func TestPlanRespectsThePublishedCapacityOfNodes(t *testing.T) {
+	d := New(nil, nil, nil, Options{})
+	one := node("one", true, "A", "B")
+	one.Capacity = liveness.Capacity{MaxTasks: 1}
+	perClass := node("perclass", true, "A", "B")
+	perClass.Capacity = liveness.Capacity{Classes: map[string]int{"A": 1}}
+	// perclass already runs an A task (from its own list, not yet in
+	// MongoDB's view of it); one holds nothing yet.
+	perClass.Tasks = []liveness.TaskRef{{ID: "old", ClassName: "A"}}
+	docs := []store.Doc{
+		doc("a1", "A", task.Created, nil, 9),
+		doc("a2", "A", task.Created, nil, 8),
+		doc("b1", "B", task.Created, nil, 7),
+		doc("b2", "B", task.Created, nil, 6),
+	}
+	acts, capped := d.plan(time.Now(), docs, snap(one, perClass))
+	// a1 fills one; a2 finds one full and perclass at its A limit, so it
+	// waits; the B tasks may only go to perclass, which has no B limit.
+	if got := fmt.Sprint(placed(acts)); got != "map[a1:one b1:perclass b2:perclass]" || capped {
+		t.Fatalf("plan %s capped=%v", got, capped)
+	}
+}
+
+func TestPlanCountsMongoAssignmentsAndNodeListsOnce(t *testing.T) {
+	d := New(nil, nil, nil, Options{})
+	n := node("n", true, "A")
+	n.Capacity = liveness.Capacity{MaxTasks: 2}
+	// "run" is both assigned in MongoDB and in the node's list: one task,
+	// not two, so the node has room for one more.
+	n.Tasks = []liveness.TaskRef{{ID: "run", ClassName: "A"}}
+	docs := []store.Doc{
+		doc("run", "A", task.Running, ptr("n"), 0),
+		doc("new1", "A", task.Created, nil, 5),
+		doc("new2", "A", task.Created, nil, 1),
+	}
+	acts, _ := d.plan(time.Now(), docs, snap(n))
+	if got := fmt.Sprint(placed(acts)); got != "map[new1:n]" {
+		t.Fatalf("plan %s", got)
+	}
+}
+
+func TestPlanTakesTheSmallerOfTheNodeLimitAndTheControllerCap(t *testing.T) {
+	d := New(nil, nil, nil, Options{MaxTasksPerNode: 3})
+	n := node("n", true, "A")
+	n.Capacity = liveness.Capacity{MaxTasks: 10}
+	var docs []store.Doc
+	for i := range 5 {
+		docs = append(docs, doc(fmt.Sprint("t", i), "A", task.Created, nil, 0))
+	}
+	acts, _ := d.plan(time.Now(), docs, snap(n))
+	if len(acts) != 3 {
+		t.Fatalf("%d assignments, want 3", len(acts))
+	}
+}
+
+func TestPlanStopsAtTheClaimCapWithTheMostUrgentFirst(t *testing.T) {
+	d := New(nil, nil, nil, Options{MaxClaimsPerCycle: 3})
+	var docs []store.Doc
+	for i := range 10 {
+		docs = append(docs, doc(fmt.Sprint("t", i), "A", task.Created, nil, i))
+	}
+	// A task that cannot be placed does not use up the cap.
+	docs = append(docs, doc("z", "Z", task.Created, nil, 100))
+	s := snap(node("n1", true, "A"), node("n2", true, "A"))
+	acts, capped := d.plan(time.Now(), docs, s)
+	if !capped {
+		t.Fatal("a plan of 3 out of 10 was not reported as capped")
+	}
+	var ids []string
+	for _, a := range acts {
+		ids = append(ids, a.doc.ID)
+	}
+	if fmt.Sprint(ids) != "[t9 t8 t7]" {
+		t.Fatalf("planned %v, want the three highest priorities", ids)
+	}
+	// Exactly at the cap with nothing left over is not capped.
+	acts, capped = d.plan(time.Now(), docs[7:], s)
+	if len(acts) != 3 || capped {
+		t.Fatalf("%d actions, capped=%v; want 3, false", len(acts), capped)
+	}
+	// The default applies when unset.
+	if got := New(nil, nil, nil, Options{}).opts.MaxClaimsPerCycle; got != DefaultMaxClaimsPerCycle {
+		t.Fatalf("default cap %d", got)
+	}
+}
+
+func TestPlanCountsATaskThatLeftMongoDBUntilTheNodeSaysItStopped(t *testing.T) {
+	d := New(nil, nil, nil, Options{})
+	n := node("n", true, "A")
+	n.Capacity = liveness.Capacity{MaxTasks: 1}
+	t0 := time.Now()
+	n.TasksChanged = t0.Add(-time.Second) // a beat from before "old" started
+	old := doc("old", "A", task.Running, ptr("n"), 0)
+	if acts, _ := d.plan(t0, []store.Doc{old}, snap(n)); len(acts) != 0 {
+		t.Fatalf("plan %+v", acts)
+	}
+	// "old" is cancelled: MongoDB no longer assigns it, but the node's
+	// list predates it, so its worker may still run: "next" waits.
+	next := doc("next", "A", task.Created, nil, 0)
+	t1 := t0.Add(100 * time.Millisecond)
+	if acts, _ := d.plan(t1, []store.Doc{next}, snap(n)); len(acts) != 0 {
+		t.Fatalf("assigned while the old worker may still run: %+v", placed(acts))
+	}
+	// A beat after that which still lists it: still waiting.
+	n.TasksChanged = t1.Add(time.Second)
+	n.Tasks = []liveness.TaskRef{{ID: "old", ClassName: "A"}}
+	if acts, _ := d.plan(t1.Add(2*time.Second), []store.Doc{next}, snap(n)); len(acts) != 0 {
+		t.Fatalf("assigned while the node lists the old worker: %+v", placed(acts))
+	}
+	// A later beat without it: the slot is free.
+	n.TasksChanged = t1.Add(3 * time.Second)
+	n.Tasks = nil
+	acts, _ := d.plan(t1.Add(3*time.Second), []store.Doc{next}, snap(n))
+	if got := fmt.Sprint(placed(acts)); got != "map[next:n]" {
+		t.Fatalf("plan %s", got)
+	}
+}
+
+func TestPlanForgetsALeavingTaskAfterTheBound(t *testing.T) {
+	d := New(nil, nil, nil, Options{})
+	n := node("n", true, "A")
+	n.Capacity = liveness.Capacity{MaxTasks: 1}
+	t0 := time.Now()
+	d.plan(t0, []store.Doc{doc("old", "A", task.Running, ptr("n"), 0)}, snap(n))
+	next := []store.Doc{doc("next", "A", task.Created, nil, 0)}
+	if acts, _ := d.plan(t0.Add(time.Second), next, snap(n)); len(acts) != 0 {
+		t.Fatalf("plan %+v", placed(acts))
+	}
+	acts, _ := d.plan(t0.Add(time.Second+maxLeaving+time.Millisecond), next, snap(n))
+	if len(acts) != 1 {
+		t.Fatalf("a leaving task still counts after %v", maxLeaving)
 	}
 }

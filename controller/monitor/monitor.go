@@ -45,10 +45,20 @@ type Node struct {
 	Heartbeat  int
 	Classes    []string           // allow-task-class-name
 	Tasks      []liveness.TaskRef // all-task: what the node runs now
+	// TasksChanged is when the monitor last saw the node's all-task value
+	// change, on the controller's clock. Nodes rewrite it (with a new
+	// timestamp) on every beat, so a task missing from Tasks after a given
+	// moment is known to have stopped once TasksChanged is past it.
+	TasksChanged time.Time
 	// Schemas maps a class name to the JSON Schema of its attachments, as
 	// the node publishes them in schema.Key(ID). Only online nodes' are
 	// read into a snapshot: an offline node cannot run what it describes.
 	Schemas map[string]string
+	// Capacity is the limits the node publishes in
+	// liveness.NodeCapacityKey: the most tasks it runs at once, in all and
+	// per class. The zero value is no limit, which is also what a node
+	// that publishes none (a Python Skald) gets.
+	Capacity liveness.Capacity
 
 	stamp string // the raw skalds:hash value, for the conditional removal
 }
@@ -156,6 +166,8 @@ type Monitor struct {
 type seenNode struct {
 	stamp      string
 	lastChange time.Time
+	tasksRaw   string // the all-task value last seen
+	tasksSeen  time.Time
 }
 
 // New returns a monitor reading rdb.
@@ -185,6 +197,9 @@ func New(rdb redis.UniversalClient, opts Options) *Monitor {
 
 // Timeout is the offline threshold in use.
 func (m *Monitor) Timeout() time.Duration { return m.opts.Timeout }
+
+// Interval is the time between refreshes.
+func (m *Monitor) Interval() time.Duration { return m.opts.Interval }
 
 // Snapshot returns the latest snapshot, or nil before the first refresh
 // succeeded. Callers must not act on "no nodes" before there is one.
@@ -230,6 +245,7 @@ type nodeReads struct {
 	tasks   *redis.StringCmd
 	classes *redis.StringSliceCmd
 	schemas *redis.MapStringStringCmd
+	cap     *redis.MapStringStringCmd
 }
 
 // Refresh reads the registry once and publishes a new snapshot.
@@ -256,6 +272,7 @@ func (m *Monitor) Refresh(ctx context.Context) (*Snapshot, error) {
 					tasks:   p.Get(ctx, liveness.NodeTasksKey(id)),
 					classes: p.LRange(ctx, liveness.NodeClassesKey(id), 0, -1),
 					schemas: p.HGetAll(ctx, schema.Key(id)),
+					cap:     p.HGetAll(ctx, liveness.NodeCapacityKey(id)),
 				}
 			}
 			return nil
@@ -298,14 +315,22 @@ func (m *Monitor) Refresh(ctx context.Context) (*Snapshot, error) {
 		if v, err := reads[i].hb.Int(); err == nil {
 			n.Heartbeat = v
 		}
-		if raw, err := reads[i].tasks.Result(); err == nil {
+		raw, err := reads[i].tasks.Result()
+		if err == nil {
 			n.Tasks = parseTasks(raw)
 		}
+		if s.tasksSeen.IsZero() || raw != s.tasksRaw {
+			s.tasksRaw, s.tasksSeen = raw, now
+		}
+		n.TasksChanged = s.tasksSeen
 		if cl, err := reads[i].classes.Result(); err == nil {
 			n.Classes = cl
 		}
 		if sc, err := reads[i].schemas.Result(); err == nil && n.Online && len(sc) > 0 {
 			n.Schemas = sc
+		}
+		if h, err := reads[i].cap.Result(); err == nil && len(h) > 0 {
+			n.Capacity = liveness.ParseCapacity(h)
 		}
 		snap.Nodes = append(snap.Nodes, n)
 		if !n.Online && m.opts.ForgetAfter > 0 && now.Sub(s.lastChange) > m.opts.ForgetAfter {
@@ -391,14 +416,15 @@ var forgetScript = redis.NewScript(`
 if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
   redis.call('HDEL', KEYS[1], ARGV[1])
   redis.call('HDEL', KEYS[2], ARGV[1])
-  redis.call('DEL', KEYS[3], KEYS[4], KEYS[5], KEYS[6])
+  redis.call('DEL', KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7])
   return 1
 end
 return 0`)
 
 func (m *Monitor) forget(ctx context.Context, n *Node) {
 	keys := []string{liveness.NodesKey, liveness.NodeModesKey,
-		liveness.NodeHeartbeatKey(n.ID), liveness.NodeTasksKey(n.ID), liveness.NodeClassesKey(n.ID), schema.Key(n.ID)}
+		liveness.NodeHeartbeatKey(n.ID), liveness.NodeTasksKey(n.ID), liveness.NodeClassesKey(n.ID), schema.Key(n.ID),
+		liveness.NodeCapacityKey(n.ID)}
 	removed, err := forgetScript.Run(ctx, m.rdb, keys, n.ID, n.stamp).Int()
 	if err != nil {
 		m.log.Warn("removing an offline node from the registry", "skaldId", n.ID, "err", err)

@@ -392,3 +392,35 @@ func (s *Store) CountByStatus(ctx context.Context) (map[string]int64, error) {
 	}
 	return out, nil
 }
+
+// Activity counts what happened to tasks since a moment, for the
+// recent-activity analytics.
+type Activity struct {
+	Created  int64 // tasks created since
+	Updated  int64 // tasks written since, whatever changed
+	Finished int64 // tasks Finished whose last write is since
+	Failed   int64 // tasks Failed whose last write is since
+}
+
+// ActivitySince counts the task activity since the given time (epoch ms).
+// The times are the writers' clocks, as stored in the documents.
+func (s *Store) ActivitySince(ctx context.Context, since int64) (Activity, error) {
+	var a Activity
+	after := bson.D{{Key: "$gte", Value: since}}
+	for _, q := range []struct {
+		dst    *int64
+		filter bson.D
+	}{
+		{&a.Created, bson.D{{Key: "createDateTime", Value: after}}},
+		{&a.Updated, bson.D{{Key: "updateDateTime", Value: after}}},
+		{&a.Finished, bson.D{{Key: "updateDateTime", Value: after}, {Key: "lifecycleStatus", Value: task.Finished}}},
+		{&a.Failed, bson.D{{Key: "updateDateTime", Value: after}, {Key: "lifecycleStatus", Value: task.Failed}}},
+	} {
+		n, err := s.coll.CountDocuments(ctx, q.filter)
+		if err != nil {
+			return a, fmt.Errorf("counting recent task activity: %w", err)
+		}
+		*q.dst = n
+	}
+	return a, nil
+}

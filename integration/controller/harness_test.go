@@ -51,6 +51,17 @@ type env struct {
 	store *store.Store
 	log   *slog.Logger
 	uid   string
+	// stops stops the test's controllers. A node's clean-up runs them
+	// first, so that the tasks a stopping node hands back are not
+	// dispatched again during teardown.
+	stops []func()
+}
+
+// stopControllers stops every controller of the test; it is idempotent.
+func (e *env) stopControllers() {
+	for _, stop := range e.stops {
+		stop()
+	}
 }
 
 func testLogger() *slog.Logger {
@@ -140,6 +151,7 @@ func (e *env) startController(tweak func(*ctl.Config)) *controller {
 		})
 	}
 	e.t.Cleanup(stop)
+	e.stops = append(e.stops, stop)
 	return &controller{c: c, url: "http://" + ln.Addr().String(), token: cfg.Token, stop: stop}
 }
 
@@ -351,7 +363,12 @@ func (e *env) startNode(id string, opts node.Options, classes ...skald.Worker) *
 			}
 		})
 	}}
-	e.t.Cleanup(rn.stop)
+	// Clean-ups run last-registered first, so a node started after the
+	// controller would stop before it; stop the controllers first.
+	e.t.Cleanup(func() {
+		e.stopControllers()
+		rn.stop()
+	})
 	e.await("node "+id+" registered", func() bool {
 		return e.rdb.HExists(e.ctx, liveness.NodesKey, id).Val()
 	})

@@ -185,7 +185,10 @@ func (e *env) startNodeConfigured(id string, tweak func(*nodeConfig), opts node.
 			}
 		})
 	}}
-	e.t.Cleanup(rn.stop)
+	e.t.Cleanup(func() {
+		e.stopControllers() // first, as in startNode
+		rn.stop()
+	})
 	e.await("node "+id+" registered", func() bool {
 		return e.rdb.HExists(e.ctx, liveness.NodesKey, id).Val()
 	})

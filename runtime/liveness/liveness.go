@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -36,6 +37,77 @@ func NodeClassesKey(node string) string { return "skalds:" + node + ":allow-task
 // by class name, so that a controller can validate attachments without
 // the Go types.
 func NodeSchemasKey(node string) string { return "skalds:" + node + ":schemas" }
+
+// NodeCapacityKey is a hash of the limits a node enforces, so that a
+// controller places tasks only where they will be accepted instead of
+// learning the limits from refusals. Its fields are CapacityMaxTasks and
+// CapacityClassPrefix followed by a class name; a missing field is no
+// limit. Python Skalds writes no such key: its nodes have no limits a
+// controller must respect.
+func NodeCapacityKey(node string) string { return "skalds:" + node + ":capacity" }
+
+// The fields of NodeCapacityKey.
+const (
+	CapacityMaxTasks    = "maxTasks" // most tasks the node runs at once
+	CapacityClassPrefix = "class:"   // + class name: most tasks of that class at once
+)
+
+// Capacity is what a node can run at once. Zero (or a missing class) means
+// no limit.
+type Capacity struct {
+	MaxTasks int
+	Classes  map[string]int // by class name
+}
+
+// IsZero reports whether c sets no limit at all.
+func (c Capacity) IsZero() bool {
+	if c.MaxTasks > 0 {
+		return false
+	}
+	for _, k := range c.Classes {
+		if k > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// fields returns c as NodeCapacityKey's hash fields; only the limits set.
+func (c Capacity) fields() []any {
+	var out []any
+	if c.MaxTasks > 0 {
+		out = append(out, CapacityMaxTasks, strconv.Itoa(c.MaxTasks))
+	}
+	for class, k := range c.Classes {
+		if k > 0 {
+			out = append(out, CapacityClassPrefix+class, strconv.Itoa(k))
+		}
+	}
+	return out
+}
+
+// ParseCapacity reads the fields of NodeCapacityKey. Unreadable or
+// non-positive values are ignored (no limit), so that a malformed entry
+// never stops dispatch to a node altogether.
+func ParseCapacity(h map[string]string) Capacity {
+	var c Capacity
+	for k, v := range h {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			continue
+		}
+		switch {
+		case k == CapacityMaxTasks:
+			c.MaxTasks = n
+		case strings.HasPrefix(k, CapacityClassPrefix) && len(k) > len(CapacityClassPrefix):
+			if c.Classes == nil {
+				c.Classes = map[string]int{}
+			}
+			c.Classes[k[len(CapacityClassPrefix):]] = n
+		}
+	}
+	return c
+}
 
 // TaskHeartbeatKey is a task's heartbeat key.
 func TaskHeartbeatKey(task string) string { return "task:" + task + ":heartbeat" }
@@ -75,9 +147,10 @@ type TaskRef struct {
 }
 
 // NodeBeat records that node is alive in mode and runs tasks, which
-// classes it can run and their JSON Schemas. One beat is one MULTI, so a
-// reader never sees the class list half written.
-func (r *Registry) NodeBeat(ctx context.Context, node, mode string, tasks []TaskRef, classes []string, schemas map[string][]byte) error {
+// classes it can run, their JSON Schemas and the node's capacity. One beat
+// is one MULTI, so a reader never sees the class list or the limits half
+// written.
+func (r *Registry) NodeBeat(ctx context.Context, node, mode string, tasks []TaskRef, classes []string, schemas map[string][]byte, capacity Capacity) error {
 	if r == nil {
 		return nil
 	}
@@ -112,6 +185,11 @@ func (r *Registry) NodeBeat(ctx context.Context, node, mode string, tasks []Task
 			p.HSet(ctx, NodeSchemasKey(node), fields...)
 			p.Expire(ctx, NodeSchemasKey(node), r.ttl)
 		}
+		p.Del(ctx, NodeCapacityKey(node))
+		if f := capacity.fields(); len(f) > 0 {
+			p.HSet(ctx, NodeCapacityKey(node), f...)
+			p.Expire(ctx, NodeCapacityKey(node), r.ttl)
+		}
 		return nil
 	})
 	return err
@@ -125,7 +203,7 @@ func (r *Registry) RemoveNode(ctx context.Context, node string) error {
 	_, err := r.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.HDel(ctx, NodesKey, node)
 		p.HDel(ctx, NodeModesKey, node)
-		p.Del(ctx, NodeHeartbeatKey(node), NodeTasksKey(node), NodeClassesKey(node), NodeSchemasKey(node))
+		p.Del(ctx, NodeHeartbeatKey(node), NodeTasksKey(node), NodeClassesKey(node), NodeSchemasKey(node), NodeCapacityKey(node))
 		return nil
 	})
 	return err

@@ -86,7 +86,9 @@ type Options struct {
 	// assignment beyond a limit is refused visibly rather than queued: the
 	// node logs it and hands the task back (Created, no executor) with a
 	// refusal field naming the node and the limit, so that a controller can
-	// place it elsewhere or later.
+	// place it elsewhere or later. Both limits are also published in Redis
+	// (skalds:{id}:capacity) with every heartbeat, so that a controller
+	// places tasks by them and refusals stay the exception.
 	ClassLimits map[string]int
 	// LeaseTimeout, when set, makes the node stop all its workers once it
 	// has gone that long without reading its assignments from MongoDB, and
@@ -373,6 +375,24 @@ func (n *Node) schemas() map[string][]byte {
 	return out
 }
 
+// capacity returns the limits the node enforces (Options.MaxTasks,
+// ClassLimits and Limit), published with every beat so that a controller
+// places only what the node will accept rather than learning the limits
+// from refusals. The limits are set before Run and never change after, so
+// reading them here needs no lock.
+func (n *Node) capacity() liveness.Capacity {
+	c := liveness.Capacity{MaxTasks: n.opts.MaxTasks}
+	for class, k := range n.limits {
+		if k > 0 {
+			if c.Classes == nil {
+				c.Classes = make(map[string]int, len(n.limits))
+			}
+			c.Classes[class] = k
+		}
+	}
+	return c
+}
+
 // beat publishes the node's liveness and its tasks' heartbeats. It holds
 // beatMu while it writes the task heartbeats, so that a worker that ends
 // meanwhile writes its terminal heartbeat after them, never before (a
@@ -396,7 +416,7 @@ func (n *Node) beat(ctx context.Context) {
 		n.log.Warn("task heartbeats", "err", err)
 	}
 	sort.Slice(refs, func(i, j int) bool { return refs[i].ID < refs[j].ID })
-	if err := n.reg.NodeBeat(ctx, n.cfg.SkaldID, string(n.cfg.Mode), refs, n.classNames(), n.schemas()); err != nil && ctx.Err() == nil {
+	if err := n.reg.NodeBeat(ctx, n.cfg.SkaldID, string(n.cfg.Mode), refs, n.classNames(), n.schemas(), n.capacity()); err != nil && ctx.Err() == nil {
 		n.log.Warn("node heartbeat", "err", err)
 	}
 }

@@ -51,14 +51,7 @@ func (n *Node) reconcileAll(ctx context.Context) {
 		n.log.Error("reconcile: reading tasks that are no longer assigned here", "err", err)
 		gone = nil
 	}
-	// Start the most important first, so that a limit refuses the least
-	// important.
-	sort.SliceStable(tasks, func(i, j int) bool {
-		if tasks[i].Priority != tasks[j].Priority {
-			return tasks[i].Priority > tasks[j].Priority
-		}
-		return tasks[i].CreateDateTime < tasks[j].CreateDateTime
-	})
+	byPriority(tasks)
 	var starts []*run
 	for i := range tasks {
 		starts = n.converge(ctx, tasks[i].ID, &tasks[i], starts)
@@ -73,7 +66,22 @@ func (n *Node) reconcileAll(ctx context.Context) {
 	n.launch(ctx, starts)
 }
 
+// byPriority sorts tasks most important first, so that a limit refuses
+// the least important.
+func byPriority(tasks []task.Task) {
+	sort.SliceStable(tasks, func(i, j int) bool {
+		if tasks[i].Priority != tasks[j].Priority {
+			return tasks[i].Priority > tasks[j].Priority
+		}
+		return tasks[i].CreateDateTime < tasks[j].CreateDateTime
+	})
+}
+
 // reconcileIDs reads the given tasks in one query and converges on each.
+// A big batch is served by reading all of this node's assignments (see
+// readBig); the node then converges on all of them, as reconcileAll does:
+// a burst of assignments starts at once instead of batch by batch, and the
+// events still to come find their tasks running.
 func (n *Node) reconcileIDs(ctx context.Context, ids []string) error {
 	n.recMu.Lock()
 	defer n.recMu.Unlock()
@@ -82,7 +90,8 @@ func (n *Node) reconcileIDs(ctx context.Context, ids []string) error {
 	}
 	var tasks []task.Task
 	var err error
-	if len(ids) > bigBatch {
+	big := len(ids) > bigBatch
+	if big {
 		tasks, err = n.readBig(ctx, ids)
 	} else {
 		tasks, err = n.store.GetMany(ctx, ids)
@@ -90,12 +99,32 @@ func (n *Node) reconcileIDs(ctx context.Context, ids []string) error {
 	if err != nil {
 		return fmt.Errorf("reconciling %d tasks (the periodic reconcile retries): %w", len(ids), err)
 	}
+	if big {
+		byPriority(tasks)
+	}
 	byID := make(map[string]*task.Task, len(tasks))
 	for i := range tasks {
 		byID[tasks[i].ID] = &tasks[i]
 	}
+	order := ids
+	if big {
+		order = make([]string, 0, len(tasks)+len(ids))
+		for i := range tasks {
+			order = append(order, tasks[i].ID)
+		}
+		for _, id := range ids {
+			if byID[id] == nil {
+				order = append(order, id) // not found: deleted, if it runs here
+			}
+		}
+	}
 	var starts []*run
-	for _, id := range ids {
+	seen := make(map[string]bool, len(order))
+	for _, id := range order {
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
 		starts = n.converge(ctx, id, byID[id], starts)
 	}
 	n.launch(ctx, starts)

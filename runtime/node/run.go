@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -79,9 +78,11 @@ type run struct {
 	closed     bool        // the worker has ended and takes no more updates
 	updating   sync.WaitGroup
 
-	// startRaw and startVersion are the attachments the run starts with.
+	// startRaw and startVersion are the attachments the run starts with,
+	// startStatus the task's status when it was read.
 	startRaw     []byte
 	startVersion int64
+	startStatus  task.Status
 
 	// seen and seenRaw are the newest attachments the node has looked at
 	// for this run, queued or not. Only reconcile touches them.
@@ -147,83 +148,95 @@ func (n *Node) start(t *task.Task) *run {
 	n.running[t.ID] = r
 	n.perClass[t.ClassName]++
 	n.mu.Unlock()
-	r.startRaw, r.startVersion = t.Attachments, t.AttachmentsVersion
+	r.startRaw, r.startVersion, r.startStatus = t.Attachments, t.AttachmentsVersion, t.LifecycleStatus
 	return r
 }
 
-// launch reports the registered runs Running, in one write per group of
-// one epoch and version, and starts the goroutines of those whose write
-// was not fenced. The goroutine decodes the attachments and runs the init
-// hook, so that a slow init does not hold up other tasks.
+// launch reports the registered runs Running, in one write per chunk of
+// runs that share an epoch, an attachments version and the status they
+// were read in, and starts the goroutines of those whose write was not
+// fenced, chunk by chunk, so that the first workers of a large burst do
+// not wait for the writes of the last. The goroutine decodes the
+// attachments and runs the init hook, so that a slow init does not hold
+// up other tasks.
 func (n *Node) launch(ctx context.Context, runs []*run) {
-	fenced := n.reportStarted(ctx, runs)
-	for _, r := range runs {
-		if fenced[r] {
-			n.forget(r)
-			r.closeLog()
-			r.log.Warn("the task was reassigned or cancelled before its worker started; not starting it")
-			continue
+	for _, chunk := range startChunks(runs) {
+		fenced := n.reportStarted(ctx, chunk)
+		for _, r := range chunk {
+			if fenced[r] {
+				n.forget(r)
+				r.closeLog()
+				r.log.Warn("the task was reassigned or cancelled before its worker started; not starting it")
+				continue
+			}
+			// Logged before the goroutine starts, so that the record precedes
+			// the "event handled" of the event that started the worker.
+			r.log.Info("worker started", "attachmentsVersion", r.startVersion)
+			go n.work(r, r.startRaw)
 		}
-		// Logged before the goroutine starts, so that the record precedes
-		// the "event handled" of the event that started the worker.
-		r.log.Info("worker started", "attachmentsVersion", r.startVersion)
-		go n.work(r, r.startRaw)
 	}
 }
 
-// reportStarted writes Running for runs and returns those whose write was
-// fenced. A write that fails otherwise (MongoDB unreachable) is logged and
-// the worker starts anyway: it was assigned here when the task was read,
-// and the next reconcile or any later write of it stops it if that
-// changed.
-func (n *Node) reportStarted(ctx context.Context, runs []*run) map[*run]bool {
-	fenced := map[*run]bool{}
-	if n.store == nil {
-		return fenced
+// startChunk is the most tasks reported Running in one write. On servers
+// that evaluate a key list by scanning it (FerretDB), a write costs time in
+// proportion to the documents it reads times the keys, and it holds up
+// every other request meanwhile; on MongoDB it is one indexed update.
+const startChunk = 1000
+
+// startChunks splits runs, in their order, into the groups that one write
+// can report Running: same epoch, attachments version and status as read,
+// with a known _id, at most startChunk of them. A run without _id is a
+// chunk of its own.
+func startChunks(runs []*run) [][]*run {
+	type group struct {
+		epoch, version int64
+		status         task.Status
 	}
-	type group struct{ epoch, version int64 }
-	groups := map[group][]*run{}
-	var single []*run
+	var chunks [][]*run
+	open := map[group]int{} // the chunk that still takes runs of a group
 	for _, r := range runs {
 		if r.ref.Key == nil {
-			single = append(single, r)
+			chunks = append(chunks, []*run{r})
 			continue
 		}
-		g := group{r.ref.Epoch, r.startVersion}
-		groups[g] = append(groups[g], r)
-	}
-	var batches []struct {
-		g  group
-		rs []*run
-	}
-	for g, rs := range groups {
-		// Keep each write short: a server that scans matches every
-		// document against the whole key list.
-		for chunk := range slices.Chunk(rs, bigBatch) {
-			batches = append(batches, struct {
-				g  group
-				rs []*run
-			}{g, chunk})
+		g := group{r.ref.Epoch, r.startVersion, r.startStatus}
+		i, ok := open[g]
+		if !ok || len(chunks[i]) == startChunk {
+			i = len(chunks)
+			open[g] = i
+			chunks = append(chunks, make([]*run, 0, min(startChunk, len(runs))))
 		}
+		chunks[i] = append(chunks[i], r)
 	}
-	for _, b := range batches {
-		g, rs := b.g, b.rs
-		if len(rs) == 1 {
-			single = append(single, rs...)
-			continue
-		}
-		refs := make([]task.Ref, len(rs))
-		for i, r := range rs {
+	return chunks
+}
+
+// reportStarted writes Running for a chunk of runs (see startChunks) and
+// returns those whose write was fenced. A write that fails otherwise
+// (MongoDB unreachable) is logged and the worker starts anyway: it was
+// assigned here when the task was read, and the next reconcile or any later
+// write of it stops it if that changed.
+func (n *Node) reportStarted(ctx context.Context, runs []*run) map[*run]bool {
+	fenced := map[*run]bool{}
+	if n.store == nil || len(runs) == 0 {
+		return fenced
+	}
+	single := runs
+	if len(runs) > 1 {
+		refs := make([]task.Ref, len(runs))
+		for i, r := range runs {
 			refs[i] = r.ref
 		}
-		matched, err := n.store.StartedAll(ctx, refs, g.version)
-		if err != nil {
-			n.log.Warn("reporting tasks Running", "tasks", len(rs), "err", err)
-			continue
+		matched, err := n.store.StartedFrom(ctx, n.cfg.SkaldID, runs[0].startStatus, refs, runs[0].startVersion)
+		switch {
+		case err != nil:
+			n.log.Warn("reporting tasks Running", "tasks", len(runs), "err", err)
+			single = nil
+		case matched == int64(len(runs)):
+			single = nil
 		}
-		if matched < int64(len(rs)) {
-			single = append(single, rs...) // learn which were fenced
-		}
+		// Otherwise some were fenced, or changed since they were read:
+		// one write each tells which.
 	}
 	for _, r := range single {
 		if err := n.store.Started(ctx, r.ref, r.startVersion); err != nil {

@@ -222,6 +222,29 @@ func (s *Store) Started(ctx context.Context, ref Ref, version int64) error {
 // starting a burst of tasks saves a round trip, and on servers that scan
 // for conditional updates a scan, per task.
 func (s *Store) StartedAll(ctx context.Context, refs []Ref, version int64) (int64, error) {
+	return s.startedMany(ctx, refs, version, notCancelled)
+}
+
+// StartedFrom is StartedAll for tasks that executor read in status from
+// (Created, Assigning or Running, not Cancelled). The filter also names
+// the executor and that status: plain equalities, which FerretDB on
+// PostgreSQL evaluates in SQL, so that only this node's documents in that
+// status reach its filter in Go, instead of every document of the epoch.
+// It is stricter than StartedAll, never looser: a task whose status or
+// executor changed since it was read is not matched, and Started tells the
+// caller which.
+func (s *Store) StartedFrom(ctx context.Context, executor string, from Status, refs []Ref, version int64) (int64, error) {
+	if from == Cancelled {
+		return 0, errors.New("task: a cancelled task is not started")
+	}
+	return s.startedMany(ctx, refs, version,
+		bson.E{Key: "executor", Value: executor}, bson.E{Key: "lifecycleStatus", Value: from})
+}
+
+// startedMany writes Running for refs under conds. The key list comes
+// last: servers that match filters in order (FerretDB) then reject other
+// documents on the cheap conditions before searching the list.
+func (s *Store) startedMany(ctx context.Context, refs []Ref, version int64, conds ...bson.E) (int64, error) {
 	if len(refs) == 0 {
 		return 0, nil
 	}
@@ -232,12 +255,9 @@ func (s *Store) StartedAll(ctx context.Context, refs []Ref, version int64) (int6
 		}
 		keys[i] = r.Key
 	}
-	res, err := s.coll.UpdateMany(ctx,
-		bson.D{
-			{Key: "_id", Value: bson.D{{Key: "$in", Value: keys}}},
-			{Key: "assignmentEpoch", Value: epochFilter(refs[0].Epoch)},
-			notCancelled,
-		},
+	filter := append(bson.D{{Key: "assignmentEpoch", Value: epochFilter(refs[0].Epoch)}}, conds...)
+	filter = append(filter, bson.E{Key: "_id", Value: bson.D{{Key: "$in", Value: keys}}})
+	res, err := s.coll.UpdateMany(ctx, filter,
 		bson.D{
 			{Key: "$set", Value: bson.D{
 				{Key: "lifecycleStatus", Value: Running},
@@ -340,7 +360,13 @@ func (s *Store) GetMany(ctx context.Context, ids []string) ([]Task, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	cur, err := s.coll.Find(ctx, bson.D{{Key: "id", Value: bson.D{{Key: "$in", Value: ids}}}})
+	// One id is asked for as an equality, which FerretDB on PostgreSQL
+	// evaluates in SQL; it reads every document to match a key list.
+	var match any = bson.D{{Key: "$in", Value: ids}}
+	if len(ids) == 1 {
+		match = ids[0]
+	}
+	cur, err := s.coll.Find(ctx, bson.D{{Key: "id", Value: match}})
 	if err != nil {
 		return nil, fmt.Errorf("reading %d tasks: %w", len(ids), err)
 	}

@@ -4,7 +4,7 @@
 //
 // Usage (from the repository root):
 //
-//	go run ./embedded/cmd/skald-dev [-dir .data] [-kafka-port 9092] [-mongo-port 27017] [-redis-port 6379] [-redis-addr host:port]
+//	go run ./embedded/cmd/skald-dev [-dir .data] [-kafka-port 9092] [-mongo-port 27017] [-redis-port 6379] [-redis-addr host:port] [-postgresql URL]
 //
 // If the default Redis port 6379 is already taken (typically by a local
 // redis-server) and -redis-port was not given, it starts miniredis on a random
@@ -12,7 +12,10 @@
 //
 // It prints `export` lines for the addresses; paste them into the terminals
 // that run the system. Stop it with Ctrl-C. MongoDB data persists in -dir;
-// Kafka and Redis data live in memory and are gone on exit.
+// Kafka and Redis data live in memory and are gone on exit. With
+// -postgresql, FerretDB keeps MongoDB's data in that PostgreSQL database
+// instead of SQLite files, which makes filtered reads and conditional
+// updates on large collections much faster.
 package main
 
 import (
@@ -45,6 +48,7 @@ func run() error {
 		mongoPort  = flag.Int("mongo-port", 27017, "MongoDB port (0 = random)")
 		redisPort  = flag.Int("redis-port", 6379, "Redis port (0 = random)")
 		redisAddr  = flag.String("redis-addr", "", "use this existing Redis (host:port) instead of starting one")
+		postgres   = flag.String("postgresql", "", "keep MongoDB data in this PostgreSQL database (postgres://user@host:port/db) instead of SQLite files in -dir")
 		partitions = flag.Int("partitions", 6, "partitions of auto-created Kafka topics")
 		debug      = flag.Bool("debug", false, "also log FerretDB's own (very chatty) output")
 	)
@@ -71,14 +75,15 @@ func run() error {
 
 	var failed string // the server whose start failed, to name the right flag
 	stack, err := embedded.Start(ctx, embedded.Options{
-		Dir:        filepath.Join(*dir, "mongo"),
-		KafkaPort:  *kafkaPort,
-		MongoPort:  *mongoPort,
-		RedisPort:  *redisPort,
-		RedisAddr:  *redisAddr,
-		Partitions: *partitions,
-		Debug:      *debug,
-		Logger:     logger,
+		Dir:           filepath.Join(*dir, "mongo"),
+		KafkaPort:     *kafkaPort,
+		MongoPort:     *mongoPort,
+		RedisPort:     *redisPort,
+		RedisAddr:     *redisAddr,
+		Partitions:    *partitions,
+		PostgreSQLURL: *postgres,
+		Debug:         *debug,
+		Logger:        logger,
 		Progress: func(server string) func(error) {
 			fmt.Printf("starting %s... ", server)
 			t0 := time.Now()

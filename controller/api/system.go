@@ -1,0 +1,296 @@
+package api
+
+import (
+	"fmt"
+	"math"
+	"net/http"
+	"runtime"
+	"runtime/debug"
+	"sort"
+	"time"
+
+	"github.com/skalds-go/skalds/runtime/task"
+)
+
+// The /api/system endpoints that report on the controller itself. Their
+// shapes are the Python ones, with these fixes: no endpoint fails because a
+// setting came from the environment (Python called .value on plain
+// strings); uptime is real; the version comes from the build, not a
+// constant; analytics answer 422 for a bad query and 500 only for a
+// failure, instead of turning both into 500.
+
+// percent returns part/whole in percent, rounded to two decimals; 0 when
+// whole is 0.
+func percent(part, whole float64) float64 {
+	if whole == 0 {
+		return 0
+	}
+	return math.Round(part/whole*10000) / 100
+}
+
+// systemStatus reports the mode, the version, the uptime and whether each
+// loop of the controller runs. A loop counts as running while it has
+// completed a pass recently: within three intervals, and for the
+// dispatcher ten seconds more, since a capped cycle over a large backlog
+// may take that long.
+func (s *Server) systemStatus(w http.ResponseWriter, r *http.Request) {
+	now := time.Now()
+	var uptime float64
+	var startedAt *int64
+	if st := s.started.Load(); st > 0 {
+		uptime = math.Round(now.Sub(time.UnixMilli(st)).Seconds()*1000) / 1000
+		startedAt = &st
+	}
+	components := []map[string]any{}
+	if m := s.d.Monitor; m != nil {
+		snap := m.Snapshot()
+		running := snap != nil && now.Sub(snap.At) <= 3*m.Interval()
+		nodes := map[string]any{"interval": m.Interval().Seconds(), "timeout": m.Timeout().Seconds(),
+			"monitoredSkalds": 0, "onlineSkalds": 0, "lastRefresh": nil}
+		tasks := map[string]any{"interval": m.Interval().Seconds(), "monitoredTasks": 0, "aliveTasks": 0}
+		if snap != nil {
+			online := 0
+			for _, n := range snap.Nodes {
+				if n.Online {
+					online++
+				}
+			}
+			alive := 0
+			for _, b := range snap.Beats {
+				if b.Alive() {
+					alive++
+				}
+			}
+			nodes["monitoredSkalds"], nodes["onlineSkalds"], nodes["lastRefresh"] = len(snap.Nodes), online, snap.At.UnixMilli()
+			tasks["monitoredTasks"], tasks["aliveTasks"] = len(snap.Beats), alive
+		}
+		// One refresh reads both the registry and the task heartbeats; the
+		// two Python threads are reported as two components all the same.
+		components = append(components,
+			map[string]any{"name": "SkaldMonitor", "running": running, "details": nodes},
+			map[string]any{"name": "TaskMonitor", "running": running, "details": tasks})
+	}
+	if d := s.d.Dispatcher; d != nil {
+		last := d.LastCycle()
+		details := map[string]any{"interval": d.Interval().Seconds(), "strategy": d.Strategy(),
+			"maxClaimsPerCycle": d.MaxClaimsPerCycle(), "lastCycle": nil, "availableSkalds": 0, "totalSkaldTasks": 0}
+		running := false
+		if last != nil {
+			running = now.Sub(last.At) <= 3*d.Interval()+10*time.Second
+			details["lastCycle"] = map[string]any{
+				"at": last.At.UnixMilli(), "durationMs": last.Took.Milliseconds(), "error": last.Err,
+				"assigned": last.Result.Assigned, "moved": last.Result.Moved, "released": last.Result.Released,
+				"retried": last.Result.Retried, "conflicts": last.Result.Conflicts, "capped": last.Result.Capped,
+			}
+			details["availableSkalds"], details["totalSkaldTasks"] = last.Nodes, last.NodeLoad
+		}
+		components = append(components, map[string]any{"name": "Dispatcher", "running": running, "details": details})
+	}
+	clients, _ := s.hub.connected()
+	components = append(components, map[string]any{"name": "EventStreams", "running": startedAt != nil,
+		"details": map[string]any{"connectedClients": clients}})
+	s.writeJSON(w, http.StatusOK, map[string]any{
+		"mode": s.opts.Mode, "components": components, "uptime": uptime, "startedAt": startedAt,
+		"version": s.version(),
+	})
+}
+
+// version is the configured version, or else the module's.
+func (s *Server) version() string {
+	if s.opts.Version != "" {
+		return s.opts.Version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "unknown"
+}
+
+// systemConfig reports the configuration as the controller was given it,
+// secrets masked by the caller.
+func (s *Server) systemConfig(w http.ResponseWriter, r *http.Request) {
+	cfg := s.opts.Config
+	if cfg == nil {
+		cfg = map[string]any{}
+	}
+	s.writeJSON(w, http.StatusOK, cfg)
+}
+
+// reportedDeps are the modules whose versions GET /api/system/version
+// lists: the clients of the servers the controller talks to.
+var reportedDeps = []string{
+	"go.mongodb.org/mongo-driver/v2",
+	"github.com/redis/go-redis/v9",
+	"github.com/segmentio/kafka-go",
+	"github.com/prometheus/client_golang",
+	"github.com/santhosh-tekuri/jsonschema/v6",
+}
+
+// systemVersion reports the build: version, commit and date from the
+// binary's build information ("unknown" when built without version
+// control, as in tests), and the Go version in place of Python's.
+func (s *Server) systemVersion(w http.ResponseWriter, r *http.Request) {
+	commit, date := "unknown", "unknown"
+	deps := map[string]string{}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		dirty := false
+		for _, st := range bi.Settings {
+			switch st.Key {
+			case "vcs.revision":
+				commit = st.Value
+			case "vcs.time":
+				date = st.Value
+			case "vcs.modified":
+				dirty = st.Value == "true"
+			}
+		}
+		if dirty && commit != "unknown" {
+			commit += "-dirty"
+		}
+		want := map[string]bool{}
+		for _, p := range reportedDeps {
+			want[p] = true
+		}
+		for _, d := range bi.Deps {
+			if want[d.Path] {
+				v := d.Version
+				if d.Replace != nil && d.Replace.Version != "" {
+					v = d.Replace.Version
+				}
+				deps[d.Path] = v
+			}
+		}
+	}
+	s.writeJSON(w, http.StatusOK, map[string]any{
+		"version": s.version(), "buildDate": date, "gitCommit": commit, "goVersion": runtime.Version(),
+		"dependencies": deps,
+	})
+}
+
+// systemMetrics is Python's GET /api/system/metrics. Task counts are from
+// MongoDB (Python's came partly from its in-memory monitor); the load
+// figures are from the nodes' own task lists. capacityUtilization is an
+// addition: the share of published MaxTasks slots in use on the online
+// nodes that publish one, null when none does.
+func (s *Server) systemMetrics(w http.ResponseWriter, r *http.Request) {
+	counts, err := s.d.Store.CountByStatus(r.Context())
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	var total int64
+	for _, c := range counts {
+		total += c
+	}
+	var nodesTotal, online, nodes, edges, available, busyNodes, busyOnline, assigned, slots, slotsUsed, monitored int
+	dist := map[string]int{}
+	if snap := s.snapshot(); snap != nil {
+		monitored = len(snap.Beats)
+		nodesTotal = len(snap.Nodes)
+		for _, n := range snap.Nodes {
+			if n.Mode == "edge" {
+				edges++
+			} else {
+				nodes++
+			}
+			if !n.Online {
+				continue
+			}
+			online++
+			assigned += len(n.Tasks)
+			dist[n.ID] = len(n.Tasks)
+			if len(n.Tasks) > 0 {
+				busyOnline++
+			}
+			if n.Mode == "edge" {
+				continue
+			}
+			available++
+			if len(n.Tasks) > 0 {
+				busyNodes++
+			}
+			if n.Capacity.MaxTasks > 0 {
+				slots += n.Capacity.MaxTasks
+				slotsUsed += min(len(n.Tasks), n.Capacity.MaxTasks)
+			}
+		}
+	}
+	avg := 0.0
+	if online > 0 {
+		avg = math.Round(float64(assigned)/float64(online)*100) / 100
+	}
+	var capUse any
+	if slots > 0 {
+		capUse = percent(float64(slotsUsed), float64(slots))
+	}
+	s.writeJSON(w, http.StatusOK, map[string]any{
+		"timestamp": time.Now().UnixMilli(),
+		"skalds": map[string]int{"total": nodesTotal, "online": online, "offline": nodesTotal - online,
+			"nodes": nodes, "edges": edges, "availableNodes": available, "busyNodes": busyNodes, "idleNodes": available - busyNodes},
+		"tasks": map[string]int64{"monitored": int64(monitored), "running": counts[string(task.Running)],
+			"failed": counts[string(task.Failed)], "finished": counts[string(task.Finished)],
+			"cancelled": counts[string(task.Cancelled)], "assigning": counts[string(task.Assigning)],
+			"total": total, "totalAssigned": int64(assigned)},
+		"performance": map[string]any{
+			"averageTasksPerSkald": avg,
+			"taskDistribution":     dist,
+			"systemLoad": map[string]any{
+				"skaldUtilization":    percent(float64(busyOnline), float64(online)),
+				"nodeUtilization":     percent(float64(busyNodes), float64(available)),
+				"capacityUtilization": capUse,
+			},
+		},
+	})
+}
+
+// taskDistribution is the number and share of tasks per lifecycleStatus,
+// largest first (ties by status name, so the order is stable).
+func (s *Server) taskDistribution(w http.ResponseWriter, r *http.Request) {
+	counts, err := s.d.Store.CountByStatus(r.Context())
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	var total int64
+	for _, c := range counts {
+		total += c
+	}
+	type row struct {
+		Status     string  `json:"status"`
+		Count      int64   `json:"count"`
+		Percentage float64 `json:"percentage"`
+	}
+	rows := make([]row, 0, len(counts))
+	for st, c := range counts {
+		rows = append(rows, row{Status: st, Count: c, Percentage: percent(float64(c), float64(total))})
+	}
+	sort.Slice(rows, func(i, j int) bool {
+		if rows[i].Count != rows[j].Count {
+			return rows[i].Count > rows[j].Count
+		}
+		return rows[i].Status < rows[j].Status
+	})
+	s.writeJSON(w, http.StatusOK, map[string]any{"distribution": rows, "total": total, "timestamp": time.Now().UnixMilli()})
+}
+
+// recentActivity counts the tasks created, written, finished and failed in
+// the last ?hours= (1 to 168, default 24). successRate is finished out of
+// finished plus failed, in percent; 0 when neither happened.
+func (s *Server) recentActivity(w http.ResponseWriter, r *http.Request) {
+	hours, fe := intParam(r, "hours", 24, 1, 168)
+	if fe != nil {
+		s.fail(w, r, http.StatusUnprocessableEntity, "invalid query", *fe)
+		return
+	}
+	since := time.Now().Add(-time.Duration(hours) * time.Hour).UnixMilli()
+	a, err := s.d.Store.ActivitySince(r.Context(), since)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	s.writeJSON(w, http.StatusOK, map[string]any{
+		"timeframe": fmt.Sprintf("Last %d hours", hours), "hours": hours, "since": since,
+		"tasksCreated": a.Created, "tasksUpdated": a.Updated, "tasksFinished": a.Finished, "tasksFailed": a.Failed,
+		"successRate": percent(float64(a.Finished), float64(a.Finished+a.Failed)),
+	})
+}
