@@ -102,23 +102,8 @@ func BenchmarkDispatch(b *testing.B) {
 	nTasks, nNodes := envInt("SKALD_BENCH_TASKS", 10000), envInt("SKALD_BENCH_NODES", 100)
 	e := benchEnv(b)
 	ctx := context.Background()
-	now := strconv.FormatInt(time.Now().UnixMilli(), 10)
-	if _, err := e.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i := range nNodes {
-			id := fmt.Sprintf("bench-node-%03d", i)
-			p.HSet(ctx, liveness.NodesKey, id, now)
-			p.HSet(ctx, liveness.NodeModesKey, id, "node")
-			p.RPush(ctx, liveness.NodeClassesKey(id), "Bench")
-		}
-		return nil
-	}); err != nil {
-		b.Fatal(err)
-	}
-	// The nodes never beat again: a long timeout keeps them online.
-	mon := monitor.New(e.rdb, monitor.Options{Timeout: time.Hour})
-	if _, err := mon.Refresh(ctx); err != nil {
-		b.Fatal(err)
-	}
+	seedNodes(b, e, nNodes)
+	mon := benchMonitor(b, e)
 	client, err := mongo.Connect(options.Client().ApplyURI(e.stack.MongoURI))
 	if err != nil {
 		b.Fatal(err)
@@ -137,18 +122,7 @@ func BenchmarkDispatch(b *testing.B) {
 			b.Fatal(err)
 		}
 		insertStart := time.Now()
-		const batch = 1000
-		for lo := 0; lo < nTasks; lo += batch {
-			docs := make([]any, 0, batch)
-			for i := lo; i < min(lo+batch, nTasks); i++ {
-				d := store.Doc{Task: *task.New(fmt.Sprintf("bench-%d-%05d", round, i), "Bench", "bench", []byte(`{"n":1}`))}
-				d.Priority = i % 10
-				docs = append(docs, d)
-			}
-			if _, err := coll.InsertMany(ctx, docs); err != nil {
-				b.Fatal(err)
-			}
-		}
+		seedTasks(b, coll, round, nTasks)
 		insertTook := time.Since(insertStart)
 		tt := &timedTasks{Tasks: e.store}
 		tp := &timedPublisher{Publisher: pub}
@@ -239,4 +213,122 @@ func envInt(name string, def int) int {
 		return v
 	}
 	return def
+}
+
+// seedNodes registers n online node-mode nodes that run class Bench,
+// straight in Redis.
+func seedNodes(b *testing.B, e *env, n int) {
+	ctx := context.Background()
+	now := strconv.FormatInt(time.Now().UnixMilli(), 10)
+	if _, err := e.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i := range n {
+			id := fmt.Sprintf("bench-node-%03d", i)
+			p.HSet(ctx, liveness.NodesKey, id, now)
+			p.HSet(ctx, liveness.NodeModesKey, id, "node")
+			p.RPush(ctx, liveness.NodeClassesKey(id), "Bench")
+		}
+		return nil
+	}); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// benchMonitor returns a refreshed monitor whose nodes stay online: the
+// seeded nodes never beat again, and its timeout is an hour.
+func benchMonitor(b *testing.B, e *env) *monitor.Monitor {
+	mon := monitor.New(e.rdb, monitor.Options{Timeout: time.Hour})
+	if _, err := mon.Refresh(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	return mon
+}
+
+// seedTasks inserts n Created tasks of class Bench with mixed priorities.
+func seedTasks(b *testing.B, coll *mongo.Collection, round, n int) {
+	const batch = 1000
+	for lo := 0; lo < n; lo += batch {
+		docs := make([]any, 0, batch)
+		for i := lo; i < min(lo+batch, n); i++ {
+			d := store.Doc{Task: *task.New(fmt.Sprintf("bench-%d-%05d", round, i), "Bench", "bench", []byte(`{"n":1}`))}
+			d.Priority = i % 10
+			docs = append(docs, d)
+		}
+		if _, err := coll.InsertMany(context.Background(), docs); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkTwoDispatchers runs two dispatchers, each with its own monitor,
+// at once over SKALD_BENCH_TASKS Created tasks (default 1000) and 10
+// nodes, until every task is assigned, and fails if any task was assigned
+// twice (by the claims each reports, and by the epochs in MongoDB). It
+// reports the total time and the claims each lost to the other. Sized for
+// SKALD_BENCH_MONGO=postgres; on SQLite 1000 tasks take minutes.
+func BenchmarkTwoDispatchers(b *testing.B) {
+	nTasks := envInt("SKALD_BENCH_TASKS", 1000)
+	e := benchEnv(b)
+	ctx := context.Background()
+	seedNodes(b, e, 10)
+	client, err := mongo.Connect(options.Client().ApplyURI(e.stack.MongoURI))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer client.Disconnect(ctx)
+	coll := client.Database("skalds").Collection(task.Collection)
+	for round := range b.N {
+		b.StopTimer()
+		if _, err := coll.DeleteMany(ctx, bson.D{}); err != nil {
+			b.Fatal(err)
+		}
+		seedTasks(b, coll, round, nTasks)
+		ds := [2]*dispatch.Dispatcher{}
+		for i := range ds {
+			ds[i] = dispatch.New(e.store, nil, benchMonitor(b, e), dispatch.Options{Strategy: dispatch.Random, Seed: uint64(i + 1)})
+		}
+		var (
+			mu        sync.Mutex
+			assigned  = map[string]string{}
+			conflicts int
+			wg        sync.WaitGroup
+		)
+		b.StartTimer()
+		start := time.Now()
+		for _, d := range ds {
+			wg.Go(func() {
+				for {
+					mu.Lock()
+					done := len(assigned) >= nTasks
+					mu.Unlock()
+					if done {
+						return
+					}
+					res, err := d.Cycle(ctx)
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					mu.Lock()
+					conflicts += res.Conflicts
+					for id, n := range res.Assignments {
+						if prev, dup := assigned[id]; dup {
+							b.Errorf("task %s assigned twice: to %s and to %s", id, prev, n)
+						}
+						assigned[id] = n
+					}
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		took := time.Since(start)
+		b.StopTimer()
+		if n, err := coll.CountDocuments(ctx, bson.D{{Key: "assignmentEpoch", Value: bson.D{{Key: "$ne", Value: 1}}}}); err != nil || n != 0 {
+			b.Fatalf("%d tasks with an epoch other than 1 (%v): some were claimed twice", n, err)
+		}
+		b.ReportMetric(took.Seconds(), "total-s")
+		b.ReportMetric(float64(conflicts), "lost-claims")
+		b.Logf("%d tasks assigned once each by two dispatchers in %s; %d claims lost to the other", len(assigned), took.Round(time.Millisecond), conflicts)
+		b.StartTimer()
+	}
 }
