@@ -1,6 +1,7 @@
 // Package skaldtest helps test code that runs on skalds-go against real
 // servers: a log handler to wait for what nodes and workers log, the
-// detection of a local Redis, and a Config for given server addresses.
+// detection of a local Redis, a Config for given server addresses, and a
+// TCP relay that can be cut to simulate a network partition.
 //
 // It imports no server; the embedded ones live in a module of their own.
 package skaldtest

@@ -3,7 +3,6 @@ package controller
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"net"
 	"strconv"
 	"sync"
@@ -16,6 +15,7 @@ import (
 	"github.com/skalds-go/skalds/runtime/node"
 	"github.com/skalds-go/skalds/runtime/skald"
 	"github.com/skalds-go/skalds/runtime/task"
+	"github.com/skalds-go/skalds/skaldtest"
 )
 
 // TestFailoverWhileTheOldNodeStillRuns cuts a live node off from Redis
@@ -62,7 +62,7 @@ func TestFailoverWhileTheOldNodeStillRuns(t *testing.T) {
 	// Cut node-a's Redis link. Once no connection of it is left, nothing
 	// it writes reaches the registry: its last activity stamp is final.
 	cutAt := time.Now()
-	wire.cut()
+	wire.Cut()
 	stamp, err := e.rdb.HGet(e.ctx, liveness.NodesKey, "node-a").Result()
 	if err != nil {
 		t.Fatal(err)
@@ -108,7 +108,7 @@ func TestFailoverWhileTheOldNodeStillRuns(t *testing.T) {
 	}
 
 	// node-a comes back into the registry: the task stays on node-b.
-	wire.restore()
+	wire.Restore()
 	e.await("node-a online again with no tasks", func() bool {
 		s := c.c.Monitor.Snapshot()
 		n := s.Node("node-a")
@@ -195,94 +195,32 @@ func (e *env) startNodeConfigured(id string, tweak func(*nodeConfig), opts node.
 	return rn
 }
 
-// link is a TCP relay to the stack's Redis that can be cut and restored,
-// standing for a network partition between one node and Redis.
+// link is a relay to the stack's Redis that can be cut and restored,
+// standing for a network partition between one node and Redis; host and
+// port are where the node connects instead.
 type link struct {
+	*skaldtest.Relay
 	host string
 	port int
-
-	ln     net.Listener
-	target string
-	mu     sync.Mutex
-	open   bool
-	conns  map[net.Conn]struct{}
-	relays sync.WaitGroup
-	accept chan struct{}
 }
 
 func (e *env) redisLink() *link {
 	e.t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	r, err := skaldtest.NewRelay(e.stack.RedisAddr)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	addr := ln.Addr().(*net.TCPAddr)
-	l := &link{host: addr.IP.String(), port: addr.Port, ln: ln, target: e.stack.RedisAddr,
-		open: true, conns: map[net.Conn]struct{}{}, accept: make(chan struct{})}
-	go l.serve()
-	e.t.Cleanup(l.close)
-	return l
-}
-
-func (l *link) serve() {
-	defer close(l.accept)
-	for {
-		c, err := l.ln.Accept()
-		if err != nil {
-			return
-		}
-		l.mu.Lock()
-		if !l.open {
-			l.mu.Unlock()
-			_ = c.Close()
-			continue
-		}
-		up, err := net.Dial("tcp", l.target)
-		if err != nil {
-			l.mu.Unlock()
-			_ = c.Close()
-			continue
-		}
-		l.conns[c], l.conns[up] = struct{}{}, struct{}{}
-		l.relays.Add(2)
-		go l.pipe(c, up)
-		go l.pipe(up, c)
-		l.mu.Unlock()
+	e.t.Cleanup(r.Close)
+	addr := r.Addr()
+	host, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		e.t.Fatal(err)
 	}
-}
-
-// pipe copies src to dst; when either side ends, both close.
-func (l *link) pipe(dst, src net.Conn) {
-	defer l.relays.Done()
-	_, _ = io.Copy(dst, src)
-	_ = dst.Close()
-	_ = src.Close()
-}
-
-// cut closes every relayed connection and refuses new ones; it returns
-// once nothing more can be relayed.
-func (l *link) cut() {
-	l.mu.Lock()
-	l.open = false
-	for c := range l.conns {
-		_ = c.Close()
+	port, err := strconv.Atoi(p)
+	if err != nil {
+		e.t.Fatal(err)
 	}
-	clear(l.conns)
-	l.mu.Unlock()
-	l.relays.Wait()
-}
-
-// restore lets connections through again.
-func (l *link) restore() {
-	l.mu.Lock()
-	l.open = true
-	l.mu.Unlock()
-}
-
-func (l *link) close() {
-	_ = l.ln.Close()
-	<-l.accept
-	l.cut()
+	return &link{Relay: r, host: host, port: port}
 }
 
 // copies records every run of a worker class across the nodes of a test.

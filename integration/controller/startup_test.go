@@ -37,7 +37,7 @@ func (l *lockedBuffer) String() string {
 func TestControllerWaitsForARedisThatComesUpLater(t *testing.T) {
 	e := newEnv(t)
 	l := e.redisLink()
-	l.cut() // Redis is "down": connections are refused until restore
+	l.Cut() // Redis is "down": connections are refused until restore
 	cfg := ctl.Config{
 		Infra: e.infra, Mode: ctl.ModeDispatcher,
 		MonitorInterval: 100 * time.Millisecond, NodeTimeout: time.Second, DispatchInterval: 100 * time.Millisecond,
@@ -76,7 +76,7 @@ func TestControllerWaitsForARedisThatComesUpLater(t *testing.T) {
 		t.Errorf("reachable dependencies reported missing:\n%s", out)
 	}
 
-	l.restore()
+	l.Restore()
 	var b built
 	select {
 	case b = <-ready:

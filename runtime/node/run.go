@@ -62,6 +62,7 @@ type run struct {
 	closeLog  func()
 	ctx       context.Context
 	cancel    context.CancelFunc
+	returned  chan struct{} // closed once the worker's hooks have returned, before the outcome is written
 	done      chan struct{} // closed after release ran and the outcome was written
 	hook      atomic.Pointer[string]
 
@@ -141,7 +142,7 @@ func (n *Node) start(t *task.Task) *run {
 	wctx, cancel := context.WithCancel(context.Background())
 	r := &run{
 		id: t.ID, class: t.ClassName, ref: t.Ref(), epoch: t.AssignmentEpoch, log: log, closeLog: closeLog,
-		ctx: skald.WithLogger(wctx, log), cancel: cancel, done: make(chan struct{}),
+		ctx: skald.WithLogger(wctx, log), cancel: cancel, returned: make(chan struct{}), done: make(chan struct{}),
 		seen: t.AttachmentsVersion, seenRaw: t.Attachments,
 	}
 	n.mu.Lock()
@@ -385,12 +386,17 @@ func (n *Node) stop(r *run, why stopReason) {
 }
 
 // awaitStop waits for a stopping worker for the stop grace and reports it
-// as stuck if it does not return by then. It reports whether it returned.
+// as stuck if its hooks do not return by then. It reports whether they
+// returned; if so, it also waits for the outcome to be written, however
+// long that takes. The grace covers the hooks only: with many workers
+// stopping at once, their writes queue for MongoDB and may take longer
+// than the grace without any worker being stuck.
 func (n *Node) awaitStop(r *run) bool {
 	t := time.NewTimer(n.grace)
 	defer t.Stop()
 	select {
-	case <-r.done:
+	case <-r.returned:
+		<-r.done
 		return true
 	case <-t.C:
 	}
@@ -415,6 +421,7 @@ func (n *Node) work(r *run, attachments []byte) {
 	defer close(r.done)
 	err := n.begin(r, attachments)
 	if err != nil {
+		close(r.returned)
 		r.log.Error("task failed to start", "err", err)
 		n.finish(r, err)
 		return
@@ -450,6 +457,7 @@ func (n *Node) work(r *run, attachments []byte) {
 	if rerr := n.call(r, "release", r.inst.Release); rerr != nil {
 		r.log.Error("release failed", "err", rerr)
 	}
+	close(r.returned)
 	n.finish(r, err)
 }
 

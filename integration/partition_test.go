@@ -1,0 +1,154 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/skalds-go/skalds/runtime/config"
+	"github.com/skalds-go/skalds/runtime/node"
+	"github.com/skalds-go/skalds/skaldtest"
+)
+
+// mongoRelay returns a relay to the stack's MongoDB and a tweak that points
+// a node's MongoDB connection through it.
+func (e *env) mongoRelay() (*skaldtest.Relay, func(*config.Config)) {
+	e.t.Helper()
+	u, err := url.Parse(e.stack.MongoURI)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	r, err := skaldtest.NewRelay(u.Host)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(r.Close)
+	u.Host = r.Addr()
+	uri := u.String()
+	return r, func(c *config.Config) { c.MongoHost = uri }
+}
+
+// eventFor matches an "event handled" record of node skaldID naming task id.
+func eventFor(skaldID, id string) skaldtest.Match {
+	return func(r skaldtest.Record) bool {
+		if r.Msg != "event handled" || r.Attrs["skaldId"] != skaldID {
+			return false
+		}
+		return strings.Contains(fmt.Sprint(r.Attrs["taskIds"]), id)
+	}
+}
+
+// handled waits until node skaldID has handled an event naming task id.
+func (e *env) handled(skaldID, id string) {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(e.ctx, deadline)
+	defer cancel()
+	if _, err := e.logs.Await(ctx, eventFor(skaldID, id)); err != nil {
+		e.t.Fatalf("awaiting the event for %s on %s: %v", id, skaldID, err)
+	}
+}
+
+// TestReconnectStopsWhatWasReassignedMeanwhile cuts a node off from
+// MongoDB while its worker runs and reassigns the task elsewhere without
+// publishing any event. Once the link is back, the node's first read of
+// its assignments stops the old copy: the reconnect alone explains it.
+func TestReconnectStopsWhatWasReassignedMeanwhile(t *testing.T) {
+	e := newEnv(t)
+	p := &probe{}
+	cls := newClass("Reconnect", p)
+	relay, viaRelay := e.mongoRelay()
+	// The periodic reconcile is what notices that MongoDB is out of reach;
+	// from then on the node retries every second until it answers.
+	a := e.startNode("a", node.Options{}, func(c *config.Config) {
+		viaRelay(c)
+		c.ReconcilePeriod = 2 * time.Second
+	}, cls)
+	id := e.id("reconnect")
+	e.create(id, cls, params{})
+	epoch := e.assign(id, a)
+	e.running(id, a, epoch)
+	e.await(0, "main running", "taskId", id)
+	e.handled(a.n.ID(), id)
+
+	mark := e.logs.Mark()
+	relay.Cut()
+	e.await(mark, "reconcile: cannot read this node's assignments from MongoDB; retrying every second", "skaldId", a.n.ID())
+
+	// Reassign with the store only: no event is published.
+	other := e.id("b")
+	next, err := e.store.Assign(e.ctx, id, other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if next <= epoch {
+		t.Fatalf("epoch %d after the reassignment, want more than %d", next, epoch)
+	}
+	if _, releases, _, _ := p.snapshot(); releases != 0 {
+		t.Fatalf("%d releases while the node could not read MongoDB, want 0", releases)
+	}
+	if n := e.logs.CountFrom(mark, skaldtest.Msg("worker stopped; the task is no longer assigned here", "taskId", id)); n != 0 {
+		t.Fatal("the worker stopped while the node could not read MongoDB")
+	}
+
+	restored := e.logs.Mark()
+	relay.Restore()
+	e.await(restored, "MongoDB answers again; converging on this node's tasks", "skaldId", a.n.ID())
+	e.await(restored, "worker stopped; the task is no longer assigned here", "taskId", id, "epoch", epoch)
+	if _, releases, _, _ := p.snapshot(); releases != 1 {
+		t.Fatalf("%d releases after the reconnect, want 1", releases)
+	}
+	if n := e.logs.CountFrom(mark, eventFor(a.n.ID(), id)); n != 0 {
+		t.Fatalf("%d events for the task reached the node after the cut, want 0", n)
+	}
+	tk, err := e.store.Get(e.ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tk.Executor == nil || *tk.Executor != other || tk.AssignmentEpoch != next {
+		t.Fatalf("task after the reconnect: %s; want executor %s in epoch %d", describe(tk), other, next)
+	}
+	a.alive(t)
+}
+
+// TestLeaseStopsWorkersWhileCutOff gives a node a lease: cut off from
+// MongoDB for longer than that, it stops its worker while still cut off,
+// and starts it again once MongoDB answers and the task is still its own.
+func TestLeaseStopsWorkersWhileCutOff(t *testing.T) {
+	e := newEnv(t)
+	p := &probe{}
+	cls := newClass("Lease", p)
+	relay, viaRelay := e.mongoRelay()
+	a := e.startNode("a", node.Options{LeaseTimeout: 2 * time.Second}, func(c *config.Config) {
+		viaRelay(c)
+		c.ReconcilePeriod = time.Second
+	}, cls)
+	id := e.id("lease")
+	e.create(id, cls, params{})
+	epoch := e.assign(id, a)
+	e.running(id, a, epoch)
+	e.await(0, "main running", "taskId", id)
+
+	mark := e.logs.Mark()
+	relay.Cut()
+	e.await(mark, "no contact with MongoDB for longer than the lease; stopping all workers until it answers again", "skaldId", a.n.ID())
+	e.await(mark, "worker stopped; the task is no longer assigned here", "taskId", id, "epoch", epoch)
+	if _, releases, _, _ := p.snapshot(); releases != 1 {
+		t.Fatalf("%d releases after the lease ran out, want 1", releases)
+	}
+	if n := e.logs.CountFrom(mark, skaldtest.Msg("MongoDB answers again; converging on this node's tasks", "skaldId", a.n.ID())); n != 0 {
+		t.Fatal("MongoDB answered while the relay was cut")
+	}
+
+	restored := e.logs.Mark()
+	relay.Restore()
+	e.await(restored, "MongoDB answers again; converging on this node's tasks", "skaldId", a.n.ID())
+	e.await(restored, "main running", "taskId", id)
+	if starts, _, most, _ := p.snapshot(); starts != 2 || most != 1 {
+		t.Fatalf("%d workers started, %d at most at once; want 2 and 1", starts, most)
+	}
+	e.running(id, a, epoch)
+	a.alive(t)
+}
