@@ -18,7 +18,6 @@ import (
 	"fmt"
 	"regexp"
 	"sort"
-	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -90,23 +89,11 @@ type Store struct {
 // Open connects to MongoDB and makes sure the unique index on id exists,
 // as nodes do, so that the controller may start first.
 func Open(ctx context.Context, uri, dbName string) (*Store, error) {
-	opts := options.Client().ApplyURI(uri).
-		SetServerSelectionTimeout(5 * time.Second).
-		SetConnectTimeout(5 * time.Second)
-	client, err := mongo.Connect(opts)
+	client, coll, err := task.Connect(ctx, uri, dbName)
 	if err != nil {
-		return nil, fmt.Errorf("mongo %s: %w", uri, err)
+		return nil, err
 	}
-	s := &Store{client: client, coll: client.Database(dbName).Collection(task.Collection)}
-	_, err = s.coll.Indexes().CreateOne(ctx, mongo.IndexModel{
-		Keys:    bson.D{{Key: "id", Value: 1}},
-		Options: options.Index().SetUnique(true).SetName("id_1"),
-	})
-	if err != nil {
-		_ = client.Disconnect(context.Background())
-		return nil, fmt.Errorf("mongo: creating the unique index on tasks.id (is MONGO_HOST reachable?): %w", err)
-	}
-	return s, nil
+	return &Store{client: client, coll: coll}, nil
 }
 
 // Close disconnects.

@@ -39,30 +39,35 @@ type Store struct {
 // Open connects to MongoDB at uri and makes sure the unique index on id
 // exists. Close releases the connection.
 func Open(ctx context.Context, uri, dbName string) (*Store, error) {
+	client, coll, err := Connect(ctx, uri, dbName)
+	if err != nil {
+		return nil, err
+	}
+	return &Store{client: client, coll: coll}, nil
+}
+
+// Connect connects to MongoDB at uri and returns the tasks collection of
+// dbName, after making sure its unique index on id exists, whoever starts
+// first: a node, a client or a controller. It is what every store of the
+// collection opens with.
+func Connect(ctx context.Context, uri, dbName string) (*mongo.Client, *mongo.Collection, error) {
 	opts := options.Client().ApplyURI(uri).
 		SetServerSelectionTimeout(5 * time.Second).
 		SetConnectTimeout(5 * time.Second)
 	client, err := mongo.Connect(opts)
 	if err != nil {
-		return nil, fmt.Errorf("mongo %s: %w", uri, err)
+		return nil, nil, fmt.Errorf("mongo %s: %w", uri, err)
 	}
-	s := &Store{client: client, coll: client.Database(dbName).Collection(Collection)}
-	if err := s.ensureIndex(ctx); err != nil {
-		_ = client.Disconnect(context.Background())
-		return nil, err
-	}
-	return s, nil
-}
-
-func (s *Store) ensureIndex(ctx context.Context) error {
-	_, err := s.coll.Indexes().CreateOne(ctx, mongo.IndexModel{
+	coll := client.Database(dbName).Collection(Collection)
+	_, err = coll.Indexes().CreateOne(ctx, mongo.IndexModel{
 		Keys:    bson.D{{Key: "id", Value: 1}},
 		Options: options.Index().SetUnique(true).SetName("id_1"),
 	})
 	if err != nil {
-		return fmt.Errorf("mongo: creating the unique index on tasks.id (is MONGO_HOST reachable?): %w", err)
+		_ = client.Disconnect(context.Background())
+		return nil, nil, fmt.Errorf("mongo: creating the unique index on tasks.id (is MONGO_HOST reachable?): %w", err)
 	}
-	return nil
+	return client, coll, nil
 }
 
 // Close disconnects from MongoDB.
