@@ -474,11 +474,14 @@ func TestLimitsRefuseVisibly(t *testing.T) {
 		t.Fatalf("refusal %+v; want the node limit named", got.Refusal)
 	}
 
-	// Once a slot is free, the refused task can be assigned again.
+	// Once a slot is free, the refused task can be assigned again. The
+	// client writes Cancelled itself; the slot is free when the node has
+	// stopped the worker.
+	mark = e.logs.Mark()
 	if err := e.client.Cancel(e.ctx, first); err != nil {
 		t.Fatal(err)
 	}
-	e.waitTask(first, "Cancelled", func(t *task.Task) bool { return t.LifecycleStatus == task.Cancelled })
+	e.await(mark, "worker cancelled", "taskId", first)
 	got = e.running(second, a, e.assign(second, a))
 	if got.Refusal != nil {
 		t.Fatalf("refusal %+v left on a running task", got.Refusal)
