@@ -19,7 +19,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -91,7 +90,6 @@ func loadConfig(c Config, env func(string) (string, bool)) (Config, error) {
 		return c, err
 	}
 	c.Infra = infra
-	var errs []string
 	str := func(dst *string, name, def string) {
 		if *dst == "" {
 			if v, ok := env(name); ok && v != "" {
@@ -101,41 +99,14 @@ func loadConfig(c Config, env func(string) (string, bool)) (Config, error) {
 			}
 		}
 	}
-	num := func(dst *int, name string, def int) {
-		if *dst != 0 {
-			return
-		}
-		*dst = def
-		if v, ok := env(name); ok && v != "" {
-			n, err := strconv.Atoi(strings.TrimSpace(v))
-			if err != nil {
-				errs = append(errs, fmt.Sprintf("%s=%q is not a whole number", name, v))
-				return
-			}
-			*dst = n
-		}
-	}
-	dur := func(dst *time.Duration, name string, def time.Duration) {
-		if *dst != 0 {
-			return
-		}
-		*dst = def
-		if v, ok := env(name); ok && v != "" {
-			d, err := ParseSeconds(v)
-			if err != nil {
-				errs = append(errs, fmt.Sprintf("%s: %v", name, err))
-				return
-			}
-			*dst = d
-		}
-	}
+	e := config.NewEnv(env)
 	mode := string(c.Mode)
 	str(&mode, "SYSTEM_CONTROLLER_MODE", string(ModeDispatcher))
 	c.Mode = Mode(strings.ToUpper(mode))
 	switch c.Mode {
 	case ModeController, ModeMonitor, ModeDispatcher:
 	default:
-		errs = append(errs, fmt.Sprintf("SYSTEM_CONTROLLER_MODE=%q is not a mode; use CONTROLLER, MONITOR or DISPATCHER", mode))
+		e.Errorf("SYSTEM_CONTROLLER_MODE=%q is not a mode; use CONTROLLER, MONITOR or DISPATCHER", mode)
 	}
 	if c.Addr == "" {
 		var host, port string
@@ -144,26 +115,23 @@ func loadConfig(c Config, env func(string) (string, bool)) (Config, error) {
 		c.Addr = net.JoinHostPort(host, port)
 	}
 	str(&c.Token, "SKALD_API_TOKEN", "")
-	dur(&c.MonitorInterval, "MONITOR_SKALD_INTERVAL", time.Second)
-	dur(&c.NodeTimeout, "MONITOR_HEARTBEAT_TIMEOUT", 10*time.Second)
-	dur(&c.DispatchInterval, "DISPATCHER_INTERVAL", 2*time.Second)
+	e.Duration(&c.MonitorInterval, "MONITOR_SKALD_INTERVAL", time.Second)
+	e.Duration(&c.NodeTimeout, "MONITOR_HEARTBEAT_TIMEOUT", 10*time.Second)
+	e.Duration(&c.DispatchInterval, "DISPATCHER_INTERVAL", 2*time.Second)
 	strategy := string(c.Strategy)
 	str(&strategy, "DISPATCHER_STRATEGY", string(dispatch.LeastTasks))
 	if c.Strategy, err = dispatch.ParseStrategy(strategy); err != nil {
-		errs = append(errs, err.Error())
+		e.Errorf("%v", err)
 	}
-	num(&c.MaxTasksPerNode, "SKALD_MAX_TASKS_PER_NODE", 0)
-	num(&c.MaxAttempts, "SKALD_MAX_ATTEMPTS", 3)
-	num(&c.MaxClaimsPerCycle, "DISPATCHER_MAX_CLAIMS_PER_CYCLE", dispatch.DefaultMaxClaimsPerCycle)
+	e.Int(&c.MaxTasksPerNode, "SKALD_MAX_TASKS_PER_NODE", 0)
+	e.Int(&c.MaxAttempts, "SKALD_MAX_ATTEMPTS", 3)
+	e.Int(&c.MaxClaimsPerCycle, "DISPATCHER_MAX_CLAIMS_PER_CYCLE", dispatch.DefaultMaxClaimsPerCycle)
 	if c.MaxClaimsPerCycle <= 0 {
-		errs = append(errs, fmt.Sprintf("DISPATCHER_MAX_CLAIMS_PER_CYCLE=%d must be positive", c.MaxClaimsPerCycle))
+		e.Errorf("DISPATCHER_MAX_CLAIMS_PER_CYCLE=%d must be positive", c.MaxClaimsPerCycle)
 	}
-	dur(&c.RetryBackoff, "SKALD_RETRY_BACKOFF", 2*time.Second)
-	dur(&c.RetryBackoffMax, "SKALD_RETRY_BACKOFF_MAX", 5*time.Minute)
-	if len(errs) > 0 {
-		return c, fmt.Errorf("controller config: %s", strings.Join(errs, "; "))
-	}
-	return c, nil
+	e.Duration(&c.RetryBackoff, "SKALD_RETRY_BACKOFF", 2*time.Second)
+	e.Duration(&c.RetryBackoffMax, "SKALD_RETRY_BACKOFF_MAX", 5*time.Minute)
+	return c, e.Err("controller config")
 }
 
 // Report is the configuration as GET /api/system/config shows it: the
@@ -196,69 +164,11 @@ func (c Config) Report() map[string]any {
 		"environment": env,
 		"logLevel":    i.LogLevel,
 		"auth":        map[string]any{"enabled": c.Token != ""},
-		"mongo":       map[string]any{"host": MaskURI(i.MongoHost), "dbName": i.DBName},
-		"redis":       map[string]any{"host": i.RedisHost, "port": i.RedisPort, "password": mask(i.RedisPassword)},
+		"mongo":       map[string]any{"host": config.MaskURI(i.MongoHost), "dbName": i.DBName},
+		"redis":       map[string]any{"host": i.RedisHost, "port": i.RedisPort, "password": config.Mask(i.RedisPassword)},
 		"kafka": map[string]any{"host": i.KafkaHost, "port": i.KafkaPort, "enabled": !i.KafkaDisabled,
-			"username": i.KafkaUsername, "password": mask(i.KafkaPassword), "partitions": i.KafkaPartitions},
+			"username": i.KafkaUsername, "password": config.Mask(i.KafkaPassword), "partitions": i.KafkaPartitions},
 	}
-}
-
-// masked stands for a secret that is set.
-const masked = "******"
-
-// mask hides a secret, keeping whether it is set: "" stays "".
-func mask(secret string) string {
-	if secret == "" {
-		return ""
-	}
-	return masked
-}
-
-// MaskURI hides the password in the user information of a URI such as
-// mongodb://user:pass@host/, and any password= or token-like query value,
-// so that a MONGO_HOST can be shown or logged.
-func MaskURI(uri string) string {
-	u, err := url.Parse(uri)
-	if err != nil {
-		// Unparseable: show the scheme at most, never what may be a secret.
-		if scheme, _, ok := strings.Cut(uri, "://"); ok {
-			return scheme + "://" + masked
-		}
-		return masked
-	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "xxxxxx")
-	}
-	q := u.Query()
-	changed := false
-	for k := range q {
-		switch strings.ToLower(k) {
-		case "password", "pass", "pwd", "secret", "token", "authmechanismproperties":
-			q.Set(k, "xxxxxx")
-			changed = true
-		}
-	}
-	if changed {
-		u.RawQuery = q.Encode()
-	}
-	return strings.ReplaceAll(u.String(), "xxxxxx", masked)
-}
-
-// ParseSeconds reads a duration given as seconds ("5", "0.5") or as a Go
-// duration ("500ms", "2m").
-func ParseSeconds(v string) (time.Duration, error) {
-	v = strings.TrimSpace(v)
-	if f, err := strconv.ParseFloat(v, 64); err == nil {
-		if f < 0 {
-			return 0, fmt.Errorf("%q is negative", v)
-		}
-		return time.Duration(f * float64(time.Second)), nil
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d < 0 {
-		return 0, fmt.Errorf("%q is not a number of seconds or a duration like 500ms", v)
-	}
-	return d, nil
 }
 
 // Options are what a controller needs besides its configuration.

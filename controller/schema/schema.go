@@ -44,6 +44,7 @@ import (
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
+	"github.com/skalds-go/skalds/runtime/codec"
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
 )
@@ -285,44 +286,23 @@ func Fields(ve *jsonschema.ValidationError, inst any) []FieldError {
 // node's decoders: "$", then ".name" for identifier keys, `["odd key"]`
 // for other keys and "[3]" for array elements.
 func Path(inst any, tokens []string) string {
-	var b strings.Builder
-	b.WriteString("$")
+	// Each step points at the one before it, so the slice must not grow.
+	steps := make([]codec.Path, len(tokens)+1)
 	cur := inst
-	for _, tok := range tokens {
-		switch c := cur.(type) {
-		case []any:
-			b.WriteString("[" + tok + "]")
-			if i, err := strconv.Atoi(tok); err == nil && i >= 0 && i < len(c) {
-				cur = c[i]
-			} else {
-				cur = nil
+	for k, tok := range tokens {
+		at := &steps[k]
+		if arr, ok := cur.([]any); ok {
+			if i, err := strconv.Atoi(tok); err == nil && i >= 0 {
+				steps[k+1], cur = at.Index(i), nil
+				if i < len(arr) {
+					cur = arr[i]
+				}
+				continue
 			}
-			continue
-		case map[string]any:
-			cur = c[tok]
-		default:
-			cur = nil
 		}
-		if isIdent(tok) {
-			b.WriteString("." + tok)
-		} else {
-			b.WriteString("[" + strconv.Quote(tok) + "]")
-		}
+		steps[k+1] = at.Member(tok)
+		m, _ := cur.(map[string]any)
+		cur = m[tok]
 	}
-	return b.String()
-}
-
-func isIdent(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i, c := range s {
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c == '_':
-		case c >= '0' && c <= '9' && i > 0:
-		default:
-			return false
-		}
-	}
-	return true
+	return steps[len(tokens)].String()
 }

@@ -87,7 +87,7 @@ func Load(explicit Config) (Config, error) {
 }
 
 func load(c Config, env func(string) (string, bool)) (Config, error) {
-	var errs []string
+	e := NewEnv(env)
 	str := func(dst *string, name, def string) {
 		if *dst != "" {
 			return
@@ -98,29 +98,6 @@ func load(c Config, env func(string) (string, bool)) (Config, error) {
 		}
 		*dst = def
 	}
-	num := func(dst *int, name string, def int) {
-		if *dst != 0 {
-			return
-		}
-		*dst = def
-		if v, ok := env(name); ok && v != "" {
-			n, err := strconv.Atoi(strings.TrimSpace(v))
-			if err != nil {
-				errs = append(errs, fmt.Sprintf("%s=%q is not a whole number", name, v))
-				return
-			}
-			*dst = n
-		}
-	}
-	secs := func(dst *time.Duration, name string, def int) {
-		if *dst != 0 {
-			return
-		}
-		n := 0
-		num(&n, name, def)
-		*dst = time.Duration(n) * time.Second
-	}
-
 	str(&c.SkaldID, "SKALD_ID", "")
 	if c.SkaldID == "" {
 		c.SkaldID = "skalds-" + randomHex(5)
@@ -130,18 +107,18 @@ func load(c Config, env func(string) (string, bool)) (Config, error) {
 	c.Mode = Mode(mode)
 	str(&c.LogLevel, "LOG_LEVEL", "INFO")
 	str(&c.RedisHost, "REDIS_HOST", "localhost")
-	num(&c.RedisPort, "REDIS_PORT", 6379)
+	e.Int(&c.RedisPort, "REDIS_PORT", 6379)
 	str(&c.RedisPassword, "REDIS_PASSWORD", "")
-	secs(&c.RedisKeyTTL, "REDIS_KEY_TTL", 3600)
-	secs(&c.RedisSyncPeriod, "REDIS_SYNC_PERIOD", 3)
+	e.Duration(&c.RedisKeyTTL, "REDIS_KEY_TTL", 3600*time.Second)
+	e.Duration(&c.RedisSyncPeriod, "REDIS_SYNC_PERIOD", 3*time.Second)
 	str(&c.KafkaHost, "KAFKA_HOST", "localhost")
-	num(&c.KafkaPort, "KAFKA_PORT", 9092)
+	e.Int(&c.KafkaPort, "KAFKA_PORT", 9092)
 	str(&c.KafkaUsername, "KAFKA_USERNAME", "")
 	str(&c.KafkaPassword, "KAFKA_PASSWORD", "")
-	num(&c.KafkaPartitions, "KAFKA_TOPIC_PARTITIONS", 6)
+	e.Int(&c.KafkaPartitions, "KAFKA_TOPIC_PARTITIONS", 6)
 	str(&c.MongoHost, "MONGO_HOST", "mongodb://root:root@localhost:27017/")
 	str(&c.DBName, "DB_NAME", "skalds")
-	secs(&c.ReconcilePeriod, "SKALD_RECONCILE_PERIOD", 30)
+	e.Duration(&c.ReconcilePeriod, "SKALD_RECONCILE_PERIOD", 30*time.Second)
 	// After str, an empty host can only come from an empty variable.
 	c.KafkaDisabled = c.KafkaDisabled || strings.TrimSpace(c.KafkaHost) == ""
 	c.RedisDisabled = c.RedisDisabled || strings.TrimSpace(c.RedisHost) == ""
@@ -151,22 +128,19 @@ func load(c Config, env func(string) (string, bool)) (Config, error) {
 		if v, ok := env("LOG_SPLIT_WITH_WORKER_ID"); ok && v != "" {
 			b, err := strconv.ParseBool(strings.TrimSpace(v))
 			if err != nil {
-				errs = append(errs, fmt.Sprintf("LOG_SPLIT_WITH_WORKER_ID=%q is not true or false", v))
+				e.Errorf("LOG_SPLIT_WITH_WORKER_ID=%q is not true or false", v)
 			}
 			c.LogSplitWithWorkerID = b
 		}
 	}
-	num(&c.LogRotationMB, "LOG_ROTATION_MB", 10)
+	e.Int(&c.LogRotationMB, "LOG_ROTATION_MB", 10)
 
 	switch c.Mode {
 	case ModeNode, ModeEdge, ModeSingleProcess:
 	default:
-		errs = append(errs, fmt.Sprintf("SKALD_MODE=%q is not a mode; use node, edge or single_process (lower case)", c.Mode))
+		e.Errorf("SKALD_MODE=%q is not a mode; use node, edge or single_process (lower case)", c.Mode)
 	}
-	if len(errs) > 0 {
-		return c, fmt.Errorf("config: %s", strings.Join(errs, "; "))
-	}
-	return c, nil
+	return c, e.Err("config")
 }
 
 // KafkaAddr is the bootstrap address host:port.
@@ -177,12 +151,6 @@ func (c Config) RedisAddr() string { return c.RedisHost + ":" + strconv.Itoa(c.R
 
 // String masks the secrets, so a config can be logged as is.
 func (c Config) String() string {
-	mask := func(s string) string {
-		if s == "" {
-			return ""
-		}
-		return "******"
-	}
 	kafka, redis := c.KafkaAddr(), c.RedisAddr()
 	if c.KafkaDisabled {
 		kafka = "off"
@@ -191,22 +159,5 @@ func (c Config) String() string {
 		redis = "off"
 	}
 	return fmt.Sprintf("skaldId=%s mode=%s kafka=%s redis=%s mongo=%s db=%s kafkaPassword=%s redisPassword=%s",
-		c.SkaldID, c.Mode, kafka, redis, maskURI(c.MongoHost), c.DBName, mask(c.KafkaPassword), mask(c.RedisPassword))
-}
-
-// maskURI hides the password of a mongodb:// URI.
-func maskURI(uri string) string {
-	scheme, rest, ok := strings.Cut(uri, "://")
-	if !ok {
-		return uri
-	}
-	userinfo, host, ok := strings.Cut(rest, "@")
-	if !ok {
-		return uri
-	}
-	user, _, hasPass := strings.Cut(userinfo, ":")
-	if !hasPass {
-		return uri
-	}
-	return scheme + "://" + user + ":******@" + host
+		c.SkaldID, c.Mode, kafka, redis, MaskURI(c.MongoHost), c.DBName, Mask(c.KafkaPassword), Mask(c.RedisPassword))
 }

@@ -77,3 +77,17 @@ func TestStringMasksSecrets(t *testing.T) {
 		t.Fatalf("String does not show the masked URI: %s", s)
 	}
 }
+
+func TestMaskURIHidesPasswords(t *testing.T) {
+	for in, want := range map[string]string{
+		"mongodb://root:s3cret@db:27017/":               "mongodb://root:******@db:27017/",
+		"mongodb://db:27017/":                           "mongodb://db:27017/",
+		"mongodb://u@db/?authSource=admin":              "mongodb://u@db/?authSource=admin",
+		"mongodb://db/?password=p&replicaSet=rs0":       "mongodb://db/?password=******&replicaSet=rs0",
+		"mongodb+srv://a:b@cluster.example.com/x?w=maj": "mongodb+srv://a:******@cluster.example.com/x?w=maj",
+	} {
+		if got := MaskURI(in); got != want {
+			t.Errorf("MaskURI(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
