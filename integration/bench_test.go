@@ -326,19 +326,12 @@ func BenchmarkHotUpdate(b *testing.B) {
 				}
 				applied = append(applied, time.Since(t0))
 			}
-			b.ReportMetric(ms(pct(hook, 50)), "ms-hook-p50")
-			b.ReportMetric(ms(pct(hook, 99)), "ms-hook-p99")
-			b.ReportMetric(ms(pct(applied, 50)), "ms-applied-p50")
-			b.ReportMetric(ms(pct(applied, 99)), "ms-applied-p99")
+			b.ReportMetric(ms(skaldtest.Quantile(hook, 0.50)), "ms-hook-p50")
+			b.ReportMetric(ms(skaldtest.Quantile(hook, 0.99)), "ms-hook-p99")
+			b.ReportMetric(ms(skaldtest.Quantile(applied, 0.50)), "ms-applied-p50")
+			b.ReportMetric(ms(skaldtest.Quantile(applied, 0.99)), "ms-applied-p99")
 		})
 	}
-}
-
-func pct(d []time.Duration, p int) time.Duration {
-	s := slices.Clone(d)
-	slices.Sort(s)
-	i := (len(s)*p + 99) / 100
-	return s[min(max(i-1, 0), len(s)-1)]
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

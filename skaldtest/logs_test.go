@@ -45,3 +45,15 @@ func TestConfigPointsAtTheServers(t *testing.T) {
 		t.Fatal("a Kafka address without a port was accepted")
 	}
 }
+
+func TestQuantileIsNearestRank(t *testing.T) {
+	d := []time.Duration{5, 1, 4, 2, 3}
+	for q, want := range map[float64]time.Duration{0.2: 1, 0.5: 3, 0.99: 5, 1: 5} {
+		if got := Quantile(d, q); got != want {
+			t.Errorf("Quantile(%v) = %v, want %v", q, got, want)
+		}
+	}
+	if Quantile(nil, 0.5) != 0 {
+		t.Error("Quantile of no samples is not 0")
+	}
+}

@@ -2,7 +2,6 @@ package worker_test
 
 import (
 	"context"
-	"slices"
 	"testing"
 	"time"
 
@@ -53,14 +52,9 @@ func BenchmarkHotUpdate(b *testing.B) {
 		lat = append(lat, time.Since(start))
 	}
 	b.StopTimer()
-	b.ReportMetric(quantile(lat, 0.50), "p50-ms")
-	b.ReportMetric(quantile(lat, 0.99), "p99-ms")
-	b.ReportMetric(quantile(call, 0.50), "client-p50-ms")
+	b.ReportMetric(ms(skaldtest.Quantile(lat, 0.50)), "p50-ms")
+	b.ReportMetric(ms(skaldtest.Quantile(lat, 0.99)), "p99-ms")
+	b.ReportMetric(ms(skaldtest.Quantile(call, 0.50)), "client-p50-ms")
 }
 
-// quantile returns the q-quantile of d in milliseconds.
-func quantile(d []time.Duration, q float64) float64 {
-	s := slices.Clone(d)
-	slices.Sort(s)
-	return float64(s[int(float64(len(s)-1)*q)].Microseconds()) / 1000
-}
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

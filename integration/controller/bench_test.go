@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -63,15 +62,6 @@ func (p *timedPublisher) PublishMany(ctx context.Context, topic string, events .
 	err := p.Publisher.PublishMany(ctx, topic, events...)
 	p.took += time.Since(start)
 	return err
-}
-
-func quantile(ds []time.Duration, q float64) time.Duration {
-	if len(ds) == 0 {
-		return 0
-	}
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	return s[min(len(s)-1, int(q*float64(len(s))))]
 }
 
 // BenchmarkDispatch measures the dispatch cycles that assign
@@ -159,15 +149,15 @@ func BenchmarkDispatch(b *testing.B) {
 		b.ReportMetric(took.Seconds(), "total-s")
 		b.ReportMetric(float64(cycles), "cycles")
 		b.ReportMetric(float64(nTasks)/took.Seconds(), "assignments/s")
-		b.ReportMetric(quantile(tt.pending, 0.5).Seconds(), "pending-read-s")
+		b.ReportMetric(skaldtest.Quantile(tt.pending, 0.5).Seconds(), "pending-read-s")
 		b.ReportMetric(tp.took.Seconds(), "publish-s")
-		b.ReportMetric(float64(quantile(tt.claims, 0.5).Microseconds())/1000, "claim-p50-ms")
-		b.ReportMetric(float64(quantile(tt.claims, 0.99).Microseconds())/1000, "claim-p99-ms")
-		b.ReportMetric(float64(quantile(tt.claims, 1).Microseconds())/1000, "claim-max-ms")
+		b.ReportMetric(float64(skaldtest.Quantile(tt.claims, 0.5).Microseconds())/1000, "claim-p50-ms")
+		b.ReportMetric(float64(skaldtest.Quantile(tt.claims, 0.99).Microseconds())/1000, "claim-p99-ms")
+		b.ReportMetric(float64(skaldtest.Quantile(tt.claims, 1).Microseconds())/1000, "claim-max-ms")
 		b.Logf("%d tasks on %d nodes (%d..%d per node): insert %s, %d cycles in %s = candidates reads (p50 %s) + %d claims (p50 %s, p99 %s) + publish %s",
 			nTasks, len(perNode), lo, hi, insertTook.Round(time.Millisecond), cycles, took.Round(time.Millisecond),
-			quantile(tt.pending, 0.5).Round(time.Millisecond), len(tt.claims),
-			quantile(tt.claims, 0.5).Round(time.Microsecond), quantile(tt.claims, 0.99).Round(time.Microsecond), tp.took.Round(time.Millisecond))
+			skaldtest.Quantile(tt.pending, 0.5).Round(time.Millisecond), len(tt.claims),
+			skaldtest.Quantile(tt.claims, 0.5).Round(time.Microsecond), skaldtest.Quantile(tt.claims, 0.99).Round(time.Microsecond), tp.took.Round(time.Millisecond))
 		b.StartTimer()
 	}
 }
