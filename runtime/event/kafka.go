@@ -148,6 +148,9 @@ type Subscriber struct {
 	log *slog.Logger
 }
 
+// batchLinger is how long RunBatch waits for more events of a burst.
+const batchLinger = 2 * time.Millisecond
+
 // Subscribe joins group on topics. A new group starts at the oldest
 // message: replaying an event is harmless, since it only makes the node
 // look at a task again, while skipping one could delay a start until the
@@ -170,6 +173,9 @@ func Subscribe(b Broker, group string, topics []string, log *slog.Logger) *Subsc
 		// Synchronous commits: an event is committed only after it was
 		// handled.
 		CommitInterval: 0,
+		// Room for a burst of events to wait, so that RunBatch handles it
+		// in a few large batches.
+		QueueCapacity: 1000,
 	})}
 }
 
@@ -205,11 +211,6 @@ type Delivery struct {
 // is logged; the events are committed either way, as with Handler.
 type BatchHandler func(ctx context.Context, batch []Delivery) error
 
-// batchLinger is how long RunBatch waits for more events after the first
-// one of a batch: long enough to gather a burst, short enough not to be
-// noticed by a single event.
-const batchLinger = 2 * time.Millisecond
-
 // RunBatch hands events to h in batches of at most max: whatever arrived
 // together, without waiting for more than a moment. A batch is committed
 // only after h returned, so an event is never committed before it was
@@ -231,12 +232,21 @@ func (s *Subscriber) RunBatch(ctx context.Context, max int, h BatchHandler) erro
 			return fmt.Errorf("reading events: %w", err)
 		}
 		msgs = append(msgs, m)
+		// A lone event is handled at once. When more were already waiting,
+		// this is a burst: gather it, lingering briefly for the rest, so
+		// that it is read from MongoDB in a few large batches.
 		for len(msgs) < max {
-			lctx, cancel := context.WithTimeout(ctx, batchLinger)
-			m, err := s.r.FetchMessage(lctx)
+			fctx, cancel := ctx, context.CancelFunc(func() {})
+			if s.r.Stats().QueueLength == 0 {
+				if len(msgs) == 1 {
+					break
+				}
+				fctx, cancel = context.WithTimeout(ctx, batchLinger)
+			}
+			m, err := s.r.FetchMessage(fctx)
 			cancel()
 			if err != nil {
-				break // nothing more waiting (or ctx ended: handle what we have)
+				break // the burst is over (or ctx ended): handle what we have
 			}
 			msgs = append(msgs, m)
 		}
