@@ -31,10 +31,10 @@ import (
 	"github.com/skalds-go/skalds/controller/dispatch"
 	"github.com/skalds-go/skalds/controller/metrics"
 	"github.com/skalds-go/skalds/controller/monitor"
-	"github.com/skalds-go/skalds/controller/store"
 	"github.com/skalds-go/skalds/runtime/config"
 	"github.com/skalds-go/skalds/runtime/event"
 	"github.com/skalds-go/skalds/runtime/liveness"
+	"github.com/skalds-go/skalds/runtime/task"
 )
 
 // Mode is SYSTEM_CONTROLLER_MODE. The monitor runs in every mode (it only
@@ -194,7 +194,7 @@ type Controller struct {
 	opts Options
 	log  *slog.Logger
 
-	Store      *store.Store
+	Store      *task.Store
 	Redis      *redis.Client
 	Monitor    *monitor.Monitor
 	Dispatcher *dispatch.Dispatcher // nil unless the mode is DISPATCHER
@@ -225,7 +225,7 @@ func New(ctx context.Context, cfg Config, opts Options) (*Controller, error) {
 	c.Redis = redis.NewClient(&redis.Options{Addr: cfg.Infra.RedisAddr(), Password: cfg.Infra.RedisPassword})
 	deps := []dependency{
 		{name: "mongo", addr: cfg.Infra.MongoHost, check: "MONGO_HOST", connect: func(ctx context.Context) error {
-			st, err := store.Open(ctx, cfg.Infra.MongoHost, cfg.Infra.DBName)
+			st, err := task.Open(ctx, cfg.Infra.MongoHost, cfg.Infra.DBName)
 			c.Store = st
 			return err
 		}},

@@ -108,7 +108,7 @@ func TestReorderedAndDuplicatedEventsEndAtLatest(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		last = ver
+		last = ver.AttachmentsVersion
 	}
 	topics := []string{event.TopicUpdateAttachment, event.TopicUpdateAttachment, event.TopicAssign, event.TopicUpdateAttachment}
 	rand.Shuffle(len(topics), func(i, j int) { topics[i], topics[j] = topics[j], topics[i] })

@@ -55,8 +55,8 @@ import (
 	"github.com/skalds-go/skalds/controller/metrics"
 	"github.com/skalds-go/skalds/controller/monitor"
 	"github.com/skalds-go/skalds/controller/schema"
-	"github.com/skalds-go/skalds/controller/store"
 	"github.com/skalds-go/skalds/runtime/event"
+	"github.com/skalds-go/skalds/runtime/task"
 )
 
 // Publisher sends task events; *event.Publisher is one.
@@ -66,7 +66,7 @@ type Publisher interface {
 
 // Deps are the parts of the controller the API reads and writes.
 type Deps struct {
-	Store      *store.Store
+	Store      *task.Store
 	Monitor    *monitor.Monitor
 	Dispatcher *dispatch.Dispatcher // may be nil: no dispatching in this process
 	Publisher  Publisher            // may be nil: nodes see changes at their next reconcile

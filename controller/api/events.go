@@ -12,7 +12,6 @@ import (
 
 	"github.com/skalds-go/skalds/controller/metrics"
 	"github.com/skalds-go/skalds/controller/monitor"
-	"github.com/skalds-go/skalds/controller/store"
 	"github.com/skalds-go/skalds/runtime/task"
 )
 
@@ -175,7 +174,7 @@ type taskState struct {
 	UpdateDateTime            int64           `json:"updateDateTime"`
 }
 
-func stateOf(d *store.Doc) taskState {
+func stateOf(d *task.Task) taskState {
 	return taskState{
 		LifecycleStatus: d.LifecycleStatus, Executor: d.Executor, AssignmentEpoch: d.AssignmentEpoch,
 		AttachmentsVersion: d.AttachmentsVersion, AppliedAttachmentsVersion: d.AppliedAttachmentsVersion,

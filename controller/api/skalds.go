@@ -109,7 +109,7 @@ func (s *Server) skaldTasks(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusNotFound, fmt.Sprintf("skald %q not found in the registry", id))
 		return
 	}
-	docs, err := s.d.Store.ByExecutor(r.Context(), id)
+	docs, err := s.d.Store.ListByExecutor(r.Context(), id)
 	if err != nil {
 		s.internal(w, r, err)
 		return

@@ -17,7 +17,6 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/skalds-go/skalds/controller/monitor"
-	"github.com/skalds-go/skalds/controller/store"
 	"github.com/skalds-go/skalds/runtime/event"
 	"github.com/skalds-go/skalds/runtime/liveness"
 	"github.com/skalds-go/skalds/runtime/task"
@@ -64,7 +63,7 @@ func nonEmpty(s string) *string {
 	return &s
 }
 
-func taskResponse(d *store.Doc, snap *monitor.Snapshot) TaskResponse {
+func taskResponse(d *task.Task, snap *monitor.Snapshot) TaskResponse {
 	att := json.RawMessage(d.Attachments)
 	if len(att) == 0 {
 		att = json.RawMessage("{}")
@@ -128,7 +127,7 @@ func (s *Server) listTasks(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	docs, total, err := s.d.Store.List(r.Context(), store.Filter{
+	docs, total, err := s.d.Store.List(r.Context(), task.Filter{
 		Status: q.Get("lifecycleStatus"), ClassName: q.Get("className"), ID: q.Get("id"), Executor: q.Get("executor"),
 	}, page, size)
 	if err != nil {
@@ -153,7 +152,7 @@ func (s *Server) classNames(w http.ResponseWriter, r *http.Request) {
 }
 
 // load reads the task named in the path, answering 404 itself.
-func (s *Server) load(w http.ResponseWriter, r *http.Request) (*store.Doc, bool) {
+func (s *Server) load(w http.ResponseWriter, r *http.Request) (*task.Task, bool) {
 	id := r.PathValue("id")
 	d, err := s.d.Store.Get(r.Context(), id)
 	if errors.Is(err, task.ErrNotFound) {
@@ -278,7 +277,7 @@ func (s *Server) createTask(w http.ResponseWriter, r *http.Request) {
 	if string(req.Attachments) != "null" {
 		att = req.Attachments
 	}
-	d := &store.Doc{Task: *task.New(id, req.ClassName, source, att)}
+	d := task.New(id, req.ClassName, source, att)
 	d.Name, d.Description, d.Dependencies = req.Name, req.Description, req.Dependencies
 	if req.Priority != nil {
 		d.Priority = *req.Priority
@@ -302,11 +301,11 @@ func (s *Server) createTask(w http.ResponseWriter, r *http.Request) {
 	if req.Executor != "" {
 		// An explicit placement goes through the same conditional claim as
 		// the dispatcher's, so the two cannot both assign the task.
-		claimed, err := s.d.Store.Claim(r.Context(), store.ExpectOf(d), req.Executor, true)
+		claimed, err := s.d.Store.Claim(r.Context(), task.ExpectOf(d), req.Executor, true)
 		if err == nil {
 			d = claimed
 			s.publish(r.Context(), event.TopicAssign, id)
-		} else if !errors.Is(err, store.ErrConflict) {
+		} else if !errors.Is(err, task.ErrConflict) {
 			s.internal(w, r, err)
 			return
 		}
@@ -384,8 +383,8 @@ func (s *Server) cancel(w http.ResponseWriter, r *http.Request, msg string) {
 			s.fail(w, r, http.StatusConflict, fmt.Sprintf("task %q has finished; there is nothing to cancel", d.ID))
 			return
 		}
-		_, err := s.d.Store.Cancel(r.Context(), store.ExpectOf(d))
-		if errors.Is(err, store.ErrConflict) {
+		_, err := s.d.Store.Cancel(r.Context(), task.ExpectOf(d))
+		if errors.Is(err, task.ErrConflict) {
 			continue
 		}
 		if err != nil {
@@ -414,8 +413,8 @@ func (s *Server) reset(w http.ResponseWriter, r *http.Request) {
 				map[string]any{"taskId": d.ID, "status": task.Created}})
 			return
 		}
-		_, err := s.d.Store.Release(r.Context(), store.ExpectOf(d), true)
-		if errors.Is(err, store.ErrConflict) {
+		_, err := s.d.Store.Release(r.Context(), task.ExpectOf(d), true)
+		if errors.Is(err, task.ErrConflict) {
 			continue
 		}
 		if err != nil {
@@ -532,18 +531,18 @@ func (s *Server) setAttachments(w http.ResponseWriter, r *http.Request) {
 
 // running reports whether a worker is (about to be) running the task, so
 // that waiting for it to apply an update makes sense.
-func running(d *store.Doc) bool {
+func running(d *task.Task) bool {
 	return d.Executor != nil && (d.LifecycleStatus == task.Assigning || d.LifecycleStatus == task.Running)
 }
 
 // awaitApplied polls the task until its worker applied version, rejected
 // it, stopped running, or wait passed.
-func (s *Server) awaitApplied(ctx context.Context, id string, version int64, wait time.Duration) (*store.Doc, string, error) {
+func (s *Server) awaitApplied(ctx context.Context, id string, version int64, wait time.Duration) (*task.Task, string, error) {
 	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
-	var last *store.Doc
+	var last *task.Task
 	for {
 		d, err := s.d.Store.Get(ctx, id)
 		switch {

@@ -41,16 +41,15 @@ import (
 
 	"github.com/skalds-go/skalds/controller/metrics"
 	"github.com/skalds-go/skalds/controller/monitor"
-	"github.com/skalds-go/skalds/controller/store"
 	"github.com/skalds-go/skalds/runtime/event"
 	"github.com/skalds-go/skalds/runtime/task"
 )
 
 // Tasks is what the dispatcher needs of the task store.
 type Tasks interface {
-	Pending(ctx context.Context) ([]store.Doc, error)
-	Claim(ctx context.Context, e store.Expect, executor string, countAttempt bool) (*store.Doc, error)
-	Release(ctx context.Context, e store.Expect, resetAttempts bool) (*store.Doc, error)
+	Pending(ctx context.Context) ([]task.Task, error)
+	Claim(ctx context.Context, e task.Expect, executor string, countAttempt bool) (*task.Task, error)
+	Release(ctx context.Context, e task.Expect, resetAttempts bool) (*task.Task, error)
 }
 
 // Publisher sends task events; *event.Publisher is one. A nil Publisher
@@ -269,7 +268,7 @@ const (
 
 type action struct {
 	kind kind
-	doc  *store.Doc
+	doc  *task.Task
 	node string // for assign, move, retry
 	// lost is when the executor of a move or release was last seen alive:
 	// its last activity change, or when it was first found missing.
@@ -311,7 +310,7 @@ func (d *Dispatcher) Cycle(ctx context.Context) (Result, error) {
 		if ctx.Err() != nil {
 			break
 		}
-		e := store.ExpectOf(a.doc)
+		e := task.ExpectOf(a.doc)
 		var err error
 		switch a.kind {
 		case release:
@@ -319,7 +318,7 @@ func (d *Dispatcher) Cycle(ctx context.Context) (Result, error) {
 		default:
 			_, err = d.tasks.Claim(ctx, e, a.node, a.kind != move)
 		}
-		if errors.Is(err, store.ErrConflict) {
+		if errors.Is(err, task.ErrConflict) {
 			res.Conflicts++
 			d.opts.Metrics.Conflict()
 			d.log.Debug("task changed before it could be claimed; leaving it to the next cycle", "taskId", a.doc.ID)
@@ -368,7 +367,7 @@ func (d *Dispatcher) Cycle(ctx context.Context) (Result, error) {
 // plan decides the actions of one cycle from the tasks and the registry,
 // at most MaxClaimsPerCycle of them; capped reports that it stopped there
 // with tasks left unexamined. It writes nothing, so it can be tested without servers.
-func (d *Dispatcher) plan(now time.Time, docs []store.Doc, snap *monitor.Snapshot) (out []action, capped bool) {
+func (d *Dispatcher) plan(now time.Time, docs []task.Task, snap *monitor.Snapshot) (out []action, capped bool) {
 	online := map[string]*monitor.Node{}
 	inRegistry := map[string]bool{}
 	for _, n := range snap.Nodes {
@@ -584,7 +583,7 @@ func (m holdingMap) at(node string) *holding {
 // Counting less than the node would make it refuse the assignment, which
 // keeps the task away from that node for the refusal cool-down; counting
 // more delays a freed slot by at most one beat.
-func (d *Dispatcher) holdings(now time.Time, docs []store.Doc, online map[string]*monitor.Node) holdingMap {
+func (d *Dispatcher) holdings(now time.Time, docs []task.Task, online map[string]*monitor.Node) holdingMap {
 	m := holdingMap{}
 	assigned := map[string]map[string]string{}
 	for i := range docs {

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/skalds-go/skalds/controller/monitor"
-	"github.com/skalds-go/skalds/controller/store"
 	"github.com/skalds-go/skalds/runtime/liveness"
 	"github.com/skalds-go/skalds/runtime/task"
 )
@@ -74,8 +73,8 @@ func TestBackoffDoublesUpToMax(t *testing.T) {
 
 func ptr(s string) *string { return &s }
 
-func doc(id, class string, status task.Status, executor *string, prio int) store.Doc {
-	var d store.Doc
+func doc(id, class string, status task.Status, executor *string, prio int) task.Task {
+	var d task.Task
 	d.ID, d.ClassName, d.LifecycleStatus, d.Executor, d.Priority, d.Mode = id, class, status, executor, prio, task.Passive
 	d.CreateDateTime = 1
 	return d
@@ -91,7 +90,7 @@ func node(id string, online bool, classes ...string) *monitor.Node {
 
 func TestPlanMatchesClassPriorityAndCapacity(t *testing.T) {
 	d := New(nil, nil, nil, Options{MaxTasksPerNode: 1})
-	docs := []store.Doc{
+	docs := []task.Task{
 		doc("low", "A", task.Created, nil, 1),
 		doc("high", "A", task.Created, nil, 9),
 		doc("b", "B", task.Created, nil, 5),
@@ -112,7 +111,7 @@ func TestPlanMatchesClassPriorityAndCapacity(t *testing.T) {
 func TestPlanMovesTasksOfOfflineNodesAndReleasesWhenNobodyCan(t *testing.T) {
 	d := New(nil, nil, nil, Options{OfflineGrace: time.Minute})
 	now := time.Now()
-	docs := []store.Doc{
+	docs := []task.Task{
 		doc("run", "A", task.Running, ptr("dead"), 0),
 		doc("stuck", "Z", task.Assigning, ptr("dead"), 0),
 		doc("ghost", "A", task.Running, ptr("absent"), 0),
@@ -136,7 +135,7 @@ func TestPlanMovesTasksOfOfflineNodesAndReleasesWhenNobodyCan(t *testing.T) {
 
 func TestPlanRetriesWithBackoffThenGivesUp(t *testing.T) {
 	d := New(nil, nil, nil, Options{MaxAttempts: 3, Backoff: Backoff{Base: 10 * time.Second, Max: time.Hour}})
-	failed := func(attempts int, ago time.Duration, now time.Time) store.Doc {
+	failed := func(attempts int, ago time.Duration, now time.Time) task.Task {
 		x := doc(fmt.Sprint("f", attempts, ago), "A", task.Failed, ptr("n1"), 0)
 		x.Attempts = attempts
 		x.UpdateDateTime = now.Add(-ago).UnixMilli()
@@ -156,7 +155,7 @@ func TestPlanRetriesWithBackoffThenGivesUp(t *testing.T) {
 		{3, time.Hour, false}, // out of attempts: stays Failed
 	}
 	for _, c := range cases {
-		acts, _ := d.plan(now, []store.Doc{failed(c.attempts, c.ago, now)}, s)
+		acts, _ := d.plan(now, []task.Task{failed(c.attempts, c.ago, now)}, s)
 		if got := len(acts) == 1 && acts[0].kind == retry; got != c.want {
 			t.Errorf("attempts %d failed %v ago: retried=%v, want %v", c.attempts, c.ago, got, c.want)
 		}
@@ -169,7 +168,7 @@ func TestPlanSkipsTheNodeThatRefusedRecently(t *testing.T) {
 	x := doc("t", "A", task.Created, nil, 0)
 	x.AssignmentEpoch = 4
 	x.Refusal = &task.Refusal{SkaldID: "n1", Epoch: 4, At: now.UnixMilli()}
-	acts, _ := d.plan(now, []store.Doc{x}, snap(node("n1", true, "A"), node("n2", true, "A")))
+	acts, _ := d.plan(now, []task.Task{x}, snap(node("n1", true, "A"), node("n2", true, "A")))
 	if len(acts) != 1 || acts[0].node != "n2" {
 		t.Fatalf("plan %+v", acts)
 	}
@@ -192,7 +191,7 @@ func TestPlanRespectsThePublishedCapacityOfNodes(t *testing.T) {
 	// perclass already runs an A task (from its own list, not yet in
 	// MongoDB's view of it); one holds nothing yet.
 	perClass.Tasks = []liveness.TaskRef{{ID: "old", ClassName: "A"}}
-	docs := []store.Doc{
+	docs := []task.Task{
 		doc("a1", "A", task.Created, nil, 9),
 		doc("a2", "A", task.Created, nil, 8),
 		doc("b1", "B", task.Created, nil, 7),
@@ -213,7 +212,7 @@ func TestPlanCountsMongoAssignmentsAndNodeListsOnce(t *testing.T) {
 	// "run" is both assigned in MongoDB and in the node's list: one task,
 	// not two, so the node has room for one more.
 	n.Tasks = []liveness.TaskRef{{ID: "run", ClassName: "A"}}
-	docs := []store.Doc{
+	docs := []task.Task{
 		doc("run", "A", task.Running, ptr("n"), 0),
 		doc("new1", "A", task.Created, nil, 5),
 		doc("new2", "A", task.Created, nil, 1),
@@ -228,7 +227,7 @@ func TestPlanTakesTheSmallerOfTheNodeLimitAndTheControllerCap(t *testing.T) {
 	d := New(nil, nil, nil, Options{MaxTasksPerNode: 3})
 	n := node("n", true, "A")
 	n.Capacity = liveness.Capacity{MaxTasks: 10}
-	var docs []store.Doc
+	var docs []task.Task
 	for i := range 5 {
 		docs = append(docs, doc(fmt.Sprint("t", i), "A", task.Created, nil, 0))
 	}
@@ -240,7 +239,7 @@ func TestPlanTakesTheSmallerOfTheNodeLimitAndTheControllerCap(t *testing.T) {
 
 func TestPlanStopsAtTheClaimCapWithTheMostUrgentFirst(t *testing.T) {
 	d := New(nil, nil, nil, Options{MaxClaimsPerCycle: 3})
-	var docs []store.Doc
+	var docs []task.Task
 	for i := range 10 {
 		docs = append(docs, doc(fmt.Sprint("t", i), "A", task.Created, nil, i))
 	}
@@ -276,26 +275,26 @@ func TestPlanCountsATaskThatLeftMongoDBUntilTheNodeSaysItStopped(t *testing.T) {
 	t0 := time.Now()
 	n.TasksChanged = t0.Add(-time.Second) // a beat from before "old" started
 	old := doc("old", "A", task.Running, ptr("n"), 0)
-	if acts, _ := d.plan(t0, []store.Doc{old}, snap(n)); len(acts) != 0 {
+	if acts, _ := d.plan(t0, []task.Task{old}, snap(n)); len(acts) != 0 {
 		t.Fatalf("plan %+v", acts)
 	}
 	// "old" is cancelled: MongoDB no longer assigns it, but the node's
 	// list predates it, so its worker may still run: "next" waits.
 	next := doc("next", "A", task.Created, nil, 0)
 	t1 := t0.Add(100 * time.Millisecond)
-	if acts, _ := d.plan(t1, []store.Doc{next}, snap(n)); len(acts) != 0 {
+	if acts, _ := d.plan(t1, []task.Task{next}, snap(n)); len(acts) != 0 {
 		t.Fatalf("assigned while the old worker may still run: %+v", placed(acts))
 	}
 	// A beat after that which still lists it: still waiting.
 	n.TasksChanged = t1.Add(time.Second)
 	n.Tasks = []liveness.TaskRef{{ID: "old", ClassName: "A"}}
-	if acts, _ := d.plan(t1.Add(2*time.Second), []store.Doc{next}, snap(n)); len(acts) != 0 {
+	if acts, _ := d.plan(t1.Add(2*time.Second), []task.Task{next}, snap(n)); len(acts) != 0 {
 		t.Fatalf("assigned while the node lists the old worker: %+v", placed(acts))
 	}
 	// A later beat without it: the slot is free.
 	n.TasksChanged = t1.Add(3 * time.Second)
 	n.Tasks = nil
-	acts, _ := d.plan(t1.Add(3*time.Second), []store.Doc{next}, snap(n))
+	acts, _ := d.plan(t1.Add(3*time.Second), []task.Task{next}, snap(n))
 	if got := fmt.Sprint(placed(acts)); got != "map[next:n]" {
 		t.Fatalf("plan %s", got)
 	}
@@ -306,8 +305,8 @@ func TestPlanForgetsALeavingTaskAfterTheBound(t *testing.T) {
 	n := node("n", true, "A")
 	n.Capacity = liveness.Capacity{MaxTasks: 1}
 	t0 := time.Now()
-	d.plan(t0, []store.Doc{doc("old", "A", task.Running, ptr("n"), 0)}, snap(n))
-	next := []store.Doc{doc("next", "A", task.Created, nil, 0)}
+	d.plan(t0, []task.Task{doc("old", "A", task.Running, ptr("n"), 0)}, snap(n))
+	next := []task.Task{doc("next", "A", task.Created, nil, 0)}
 	if acts, _ := d.plan(t0.Add(time.Second), next, snap(n)); len(acts) != 0 {
 		t.Fatalf("plan %+v", placed(acts))
 	}

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	ctl "github.com/skalds-go/skalds/controller"
-	"github.com/skalds-go/skalds/controller/store"
 	"github.com/skalds-go/skalds/runtime/node"
 	"github.com/skalds-go/skalds/runtime/task"
 )
@@ -198,7 +197,7 @@ func TestAPIAttachmentUpdateWaitsForTheWorker(t *testing.T) {
 	if code := c.call(t, "POST", "/api/tasks", "", map[string]any{"id": "w1", "className": "Waiter", "attachments": map[string]any{"mode": "wait"}}, &created); code != 201 {
 		t.Fatalf("create: %d", code)
 	}
-	e.waitTask("w1", "Running", func(d *store.Doc) bool { return d.LifecycleStatus == task.Running })
+	e.waitTask("w1", "Running", func(d *task.Task) bool { return d.LifecycleStatus == task.Running })
 	var res successBody
 	if code := c.call(t, "PUT", "/api/tasks/w1/attachments?wait=5s", "", map[string]any{"attachments": map[string]any{"mode": "next"}}, &res); code != 200 ||
 		res.Data["state"] != "applied" || res.Data["appliedAttachmentsVersion"] != 2.0 {

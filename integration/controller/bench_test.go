@@ -16,7 +16,6 @@ import (
 
 	"github.com/skalds-go/skalds/controller/dispatch"
 	"github.com/skalds-go/skalds/controller/monitor"
-	"github.com/skalds-go/skalds/controller/store"
 	"github.com/skalds-go/skalds/embedded"
 	"github.com/skalds-go/skalds/runtime/event"
 	"github.com/skalds-go/skalds/runtime/liveness"
@@ -33,7 +32,7 @@ type timedTasks struct {
 	pending []time.Duration
 }
 
-func (t *timedTasks) Pending(ctx context.Context) ([]store.Doc, error) {
+func (t *timedTasks) Pending(ctx context.Context) ([]task.Task, error) {
 	start := time.Now()
 	docs, err := t.Tasks.Pending(ctx)
 	t.mu.Lock()
@@ -42,7 +41,7 @@ func (t *timedTasks) Pending(ctx context.Context) ([]store.Doc, error) {
 	return docs, err
 }
 
-func (t *timedTasks) Claim(ctx context.Context, e store.Expect, executor string, countAttempt bool) (*store.Doc, error) {
+func (t *timedTasks) Claim(ctx context.Context, e task.Expect, executor string, countAttempt bool) (*task.Task, error) {
 	start := time.Now()
 	d, err := t.Tasks.Claim(ctx, e, executor, countAttempt)
 	t.mu.Lock()
@@ -191,7 +190,7 @@ func benchEnv(b *testing.B) *env {
 	}
 	e.rdb = redis.NewClient(&redis.Options{Addr: e.stack.RedisAddr})
 	b.Cleanup(func() { _ = e.rdb.Close() })
-	if e.store, err = store.Open(ctx, e.stack.MongoURI, "skalds"); err != nil {
+	if e.store, err = task.Open(ctx, e.stack.MongoURI, "skalds"); err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = e.store.Close(context.Background()) })
@@ -239,7 +238,7 @@ func seedTasks(b *testing.B, coll *mongo.Collection, round, n int) {
 	for lo := 0; lo < n; lo += batch {
 		docs := make([]any, 0, batch)
 		for i := lo; i < min(lo+batch, n); i++ {
-			d := store.Doc{Task: *task.New(fmt.Sprintf("bench-%d-%05d", round, i), "Bench", "bench", []byte(`{"n":1}`))}
+			d := task.New(fmt.Sprintf("bench-%d-%05d", round, i), "Bench", "bench", []byte(`{"n":1}`))
 			d.Priority = i % 10
 			docs = append(docs, d)
 		}

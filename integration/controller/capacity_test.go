@@ -4,7 +4,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/skalds-go/skalds/controller/store"
 	"github.com/skalds-go/skalds/runtime/liveness"
 	"github.com/skalds-go/skalds/runtime/node"
 	"github.com/skalds-go/skalds/runtime/task"
@@ -22,8 +21,8 @@ func TestDispatchRespectsTheCapacityNodesPublish(t *testing.T) {
 		t.Fatalf("cap-1 published capacity %v, want maxTasks 1", got)
 	}
 	c := e.startController(realNodes)
-	running := func(id, on string) *store.Doc {
-		return e.waitTask(id, "Running on "+on, func(d *store.Doc) bool {
+	running := func(id, on string) *task.Task {
+		return e.waitTask(id, "Running on "+on, func(d *task.Task) bool {
 			return d.LifecycleStatus == task.Running && deref(d.Executor) == on
 		})
 	}

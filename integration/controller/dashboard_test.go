@@ -14,7 +14,6 @@ import (
 	"github.com/chromedp/chromedp"
 
 	ctl "github.com/skalds-go/skalds/controller"
-	"github.com/skalds-go/skalds/controller/store"
 	"github.com/skalds-go/skalds/runtime/node"
 	"github.com/skalds-go/skalds/runtime/task"
 )
@@ -116,7 +115,7 @@ func TestDashboardEditsAttachmentsOfARunningTask(t *testing.T) {
 		"attachments": map[string]any{"rtspUrl": "rtsp://cam/1", "fixFrame": 5}}, &created); code != http.StatusCreated {
 		t.Fatalf("create: %d", code)
 	}
-	before := e.waitTask("cam-task", "Running", func(d *store.Doc) bool { return d.LifecycleStatus == task.Running })
+	before := e.waitTask("cam-task", "Running", func(d *task.Task) bool { return d.LifecycleStatus == task.Running })
 
 	// The page itself needs no token; its API calls use the one from the
 	// fragment.
@@ -166,7 +165,7 @@ func TestDashboardEditsAttachmentsOfARunningTask(t *testing.T) {
 	waitJS(t, ctx, "the applied version moving", fmt.Sprintf(`document.getElementById('applied-version')?.textContent === '%d'`, want))
 	waitJS(t, ctx, "the confirmation", `document.getElementById('form-msg')?.textContent.includes('applied by the worker')`)
 	waitJS(t, ctx, "the error cleared", `!document.querySelector('.field.invalid')`)
-	d := e.waitTask("cam-task", "the update applied", func(d *store.Doc) bool { return d.AppliedAttachmentsVersion == want })
+	d := e.waitTask("cam-task", "the update applied", func(d *task.Task) bool { return d.AppliedAttachmentsVersion == want })
 	if !strings.Contains(string(d.Attachments), `"fixFrame":42`) {
 		t.Errorf("attachments %s, want fixFrame 42", d.Attachments)
 	}

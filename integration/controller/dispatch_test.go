@@ -10,7 +10,6 @@ import (
 	ctl "github.com/skalds-go/skalds/controller"
 	"github.com/skalds-go/skalds/controller/dispatch"
 	"github.com/skalds-go/skalds/controller/monitor"
-	"github.com/skalds-go/skalds/controller/store"
 	"github.com/skalds-go/skalds/runtime/node"
 	"github.com/skalds-go/skalds/runtime/task"
 )
@@ -50,7 +49,7 @@ func TestDispatchedTaskRunsOnARealNode(t *testing.T) {
 	rn := e.startNode("real-1", node.Options{}, newClass("Real"))
 	e.startController(realNodes)
 	e.create("real-task", "Real", 0)
-	d := e.waitTask("real-task", "Running on real-1", func(d *store.Doc) bool {
+	d := e.waitTask("real-task", "Running on real-1", func(d *task.Task) bool {
 		return d.LifecycleStatus == task.Running && deref(d.Executor) == rn.n.ID()
 	})
 	if d.AssignmentEpoch != 1 {
@@ -71,7 +70,7 @@ func TestLeastTasksPrefersTheLessLoadedNode(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := e.store.Claim(e.ctx, store.ExpectOf(d), ex, true); err != nil {
+		if _, err := e.store.Claim(e.ctx, task.ExpectOf(d), ex, true); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -183,12 +182,12 @@ func TestFailoverMovesTasksOfAnOfflineNode(t *testing.T) {
 
 	e.fakeNode("f2", "node", "A")
 	n1.stopBeating()
-	moved := e.waitTask("ft", "moved to f2", func(x *store.Doc) bool { return deref(x.Executor) == "f2" })
+	moved := e.waitTask("ft", "moved to f2", func(x *task.Task) bool { return deref(x.Executor) == "f2" })
 	if moved.AssignmentEpoch != d.AssignmentEpoch+1 || moved.LifecycleStatus != task.Assigning || moved.Attempts != d.Attempts {
 		t.Errorf("moved task: %s; want epoch %d, Assigning, attempts unchanged (%d)", describe(moved), d.AssignmentEpoch+1, d.Attempts)
 	}
 	// Nobody else runs Z: the task is handed back, visibly waiting.
-	back := e.waitTask("fz", "handed back", func(x *store.Doc) bool { return x.LifecycleStatus == task.Created && x.Executor == nil })
+	back := e.waitTask("fz", "handed back", func(x *task.Task) bool { return x.LifecycleStatus == task.Created && x.Executor == nil })
 	if back.AssignmentEpoch != z.AssignmentEpoch+1 {
 		t.Errorf("handed-back task epoch %d, want %d", back.AssignmentEpoch, z.AssignmentEpoch+1)
 	}
@@ -200,14 +199,14 @@ func TestFailoverToARealNodeAfterTheFirstOneStops(t *testing.T) {
 	a := e.startNode("node-a", node.Options{OnShutdown: node.KeepAssigned}, cls)
 	e.startController(realNodes)
 	e.create("mv", "Moving", 0)
-	e.waitTask("mv", "Running on node-a", func(d *store.Doc) bool {
+	e.waitTask("mv", "Running on node-a", func(d *task.Task) bool {
 		return d.LifecycleStatus == task.Running && deref(d.Executor) == "node-a"
 	})
 	b := e.startNode("node-b", node.Options{}, cls)
 	// node-a stops and keeps its assignment, as a crashed node would; it
 	// leaves the registry, and after the grace its task moves.
 	a.stop()
-	d := e.waitTask("mv", "Running on node-b", func(d *store.Doc) bool {
+	d := e.waitTask("mv", "Running on node-b", func(d *task.Task) bool {
 		return d.LifecycleStatus == task.Running && deref(d.Executor) == b.n.ID()
 	})
 	if d.AssignmentEpoch != 2 {
@@ -230,7 +229,7 @@ func TestFailedTaskIsRetriedWithBackoffThenGivenUp(t *testing.T) {
 	}
 	var failedAt time.Time
 	for attempt := 1; attempt <= 3; attempt++ {
-		f := e.waitTask("flaky", fmt.Sprintf("attempt %d Failed", attempt), func(x *store.Doc) bool {
+		f := e.waitTask("flaky", fmt.Sprintf("attempt %d Failed", attempt), func(x *task.Task) bool {
 			return x.Attempts == attempt && x.LifecycleStatus == task.Failed
 		})
 		if f.Error == "" || f.AssignmentEpoch != int64(attempt) {

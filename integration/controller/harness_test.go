@@ -30,7 +30,6 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	ctl "github.com/skalds-go/skalds/controller"
-	"github.com/skalds-go/skalds/controller/store"
 	"github.com/skalds-go/skalds/embedded"
 	"github.com/skalds-go/skalds/runtime/config"
 	"github.com/skalds-go/skalds/runtime/liveness"
@@ -48,7 +47,7 @@ type env struct {
 	stack *embedded.Stack
 	infra config.Config
 	rdb   *redis.Client
-	store *store.Store
+	store *task.Store
 	log   *slog.Logger
 	uid   string
 	// stops stops the test's controllers. A node's clean-up runs them
@@ -88,7 +87,7 @@ func newEnv(t testing.TB) *env {
 	}
 	e.rdb = redis.NewClient(&redis.Options{Addr: e.stack.RedisAddr})
 	t.Cleanup(func() { _ = e.rdb.Close() })
-	e.store, err = store.Open(ctx, e.stack.MongoURI, "skalds")
+	e.store, err = task.Open(ctx, e.stack.MongoURI, "skalds")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,7 +213,7 @@ func (e *env) writeNode(id, mode string, at time.Time, classes ...string) error 
 // create inserts a Created, Passive task.
 func (e *env) create(id, class string, priority int) {
 	e.t.Helper()
-	d := &store.Doc{Task: *task.New(id, class, "integration", []byte(`{"mode":"wait"}`))}
+	d := task.New(id, class, "integration", []byte(`{"mode":"wait"}`))
 	d.Priority = priority
 	if err := e.store.Create(e.ctx, d); err != nil {
 		e.t.Fatal(err)
@@ -222,13 +221,13 @@ func (e *env) create(id, class string, priority int) {
 }
 
 // waitTask polls the task until ok accepts it.
-func (e *env) waitTask(id, what string, ok func(*store.Doc) bool) *store.Doc {
+func (e *env) waitTask(id, what string, ok func(*task.Task) bool) *task.Task {
 	e.t.Helper()
 	ctx, cancel := context.WithTimeout(e.ctx, deadline)
 	defer cancel()
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
-	var last *store.Doc
+	var last *task.Task
 	for {
 		d, err := e.store.Get(ctx, id)
 		if err == nil {
@@ -247,7 +246,7 @@ func (e *env) waitTask(id, what string, ok func(*store.Doc) bool) *store.Doc {
 	}
 }
 
-func describe(d *store.Doc) string {
+func describe(d *task.Task) string {
 	if d == nil {
 		return "nothing"
 	}
@@ -263,9 +262,9 @@ func deref(s *string) string {
 
 // assignedTo waits until the task is assigned (Assigning or Running) and
 // returns its executor.
-func (e *env) assignedTo(id string) *store.Doc {
+func (e *env) assignedTo(id string) *task.Task {
 	e.t.Helper()
-	return e.waitTask(id, "assigned", func(d *store.Doc) bool {
+	return e.waitTask(id, "assigned", func(d *task.Task) bool {
 		return d.Executor != nil && (d.LifecycleStatus == task.Assigning || d.LifecycleStatus == task.Running)
 	})
 }
@@ -520,6 +519,6 @@ func (s *sse) next(t testing.TB, what string, ok func(frame) bool) frame {
 // 100 ms.
 func realNodes(c *ctl.Config) { c.NodeTimeout = 4 * time.Second }
 
-func newDoc(id, class, attachments string) *store.Doc {
-	return &store.Doc{Task: *task.New(id, class, "integration", []byte(attachments))}
+func newDoc(id, class, attachments string) *task.Task {
+	return task.New(id, class, "integration", []byte(attachments))
 }

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	ctl "github.com/skalds-go/skalds/controller"
-	"github.com/skalds-go/skalds/controller/store"
 	"github.com/skalds-go/skalds/runtime/liveness"
 	"github.com/skalds-go/skalds/runtime/node"
 	"github.com/skalds-go/skalds/runtime/skald"
@@ -51,7 +50,7 @@ func TestFailoverWhileTheOldNodeStillRuns(t *testing.T) {
 		c.DispatchInterval = dispatchInterval
 	})
 	e.create("split", "Partitioned", 0)
-	e.waitTask("split", "Running on node-a", func(d *store.Doc) bool {
+	e.waitTask("split", "Running on node-a", func(d *task.Task) bool {
 		return d.LifecycleStatus == task.Running && deref(d.Executor) == "node-a"
 	})
 	cp.awaitStarted(t, "node-a")
@@ -73,7 +72,7 @@ func TestFailoverWhileTheOldNodeStillRuns(t *testing.T) {
 	}
 	lastBeat := time.UnixMilli(ms)
 
-	d := e.waitTask("split", "Running on node-b", func(d *store.Doc) bool {
+	d := e.waitTask("split", "Running on node-b", func(d *task.Task) bool {
 		return d.LifecycleStatus == task.Running && deref(d.Executor) == "node-b"
 	})
 	movedAt := time.Now()

@@ -16,7 +16,6 @@ import (
 
 	ctl "github.com/skalds-go/skalds/controller"
 	"github.com/skalds-go/skalds/controller/schema"
-	"github.com/skalds-go/skalds/controller/store"
 	"github.com/skalds-go/skalds/runtime/node"
 	"github.com/skalds-go/skalds/runtime/skald"
 	"github.com/skalds-go/skalds/runtime/task"
@@ -242,7 +241,7 @@ func TestMetricsCountDispatchAndFailover(t *testing.T) {
 	e.fakeNode("m2", "node", "M")
 	n1.stopBeating()
 	for _, id := range []string{"mt-1", "mt-2"} {
-		e.waitTask(id, "moved to m2", func(d *store.Doc) bool { return deref(d.Executor) == "m2" })
+		e.waitTask(id, "moved to m2", func(d *task.Task) bool { return deref(d.Executor) == "m2" })
 	}
 	text = scrape()
 	if got := metricValue(text, `skalds_assignments_total{kind="move"}`); got != 2 {

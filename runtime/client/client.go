@@ -71,11 +71,11 @@ func (c *Client) Assign(ctx context.Context, id, skaldID string) (int64, error) 
 // by the caller) and publishes task.update.attachment. It returns the new
 // attachments version, for WaitApplied.
 func (c *Client) SetAttachments(ctx context.Context, id string, attachments []byte) (int64, error) {
-	version, err := c.store.SetAttachments(ctx, id, attachments)
+	t, err := c.store.SetAttachments(ctx, id, attachments)
 	if err != nil {
 		return 0, err
 	}
-	return version, c.pub.Publish(ctx, event.TopicUpdateAttachment, event.NewTaskEvent(id))
+	return t.AttachmentsVersion, c.pub.Publish(ctx, event.TopicUpdateAttachment, event.NewTaskEvent(id))
 }
 
 // Cancel marks the task Cancelled and publishes task.cancel; its node

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -73,6 +75,9 @@ func Connect(ctx context.Context, uri, dbName string) (*mongo.Client, *mongo.Col
 // Close disconnects from MongoDB.
 func (s *Store) Close(ctx context.Context) error { return s.client.Disconnect(ctx) }
 
+// Ping checks that MongoDB answers, for health checks.
+func (s *Store) Ping(ctx context.Context) error { return s.client.Ping(ctx, nil) }
+
 // Create inserts t. An existing id gives a *DuplicateIDError.
 func (s *Store) Create(ctx context.Context, t *Task) error {
 	if t.ID == "" || t.ClassName == "" {
@@ -82,7 +87,10 @@ func (s *Store) Create(ctx context.Context, t *Task) error {
 	if mongo.IsDuplicateKeyError(err) {
 		return &DuplicateIDError{ID: t.ID}
 	}
-	return err
+	if err != nil {
+		return fmt.Errorf("creating task %q: %w", t.ID, err)
+	}
+	return nil
 }
 
 // Get reads one task by id.
@@ -99,20 +107,17 @@ func (s *Store) Get(ctx context.Context, id string) (*Task, error) {
 }
 
 // ListByExecutor returns the tasks assigned to executor whose status says
-// they should run, for a node converging on start.
+// they should run (Created, Assigning, Running), by id: what a node
+// converges on at start, and what a controller shows as a node's tasks.
+// They are sorted here rather than by the server, which would sort the
+// whole result in memory on FerretDB too.
 func (s *Store) ListByExecutor(ctx context.Context, executor string) ([]Task, error) {
-	cur, err := s.coll.Find(ctx, bson.D{
+	out, err := s.find(ctx, fmt.Sprintf("listing tasks of %q", executor), bson.D{
 		{Key: "executor", Value: executor},
 		{Key: "lifecycleStatus", Value: bson.D{{Key: "$in", Value: bson.A{Created, Assigning, Running}}}},
 	})
-	if err != nil {
-		return nil, fmt.Errorf("listing tasks of %q: %w", executor, err)
-	}
-	var out []Task
-	if err := cur.All(ctx, &out); err != nil {
-		return nil, fmt.Errorf("listing tasks of %q: %w", executor, err)
-	}
-	return out, nil
+	slices.SortFunc(out, func(a, b Task) int { return strings.Compare(a.ID, b.ID) })
+	return out, err
 }
 
 // Assign sets the executor, moves the task to Assigning and bumps the
@@ -128,7 +133,7 @@ func (s *Store) Assign(ctx context.Context, id, executor string) (int64, error) 
 				{Key: "lifecycleStatus", Value: Assigning},
 				{Key: "updateDateTime", Value: NowMillis()},
 			}},
-			{Key: "$unset", Value: bson.D{{Key: "error", Value: ""}, {Key: "stuck", Value: ""}, {Key: "refusal", Value: ""}}},
+			clearedOnAssign,
 			{Key: "$inc", Value: bson.D{{Key: "assignmentEpoch", Value: int64(1)}}},
 		},
 		options.FindOneAndUpdate().SetReturnDocument(options.After),
@@ -142,9 +147,16 @@ func (s *Store) Assign(ctx context.Context, id, executor string) (int64, error) 
 	return t.AssignmentEpoch, nil
 }
 
-// SetAttachments replaces the attachments and bumps their version, which
-// it returns. The caller validates them first.
-func (s *Store) SetAttachments(ctx context.Context, id string, attachments []byte) (int64, error) {
+// clearedOnAssign is the part of an assignment's update that drops what an
+// earlier attempt left: its failure, stuck note and refusal.
+var clearedOnAssign = bson.E{Key: "$unset", Value: bson.D{
+	{Key: "error", Value: ""}, {Key: "stuck", Value: ""}, {Key: "refusal", Value: ""},
+}}
+
+// SetAttachments replaces the attachments and bumps their version. It
+// returns the task as written, whose AttachmentsVersion is the one to wait
+// for. The caller validates the attachments first.
+func (s *Store) SetAttachments(ctx context.Context, id string, attachments []byte) (*Task, error) {
 	var t Task
 	err := s.coll.FindOneAndUpdate(ctx,
 		bson.D{{Key: "id", Value: id}},
@@ -158,12 +170,12 @@ func (s *Store) SetAttachments(ctx context.Context, id string, attachments []byt
 		options.FindOneAndUpdate().SetReturnDocument(options.After),
 	).Decode(&t)
 	if errors.Is(err, mongo.ErrNoDocuments) {
-		return 0, fmt.Errorf("%w: %q", ErrNotFound, id)
+		return nil, fmt.Errorf("%w: %q", ErrNotFound, id)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("updating attachments of task %q: %w", id, err)
+		return nil, fmt.Errorf("updating attachments of task %q: %w", id, err)
 	}
-	return t.AttachmentsVersion, nil
+	return &t, nil
 }
 
 // SetStatus writes a status without fencing, for users and controllers;
@@ -216,7 +228,7 @@ func (s *Store) Started(ctx context.Context, ref Ref, version int64) error {
 			{Key: "appliedAttachmentsVersion", Value: version},
 			{Key: "updateDateTime", Value: NowMillis()},
 		}},
-		{Key: "$unset", Value: bson.D{{Key: "error", Value: ""}, {Key: "stuck", Value: ""}, {Key: "refusal", Value: ""}}},
+		clearedOnAssign,
 	}, notCancelled)
 }
 
@@ -269,7 +281,7 @@ func (s *Store) startedMany(ctx context.Context, refs []Ref, version int64, cond
 				{Key: "appliedAttachmentsVersion", Value: version},
 				{Key: "updateDateTime", Value: NowMillis()},
 			}},
-			{Key: "$unset", Value: bson.D{{Key: "error", Value: ""}, {Key: "stuck", Value: ""}, {Key: "refusal", Value: ""}}},
+			clearedOnAssign,
 		})
 	if err != nil {
 		return 0, fmt.Errorf("reporting %d tasks Running: %w", len(refs), err)
@@ -371,15 +383,7 @@ func (s *Store) GetMany(ctx context.Context, ids []string) ([]Task, error) {
 	if len(ids) == 1 {
 		match = ids[0]
 	}
-	cur, err := s.coll.Find(ctx, bson.D{{Key: "id", Value: match}})
-	if err != nil {
-		return nil, fmt.Errorf("reading %d tasks: %w", len(ids), err)
-	}
-	var out []Task
-	if err := cur.All(ctx, &out); err != nil {
-		return nil, fmt.Errorf("reading %d tasks: %w", len(ids), err)
-	}
-	return out, nil
+	return s.find(ctx, fmt.Sprintf("reading %d tasks", len(ids)), bson.D{{Key: "id", Value: match}})
 }
 
 // ErrClassMismatch is returned by ClaimActive for an id that exists with
@@ -424,7 +428,7 @@ func (s *Store) ClaimActive(ctx context.Context, t *Task, executor string) (*Tas
 				{Key: "lifecycleStatus", Value: Assigning},
 				{Key: "updateDateTime", Value: NowMillis()},
 			}},
-			{Key: "$unset", Value: bson.D{{Key: "error", Value: ""}, {Key: "stuck", Value: ""}, {Key: "refusal", Value: ""}}},
+			clearedOnAssign,
 			{Key: "$inc", Value: bson.D{{Key: "assignmentEpoch", Value: int64(1)}}},
 		},
 		options.FindOneAndUpdate().SetReturnDocument(options.After),

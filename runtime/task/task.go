@@ -1,6 +1,9 @@
 // Package task holds the task document as Python Skalds stores it in
 // MongoDB (database skalds, collection tasks, camelCase keys) and the Store
-// that reads and writes it.
+// that reads and writes it. It is the document's only reader and writer:
+// nodes (fenced writes), clients (create, assign, update, cancel) and
+// controllers (conditional claims, listings, counts) all go through it, so
+// that a key, a filter or a version bump is spelled in one place.
 //
 // MongoDB is the source of truth for a task: its class, attachments,
 // executor and status. Kafka events only tell a node to look again. The
@@ -90,6 +93,15 @@ type Task struct {
 	// limit. The node hands such a task back (Created, no executor), so that
 	// it can be assigned elsewhere or later.
 	Refusal *Refusal `bson:"refusal,omitempty" json:"refusal,omitempty"`
+
+	// Attempts counts the runs a controller started from Created or
+	// Failed. A retry of a Failed task is allowed while it is below the
+	// controller's maximum; a failover after node loss does not count,
+	// since the task did not fail. Nodes never write it.
+	Attempts int `bson:"attempts,omitempty" json:"attempts"`
+	// AssignedDateTime is when a controller last assigned the task, in
+	// epoch ms (Python's assignedAt only showed the node's last activity).
+	AssignedDateTime int64 `bson:"assignedDateTime,omitempty" json:"assignedDateTime,omitempty"`
 }
 
 // Ref addresses one assignment of a task: the task, and the epoch a node

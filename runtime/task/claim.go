@@ -1,0 +1,124 @@
+package task
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+)
+
+// ErrConflict is returned by a conditional write whose expected state is
+// no longer the task's: someone else changed it first. The caller reads
+// the task again and decides afresh.
+var ErrConflict = errors.New("task changed concurrently")
+
+// Expect is the state a controller's conditional write requires: the one
+// the caller read. A zero Epoch also matches documents written without
+// one, as Python tooling writes them.
+//
+// Every write of a controller is one conditional single-document update
+// (findAndModify) filtered on the state it read: status, executor and
+// assignment epoch. If another writer moved the task on in between, the
+// write matches nothing and returns ErrConflict, instead of overwriting
+// the newer state as the Python controller did (lost updates). That is the
+// only concurrency control FerretDB and MongoDB share, and what makes
+// several controllers safe to run at once.
+type Expect struct {
+	Key      any // the _id, when known: makes the write a primary-key lookup
+	ID       string
+	Status   Status
+	Executor *string // nil: no executor
+	Epoch    int64
+}
+
+// ExpectOf returns the expectation that t is unchanged.
+func ExpectOf(t *Task) Expect {
+	return Expect{Key: t.Key, ID: t.ID, Status: t.LifecycleStatus, Executor: t.Executor, Epoch: t.AssignmentEpoch}
+}
+
+func (e Expect) filter() bson.D {
+	f := bson.D{}
+	if e.Key != nil {
+		f = append(f, bson.E{Key: "_id", Value: e.Key})
+	}
+	f = append(f, bson.E{Key: "id", Value: e.ID}, bson.E{Key: "lifecycleStatus", Value: e.Status})
+	if e.Executor == nil {
+		// Matches a null and a missing executor alike.
+		f = append(f, bson.E{Key: "executor", Value: nil})
+	} else {
+		f = append(f, bson.E{Key: "executor", Value: *e.Executor})
+	}
+	return append(f, bson.E{Key: "assignmentEpoch", Value: epochFilter(e.Epoch)})
+}
+
+// modify applies update to the task if it is still as e says, and returns
+// the task as written.
+func (s *Store) modify(ctx context.Context, e Expect, update bson.D) (*Task, error) {
+	var t Task
+	err := s.coll.FindOneAndUpdate(ctx, e.filter(), update,
+		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&t)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return nil, fmt.Errorf("task %q (status %s, epoch %d): %w", e.ID, e.Status, e.Epoch, ErrConflict)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("writing task %q: %w", e.ID, err)
+	}
+	return &t, nil
+}
+
+// Claim assigns the task to executor if it is still as e says: executor
+// set, status Assigning, assignment epoch bumped (which fences off any
+// earlier assignee), and with countAttempt the attempt counter bumped. Two
+// controllers claiming the same task from the same state cannot both
+// succeed, because the first write changes the epoch the second filters
+// on.
+func (s *Store) Claim(ctx context.Context, e Expect, executor string, countAttempt bool) (*Task, error) {
+	now := NowMillis()
+	inc := bson.D{{Key: "assignmentEpoch", Value: int64(1)}}
+	if countAttempt {
+		inc = append(inc, bson.E{Key: "attempts", Value: 1})
+	}
+	return s.modify(ctx, e, bson.D{
+		{Key: "$set", Value: bson.D{
+			{Key: "executor", Value: executor},
+			{Key: "lifecycleStatus", Value: Assigning},
+			{Key: "updateDateTime", Value: now},
+			{Key: "assignedDateTime", Value: now},
+		}},
+		clearedOnAssign,
+		{Key: "$inc", Value: inc},
+	})
+}
+
+// Release makes the task Created and unassigned, bumping the epoch so that
+// a node that still runs it (a partitioned one) stops when it can read
+// MongoDB again. With resetAttempts, the retry budget starts afresh, which
+// is what a user resetting a task to Created asks for.
+func (s *Store) Release(ctx context.Context, e Expect, resetAttempts bool) (*Task, error) {
+	unset := bson.D{{Key: "executor", Value: ""}}
+	if resetAttempts {
+		unset = append(unset, bson.E{Key: "attempts", Value: ""})
+		unset = append(unset, clearedOnAssign.Value.(bson.D)...)
+	}
+	return s.modify(ctx, e, bson.D{
+		{Key: "$set", Value: bson.D{
+			{Key: "lifecycleStatus", Value: Created},
+			{Key: "updateDateTime", Value: NowMillis()},
+		}},
+		{Key: "$unset", Value: unset},
+		{Key: "$inc", Value: bson.D{{Key: "assignmentEpoch", Value: int64(1)}}},
+	})
+}
+
+// Cancel marks the task Cancelled if it is still as e says. The epoch is
+// kept: the node that runs the task sees Cancelled, stops the worker and
+// confirms with a write fenced on that epoch.
+func (s *Store) Cancel(ctx context.Context, e Expect) (*Task, error) {
+	return s.modify(ctx, e, bson.D{{Key: "$set", Value: bson.D{
+		{Key: "lifecycleStatus", Value: Cancelled},
+		{Key: "updateDateTime", Value: NowMillis()},
+	}}})
+}
