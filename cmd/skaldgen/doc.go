@@ -62,17 +62,20 @@
 //	//skald:release  func (w *W) X(ctx context.Context) error
 //	//skald:update   func (w *W) X(ctx context.Context, m M) error
 //		on methods of a worker type: its lifecycle hooks, at most one of
-//		each kind.
+//		each kind. init, before, main and after run in that order, each
+//		only if the one before returned nil; after does not run when the
+//		task was cancelled (or reassigned, or its node stopped), even if
+//		main returned nil then. release always runs last.
 //	//skald:hot
 //	//skald:restart
 //	//skald:immutable
 //		in the doc comment of a field of a struct a model reaches: the
 //		field's update policy, at most one per field. hot (the default):
 //		the update hook receives the change. restart: the node restarts
-//		the worker with the new attachments (Instance.Prepare returns
-//		skald.ErrRestart). immutable: a change is rejected while the task
-//		exists, by Instance.Prepare and by the typed client's Update
-//		before it writes, as "<path>: may not change while the task runs".
+//		the worker with the new attachments (release, then init with
+//		them). immutable: a change is rejected while the task exists, by
+//		the node and by the typed client's Update before it writes, as
+//		"<path>: may not change while the task runs".
 //		A change of a slice, array or map's length or keys counts as a
 //		change of the whole under the strictest policy inside it.
 //

@@ -50,7 +50,7 @@ func (t *Typed[M]) Update(ctx context.Context, id string, m M) (version int64, e
 		if err != nil {
 			return 0, err
 		}
-		if err := t.class.CheckUpdate(tk.Attachments, m); err != nil {
+		if err := checkUpdate(t.class, tk.Attachments, m); err != nil {
 			return 0, err
 		}
 	}
@@ -75,4 +75,20 @@ func (t *Typed[M]) Get(ctx context.Context, id string) (*task.Task, M, error) {
 // Client.WaitApplied.
 func (t *Typed[M]) WaitApplied(ctx context.Context, id string, version int64) error {
 	return t.c.WaitApplied(ctx, id, version, 0)
+}
+
+// checkUpdate compares the attachments a task has now (JSON, as stored)
+// with next by the class's update policies, and returns codec.Errors
+// naming every changed immutable field, or nil. Current attachments that
+// do not decode are not compared: nothing can run with them, so replacing
+// them is allowed.
+func checkUpdate[M any](c *skald.Class[M], current []byte, next M) error {
+	if c.Changes == nil {
+		return nil
+	}
+	old, err := c.Decode(current)
+	if err != nil {
+		return nil
+	}
+	return c.Changes(old, next).Err()
 }

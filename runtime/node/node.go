@@ -40,6 +40,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/skalds-go/skalds/internal/erased"
+	"github.com/skalds-go/skalds/internal/runner"
 	"github.com/skalds-go/skalds/runtime/config"
 	"github.com/skalds-go/skalds/runtime/event"
 	"github.com/skalds-go/skalds/runtime/liveness"
@@ -109,7 +111,7 @@ type Node struct {
 	log     *slog.Logger
 	logs    *logFiles
 	grace   time.Duration
-	classes map[string]skald.Worker
+	classes map[string]*erased.Class
 	limits  map[string]int
 
 	store *task.Store
@@ -161,7 +163,7 @@ func New(cfg config.Config, opts Options) (*Node, error) {
 		log:      log.With("skaldId", cfg.SkaldID),
 		logs:     logs,
 		grace:    grace,
-		classes:  map[string]skald.Worker{},
+		classes:  map[string]*erased.Class{},
 		limits:   limits,
 		running:  map[string]*run{},
 		perClass: map[string]int{},
@@ -180,7 +182,7 @@ func (n *Node) Register(w skald.Worker) {
 	if _, dup := n.classes[name]; dup {
 		panic(fmt.Sprintf("node: worker class %q registered twice", name))
 	}
-	n.classes[name] = w
+	n.classes[name] = runner.Of(w)
 }
 
 // Limit caps the tasks of class w that run at once on this node, like
@@ -368,7 +370,7 @@ func (n *Node) classNames() []string {
 func (n *Node) schemas() map[string][]byte {
 	out := make(map[string][]byte, len(n.classes))
 	for name, w := range n.classes {
-		if s := w.Schema(); len(s) > 0 {
+		if s := w.Schema; len(s) > 0 {
 			out[name] = s
 		}
 	}

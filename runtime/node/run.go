@@ -6,12 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"runtime/debug"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
+	"github.com/skalds-go/skalds/internal/runner"
 	"github.com/skalds-go/skalds/runtime/codec"
 	"github.com/skalds-go/skalds/runtime/liveness"
 	"github.com/skalds-go/skalds/runtime/skald"
@@ -60,24 +59,15 @@ type run struct {
 	epoch     int64
 	log       *slog.Logger
 	closeLog  func()
-	ctx       context.Context
-	cancel    context.CancelFunc
+	ctx       context.Context // the worker's, carrying its logger; cancelled when it stops
+	w         *runner.Run
 	returned  chan struct{} // closed once the worker's hooks have returned, before the outcome is written
 	done      chan struct{} // closed after release ran and the outcome was written
-	hook      atomic.Pointer[string]
 
-	// inst is set by the worker goroutine before it accepts updates.
-	inst *skald.Instance
-
-	mu         sync.Mutex
-	reason     stopReason // first reason wins
-	failure    error      // with stopFailed
-	stopAt     time.Time
-	pending    *pendingUpd // newest update not yet delivered; older ones are dropped
-	accept     bool        // the worker has started and takes updates
-	delivering bool        // a deliver goroutine is running
-	closed     bool        // the worker has ended and takes no more updates
-	updating   sync.WaitGroup
+	mu      sync.Mutex
+	reason  stopReason // first reason wins
+	failure error      // with stopFailed
+	stopAt  time.Time
 
 	// startRaw and startVersion are the attachments the run starts with,
 	// startStatus the task's status when it was read.
@@ -93,11 +83,6 @@ type run struct {
 	// status is the outcome, for RunSingle; set before done is closed.
 	status task.Status
 	text   string
-}
-
-type pendingUpd struct {
-	version int64
-	raw     []byte
 }
 
 // behind reports whether t has attachments r has not looked at yet: a newer
@@ -118,7 +103,7 @@ func (r *run) requestStop(why stopReason, failure error) bool {
 		return false
 	}
 	r.reason, r.failure, r.stopAt = why, failure, time.Now()
-	r.cancel()
+	r.w.Stop()
 	return true
 }
 
@@ -139,12 +124,28 @@ func (r *run) outcome() (stopReason, error) {
 func (n *Node) start(t *task.Task) *run {
 	log, closeLog := n.logs.taskLogger(n.log, t.ID)
 	log = log.With("taskId", t.ID, "className", t.ClassName, "epoch", t.AssignmentEpoch)
-	wctx, cancel := context.WithCancel(context.Background())
 	r := &run{
 		id: t.ID, class: t.ClassName, ref: t.Ref(), epoch: t.AssignmentEpoch, log: log, closeLog: closeLog,
-		ctx: skald.WithLogger(wctx, log), cancel: cancel, returned: make(chan struct{}), done: make(chan struct{}),
+		returned: make(chan struct{}), done: make(chan struct{}),
 		seen: t.AttachmentsVersion, seenRaw: t.Attachments,
 	}
+	r.w = runner.New(skald.WithLogger(context.Background(), log), n.grace, runner.Observer{
+		Applied:  func(v int64) { n.applied(r, v) },
+		Rejected: func(v int64, err error) { n.reject(r, v, err) },
+		Restart: func(v int64) {
+			// The reconcile that follows the stop starts a new instance
+			// with the task's attachments as they are now, and records
+			// them as applied once it runs.
+			r.log.Info("a field marked //skald:restart changed; restarting the worker", "attachmentsVersion", v)
+			n.stop(r, stopRestart)
+		},
+		Panicked: func(v int64, err error) {
+			n.reject(r, v, err)
+			r.log.Error("update hook panicked; failing the task", "attachmentsVersion", v, "err", err)
+			r.requestStop(stopFailed, err)
+		},
+	})
+	r.ctx = r.w.Context()
 	n.mu.Lock()
 	n.running[t.ID] = r
 	n.perClass[t.ClassName]++
@@ -255,87 +256,15 @@ func (n *Node) reportStarted(ctx context.Context, runs []*run) map[*run]bool {
 // queued version: a worker needs the newest, not each step.
 func (n *Node) update(r *run, t *task.Task) {
 	r.seen, r.seenRaw = t.AttachmentsVersion, t.Attachments
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.pending = &pendingUpd{version: t.AttachmentsVersion, raw: t.Attachments}
-	n.kick(r)
+	r.w.Offer(t.AttachmentsVersion, t.Attachments)
 }
 
-// kick starts a delivery goroutine when there is an update to deliver and
-// none is running. The caller holds r.mu. A goroutine per delivery rather
-// than per worker keeps idle workers small.
-func (n *Node) kick(r *run) {
-	if r.pending == nil || !r.accept || r.delivering || r.closed || r.reason != stopNone {
-		return
-	}
-	r.delivering = true
-	r.updating.Add(1)
-	go n.deliver(r)
-}
-
-// deliver applies queued updates one at a time until none is left.
-func (n *Node) deliver(r *run) {
-	defer r.updating.Done()
-	for {
-		r.mu.Lock()
-		u := r.pending
-		r.pending = nil
-		if u == nil || r.closed || r.reason != stopNone {
-			r.delivering = false
-			r.mu.Unlock()
-			return
-		}
-		r.mu.Unlock()
-		n.apply(r, u)
-	}
-}
-
-// apply checks one update and runs the worker's update hook with it. A
-// rejected update leaves the worker on its current attachments; a panic
-// in the update hook fails the task, since the worker's state can no
-// longer be trusted.
-func (n *Node) apply(r *run, u *pendingUpd) {
-	ctx := r.ctx
-	f, err := prepare(r.inst, u.raw)
-	if errors.Is(err, skald.ErrRestart) {
-		// The reconcile that follows the stop starts a new instance with
-		// the task's attachments as they are now, and records them as
-		// applied once it runs.
-		r.log.Info("a field marked //skald:restart changed; restarting the worker", "attachmentsVersion", u.version)
-		n.stop(r, stopRestart)
-		return
-	}
-	if err == nil {
-		err = n.call(r, "update", f)
-	}
-	var p *panicked
-	if errors.As(err, &p) {
-		n.reject(r, u.version, err)
-		r.log.Error("update hook panicked; failing the task", "attachmentsVersion", u.version, "err", err)
-		r.requestStop(stopFailed, err)
-		return
-	}
-	if err != nil {
-		if ctx.Err() == nil {
-			n.reject(r, u.version, err)
-		}
-		return
-	}
-	if err := n.w.Applied(context.WithoutCancel(ctx), r.ref, u.version); err != nil {
+// applied records that the worker's update hook accepted version.
+func (n *Node) applied(r *run, version int64) {
+	if err := n.w.Applied(context.WithoutCancel(r.ctx), r.ref, version); err != nil {
 		n.writeFailed(r, "recording the applied attachments version", err)
 	}
-	r.log.Info("attachments applied", "attachmentsVersion", u.version)
-}
-
-// prepare is Instance.Prepare with a panic in the decoder turned into an
-// error.
-func prepare(in *skald.Instance, raw []byte) (f func(context.Context) error, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("decoding the attachments panicked: %v", p)
-		}
-	}()
-	return in.Prepare(raw)
+	r.log.Info("attachments applied", "attachmentsVersion", version)
 }
 
 func (n *Node) reject(r *run, version int64, err error) {
@@ -400,9 +329,9 @@ func (n *Node) awaitStop(r *run) bool {
 		return true
 	case <-t.C:
 	}
-	hook := "start" // the goroutine has not reached init yet
-	if h := r.hook.Load(); h != nil {
-		hook = *h
+	hook := r.w.Hook()
+	if hook == "" {
+		hook = "start" // the goroutine has not reached init yet
 	}
 	note := fmt.Sprintf("the %s hook ignored its cancelled context for %s; the node cannot confirm that the worker stopped", hook, n.grace)
 	r.log.Error("worker did not stop within the grace period", "hook", hook, "grace", n.grace, "stuck", note)
@@ -429,57 +358,21 @@ func (n *Node) work(r *run, attachments []byte) {
 	if err := n.reg.TaskStarted(context.WithoutCancel(r.ctx), r.id); err != nil {
 		r.log.Warn("task heartbeat", "err", err)
 	}
-	r.mu.Lock()
-	r.accept = true
-	n.kick(r)
-	r.mu.Unlock()
-
-	for _, h := range []struct {
-		name string
-		f    func(context.Context) error
-	}{{"before", r.inst.Before}, {"main", r.inst.Main}, {"after", r.inst.After}} {
-		if r.ctx.Err() != nil {
-			break
-		}
-		if err = n.call(r, h.name, h.f); err != nil {
-			break
-		}
-	}
-	// No update may run alongside or after release.
-	r.mu.Lock()
-	r.closed = true
-	r.mu.Unlock()
-	r.cancel()
-	r.updating.Wait()
-
-	// Release always runs, with a context that is not cancelled (see
-	// call), so that it can still close what it opened.
-	if rerr := n.call(r, "release", r.inst.Release); rerr != nil {
+	err, rerr := r.w.Run()
+	if rerr != nil {
 		r.log.Error("release failed", "err", rerr)
 	}
 	close(r.returned)
 	n.finish(r, err)
 }
 
-// begin decodes the attachments and runs the init hook, with a panic in
-// either turned into an error.
-func (n *Node) begin(r *run, attachments []byte) (err error) {
+// begin decodes the attachments and runs the init hook.
+func (n *Node) begin(r *run, attachments []byte) error {
 	cls, ok := n.classes[r.class]
 	if !ok {
 		return fmt.Errorf("worker class %q is not registered on node %s; register it or assign the task to a node that has it", r.class, n.cfg.SkaldID)
 	}
-	r.hook.Store(ptr("init"))
-	defer func() {
-		if p := recover(); p != nil {
-			err = &skald.HookError{Hook: "init", Err: &panicked{value: p, stack: debug.Stack()}}
-		}
-	}()
-	inst, err := cls.Start(attachments)
-	if err != nil {
-		return fmt.Errorf("cannot start: %w", err)
-	}
-	r.inst = inst
-	return nil
+	return r.w.Begin(cls, attachments)
 }
 
 // finish writes what became of the task, then logs it, so that a reader
@@ -574,43 +467,6 @@ func (n *Node) forget(r *run) {
 		}
 	}
 }
-
-// call runs one hook of r, turning a returned error or a panic into a
-// *skald.HookError. A nil hook is a no-op.
-func (n *Node) call(r *run, hook string, f func(context.Context) error) (err error) {
-	if f == nil {
-		return nil
-	}
-	r.hook.Store(ptr(hook))
-	ctx := r.ctx
-	if hook == "release" {
-		// Release runs after a cancel too: give it a live context, bounded
-		// by the stop grace.
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(context.WithoutCancel(r.ctx), n.grace)
-		defer cancel()
-	}
-	defer func() {
-		if p := recover(); p != nil {
-			err = &skald.HookError{Hook: hook, Err: &panicked{value: p, stack: debug.Stack()}}
-		}
-	}()
-	if err := f(ctx); err != nil {
-		return &skald.HookError{Hook: hook, Err: err}
-	}
-	return nil
-}
-
-func ptr[T any](v T) *T { return &v }
-
-// panicked is a recovered panic of a hook, with the stack where it
-// happened; its text is what a Failed task's error field shows.
-type panicked struct {
-	value any
-	stack []byte
-}
-
-func (p *panicked) Error() string { return fmt.Sprintf("panic: %v\n%s", p.value, p.stack) }
 
 // gated lets a few writes at a time through to MongoDB. Ten thousand
 // workers starting at once would otherwise each take a pooled connection

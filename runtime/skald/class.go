@@ -7,10 +7,10 @@ package skald
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 
+	"github.com/skalds-go/skalds/internal/erased"
 	"github.com/skalds-go/skalds/runtime/codec"
 )
 
@@ -18,6 +18,14 @@ import (
 // type M. They mirror Python Skalds: Init receives the decoded attachments
 // before anything runs, then Before, Main and After run in order, and Release
 // always runs last, also after a cancel or a failure. Main is required.
+//
+// Each of Before, Main and After runs only if the previous one returned nil
+// and the task was not stopped. In particular After does not run when the
+// task was cancelled (or reassigned, or its node stopped), even if Main
+// returned nil because its context was cancelled: After means "Main
+// completed its work", as in Python Skalds, where a cancel interrupts the
+// worker before its after handler. Put cleanup that must always happen in
+// Release.
 //
 // Update receives every accepted change of the attachments while the task
 // runs. Updates are delivered one at a time and in order, but concurrently
@@ -82,17 +90,11 @@ func (ch Change) Err() error {
 	return errs
 }
 
-// Worker is a Class with its model type erased, which is what a node holds.
+// Worker is a Class with its model type erased, which is what a node
+// registers. Only a *Class[M] is one.
 type Worker interface {
 	ClassName() string
-	// Start decodes the attachments, creates an instance and runs its Init
-	// hook. A decode or validation error is returned as is, so the caller
-	// can record the field paths.
-	Start(attachments []byte) (*Instance, error)
-	// Check decodes and validates attachments without starting anything.
-	Check(attachments []byte) error
-	// Schema returns the JSON Schema of the class's attachments, or nil.
-	Schema() []byte
+	erase() *erased.Class
 }
 
 // Registrar accepts worker classes; a node is one. Generated packages have a
@@ -101,50 +103,30 @@ type Registrar interface {
 	Register(Worker)
 }
 
-// ErrRestart is returned by Instance.Prepare, with a nil apply, when new
-// attachments change a field marked //skald:restart. They are valid, but
-// the running instance cannot take them: the node must stop the worker
-// (cancel its context and run its release hook, as for a cancel, but
-// without marking the task cancelled) and start a new instance of the same
-// class with Worker.Start and the new attachments, then report them as
-// applied. The old instance is left untouched by Prepare.
-var ErrRestart = errors.New("attachments change a //skald:restart field; the worker must restart with them")
-
-// ErrNoUpdateHandler rejects an update for a worker without //skald:update.
-var ErrNoUpdateHandler = errors.New("worker has no update handler; add a //skald:update method to accept attachment changes while it runs")
+func init() {
+	erased.Of = func(w any) *erased.Class { return w.(Worker).erase() }
+}
 
 // ClassName returns c.Name.
 func (c *Class[M]) ClassName() string { return c.Name }
 
-// Schema returns c.JSONSchema, so that a node can publish the schema of
-// each class it runs.
-func (c *Class[M]) Schema() []byte { return c.JSONSchema }
-
-// CheckUpdate compares the attachments a task has now (JSON, as stored)
-// with next by the update policies, and returns codec.Errors naming every
-// changed immutable field, or nil. A client calls it before writing an
-// update, so that a change the node would reject is refused at once.
-// Current attachments that do not decode are not compared: nothing can run
-// with them, so replacing them is allowed.
-func (c *Class[M]) CheckUpdate(current []byte, next M) error {
-	if c.Changes == nil {
-		return nil
+// erase returns what the runtime runs: the decoder, the start of an
+// instance and the preparation of updates, with M hidden.
+func (c *Class[M]) erase() *erased.Class {
+	return &erased.Class{
+		Name:   c.Name,
+		Schema: c.JSONSchema,
+		Check: func(b []byte) error {
+			_, err := c.Decode(b)
+			return err
+		},
+		Start: c.start,
 	}
-	old, err := c.Decode(current)
-	if err != nil {
-		return nil
-	}
-	return c.Changes(old, next).Err()
 }
 
-// Check decodes and validates attachments.
-func (c *Class[M]) Check(attachments []byte) error {
-	_, err := c.Decode(attachments)
-	return err
-}
-
-// Start implements Worker.
-func (c *Class[M]) Start(attachments []byte) (*Instance, error) {
+// start decodes the attachments, creates an instance and runs its Init
+// hook.
+func (c *Class[M]) start(attachments []byte) (*erased.Instance, error) {
 	m, err := c.Decode(attachments)
 	if err != nil {
 		return nil, err
@@ -158,31 +140,31 @@ func (c *Class[M]) Start(attachments []byte) (*Instance, error) {
 			return nil, &HookError{Hook: "init", Err: err}
 		}
 	}
-	in := &Instance{
-		Before:  h.Before,
-		Main:    h.Main,
-		After:   h.After,
-		Release: h.Release,
-	}
 	// cur is the model the worker has: the one it started with, then each
-	// one its update hook accepted. It is guarded by in.mu.
+	// one its update hook accepted. Prepare and apply never overlap (see
+	// erased.Instance), and apply runs after its Prepare returned; the
+	// mutex makes that ordering visible to the race detector too.
+	var mu sync.Mutex
 	cur := m
-	in.prepare = func(b []byte) (func(context.Context) error, error) {
+	prepare := func(b []byte) (func(context.Context) error, error) {
 		next, err := c.Decode(b)
 		if err != nil {
 			return nil, err
 		}
+		mu.Lock()
+		old := cur
+		mu.Unlock()
 		if c.Changes != nil {
-			ch := c.Changes(cur, next)
+			ch := c.Changes(old, next)
 			if err := ch.Err(); err != nil {
 				return nil, err
 			}
 			if ch.Restart {
-				return nil, ErrRestart
+				return nil, erased.ErrRestart
 			}
 		}
 		if h.Update == nil {
-			return nil, ErrNoUpdateHandler
+			return nil, erased.ErrNoUpdateHandler
 		}
 		return func(ctx context.Context) error {
 			if err := h.Update(ctx, next); err != nil {
@@ -190,39 +172,13 @@ func (c *Class[M]) Start(attachments []byte) (*Instance, error) {
 			}
 			// Only an accepted update becomes the base of the next
 			// comparison: a rejected one leaves the worker as it was.
-			in.mu.Lock()
+			mu.Lock()
 			cur = next
-			in.mu.Unlock()
+			mu.Unlock()
 			return nil
 		}, nil
 	}
-	return in, nil
-}
-
-// Instance is one running worker with its model type erased.
-type Instance struct {
-	Before, Main, After, Release func(context.Context) error
-
-	mu      sync.Mutex // serialises Prepare with itself; updates are ordered
-	prepare func([]byte) (func(context.Context) error, error)
-}
-
-// Prepare decodes and validates new attachments, checks them against the
-// model the worker has by the update policies, and returns the call of the
-// typed update handler, without running it. A rejected update leaves the
-// running worker untouched.
-//
-// Changed immutable fields give codec.Errors naming each path ("may not
-// change while the task runs"); a changed restart field gives ErrRestart,
-// which the caller handles by restarting the worker with attachments.
-// Both come with a nil apply. The model that later updates are compared
-// with becomes the new one only when apply succeeds, so an update the
-// handler refuses does not count as applied. Call apply before the next
-// Prepare: updates are compared in the order they are applied.
-func (in *Instance) Prepare(attachments []byte) (apply func(context.Context) error, err error) {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	return in.prepare(attachments)
+	return &erased.Instance{Before: h.Before, Main: h.Main, After: h.After, Release: h.Release, Prepare: prepare}, nil
 }
 
 // HookError is a failure returned by (or a panic in) one of a worker's hooks.

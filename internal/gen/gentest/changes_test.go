@@ -3,12 +3,12 @@ package gentest_test
 import (
 	"context"
 	"errors"
+	"github.com/skalds-go/skalds/internal/erased"
 	"slices"
 	"testing"
 
 	"github.com/skalds-go/skalds/internal/gen/gentest"
 	"github.com/skalds-go/skalds/runtime/codec"
-	"github.com/skalds-go/skalds/runtime/skald"
 )
 
 func basePipeline() gentest.Pipeline {
@@ -55,7 +55,7 @@ func TestChangesPipeline(t *testing.T) {
 // does.
 func TestPrepareEnforcesPolicies(t *testing.T) {
 	c := gentest.PipelineWorkerClass
-	in, err := c.Start(gentest.EncodePipeline(basePipeline()))
+	in, err := erased.Of(c).Start(gentest.EncodePipeline(basePipeline()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +68,7 @@ func TestPrepareEnforcesPolicies(t *testing.T) {
 	}
 	m = basePipeline()
 	m.Mode = gentest.ModeSlow
-	if apply, err := in.Prepare(gentest.EncodePipeline(m)); apply != nil || !errors.Is(err, skald.ErrRestart) {
+	if apply, err := in.Prepare(gentest.EncodePipeline(m)); apply != nil || !errors.Is(err, erased.ErrRestart) {
 		t.Errorf("restart change: apply %v, err %v", apply != nil, err)
 	}
 	m = basePipeline()
@@ -83,7 +83,7 @@ func TestPrepareEnforcesPolicies(t *testing.T) {
 	// The client refuses the immutable change before writing it.
 	next := basePipeline()
 	next.Cameras[0].ID = "other"
-	if err := c.CheckUpdate(gentest.EncodePipeline(basePipeline()), next); err == nil || err.Error() != "$.cameras[0].id: may not change while the task runs" {
-		t.Errorf("CheckUpdate: %v", err)
+	if err := gentest.ChangesPipeline(basePipeline(), next).Err(); err == nil || err.Error() != "$.cameras[0].id: may not change while the task runs" {
+		t.Errorf("Changes: %v", err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/skalds-go/skalds/internal/erased"
 	"reflect"
 	"strings"
 	"testing"
@@ -179,7 +180,7 @@ func TestClassBindsHooks(t *testing.T) {
 	if h.Init == nil || h.Main == nil || h.Update == nil || h.Before != nil || h.After != nil || h.Release != nil {
 		t.Errorf("hooks %+v: want init, main and update only", h)
 	}
-	in, err := c.Start([]byte(valid))
+	in, err := erased.Of(c).Start([]byte(valid))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -78,7 +78,7 @@ var Markers = []*MarkerDef{
 	hookDef(Main, "func (w *W) X(ctx context.Context) error",
 		"Does the work; required. ctx is cancelled when the task is cancelled."),
 	hookDef(After, "func (w *W) X(ctx context.Context) error",
-		"Runs after main returns without error."),
+		"Runs after main returns without error, unless the task was cancelled, reassigned\nor its node stopped meanwhile: then main was interrupted, and only release runs."),
 	hookDef(Release, "func (w *W) X(ctx context.Context) error",
 		"Always runs last, also after a cancel or a failure."),
 	hookDef(Update, "func (w *W) X(ctx context.Context, m M) error",

@@ -1,0 +1,274 @@
+// Package runner runs one worker instance: it decodes the attachments,
+// runs the hooks in their order with panics recovered, and delivers
+// updates one at a time, each checked by the update policies first. The
+// node and the in-process test kit (skaldtest.Run) both run workers
+// through it, so that what a worker's unit test sees is what a node does.
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/skalds-go/skalds/internal/erased"
+	"github.com/skalds-go/skalds/runtime/skald"
+)
+
+// Of returns the erased class of w.
+func Of(w skald.Worker) *erased.Class { return erased.Of(w) }
+
+// prepare is Instance.Prepare with a panic in the decoder turned into an
+// error.
+func prepare(in *erased.Instance, raw []byte) (apply func(context.Context) error, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			apply, err = nil, fmt.Errorf("decoding the attachments panicked: %v", p)
+		}
+	}()
+	return in.Prepare(raw)
+}
+
+// Panic is a recovered panic of a hook, with the stack where it happened;
+// its text is what a Failed task's error field shows.
+type Panic struct {
+	Value any
+	Stack []byte
+}
+
+func (p *Panic) Error() string { return fmt.Sprintf("panic: %v\n%s", p.Value, p.Stack) }
+
+// Observer is told what a Run does. Every field may be nil. The update
+// callbacks are called from the delivering goroutine, one at a time and in
+// order.
+type Observer struct {
+	// Hook is called as each hook starts: init, before, main, after,
+	// update, release.
+	Hook func(name string)
+	// Applied: the update hook accepted version.
+	Applied func(version int64)
+	// Rejected: version was refused (decode, validation, an immutable
+	// field, no update hook, or the update hook returned an error) and
+	// the worker keeps its attachments. Not called when the worker was
+	// already stopping.
+	Rejected func(version int64, err error)
+	// Restart: version changes a //skald:restart field; the instance is
+	// left untouched and the caller must stop it and start a new one.
+	Restart func(version int64)
+	// Panicked: the update hook panicked with version; the worker's state
+	// can no longer be trusted, and the caller must fail the task.
+	Panicked func(version int64, err error)
+}
+
+// Run is one run of a worker instance, from Begin to the end of Run.
+type Run struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	grace  time.Duration
+	obs    Observer
+	inst   *erased.Instance
+	hook   atomic.Pointer[string]
+
+	mu         sync.Mutex
+	pending    *update // newest update not yet delivered; older ones are dropped
+	accept     bool    // the worker has started and takes updates
+	delivering bool    // a deliver goroutine is running
+	closed     bool    // the worker has ended and takes no more updates
+	stopped    bool    // Stop was called
+	updating   sync.WaitGroup
+}
+
+type update struct {
+	version int64
+	raw     []byte
+}
+
+// New returns a run whose hooks get contexts derived from ctx (which
+// should carry the task's logger, skald.WithLogger). Release gets a
+// context that is not cancelled, bounded by grace.
+func New(ctx context.Context, grace time.Duration, obs Observer) *Run {
+	ctx, cancel := context.WithCancel(ctx)
+	return &Run{ctx: ctx, cancel: cancel, grace: grace, obs: obs}
+}
+
+// Context is the context the hooks (other than release) run with.
+func (r *Run) Context() context.Context { return r.ctx }
+
+// Hook returns the hook running now, or the last one that ran; "" before
+// Begin.
+func (r *Run) Hook() string {
+	if h := r.hook.Load(); h != nil {
+		return *h
+	}
+	return ""
+}
+
+// Begin decodes the attachments and runs the init hook, with a panic in
+// either turned into a *skald.HookError. It returns an error wrapping the
+// decode or validation error (codec.Errors) when the attachments do not
+// fit.
+func (r *Run) Begin(cls *erased.Class, attachments []byte) (err error) {
+	r.enter("init")
+	defer func() {
+		if p := recover(); p != nil {
+			err = &skald.HookError{Hook: "init", Err: &Panic{Value: p, Stack: debug.Stack()}}
+		}
+	}()
+	inst, err := cls.Start(attachments)
+	if err != nil {
+		return fmt.Errorf("cannot start: %w", err)
+	}
+	r.inst = inst
+	return nil
+}
+
+// Run runs Before, Main and After in order, each only if the run was not
+// stopped and the previous one returned nil, while delivering updates;
+// then, whatever happened, Release, after the last update returned. It
+// returns the error of the hook that failed, and that of Release apart.
+// Call it once, after Begin succeeded.
+//
+// After does not run when the run was stopped (cancelled, reassigned,
+// shut down), even when Main returned nil because of it: as in Python
+// Skalds, where a cancel interrupts the worker, After means "Main
+// completed". Cleanup that must always happen belongs in Release.
+func (r *Run) Run() (err, releaseErr error) {
+	r.mu.Lock()
+	r.accept = true
+	r.kick()
+	r.mu.Unlock()
+
+	in := r.inst
+	for _, h := range []struct {
+		name string
+		f    func(context.Context) error
+	}{{"before", in.Before}, {"main", in.Main}, {"after", in.After}} {
+		if r.ctx.Err() != nil {
+			break
+		}
+		if err = r.call(h.name, h.f); err != nil {
+			break
+		}
+	}
+	// No update may run alongside or after release.
+	r.mu.Lock()
+	r.closed = true
+	r.mu.Unlock()
+	r.cancel()
+	r.updating.Wait()
+
+	// Release always runs, with a context that is not cancelled (see
+	// call), so that it can still close what it opened.
+	return err, r.call("release", in.Release)
+}
+
+// Stop cancels the run's context and delivers no more updates. It may be
+// called any number of times, from any goroutine.
+func (r *Run) Stop() {
+	r.mu.Lock()
+	r.stopped = true
+	r.mu.Unlock()
+	r.cancel()
+}
+
+// Offer queues attachments version for the worker, replacing an older
+// queued one: a worker needs the newest, not each step. They are delivered
+// once the worker has begun, unless it ended or was stopped first.
+func (r *Run) Offer(version int64, attachments []byte) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.pending = &update{version: version, raw: attachments}
+	r.kick()
+}
+
+// kick starts a delivery goroutine when there is an update to deliver and
+// none is running. The caller holds r.mu. A goroutine per delivery rather
+// than per worker keeps idle workers small.
+func (r *Run) kick() {
+	if r.pending == nil || !r.accept || r.delivering || r.closed || r.stopped {
+		return
+	}
+	r.delivering = true
+	r.updating.Add(1)
+	go r.deliver()
+}
+
+// deliver applies queued updates one at a time until none is left.
+func (r *Run) deliver() {
+	defer r.updating.Done()
+	for {
+		r.mu.Lock()
+		u := r.pending
+		r.pending = nil
+		if u == nil || r.closed || r.stopped {
+			r.delivering = false
+			r.mu.Unlock()
+			return
+		}
+		r.mu.Unlock()
+		r.apply(u)
+	}
+}
+
+// apply checks one update and runs the worker's update hook with it.
+func (r *Run) apply(u *update) {
+	f, err := prepare(r.inst, u.raw)
+	if errors.Is(err, erased.ErrRestart) {
+		if r.obs.Restart != nil {
+			r.obs.Restart(u.version)
+		}
+		return
+	}
+	if err == nil {
+		err = r.call("update", f)
+	}
+	var p *Panic
+	switch {
+	case errors.As(err, &p):
+		if r.obs.Panicked != nil {
+			r.obs.Panicked(u.version, err)
+		}
+	case err != nil:
+		if r.ctx.Err() == nil && r.obs.Rejected != nil {
+			r.obs.Rejected(u.version, err)
+		}
+	case r.obs.Applied != nil:
+		r.obs.Applied(u.version)
+	}
+}
+
+func (r *Run) enter(hook string) {
+	r.hook.Store(&hook)
+	if r.obs.Hook != nil {
+		r.obs.Hook(hook)
+	}
+}
+
+// call runs one hook, turning a returned error or a panic into a
+// *skald.HookError. A nil hook is a no-op.
+func (r *Run) call(hook string, f func(context.Context) error) (err error) {
+	if f == nil {
+		return nil
+	}
+	r.enter(hook)
+	ctx := r.ctx
+	if hook == "release" {
+		// Release runs after a cancel too: give it a live context, bounded
+		// by the stop grace.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(context.WithoutCancel(r.ctx), r.grace)
+		defer cancel()
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			err = &skald.HookError{Hook: hook, Err: &Panic{Value: p, Stack: debug.Stack()}}
+		}
+	}()
+	if err := f(ctx); err != nil {
+		return &skald.HookError{Hook: hook, Err: err}
+	}
+	return nil
+}
