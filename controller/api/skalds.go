@@ -130,38 +130,16 @@ func (s *Server) skaldStatistics(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var online, nodes, edges, onlineNodes, onlineEdges, busy, idle, running int
-	for _, n := range snap.Nodes {
-		running += len(n.Tasks)
-		if n.Mode == "edge" {
-			edges++
-		} else {
-			nodes++
-		}
-		if !n.Online {
-			continue
-		}
-		online++
-		if n.Mode == "edge" {
-			onlineEdges++
-			continue
-		}
-		onlineNodes++
-		if len(n.Tasks) > 0 {
-			busy++
-		} else {
-			idle++
-		}
-	}
+	c := snap.Counts()
 	avg := 0.0
-	if len(snap.Nodes) > 0 {
-		avg = float64(running) / float64(len(snap.Nodes))
+	if c.Total > 0 {
+		avg = float64(c.Listed) / float64(c.Total)
 	}
 	s.writeJSON(w, http.StatusOK, map[string]any{
-		"totalSkalds": len(snap.Nodes), "onlineSkalds": online, "offlineSkalds": len(snap.Nodes) - online,
-		"nodeSkalds": nodes, "edgeSkalds": edges, "availableNodes": onlineNodes,
-		"totalRunningTasks": running, "averageTasksPerSkald": avg,
-		"details": map[string]int{"onlineNodes": onlineNodes, "onlineEdges": onlineEdges, "busyNodes": busy, "idleNodes": idle},
+		"totalSkalds": c.Total, "onlineSkalds": c.Online, "offlineSkalds": c.Total - c.Online,
+		"nodeSkalds": c.Nodes, "edgeSkalds": c.Edges, "availableNodes": c.OnlineNodes,
+		"totalRunningTasks": c.Listed, "averageTasksPerSkald": avg,
+		"details": map[string]int{"onlineNodes": c.OnlineNodes, "onlineEdges": c.OnlineEdges, "busyNodes": c.BusyNodes, "idleNodes": c.OnlineNodes - c.BusyNodes},
 	})
 }
 
@@ -228,22 +206,9 @@ func (s *Server) summary(w http.ResponseWriter, r *http.Request) {
 	for _, c := range counts {
 		total += c
 	}
-	var totalSkalds, online, nodes, edges int
-	if snap := s.snapshot(); snap != nil {
-		totalSkalds = len(snap.Nodes)
-		for _, n := range snap.Nodes {
-			if n.Online {
-				online++
-			}
-			if n.Mode == "edge" {
-				edges++
-			} else {
-				nodes++
-			}
-		}
-	}
+	c := s.snapshot().Counts()
 	s.writeJSON(w, http.StatusOK, map[string]any{
-		"totalSkalds": totalSkalds, "onlineSkalds": online, "nodeSkalds": nodes, "edgeSkalds": edges,
+		"totalSkalds": c.Total, "onlineSkalds": c.Online, "nodeSkalds": c.Nodes, "edgeSkalds": c.Edges,
 		"totalTasks":     total,
 		"createdTasks":   counts[string(task.Created)],
 		"assigningTasks": counts[string(task.Assigning)],

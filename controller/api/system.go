@@ -49,20 +49,9 @@ func (s *Server) systemStatus(w http.ResponseWriter, r *http.Request) {
 			"monitoredSkalds": 0, "onlineSkalds": 0, "lastRefresh": nil}
 		tasks := map[string]any{"interval": m.Interval().Seconds(), "monitoredTasks": 0, "aliveTasks": 0}
 		if snap != nil {
-			online := 0
-			for _, n := range snap.Nodes {
-				if n.Online {
-					online++
-				}
-			}
-			alive := 0
-			for _, b := range snap.Beats {
-				if b.Alive() {
-					alive++
-				}
-			}
-			nodes["monitoredSkalds"], nodes["onlineSkalds"], nodes["lastRefresh"] = len(snap.Nodes), online, snap.At.UnixMilli()
-			tasks["monitoredTasks"], tasks["aliveTasks"] = len(snap.Beats), alive
+			c := snap.Counts()
+			nodes["monitoredSkalds"], nodes["onlineSkalds"], nodes["lastRefresh"] = c.Total, c.Online, snap.At.UnixMilli()
+			tasks["monitoredTasks"], tasks["aliveTasks"] = len(snap.Beats), c.AliveTasks
 		}
 		// One refresh reads both the registry and the task heartbeats; the
 		// two Python threads are reported as two components all the same.
@@ -182,61 +171,33 @@ func (s *Server) systemMetrics(w http.ResponseWriter, r *http.Request) {
 	for _, c := range counts {
 		total += c
 	}
-	var nodesTotal, online, nodes, edges, available, busyNodes, busyOnline, assigned, slots, slotsUsed, monitored int
-	dist := map[string]int{}
-	if snap := s.snapshot(); snap != nil {
+	snap := s.snapshot()
+	c, monitored := snap.Counts(), 0
+	if snap != nil {
 		monitored = len(snap.Beats)
-		nodesTotal = len(snap.Nodes)
-		for _, n := range snap.Nodes {
-			if n.Mode == "edge" {
-				edges++
-			} else {
-				nodes++
-			}
-			if !n.Online {
-				continue
-			}
-			online++
-			assigned += len(n.Tasks)
-			dist[n.ID] = len(n.Tasks)
-			if len(n.Tasks) > 0 {
-				busyOnline++
-			}
-			if n.Mode == "edge" {
-				continue
-			}
-			available++
-			if len(n.Tasks) > 0 {
-				busyNodes++
-			}
-			if n.Capacity.MaxTasks > 0 {
-				slots += n.Capacity.MaxTasks
-				slotsUsed += min(len(n.Tasks), n.Capacity.MaxTasks)
-			}
-		}
 	}
 	avg := 0.0
-	if online > 0 {
-		avg = math.Round(float64(assigned)/float64(online)*100) / 100
+	if c.Online > 0 {
+		avg = math.Round(float64(c.Running)/float64(c.Online)*100) / 100
 	}
 	var capUse any
-	if slots > 0 {
-		capUse = percent(float64(slotsUsed), float64(slots))
+	if c.Slots > 0 {
+		capUse = percent(float64(c.SlotsUsed), float64(c.Slots))
 	}
 	s.writeJSON(w, http.StatusOK, map[string]any{
 		"timestamp": time.Now().UnixMilli(),
-		"skalds": map[string]int{"total": nodesTotal, "online": online, "offline": nodesTotal - online,
-			"nodes": nodes, "edges": edges, "availableNodes": available, "busyNodes": busyNodes, "idleNodes": available - busyNodes},
+		"skalds": map[string]int{"total": c.Total, "online": c.Online, "offline": c.Total - c.Online,
+			"nodes": c.Nodes, "edges": c.Edges, "availableNodes": c.OnlineNodes, "busyNodes": c.BusyNodes, "idleNodes": c.OnlineNodes - c.BusyNodes},
 		"tasks": map[string]int64{"monitored": int64(monitored), "running": counts[string(task.Running)],
 			"failed": counts[string(task.Failed)], "finished": counts[string(task.Finished)],
 			"cancelled": counts[string(task.Cancelled)], "assigning": counts[string(task.Assigning)],
-			"total": total, "totalAssigned": int64(assigned)},
+			"total": total, "totalAssigned": int64(c.Running)},
 		"performance": map[string]any{
 			"averageTasksPerSkald": avg,
-			"taskDistribution":     dist,
+			"taskDistribution":     c.PerNode,
 			"systemLoad": map[string]any{
-				"skaldUtilization":    percent(float64(busyOnline), float64(online)),
-				"nodeUtilization":     percent(float64(busyNodes), float64(available)),
+				"skaldUtilization":    percent(float64(c.Busy), float64(c.Online)),
+				"nodeUtilization":     percent(float64(c.BusyNodes), float64(c.OnlineNodes)),
 				"capacityUtilization": capUse,
 			},
 		},

@@ -14,8 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/skalds-go/skalds/controller/monitor"
 	"github.com/skalds-go/skalds/runtime/event"
 	"github.com/skalds-go/skalds/runtime/liveness"
@@ -585,15 +583,15 @@ func (s *Server) taskHeartbeat(w http.ResponseWriter, r *http.Request) {
 	if !found && s.d.Redis != nil {
 		// Not listed by any online node: read the keys directly, so that
 		// the terminal code of a finished run is visible too.
-		b = monitor.TaskBeat{TaskID: d.ID}
-		if v, err := s.d.Redis.Get(r.Context(), liveness.TaskHeartbeatKey(d.ID)).Int(); err == nil {
-			b.Heartbeat, b.Present = v, true
-			b.History = []int{v}
-		} else if !errors.Is(err, redis.Nil) {
+		beats, err := liveness.New(s.d.Redis, 0).Beats(r.Context(), []string{d.ID})
+		if err != nil {
 			s.internal(w, r, err)
 			return
 		}
-		b.Exception, _ = s.d.Redis.Get(r.Context(), liveness.TaskExceptionKey(d.ID)).Result()
+		b = monitor.TaskBeat{Beat: beats[0]}
+		if b.Present {
+			b.History = []int{b.Heartbeat}
+		}
 	}
 	lastUpdate := time.Now().UnixMilli()
 	if snap != nil && found {

@@ -85,7 +85,7 @@ func snap(nodes ...*monitor.Node) *monitor.Snapshot {
 }
 
 func node(id string, online bool, classes ...string) *monitor.Node {
-	return &monitor.Node{ID: id, Mode: "node", Online: online, Classes: classes}
+	return &monitor.Node{Entry: liveness.Entry{ID: id, Mode: "node", Classes: classes}, Online: online}
 }
 
 func TestPlanMatchesClassPriorityAndCapacity(t *testing.T) {

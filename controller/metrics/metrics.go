@@ -230,22 +230,13 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	if snap == nil {
 		return // no registry read yet: report nothing rather than zero nodes
 	}
-	online := map[string]int{"node": 0, "edge": 0}
-	all := map[string]int{"node": 0, "edge": 0}
-	running := 0
-	for _, n := range snap.Nodes {
-		all[n.Mode]++
-		if n.Online {
-			online[n.Mode]++
-			running += len(n.Tasks)
-		}
-	}
-	for mode, v := range online {
+	n := snap.Counts()
+	for mode, v := range map[string]int{"node": n.OnlineNodes, "edge": n.OnlineEdges} {
 		ch <- prometheus.MustNewConstMetric(nodesOnlineDesc, prometheus.GaugeValue, float64(v), mode)
 	}
-	for mode, v := range all {
+	for mode, v := range map[string]int{"node": n.Nodes, "edge": n.Edges} {
 		ch <- prometheus.MustNewConstMetric(nodesDesc, prometheus.GaugeValue, float64(v), mode)
 	}
-	ch <- prometheus.MustNewConstMetric(runningDesc, prometheus.GaugeValue, float64(running))
+	ch <- prometheus.MustNewConstMetric(runningDesc, prometheus.GaugeValue, float64(n.Running))
 	ch <- prometheus.MustNewConstMetric(snapshotAgeDesc, prometheus.GaugeValue, time.Since(snap.At).Seconds())
 }

@@ -17,11 +17,8 @@ package monitor
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"log/slog"
 	"sort"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,61 +29,30 @@ import (
 	"github.com/skalds-go/skalds/runtime/liveness"
 )
 
-// Node is what the registry says about one Skald.
+// Node is what the registry says about one Skald, and what the monitor
+// judges of it on its own clock.
 type Node struct {
-	ID   string
-	Mode string // node or edge; a missing mode is node, as in Python
-	// LastActivity is the node's own last-activity stamp, epoch ms.
-	LastActivity int64
-	// LastChange is when the monitor last saw that stamp change (or, for a
-	// node seen for the first time, when the stamp says it was written).
+	liveness.Entry
+	// LastChange is when the monitor last saw the activity stamp change
+	// (or, for a node seen for the first time, when the stamp says it was
+	// written).
 	LastChange time.Time
 	Online     bool
-	Heartbeat  int
-	Classes    []string           // allow-task-class-name
-	Tasks      []liveness.TaskRef // all-task: what the node runs now
 	// TasksChanged is when the monitor last saw the node's all-task value
 	// change, on the controller's clock. Nodes rewrite it (with a new
 	// timestamp) on every beat, so a task missing from Tasks after a given
 	// moment is known to have stopped once TasksChanged is past it.
 	TasksChanged time.Time
-	// Schemas maps a class name to the JSON Schema of its attachments, as
-	// the node publishes them in schema.Key(ID). Only online nodes' are
-	// read into a snapshot: an offline node cannot run what it describes.
-	Schemas map[string]string
-	// Capacity is the limits the node publishes in
-	// liveness.NodeCapacityKey: the most tasks it runs at once, in all and
-	// per class. The zero value is no limit, which is also what a node
-	// that publishes none (a Python Skald) gets.
-	Capacity liveness.Capacity
-
-	stamp string // the raw skalds:hash value, for the conditional removal
-}
-
-// Supports reports whether the node registered class.
-func (n *Node) Supports(class string) bool {
-	for _, c := range n.Classes {
-		if c == class {
-			return true
-		}
-	}
-	return false
+	// Schemas (in Entry) are kept for online nodes only: an offline node
+	// cannot run what it describes. Capacity (in Entry) is the zero value,
+	// no limit, for a node that publishes none (a Python Skald).
 }
 
 // TaskBeat is the heartbeat of a task that a node lists as running.
 type TaskBeat struct {
-	TaskID    string
-	Heartbeat int   // 0..199 alive, 200/-1/-2 terminal; 0 when missing
-	Present   bool  // the key exists (live beats expire 8 s after the last)
-	History   []int // the last few samples, oldest first
-	Exception string
-	Node      string
-}
-
-// Alive reports whether the task's worker beats: its key is present and
-// holds a live value, not a terminal code.
-func (b TaskBeat) Alive() bool {
-	return b.Present && b.Heartbeat >= 0 && b.Heartbeat < liveness.Finished
+	liveness.Beat
+	History []int // the last few samples, oldest first
+	Node    string
 }
 
 // Snapshot is the registry as of one refresh. It is never modified after
@@ -124,6 +90,71 @@ func (s *Snapshot) Schemas(class string) []schema.Source {
 	return out
 }
 
+// Counts are the node figures of a snapshot, which the API's summaries,
+// its statistics and the metrics all report.
+type Counts struct {
+	Total, Online            int // nodes in the registry, and those online
+	Nodes, Edges             int // by mode (anything but edge is a node), online or not
+	OnlineNodes, OnlineEdges int
+	// Busy counts the online nodes of either mode that list a task;
+	// BusyNodes only those in node mode, the ones a dispatcher uses.
+	Busy, BusyNodes int
+	Listed          int // tasks listed by every node, online or not
+	Running         int // tasks listed by online nodes
+	// Slots is the sum of the MaxTasks that online node-mode nodes
+	// publish, and SlotsUsed how many of those slots their tasks take.
+	Slots, SlotsUsed int
+	AliveTasks       int // tasks whose heartbeat is alive
+	// PerNode is how many tasks each online node lists.
+	PerNode map[string]int
+}
+
+// Counts counts s's nodes and tasks; a nil snapshot (no registry read
+// yet) counts nothing.
+func (s *Snapshot) Counts() Counts {
+	c := Counts{PerNode: map[string]int{}}
+	if s == nil {
+		return c
+	}
+	c.Total = len(s.Nodes)
+	for _, n := range s.Nodes {
+		edge := n.Mode == "edge"
+		if edge {
+			c.Edges++
+		} else {
+			c.Nodes++
+		}
+		c.Listed += len(n.Tasks)
+		if !n.Online {
+			continue
+		}
+		c.Online++
+		c.Running += len(n.Tasks)
+		c.PerNode[n.ID] = len(n.Tasks)
+		if len(n.Tasks) > 0 {
+			c.Busy++
+		}
+		if edge {
+			c.OnlineEdges++
+			continue
+		}
+		c.OnlineNodes++
+		if len(n.Tasks) > 0 {
+			c.BusyNodes++
+		}
+		if n.Capacity.MaxTasks > 0 {
+			c.Slots += n.Capacity.MaxTasks
+			c.SlotsUsed += min(len(n.Tasks), n.Capacity.MaxTasks)
+		}
+	}
+	for _, b := range s.Beats {
+		if b.Alive() {
+			c.AliveTasks++
+		}
+	}
+	return c
+}
+
 // Node returns the node with id, or nil.
 func (s *Snapshot) Node(id string) *Node {
 	i := sort.Search(len(s.Nodes), func(i int) bool { return s.Nodes[i].ID >= id })
@@ -151,7 +182,7 @@ type Options struct {
 
 // Monitor refreshes snapshots of the registry.
 type Monitor struct {
-	rdb  redis.UniversalClient
+	reg  *liveness.Registry
 	opts Options
 	log  *slog.Logger
 
@@ -188,7 +219,7 @@ func New(rdb redis.UniversalClient, opts Options) *Monitor {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Monitor{
-		rdb: rdb, opts: opts, log: opts.Logger.With("component", "monitor"),
+		reg: liveness.New(rdb, 0), opts: opts, log: opts.Logger.With("component", "monitor"),
 		changed: make(chan struct{}),
 		seen:    map[string]*seenNode{},
 		history: map[string][]int{},
@@ -240,114 +271,16 @@ func (m *Monitor) Run(ctx context.Context) {
 	}
 }
 
-type nodeReads struct {
-	hb      *redis.StringCmd
-	tasks   *redis.StringCmd
-	classes *redis.StringSliceCmd
-	schemas *redis.MapStringStringCmd
-	cap     *redis.MapStringStringCmd
-}
-
 // Refresh reads the registry once and publishes a new snapshot.
 func (m *Monitor) Refresh(ctx context.Context) (*Snapshot, error) {
-	stamps, err := m.rdb.HGetAll(ctx, liveness.NodesKey).Result()
+	entries, err := m.reg.Nodes(ctx)
 	if err != nil {
 		return nil, err
 	}
-	modes, err := m.rdb.HGetAll(ctx, liveness.NodeModesKey).Result()
-	if err != nil {
-		return nil, err
-	}
-	ids := make([]string, 0, len(stamps))
-	for id := range stamps {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	reads := make([]nodeReads, len(ids))
-	if len(ids) > 0 {
-		_, err = m.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for i, id := range ids {
-				reads[i] = nodeReads{
-					hb:      p.Get(ctx, liveness.NodeHeartbeatKey(id)),
-					tasks:   p.Get(ctx, liveness.NodeTasksKey(id)),
-					classes: p.LRange(ctx, liveness.NodeClassesKey(id), 0, -1),
-					schemas: p.HGetAll(ctx, schema.Key(id)),
-					cap:     p.HGetAll(ctx, liveness.NodeCapacityKey(id)),
-				}
-			}
-			return nil
-		})
-		if err != nil && !errors.Is(err, redis.Nil) {
-			return nil, err
-		}
-	}
-
-	now := time.Now()
-	m.mu.Lock()
-	snap := &Snapshot{At: now, Beats: map[string]TaskBeat{}}
-	if prev := m.cur.Load(); prev != nil {
-		snap.Seq = prev.Seq + 1
-	} else {
-		snap.Seq = 1
-	}
-	var forget []*Node
-	present := map[string]bool{}
-	for i, id := range ids {
-		present[id] = true
-		stamp := stamps[id]
-		ms, _ := strconv.ParseInt(stamp, 10, 64)
-		s := m.seen[id]
-		if s == nil {
-			// First sight: trust the stamp's age, but never a future one.
-			age := max(now.Sub(time.UnixMilli(ms)), 0)
-			s = &seenNode{stamp: stamp, lastChange: now.Add(-age)}
-			m.seen[id] = s
-		} else if s.stamp != stamp {
-			s.stamp, s.lastChange = stamp, now
-		}
-		n := &Node{
-			ID: id, Mode: modes[id], LastActivity: ms, LastChange: s.lastChange, stamp: stamp,
-			Online: now.Sub(s.lastChange) <= m.opts.Timeout,
-		}
-		if n.Mode == "" {
-			n.Mode = "node"
-		}
-		if v, err := reads[i].hb.Int(); err == nil {
-			n.Heartbeat = v
-		}
-		raw, err := reads[i].tasks.Result()
-		if err == nil {
-			n.Tasks = parseTasks(raw)
-		}
-		if s.tasksSeen.IsZero() || raw != s.tasksRaw {
-			s.tasksRaw, s.tasksSeen = raw, now
-		}
-		n.TasksChanged = s.tasksSeen
-		if cl, err := reads[i].classes.Result(); err == nil {
-			n.Classes = cl
-		}
-		if sc, err := reads[i].schemas.Result(); err == nil && n.Online && len(sc) > 0 {
-			n.Schemas = sc
-		}
-		if h, err := reads[i].cap.Result(); err == nil && len(h) > 0 {
-			n.Capacity = liveness.ParseCapacity(h)
-		}
-		snap.Nodes = append(snap.Nodes, n)
-		if !n.Online && m.opts.ForgetAfter > 0 && now.Sub(s.lastChange) > m.opts.ForgetAfter {
-			forget = append(forget, n)
-		}
-	}
-	for id := range m.seen {
-		if !present[id] {
-			delete(m.seen, id)
-		}
-	}
-	m.mu.Unlock()
-
+	snap, forget := m.judge(time.Now(), entries)
 	if err := m.readBeats(ctx, snap); err != nil {
 		return nil, err
 	}
-
 	m.mu.Lock()
 	m.cur.Store(snap)
 	close(m.changed)
@@ -360,101 +293,88 @@ func (m *Monitor) Refresh(ctx context.Context) (*Snapshot, error) {
 	return snap, nil
 }
 
+// judge turns the registry's entries into a snapshot's nodes on the
+// monitor's clock: online while the activity stamp keeps changing. It also
+// returns the nodes offline for longer than ForgetAfter.
+func (m *Monitor) judge(now time.Time, entries []liveness.Entry) (snap *Snapshot, forget []*Node) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	snap = &Snapshot{At: now, Seq: 1, Beats: map[string]TaskBeat{}}
+	if prev := m.cur.Load(); prev != nil {
+		snap.Seq = prev.Seq + 1
+	}
+	present := map[string]bool{}
+	for _, e := range entries {
+		present[e.ID] = true
+		s := m.seen[e.ID]
+		if s == nil {
+			// First sight: trust the stamp's age, but never a future one.
+			age := max(now.Sub(time.UnixMilli(e.LastActivity)), 0)
+			s = &seenNode{stamp: e.Stamp, lastChange: now.Add(-age)}
+			m.seen[e.ID] = s
+		} else if s.stamp != e.Stamp {
+			s.stamp, s.lastChange = e.Stamp, now
+		}
+		if s.tasksSeen.IsZero() || e.TasksRaw != s.tasksRaw {
+			s.tasksRaw, s.tasksSeen = e.TasksRaw, now
+		}
+		n := &Node{Entry: e, LastChange: s.lastChange, TasksChanged: s.tasksSeen,
+			Online: now.Sub(s.lastChange) <= m.opts.Timeout}
+		if !n.Online {
+			n.Schemas = nil
+		}
+		snap.Nodes = append(snap.Nodes, n)
+		if !n.Online && m.opts.ForgetAfter > 0 && now.Sub(s.lastChange) > m.opts.ForgetAfter {
+			forget = append(forget, n)
+		}
+	}
+	for id := range m.seen {
+		if !present[id] {
+			delete(m.seen, id)
+		}
+	}
+	return snap, forget
+}
+
 // readBeats reads the heartbeat and exception of every task an online
 // node lists, in one round trip.
 func (m *Monitor) readBeats(ctx context.Context, snap *Snapshot) error {
-	type read struct {
-		id, node string
-		hb, ex   *redis.StringCmd
-	}
-	var rs []read
+	var ids, nodes []string
 	for _, n := range snap.Nodes {
 		if !n.Online {
 			continue
 		}
 		for _, t := range n.Tasks {
-			rs = append(rs, read{id: t.ID, node: n.ID})
+			ids = append(ids, t.ID)
+			nodes = append(nodes, n.ID)
 		}
 	}
-	if len(rs) > 0 {
-		_, err := m.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for i := range rs {
-				rs[i].hb = p.Get(ctx, liveness.TaskHeartbeatKey(rs[i].id))
-				rs[i].ex = p.Get(ctx, liveness.TaskExceptionKey(rs[i].id))
-			}
-			return nil
-		})
-		if err != nil && !errors.Is(err, redis.Nil) {
-			return err
-		}
+	beats, err := m.reg.Beats(ctx, ids)
+	if err != nil {
+		return err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	keep := map[string][]int{}
-	for _, r := range rs {
-		b := TaskBeat{TaskID: r.id, Node: r.node}
-		if v, err := r.hb.Int(); err == nil {
-			b.Heartbeat, b.Present = v, true
-		}
-		b.Exception, _ = r.ex.Result()
-		h := append(m.history[r.id], b.Heartbeat)
+	for i, b := range beats {
+		h := append(m.history[b.TaskID], b.Heartbeat)
 		if len(h) > m.opts.History {
 			h = h[len(h)-m.opts.History:]
 		}
-		keep[r.id] = h
-		b.History = append([]int(nil), h...)
-		snap.Beats[r.id] = b
+		keep[b.TaskID] = h
+		snap.Beats[b.TaskID] = TaskBeat{Beat: b, Node: nodes[i], History: append([]int(nil), h...)}
 	}
 	m.history = keep
 	return nil
 }
 
-// forgetScript deletes a node's registry entries only if its activity
-// stamp is still the one the monitor judged stale, so that a node that
-// came back meanwhile is not erased.
-var forgetScript = redis.NewScript(`
-if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
-  redis.call('HDEL', KEYS[1], ARGV[1])
-  redis.call('HDEL', KEYS[2], ARGV[1])
-  redis.call('DEL', KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7])
-  return 1
-end
-return 0`)
-
 func (m *Monitor) forget(ctx context.Context, n *Node) {
-	keys := []string{liveness.NodesKey, liveness.NodeModesKey,
-		liveness.NodeHeartbeatKey(n.ID), liveness.NodeTasksKey(n.ID), liveness.NodeClassesKey(n.ID), schema.Key(n.ID),
-		liveness.NodeCapacityKey(n.ID)}
-	removed, err := forgetScript.Run(ctx, m.rdb, keys, n.ID, n.stamp).Int()
+	removed, err := m.reg.Forget(ctx, n.ID, n.Stamp)
 	if err != nil {
 		m.log.Warn("removing an offline node from the registry", "skaldId", n.ID, "err", err)
 		return
 	}
-	if removed == 1 {
+	if removed {
 		m.log.Info("removed a node offline for too long from the registry", "skaldId", n.ID, "offlineFor", time.Since(n.LastChange).Round(time.Second))
 	}
-}
-
-// parseTasks reads an all-task value. Both spellings of the class key are
-// accepted; an unreadable value is an empty list, as in Python.
-func parseTasks(raw string) []liveness.TaskRef {
-	var v struct {
-		Tasks []struct {
-			ID        string `json:"id"`
-			ClassName string `json:"class_name"`
-			Camel     string `json:"className"`
-		} `json:"tasks"`
-	}
-	if json.Unmarshal([]byte(raw), &v) != nil {
-		return nil
-	}
-	out := make([]liveness.TaskRef, 0, len(v.Tasks))
-	for _, t := range v.Tasks {
-		c := t.ClassName
-		if c == "" {
-			c = t.Camel
-		}
-		out = append(out, liveness.TaskRef{ID: t.ID, ClassName: c})
-	}
-	return out
 }

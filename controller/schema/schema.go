@@ -49,9 +49,6 @@ import (
 	"golang.org/x/text/message"
 )
 
-// Key is the Redis hash in which node publishes the schemas of its classes.
-func Key(node string) string { return "skalds:" + node + ":schemas" }
-
 // FieldError is one failing value, located by a JSON path such as
 // "$.fixFrame" or "$.zones[2].name" ("$" is the whole document).
 type FieldError struct {

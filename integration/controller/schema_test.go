@@ -15,7 +15,7 @@ import (
 	"time"
 
 	ctl "github.com/skalds-go/skalds/controller"
-	"github.com/skalds-go/skalds/controller/schema"
+	"github.com/skalds-go/skalds/runtime/liveness"
 	"github.com/skalds-go/skalds/runtime/node"
 	"github.com/skalds-go/skalds/runtime/skald"
 	"github.com/skalds-go/skalds/runtime/task"
@@ -30,7 +30,7 @@ const cameraSchema = `{"$schema":"https://json-schema.org/draft/2020-12/schema",
 // publishSchema writes a class's schema as a node publishes it.
 func (e *env) publishSchema(nodeID, class, doc string) {
 	e.t.Helper()
-	if err := e.rdb.HSet(e.ctx, schema.Key(nodeID), class, doc).Err(); err != nil {
+	if err := e.rdb.HSet(e.ctx, liveness.NodeSchemasKey(nodeID), class, doc).Err(); err != nil {
 		e.t.Fatal(err)
 	}
 }

@@ -1,4 +1,4 @@
-// Package liveness writes the Redis keys through which Python Skalds
+// Package liveness reads and writes the Redis keys through which Python Skalds
 // tooling sees nodes and tasks alive: the node registry, node and task
 // heartbeats and the terminal task codes. Redis holds nothing here that a
 // node cannot rebuild; the task status of record is in MongoDB.
@@ -131,12 +131,13 @@ const (
 // Registry writes liveness keys. A nil *Registry writes nothing, which is
 // how a Skald runs without Redis.
 type Registry struct {
-	rdb *redis.Client
+	rdb redis.UniversalClient
 	ttl time.Duration // of registry keys and terminal task heartbeats
 }
 
-// New returns a registry on rdb; ttl is REDIS_KEY_TTL.
-func New(rdb *redis.Client, ttl time.Duration) *Registry {
+// New returns a registry on rdb; ttl is REDIS_KEY_TTL (a registry that
+// only reads may pass 0).
+func New(rdb redis.UniversalClient, ttl time.Duration) *Registry {
 	return &Registry{rdb: rdb, ttl: ttl}
 }
 
@@ -203,7 +204,7 @@ func (r *Registry) RemoveNode(ctx context.Context, node string) error {
 	_, err := r.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.HDel(ctx, NodesKey, node)
 		p.HDel(ctx, NodeModesKey, node)
-		p.Del(ctx, NodeHeartbeatKey(node), NodeTasksKey(node), NodeClassesKey(node), NodeSchemasKey(node), NodeCapacityKey(node))
+		p.Del(ctx, nodeKeys(node)...)
 		return nil
 	})
 	return err
