@@ -65,7 +65,10 @@ func testRegistry(t *testing.T, rdb *redis.Client) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = reg.RemoveNode(context.Background(), goNode); _ = reg.RemoveNode(context.Background(), pyNode) })
+	t.Cleanup(func() {
+		_ = reg.RemoveNode(context.Background(), goNode)
+		_ = reg.RemoveNode(context.Background(), pyNode)
+	})
 
 	entries, err := reg.Nodes(ctx)
 	if err != nil {
