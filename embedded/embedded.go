@@ -44,6 +44,11 @@ type Options struct {
 	PostgreSQLTempDB bool
 	// KafkaPort is the broker port; 0 picks a free port.
 	KafkaPort int
+	// KafkaAddr, if set, points at an existing Kafka broker ("host:port",
+	// for example the Apache Kafka of scripts/peers) that is used instead
+	// of starting kfake. Start checks that it answers; Close leaves it
+	// running. KafkaPort and Partitions are then not used.
+	KafkaAddr string
 	// MongoPort is the port of the serializing proxy that clients connect to;
 	// 0 picks a free port.
 	MongoPort int
@@ -69,7 +74,8 @@ type Options struct {
 // Stack is a running set of the three servers. Its addresses are fixed for
 // its lifetime, so they can be handed to clients or child processes once.
 type Stack struct {
-	// KafkaAddr is the broker's "127.0.0.1:port".
+	// KafkaAddr is the broker's "127.0.0.1:port" (Options.KafkaAddr when
+	// that was set).
 	KafkaAddr string
 	// MongoURI is "mongodb://127.0.0.1:port/" of the serializing proxy, never
 	// FerretDB itself, so every client gets atomic single-document updates.
@@ -117,6 +123,13 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	}
 
 	err := step("kafka", func() (string, error) {
+		if opts.KafkaAddr != "" {
+			if err := pingKafka(ctx, opts.KafkaAddr); err != nil {
+				return "", fmt.Errorf("existing kafka at %s: %w", opts.KafkaAddr, err)
+			}
+			s.KafkaAddr = opts.KafkaAddr
+			return s.KafkaAddr, nil
+		}
 		k, err := StartKafka(KafkaOptions{Port: opts.KafkaPort, Partitions: opts.Partitions})
 		if err != nil {
 			return "", err

@@ -496,3 +496,32 @@ func TestStackWithExistingRedis(t *testing.T) {
 		t.Fatalf("existing Redis was stopped by Close: %v", err)
 	}
 }
+
+func TestStackWithExistingKafka(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t, 20*time.Second)
+	k, err := StartKafka(KafkaOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(k.Close)
+
+	_, err = Start(ctx, Options{KafkaAddr: net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))})
+	if err == nil || !strings.Contains(err.Error(), "start kafka") || !strings.Contains(err.Error(), "existing kafka") {
+		t.Fatalf("unreachable KafkaAddr: got %v, want an error naming the existing kafka", err)
+	}
+
+	s, err := Start(ctx, Options{KafkaAddr: k.Addr()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.KafkaAddr != k.Addr() || s.kafka != nil {
+		t.Fatalf("KafkaAddr = %q (own broker %v), want the existing %q", s.KafkaAddr, s.kafka != nil, k.Addr())
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := pingKafka(ctx, k.Addr()); err != nil {
+		t.Fatalf("existing Kafka was stopped by Close: %v", err)
+	}
+}

@@ -1,6 +1,11 @@
 package embedded
 
 import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
 )
 
@@ -51,3 +56,20 @@ func (k *Kafka) Cluster() *kfake.Cluster { return k.cluster }
 
 // Close stops the broker and drops all data. It is idempotent.
 func (k *Kafka) Close() { k.cluster.Close() }
+
+// pingKafka checks that a Kafka broker answers an ApiVersions request at
+// addr, so that a stack pointed at a broker that is down fails at Start,
+// naming it, instead of in the first test that publishes.
+func pingKafka(ctx context.Context, addr string) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	c := &kafka.Client{Addr: kafka.TCP(addr), Transport: &kafka.Transport{DialTimeout: 3 * time.Second}}
+	res, err := c.ApiVersions(ctx, &kafka.ApiVersionsRequest{})
+	if err != nil {
+		return err
+	}
+	if res.Error != nil {
+		return fmt.Errorf("ApiVersions: %w", res.Error)
+	}
+	return nil
+}

@@ -41,7 +41,7 @@ import (
 // benchEnv is newEnv on the MongoDB backend that SKALD_BENCH_MONGO names.
 func benchEnv(b *testing.B) *env {
 	b.Helper()
-	opts := embedded.Options{RedisAddr: skaldtest.LocalRedis()}
+	opts := embedded.Options{RedisAddr: skaldtest.RedisAddr(b), KafkaAddr: skaldtest.KafkaAddr(b)}
 	switch backend := os.Getenv("SKALD_BENCH_MONGO"); backend {
 	case "", "sqlite":
 		return newEnv(b)

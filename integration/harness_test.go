@@ -30,8 +30,10 @@ import (
 const deadline = 30 * time.Second
 
 // env is one test's servers, client and log watch. Every test gets its own
-// embedded stack, so no test sees another's events or tasks; ids are unique
-// anyway, because the local Redis (when it answers) is shared.
+// embedded stack, so no test sees another's tasks. The real peers, when
+// there, are shared: the local Redis and the broker of SKALDS_TEST_KAFKA,
+// where every test's events meet on the same topics. So ids are unique to
+// the test, and a node's consumer group (its id) with them.
 type env struct {
 	t      testing.TB
 	ctx    context.Context
@@ -55,7 +57,7 @@ func newEnv(t testing.TB) *env {
 	}
 	e := &env{t: t, ctx: ctx, logs: skaldtest.NewLogs(next), uid: randomID()}
 	var err error
-	e.stack, err = embedded.Start(ctx, embedded.Options{RedisAddr: skaldtest.LocalRedis()})
+	e.stack, err = embedded.Start(ctx, embedded.Options{RedisAddr: skaldtest.RedisAddr(t), KafkaAddr: skaldtest.KafkaAddr(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

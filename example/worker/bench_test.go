@@ -17,7 +17,7 @@ import (
 func BenchmarkHotUpdate(b *testing.B) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	h, err := story.Start(ctx, story.Options{RedisAddr: skaldtest.LocalRedis()})
+	h, err := story.Start(ctx, storyOptions(b))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -26,7 +26,7 @@ func BenchmarkHotUpdate(b *testing.B) {
 	if err := h.Tasks.Create(ctx, id, worker.MySimpleDataModel{RTSPURL: "rtsp://example.com/stream", FixFrame: 1}); err != nil {
 		b.Fatal(err)
 	}
-	if _, err := h.Tasks.Assign(ctx, id, story.NodeID); err != nil {
+	if _, err := h.Tasks.Assign(ctx, id, h.NodeID); err != nil {
 		b.Fatal(err)
 	}
 	if _, err := h.Logs.Await(ctx, skaldtest.Msg("running", "taskId", id)); err != nil {

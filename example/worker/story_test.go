@@ -2,6 +2,8 @@ package worker_test
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -18,13 +20,28 @@ import (
 	"github.com/skalds-go/skalds/skaldtest"
 )
 
+// storyOptions puts a test's stack on the real peers when they are there:
+// the broker of SKALDS_TEST_KAFKA, and the local Redis. Other tests share
+// that broker, so the node then gets an id, hence a consumer group, of its
+// own.
+func storyOptions(t testing.TB) story.Options {
+	opts := story.Options{RedisAddr: skaldtest.RedisAddr(t), KafkaAddr: skaldtest.KafkaAddr(t)}
+	if opts.KafkaAddr != "" {
+		b := make([]byte, 4)
+		_, _ = rand.Read(b)
+		opts.NodeID = story.NodeID + "-" + hex.EncodeToString(b)
+	}
+	return opts
+}
+
 // start runs the seed story's servers, node and client for one test, on
-// the local Redis when one answers and on miniredis otherwise.
+// the real peers when they are there (storyOptions) and embedded ones
+// otherwise.
 func start(t *testing.T) (context.Context, *story.Harness) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)
-	h, err := story.Start(ctx, story.Options{RedisAddr: skaldtest.LocalRedis()})
+	h, err := story.Start(ctx, storyOptions(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,13 +77,13 @@ func TestSeedStory(t *testing.T) {
 	if err := h.Tasks.Create(ctx, id, first); !isDuplicate(err) {
 		t.Fatalf("second create: got %v, want a *task.DuplicateIDError", err)
 	}
-	if _, err := h.Tasks.Assign(ctx, id, story.NodeID); err != nil {
+	if _, err := h.Tasks.Assign(ctx, id, h.NodeID); err != nil {
 		t.Fatal(err)
 	}
 	await(ctx, t, h, 0, "starting", "taskId", id, "rtspUrl", first.RTSPURL, "fixFrame", 10)
 	await(ctx, t, h, 0, "running", "taskId", id, "rtspUrl", first.RTSPURL, "fixFrame", 10)
 	got, m := get(ctx, t, h, id)
-	if got.LifecycleStatus != task.Running || *got.Executor != story.NodeID || m != first {
+	if got.LifecycleStatus != task.Running || *got.Executor != h.NodeID || m != first {
 		t.Fatalf("after start: status %s, executor %s, attachments %+v", got.LifecycleStatus, *got.Executor, m)
 	}
 
@@ -111,7 +128,7 @@ func TestBadUpdatesAreRejected(t *testing.T) {
 	if err := h.Tasks.Create(ctx, id, good); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := h.Tasks.Assign(ctx, id, story.NodeID); err != nil {
+	if _, err := h.Tasks.Assign(ctx, id, h.NodeID); err != nil {
 		t.Fatal(err)
 	}
 	await(ctx, t, h, 0, "running", "taskId", id, "fixFrame", 10)
@@ -190,7 +207,7 @@ func TestDuplicateAssignStartsOneWorker(t *testing.T) {
 	if err := h.Tasks.Create(ctx, id, worker.MySimpleDataModel{RTSPURL: "rtsp://example.com/s", FixFrame: 1}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := h.Tasks.Assign(ctx, id, story.NodeID); err != nil {
+	if _, err := h.Tasks.Assign(ctx, id, h.NodeID); err != nil {
 		t.Fatal(err)
 	}
 	pub := event.NewPublisher(event.Broker{Addr: h.Config.KafkaAddr()})

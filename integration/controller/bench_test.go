@@ -164,7 +164,7 @@ func BenchmarkDispatch(b *testing.B) {
 // benchEnv is newEnv on the MongoDB backend that SKALD_BENCH_MONGO names.
 func benchEnv(b *testing.B) *env {
 	b.Helper()
-	var opts embedded.Options
+	opts := embedded.Options{KafkaAddr: skaldtest.KafkaAddr(b)}
 	switch backend := os.Getenv("SKALD_BENCH_MONGO"); backend {
 	case "", "sqlite":
 		return newEnv(b)

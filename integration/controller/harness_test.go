@@ -1,8 +1,9 @@
 // Package controller tests the system controller against the embedded
 // servers: dispatch, failover and retries, the REST API and the event
 // streams. Every test gets its own stack (Kafka, FerretDB, miniredis), so
-// no test sees another's nodes or tasks. Waits poll with a deadline;
-// nothing sleeps to synchronise.
+// no test sees another's nodes or tasks; on the real broker of
+// SKALDS_TEST_KAFKA, which the tests share, node and task ids are unique
+// to the test. Waits poll with a deadline; nothing sleeps to synchronise.
 package controller
 
 import (
@@ -76,7 +77,7 @@ func newEnv(t testing.TB) *env {
 	t.Cleanup(cancel)
 	e := &env{t: t, ctx: ctx, log: testLogger(), uid: randomID()}
 	var err error
-	e.stack, err = embedded.Start(ctx, embedded.Options{})
+	e.stack, err = embedded.Start(ctx, embedded.Options{KafkaAddr: skaldtest.KafkaAddr(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

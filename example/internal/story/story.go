@@ -18,13 +18,19 @@ import (
 	"github.com/skalds-go/skalds/skaldtest"
 )
 
-// NodeID is the node of the seed story.
+// NodeID is the node of the seed story, unless Options.NodeID says
+// otherwise.
 const NodeID = "skald_123"
 
 // Options configure Start.
 type Options struct {
 	// RedisAddr is an existing Redis to use; empty starts miniredis.
 	RedisAddr string
+	// KafkaAddr is an existing Kafka broker to use; empty starts kfake.
+	KafkaAddr string
+	// NodeID names the node; empty means NodeID. Tests that share a real
+	// broker give each node its own id, hence its own consumer group.
+	NodeID string
 	// Log receives the node's records besides the kept ones; nil keeps them
 	// only.
 	Log slog.Handler
@@ -38,12 +44,14 @@ type Harness struct {
 	Client *client.Client
 	Tasks  *client.Typed[worker.MySimpleDataModel]
 	Node   *node.Node
+	NodeID string
 
 	stopNode context.CancelFunc
 	nodeDone chan error
 }
 
-// Start starts the embedded servers, node skald_123 and a client.
+// Start starts the embedded servers, node skald_123 (or Options.NodeID)
+// and a client.
 func Start(ctx context.Context, opts Options) (_ *Harness, err error) {
 	h := &Harness{Logs: skaldtest.NewLogs(opts.Log)}
 	defer func() {
@@ -51,7 +59,7 @@ func Start(ctx context.Context, opts Options) (_ *Harness, err error) {
 			h.Close()
 		}
 	}()
-	h.Stack, err = embedded.Start(ctx, embedded.Options{RedisAddr: opts.RedisAddr})
+	h.Stack, err = embedded.Start(ctx, embedded.Options{RedisAddr: opts.RedisAddr, KafkaAddr: opts.KafkaAddr})
 	if err != nil {
 		return h, err
 	}
@@ -65,7 +73,11 @@ func Start(ctx context.Context, opts Options) (_ *Harness, err error) {
 	}
 	h.Client.Source = "TestingScript"
 	h.Tasks = worker.NewMySimpleWorkerClient(h.Client)
-	h.Node, err = h.startNode(NodeID)
+	h.NodeID = opts.NodeID
+	if h.NodeID == "" {
+		h.NodeID = NodeID
+	}
+	h.Node, err = h.startNode(h.NodeID)
 	return h, err
 }
 
