@@ -310,46 +310,8 @@ func (d *Dispatcher) Cycle(ctx context.Context) (Result, error) {
 		if ctx.Err() != nil {
 			break
 		}
-		e := task.ExpectOf(a.doc)
-		var err error
-		switch a.kind {
-		case release:
-			_, err = d.tasks.Release(ctx, e, false)
-		default:
-			_, err = d.tasks.Claim(ctx, e, a.node, a.kind != move)
-		}
-		if errors.Is(err, task.ErrConflict) {
-			res.Conflicts++
-			d.opts.Metrics.Conflict()
-			d.log.Debug("task changed before it could be claimed; leaving it to the next cycle", "taskId", a.doc.ID)
+		if !d.write(ctx, a, &res) {
 			continue
-		}
-		if err != nil {
-			d.log.Error("writing an assignment", "taskId", a.doc.ID, "err", err)
-			continue
-		}
-		log := d.log.With("taskId", a.doc.ID, "className", a.doc.ClassName, "priority", a.doc.Priority)
-		d.opts.Metrics.Assigned(kindNames[a.kind])
-		now := time.Now()
-		switch {
-		case a.kind == assign && a.doc.Attempts == 0 && a.doc.CreateDateTime > 0:
-			d.opts.Metrics.Dispatched(now.Sub(time.UnixMilli(a.doc.CreateDateTime)))
-		case a.kind == move && !a.lost.IsZero():
-			d.opts.Metrics.FailedOver(now.Sub(a.lost))
-		}
-		switch a.kind {
-		case assign:
-			res.Assigned++
-			log.Info("task assigned", "skaldId", a.node, "strategy", d.opts.Strategy)
-		case move:
-			res.Moved++
-			log.Warn("task moved off an offline node", "from", deref(a.doc.Executor), "skaldId", a.node)
-		case retry:
-			res.Retried++
-			log.Info("failed task retried", "skaldId", a.node, "attempt", a.doc.Attempts+1, "maxAttempts", d.opts.MaxAttempts, "lastError", a.doc.Error)
-		case release:
-			res.Released++
-			log.Warn("task of an offline node handed back; no node can take it now", "from", deref(a.doc.Executor))
 		}
 		if a.kind != release {
 			res.Assignments[a.doc.ID] = a.node
@@ -364,62 +326,88 @@ func (d *Dispatcher) Cycle(ctx context.Context) (Result, error) {
 	return res, nil
 }
 
+// write carries out one action as a conditional write, and counts, logs
+// and measures it in res and the metrics. It reports whether the write
+// took effect; a task that changed meanwhile is left to the next cycle.
+func (d *Dispatcher) write(ctx context.Context, a action, res *Result) bool {
+	e := task.ExpectOf(a.doc)
+	var err error
+	switch a.kind {
+	case release:
+		_, err = d.tasks.Release(ctx, e, false)
+	default:
+		_, err = d.tasks.Claim(ctx, e, a.node, a.kind != move)
+	}
+	if errors.Is(err, task.ErrConflict) {
+		res.Conflicts++
+		d.opts.Metrics.Conflict()
+		d.log.Debug("task changed before it could be claimed; leaving it to the next cycle", "taskId", a.doc.ID)
+		return false
+	}
+	if err != nil {
+		d.log.Error("writing an assignment", "taskId", a.doc.ID, "err", err)
+		return false
+	}
+	log := d.log.With("taskId", a.doc.ID, "className", a.doc.ClassName, "priority", a.doc.Priority)
+	d.opts.Metrics.Assigned(kindNames[a.kind])
+	now := time.Now()
+	switch {
+	case a.kind == assign && a.doc.Attempts == 0 && a.doc.CreateDateTime > 0:
+		d.opts.Metrics.Dispatched(now.Sub(time.UnixMilli(a.doc.CreateDateTime)))
+	case a.kind == move && !a.lost.IsZero():
+		d.opts.Metrics.FailedOver(now.Sub(a.lost))
+	}
+	switch a.kind {
+	case assign:
+		res.Assigned++
+		log.Info("task assigned", "skaldId", a.node, "strategy", d.opts.Strategy)
+	case move:
+		res.Moved++
+		log.Warn("task moved off an offline node", "from", deref(a.doc.Executor), "skaldId", a.node)
+	case retry:
+		res.Retried++
+		log.Info("failed task retried", "skaldId", a.node, "attempt", a.doc.Attempts+1, "maxAttempts", d.opts.MaxAttempts, "lastError", a.doc.Error)
+	case release:
+		res.Released++
+		log.Warn("task of an offline node handed back; no node can take it now", "from", deref(a.doc.Executor))
+	}
+	return true
+}
+
 // plan decides the actions of one cycle from the tasks and the registry,
 // at most MaxClaimsPerCycle of them; capped reports that it stopped there
-// with tasks left unexamined. It writes nothing, so it can be tested without servers.
+// with tasks left unexamined. It writes nothing, so it can be tested
+// without servers. It triages the tasks (what needs a node, by urgency),
+// then places them on the nodes with room.
 func (d *Dispatcher) plan(now time.Time, docs []task.Task, snap *monitor.Snapshot) (out []action, capped bool) {
 	online := map[string]*monitor.Node{}
-	inRegistry := map[string]bool{}
 	for _, n := range snap.Nodes {
-		inRegistry[n.ID] = true
 		if n.Online && n.Mode == "node" {
 			online[n.ID] = n
 		}
 	}
-	// Executors missing from the registry count as offline only after a
-	// grace, measured on this controller's clock.
-	executors := map[string]bool{}
-	for i := range docs {
-		if ex := docs[i].Executor; ex != nil {
-			executors[*ex] = true
-		}
-	}
-	for ex := range d.absent {
-		if inRegistry[ex] || !executors[ex] {
-			delete(d.absent, ex)
-		}
-	}
-	// dead reports whether the executor ex is gone, and since when.
-	dead := func(ex string) (bool, time.Time) {
-		if _, ok := online[ex]; ok {
-			return false, time.Time{}
-		}
-		if n := snap.Node(ex); n != nil {
-			// Present: offline, or an edge node (which never runs Passive
-			// tasks, so whatever it holds is stranded).
-			return !n.Online || n.Mode != "node", n.LastChange
-		}
-		since, ok := d.absent[ex]
-		if !ok {
-			d.absent[ex] = now
-			return false, time.Time{}
-		}
-		return now.Sub(since) >= d.opts.OfflineGrace, since
-	}
-
 	held := d.holdings(now, docs, online)
 	d.nodesSeen, d.loadSeen = len(online), 0
 	for id := range online {
 		d.loadSeen += held[id].total()
 	}
+	todo := d.triage(now, docs, snap, online)
+	return d.place(now, todo, online, held)
+}
 
+// triage returns what the tasks need, most urgent first (highest
+// priority, then oldest): a node for a Created task, another node for the
+// task of a node that is gone, a new run for a Failed task whose backoff
+// has passed.
+func (d *Dispatcher) triage(now time.Time, docs []task.Task, snap *monitor.Snapshot, online map[string]*monitor.Node) []action {
+	d.trackAbsent(now, docs, snap)
 	var todo []action
 	for i := range docs {
 		t := &docs[i]
 		var gone bool
 		var lost time.Time
 		if t.LifecycleStatus != task.Failed && t.Executor != nil {
-			gone, lost = dead(*t.Executor)
+			gone, lost = d.dead(now, *t.Executor, snap, online)
 		}
 		switch {
 		case t.LifecycleStatus == task.Created && t.Executor == nil:
@@ -443,7 +431,51 @@ func (d *Dispatcher) plan(now time.Time, docs []task.Task, snap *monitor.Snapsho
 		}
 		return a.ID < b.ID
 	})
+	return todo
+}
 
+// trackAbsent forgets the executors missing from the registry that are
+// back, or that no task names any more. Those still missing count as
+// offline only after a grace (see dead), measured on this controller's
+// clock.
+func (d *Dispatcher) trackAbsent(now time.Time, docs []task.Task, snap *monitor.Snapshot) {
+	executors := map[string]bool{}
+	for i := range docs {
+		if ex := docs[i].Executor; ex != nil {
+			executors[*ex] = true
+		}
+	}
+	for ex := range d.absent {
+		if snap.Node(ex) != nil || !executors[ex] {
+			delete(d.absent, ex)
+		}
+	}
+}
+
+// dead reports whether the executor ex is gone, and since when.
+func (d *Dispatcher) dead(now time.Time, ex string, snap *monitor.Snapshot, online map[string]*monitor.Node) (bool, time.Time) {
+	if _, ok := online[ex]; ok {
+		return false, time.Time{}
+	}
+	if n := snap.Node(ex); n != nil {
+		// Present: offline, or an edge node (which never runs Passive
+		// tasks, so whatever it holds is stranded).
+		return !n.Online || n.Mode != "node", n.LastChange
+	}
+	since, ok := d.absent[ex]
+	if !ok {
+		d.absent[ex] = now
+		return false, time.Time{}
+	}
+	return now.Sub(since) >= d.opts.OfflineGrace, since
+}
+
+// place gives each action of todo, in order, a node that runs its class
+// and has room, by the strategy, counting each placement against the
+// node's holding; it stops at MaxClaimsPerCycle (capped). The task of a
+// node that is gone, which no node can take now, is released instead;
+// other tasks without a node wait for the next cycle.
+func (d *Dispatcher) place(now time.Time, todo []action, online map[string]*monitor.Node, held holdingMap) (out []action, capped bool) {
 	ids := make([]string, 0, len(online))
 	for id := range online {
 		ids = append(ids, id)
@@ -455,23 +487,7 @@ func (d *Dispatcher) plan(now time.Time, docs []task.Task, snap *monitor.Snapsho
 			return out, true
 		}
 		t := a.doc
-		var cs []candidate
-		able := false
-		for _, id := range ids {
-			n := online[id]
-			if !n.Supports(t.ClassName) {
-				continue
-			}
-			able = true
-			if !d.hasRoom(n, held[id], t.ClassName) {
-				continue
-			}
-			if r := t.Refusal; r != nil && r.SkaldID == id && r.Epoch == t.AssignmentEpoch &&
-				now.Sub(time.UnixMilli(r.At)) < d.opts.RefusalCooldown {
-				continue
-			}
-			cs = append(cs, candidate{id: id, load: held[id].total()})
-		}
+		cs, able := d.candidates(now, t, ids, online, held)
 		if len(cs) == 0 {
 			switch {
 			case a.kind == move:
@@ -500,6 +516,28 @@ func (d *Dispatcher) plan(now time.Time, docs []task.Task, snap *monitor.Snapsho
 		out = append(out, a)
 	}
 	return out, false
+}
+
+// candidates returns the online nodes (ids, sorted) that can take t now:
+// they run its class, have room, and have not just refused it. able
+// reports whether any node runs the class at all.
+func (d *Dispatcher) candidates(now time.Time, t *task.Task, ids []string, online map[string]*monitor.Node, held holdingMap) (cs []candidate, able bool) {
+	for _, id := range ids {
+		n := online[id]
+		if !n.Supports(t.ClassName) {
+			continue
+		}
+		able = true
+		if !d.hasRoom(n, held[id], t.ClassName) {
+			continue
+		}
+		if r := t.Refusal; r != nil && r.SkaldID == id && r.Epoch == t.AssignmentEpoch &&
+			now.Sub(time.UnixMilli(r.At)) < d.opts.RefusalCooldown {
+			continue
+		}
+		cs = append(cs, candidate{id: id, load: held[id].total()})
+	}
+	return cs, able
 }
 
 // hasRoom reports whether node n, which holds h, can take one more task of
