@@ -76,6 +76,12 @@ func EnsureTopics(ctx context.Context, b Broker, topics ...string) error {
 	return nil
 }
 
+// partitioner is the balancer of every publisher: murmur2 of the key,
+// made positive and taken modulo the partition count, which is the Java
+// client's default for keyed messages and kafka-python's. kafka-go's
+// murmur2 is a port of the Java function.
+var partitioner kafka.Balancer = kafka.Murmur2Balancer{}
+
 // Publisher writes task events.
 type Publisher struct {
 	w *kafka.Writer
@@ -84,10 +90,15 @@ type Publisher struct {
 // NewPublisher returns a publisher that puts each event on the wire at
 // once and waits for all in-sync replicas, instead of kafka-go's default of
 // batching for a second and not waiting at all.
+//
+// Events are partitioned by the murmur2 hash of their key, as the Java
+// client and kafka-python (which Python Skalds uses) do: the events of one
+// task land on one partition whichever of them produced it, so they stay
+// in order across mixed producers.
 func NewPublisher(b Broker) *Publisher {
 	return &Publisher{w: &kafka.Writer{
 		Addr:         kafka.TCP(b.Addr),
-		Balancer:     &kafka.Hash{},
+		Balancer:     partitioner,
 		BatchTimeout: time.Millisecond,
 		// Events are written one per call; a batch of one goes out at once
 		// instead of waiting for BatchTimeout.
@@ -205,6 +216,21 @@ func (s *Subscriber) Run(ctx context.Context, h Handler) error {
 type Delivery struct {
 	Topic string
 	Event TaskEvent
+	// Time is when the producer wrote the message (the record's
+	// timestamp), or the zero time when the broker gave none.
+	Time time.Time
+}
+
+// Sent is when the event was produced: the record's timestamp, or else the
+// event's createDateTime, or the zero time when neither is known.
+func (d Delivery) Sent() time.Time {
+	if d.Time.UnixMilli() > 0 { // a record without a timestamp has -1
+		return d.Time
+	}
+	if d.Event.CreateDateTime > 0 {
+		return time.UnixMilli(d.Event.CreateDateTime)
+	}
+	return time.Time{}
 }
 
 // BatchHandler handles the events that were waiting together. Its error
@@ -256,7 +282,7 @@ func (s *Subscriber) RunBatch(ctx context.Context, max int, h BatchHandler) erro
 				s.log.Warn("skipping a malformed event", "topic", m.Topic, "offset", m.Offset, "err", err)
 				continue
 			}
-			batch = append(batch, Delivery{Topic: m.Topic, Event: e})
+			batch = append(batch, Delivery{Topic: m.Topic, Event: e, Time: m.Time})
 		}
 		if len(batch) > 0 {
 			if err := h(ctx, batch); err != nil && ctx.Err() == nil {

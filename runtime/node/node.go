@@ -31,6 +31,7 @@ package node
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
@@ -126,6 +127,7 @@ type Node struct {
 
 	w writer // the task writes; a no-op in single_process mode
 
+	started  time.Time // when Run began: older bare cancels are not honoured (see cancelBare)
 	lastSync time.Time // last successful read of all assignments; under recMu
 	outage   bool      // the last read of the assignments failed; under recMu
 	leased   bool      // workers were stopped for an expired lease; under recMu
@@ -206,6 +208,7 @@ func (n *Node) Run(ctx context.Context) error {
 		return n.RunSingle(ctx)
 	}
 	defer n.logs.close()
+	n.started = time.Now()
 	n.log.Info("starting node", "config", n.cfg.String(), "classes", n.classNames())
 	var edge []edgeTask
 	if n.cfg.Mode == config.ModeEdge {
@@ -297,23 +300,85 @@ func (n *Node) follow(ctx context.Context, broker event.Broker) {
 }
 
 // handle turns a batch of events into one reconcile of the tasks they
-// name.
+// name, after recording the bare cancels among them (see cancelBare).
 func (n *Node) handle(ctx context.Context, batch []event.Delivery) error {
 	seen := map[string]bool{}
 	var ids []string
+	cancel := map[string]bool{}
 	for _, d := range batch {
 		for _, id := range d.Event.TaskIDs {
 			if !seen[id] {
 				seen[id] = true
 				ids = append(ids, id)
 			}
+			switch {
+			case d.Topic == event.TopicCancel:
+				cancel[id] = !d.Sent().Before(n.started)
+			case d.Topic == event.TopicAssign:
+				// An assignment after the cancel is the newer word: a task
+				// cancelled, reset and assigned again must run.
+				delete(cancel, id)
+			}
 		}
+	}
+	if len(cancel) > 0 {
+		n.cancelBare(ctx, cancel)
 	}
 	err := n.reconcileIDs(ctx, ids)
 	for _, d := range batch {
 		n.log.Debug("event handled", "topic", d.Topic, "taskIds", d.Event.TaskIDs)
 	}
 	return err
+}
+
+// cancelBare honours task.cancel events as Python Skalds nodes do: Python
+// tools send one without writing MongoDB first, and the owner of the task
+// stops it. MongoDB stays the source of truth: for each task of ids that is
+// assigned here and has not ended, the node records Cancelled, on the
+// condition that the assignment epoch is still the one it read; the
+// reconcile that follows then stops the worker (release runs) as for any
+// cancelled task. A task assigned elsewhere is left to its node.
+//
+// ids maps each task id to whether its cancel may be honoured: a cancel
+// produced before this node started is not, because a new consumer group
+// reads the topic from its oldest message, and an old cancel replayed so
+// must not end a task that was assigned again since. Python nodes, which
+// read only messages produced after they joined, never see those either.
+func (n *Node) cancelBare(ctx context.Context, ids map[string]bool) {
+	var read []string
+	for id, honour := range ids {
+		if honour {
+			read = append(read, id)
+		} else {
+			n.log.Debug("task.cancel produced before this node started; only reconciling", "taskId", id)
+		}
+	}
+	if len(read) == 0 {
+		return
+	}
+	sort.Strings(read)
+	tasks, err := n.store.GetMany(ctx, read)
+	if err != nil {
+		if ctx.Err() == nil {
+			n.log.Error("task.cancel: reading the tasks to cancel; the event is lost, as in Python Skalds", "taskIds", read, "err", err)
+		}
+		return
+	}
+	for i := range tasks {
+		t := &tasks[i]
+		if t.Executor == nil || *t.Executor != n.cfg.SkaldID || t.LifecycleStatus.Terminal() {
+			continue
+		}
+		log := n.log.With("taskId", t.ID, "className", t.ClassName, "epoch", t.AssignmentEpoch)
+		switch err := n.w.Report(ctx, t.Ref(), task.Cancelled, ""); {
+		case err == nil:
+			log.Info("task.cancel: recorded Cancelled; stopping the worker")
+		case errors.Is(err, task.ErrFenced):
+			log.Info("task.cancel: the task was reassigned meanwhile; not cancelling it")
+		default:
+			log.Warn("task.cancel: recording Cancelled", "err", err)
+		}
+	}
 }
 
 // reconcileLoop reconciles every ReconcilePeriod, and every second while

@@ -219,8 +219,8 @@ func (s *Store) Report(ctx context.Context, ref Ref, status Status, failure stri
 }
 
 // Started records, in one write, that the worker of ref runs with
-// attachments version: status Running, the applied version, and no error,
-// stuck note or refusal left from an earlier attempt.
+// attachments version: status Running, the applied version, and nothing
+// left from an earlier attempt (see clearedOnStart).
 func (s *Store) Started(ctx context.Context, ref Ref, version int64) error {
 	return s.fenced(ctx, ref, bson.D{
 		{Key: "$set", Value: bson.D{
@@ -228,9 +228,16 @@ func (s *Store) Started(ctx context.Context, ref Ref, version int64) error {
 			{Key: "appliedAttachmentsVersion", Value: version},
 			{Key: "updateDateTime", Value: NowMillis()},
 		}},
-		clearedOnAssign,
+		clearedOnStart,
 	}, notCancelled)
 }
+
+// clearedOnStart is what a start drops: what clearedOnAssign drops, and a
+// rejection of attachments older than the ones it starts with (or, from a
+// writer that does not bump the version, replaced by them).
+var clearedOnStart = bson.E{Key: "$unset", Value: bson.D{
+	{Key: "error", Value: ""}, {Key: "stuck", Value: ""}, {Key: "refusal", Value: ""}, {Key: "attachmentsRejection", Value: ""},
+}}
 
 // StartedAll is Started for many tasks in one write: tasks that share an
 // assignment epoch and an attachments version, each addressed by its _id
@@ -281,7 +288,7 @@ func (s *Store) startedMany(ctx context.Context, refs []Ref, version int64, cond
 				{Key: "appliedAttachmentsVersion", Value: version},
 				{Key: "updateDateTime", Value: NowMillis()},
 			}},
-			clearedOnAssign,
+			clearedOnStart,
 		})
 	if err != nil {
 		return 0, fmt.Errorf("reporting %d tasks Running: %w", len(refs), err)
@@ -289,11 +296,18 @@ func (s *Store) startedMany(ctx context.Context, refs []Ref, version int64, cond
 	return res.MatchedCount, nil
 }
 
-// Applied records that the worker of ref runs with attachments version.
+// Applied records that the worker of ref runs with attachments version,
+// and clears the rejection it supersedes. A node delivers a task's updates
+// one at a time and in order, so any rejection on record came before this
+// update; keeping it would report a refusal of attachments the worker has
+// since moved past. Python writers never bump the version, so the stale
+// rejection can carry the very version now applied: only removing it tells
+// a reader that the newest attachments were taken.
 func (s *Store) Applied(ctx context.Context, ref Ref, version int64) error {
-	return s.fenced(ctx, ref, bson.D{{Key: "$set", Value: bson.D{
-		{Key: "appliedAttachmentsVersion", Value: version},
-	}}})
+	return s.fenced(ctx, ref, bson.D{
+		{Key: "$set", Value: bson.D{{Key: "appliedAttachmentsVersion", Value: version}}},
+		{Key: "$unset", Value: bson.D{{Key: "attachmentsRejection", Value: ""}}},
+	})
 }
 
 // Reject records that the worker of ref refused attachments version r.
