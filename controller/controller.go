@@ -31,6 +31,7 @@ import (
 	"github.com/skalds-go/skalds/controller/dispatch"
 	"github.com/skalds-go/skalds/controller/metrics"
 	"github.com/skalds-go/skalds/controller/monitor"
+	"github.com/skalds-go/skalds/runtime/backoff"
 	"github.com/skalds-go/skalds/runtime/config"
 	"github.com/skalds-go/skalds/runtime/event"
 	"github.com/skalds-go/skalds/runtime/liveness"
@@ -165,8 +166,10 @@ func (c Config) Report() map[string]any {
 		"logLevel":    i.LogLevel,
 		"auth":        map[string]any{"enabled": c.Token != ""},
 		"mongo":       map[string]any{"host": config.MaskURI(i.MongoHost), "dbName": i.DBName},
-		"redis":       map[string]any{"host": i.RedisHost, "port": i.RedisPort, "password": config.Mask(i.RedisPassword)},
+		"redis": map[string]any{"host": i.RedisHost, "port": i.RedisPort, "username": i.RedisUsername,
+			"password": config.Mask(i.RedisPassword), "tls": i.RedisTLS.String()},
 		"kafka": map[string]any{"host": i.KafkaHost, "port": i.KafkaPort, "enabled": !i.KafkaDisabled,
+			"securityProtocol": i.KafkaSecurityProtocol, "saslMechanism": i.KafkaSASLMechanism, "tls": i.KafkaTLS.String(),
 			"username": i.KafkaUsername, "password": config.Mask(i.KafkaPassword), "partitions": i.KafkaPartitions},
 	}
 }
@@ -183,9 +186,9 @@ type Options struct {
 	// defaults of package api.
 	EventPoll, KeepAlive time.Duration
 	// StartRetry is the backoff between connection attempts while a
-	// dependency is unreachable at start; zero fields mean 500 ms doubling
-	// up to 15 s.
-	StartRetry Backoff
+	// dependency is unreachable at start; zero durations mean 500 ms
+	// doubling up to 15 s.
+	StartRetry backoff.Policy
 }
 
 // Controller is a running system controller.
@@ -222,27 +225,33 @@ func New(ctx context.Context, cfg Config, opts Options) (*Controller, error) {
 		c.log.Warn("the node timeout is under two heartbeat periods; healthy nodes may be taken for dead",
 			"timeout", cfg.NodeTimeout, "heartbeatPeriod", liveness.Period)
 	}
-	c.Redis = redis.NewClient(&redis.Options{Addr: cfg.Infra.RedisAddr(), Password: cfg.Infra.RedisPassword})
-	deps := []dependency{
-		{name: "mongo", addr: cfg.Infra.MongoHost, check: "MONGO_HOST", connect: func(ctx context.Context) error {
+	var err error
+	if c.Redis, err = liveness.Dial(cfg.Infra, c.log); err != nil {
+		return nil, err
+	}
+	deps := []backoff.Dependency{
+		{Name: "mongo", Addr: config.MaskURI(cfg.Infra.MongoHost), Check: "MONGO_HOST", Connect: func(ctx context.Context) error {
 			st, err := task.Open(ctx, cfg.Infra.MongoHost, cfg.Infra.DBName)
 			c.Store = st
 			return err
 		}},
-		{name: "redis", addr: cfg.Infra.RedisAddr(), check: "REDIS_HOST/REDIS_PORT", connect: func(ctx context.Context) error {
+		{Name: "redis", Addr: cfg.Infra.RedisAddr(), Check: liveness.Check(cfg.Infra), Connect: func(ctx context.Context) error {
 			return c.Redis.Ping(ctx).Err()
 		}},
 	}
 	var kafkaCheck func(context.Context) error
 	if !cfg.Infra.KafkaDisabled {
-		c.broker = event.Broker{Addr: cfg.Infra.KafkaAddr(), Username: cfg.Infra.KafkaUsername,
-			Password: cfg.Infra.KafkaPassword, Partitions: cfg.Infra.KafkaPartitions}
+		if c.broker, err = event.NewBroker(cfg.Infra); err != nil {
+			_ = c.Redis.Close()
+			return nil, err
+		}
+		c.broker.Logger = c.log
 		kafkaCheck = func(ctx context.Context) error { return event.EnsureTopics(ctx, c.broker, event.Topics...) }
-		deps = append(deps, dependency{name: "kafka", addr: cfg.Infra.KafkaAddr(), check: "KAFKA_HOST/KAFKA_PORT", connect: kafkaCheck})
+		deps = append(deps, backoff.Dependency{Name: "kafka", Addr: cfg.Infra.KafkaAddr(), Check: event.Check(cfg.Infra), Connect: kafkaCheck})
 	} else {
 		c.log.Warn("running without Kafka: nodes see assignments and changes at their next reconcile (SKALD_RECONCILE_PERIOD)")
 	}
-	if err := waitFor(ctx, c.log, deps, opts.startRetry()); err != nil {
+	if err := backoff.WaitFor(ctx, c.log, opts.startRetry(), deps...); err != nil {
 		c.close()
 		return nil, err
 	}
@@ -259,7 +268,7 @@ func New(ctx context.Context, cfg Config, opts Options) (*Controller, error) {
 		c.Dispatcher = dispatch.New(c.Store, pub, c.Monitor, dispatch.Options{
 			Interval: cfg.DispatchInterval, Strategy: cfg.Strategy, MaxTasksPerNode: cfg.MaxTasksPerNode,
 			MaxClaimsPerCycle: cfg.MaxClaimsPerCycle,
-			MaxAttempts:       cfg.MaxAttempts, Backoff: dispatch.Backoff{Base: cfg.RetryBackoff, Max: cfg.RetryBackoffMax},
+			MaxAttempts:       cfg.MaxAttempts, Backoff: backoff.Policy{First: cfg.RetryBackoff, Max: cfg.RetryBackoffMax},
 			OfflineGrace: cfg.NodeTimeout, Logger: c.log, Metrics: c.Metrics,
 		})
 	}
@@ -291,23 +300,7 @@ func (c *Controller) close() {
 	}
 }
 
-// dependency is a server the controller needs before it can start.
-type dependency struct {
-	name    string // mongo, redis, kafka
-	addr    string // where it is looked for, for the log
-	check   string // the settings that say where it is
-	connect func(context.Context) error
-}
-
-// attemptTimeout bounds one connection attempt, so that a dependency that
-// accepts connections but never answers is retried like one that refuses.
-const attemptTimeout = 15 * time.Second
-
-// Backoff is the wait between connection attempts at start-up: First after
-// the first failure, doubling up to Max.
-type Backoff struct{ First, Max time.Duration }
-
-func (o Options) startRetry() Backoff {
+func (o Options) startRetry() backoff.Policy {
 	b := o.StartRetry
 	if b.First <= 0 {
 		b.First = 500 * time.Millisecond
@@ -316,45 +309,6 @@ func (o Options) startRetry() Backoff {
 		b.Max = 15 * time.Second
 	}
 	return b
-}
-
-// waitFor connects every dependency, retrying the ones that fail with
-// backoff until all have answered or ctx ends. Each round tries every
-// dependency still missing, so the log names all that are missing at once,
-// not one after the other.
-func waitFor(ctx context.Context, log *slog.Logger, deps []dependency, b Backoff) error {
-	delay := b.First
-	for round := 0; ; round++ {
-		var missing []dependency
-		var errs []error
-		for _, d := range deps {
-			actx, cancel := context.WithTimeout(ctx, attemptTimeout)
-			err := d.connect(actx)
-			cancel()
-			if err == nil {
-				if round > 0 {
-					log.Info("dependency reachable", "dependency", d.name, "addr", d.addr)
-				}
-				continue
-			}
-			missing = append(missing, d)
-			errs = append(errs, fmt.Errorf("%s %s (check %s): %w", d.name, d.addr, d.check, err))
-			if ctx.Err() == nil {
-				log.Warn("dependency not reachable; retrying", "dependency", d.name, "addr", d.addr,
-					"check", d.check, "err", err, "retryIn", delay)
-			}
-		}
-		if len(missing) == 0 {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("controller start-up ended before every dependency answered: %w", errors.Join(errs...))
-		case <-time.After(delay):
-		}
-		delay = min(2*delay, b.Max)
-		deps = missing
-	}
 }
 
 // shutdownGrace bounds how long in-flight requests may finish at shutdown.

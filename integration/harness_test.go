@@ -102,6 +102,15 @@ type runningNode struct {
 // its config, and waits until it is ready.
 func (e *env) startNode(name string, opts node.Options, tweak func(*config.Config), classes ...skald.Worker) *runningNode {
 	e.t.Helper()
+	mark := e.logs.Mark()
+	rn := e.launchNode(name, opts, tweak, classes...)
+	e.ready(rn, mark)
+	return rn
+}
+
+// launchNode runs a node like startNode, without waiting for it.
+func (e *env) launchNode(name string, opts node.Options, tweak func(*config.Config), classes ...skald.Worker) *runningNode {
+	e.t.Helper()
 	cfg := e.cfg
 	cfg.SkaldID = e.id(name)
 	if tweak != nil {
@@ -120,21 +129,26 @@ func (e *env) startNode(name string, opts node.Options, tweak func(*config.Confi
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	rn := &runningNode{n: n, cancel: cancel, done: make(chan error, 1)}
-	mark := e.logs.Mark()
 	go func() { rn.done <- n.Run(ctx) }()
 	e.t.Cleanup(func() { _ = rn.stop() })
+	return rn
+}
+
+// ready waits until rn logs "node ready" after mark.
+func (e *env) ready(rn *runningNode, mark int) {
+	e.t.Helper()
 	wait, cancelWait := context.WithTimeout(e.ctx, deadline)
 	defer cancelWait()
-	ready := func(r skaldtest.Record) bool { return r.Msg == "node ready" && r.Attrs["skaldId"] == cfg.SkaldID }
+	id := rn.n.ID()
+	ready := func(r skaldtest.Record) bool { return r.Msg == "node ready" && r.Attrs["skaldId"] == id }
 	if _, err := e.logs.AwaitFrom(wait, mark, ready); err != nil {
 		select {
 		case err := <-rn.done:
-			e.t.Fatalf("node %s stopped at start: %v", cfg.SkaldID, err)
+			e.t.Fatalf("node %s stopped at start: %v", id, err)
 		default:
 		}
-		e.t.Fatalf("node %s not ready: %v", cfg.SkaldID, err)
+		e.t.Fatalf("node %s not ready: %v", id, err)
 	}
-	return rn
 }
 
 // stop stops the node gracefully and returns what Run returned.

@@ -41,6 +41,7 @@ import (
 
 	"github.com/skalds-go/skalds/controller/metrics"
 	"github.com/skalds-go/skalds/controller/monitor"
+	"github.com/skalds-go/skalds/runtime/backoff"
 	"github.com/skalds-go/skalds/runtime/event"
 	"github.com/skalds-go/skalds/runtime/task"
 )
@@ -81,9 +82,10 @@ type Options struct {
 	// MaxAttempts is how many runs a task gets before a failure is final;
 	// zero means 3, and 1 disables retries.
 	MaxAttempts int
-	// Backoff is the wait before a retry; a zero Base means 2 s, a zero Max
-	// 5 min.
-	Backoff Backoff
+	// Backoff is the wait before a retry, jittered per task so that tasks
+	// that failed together are not retried together; a zero First means
+	// 2 s, a zero Max 5 min.
+	Backoff backoff.Policy
 	// OfflineGrace is how long an executor that is absent from the registry
 	// altogether (as opposed to present and stale) must stay absent before
 	// its tasks are moved: a node that was just started, or restarted in
@@ -157,8 +159,8 @@ func New(tasks Tasks, pub Publisher, nodes Nodes, opts Options) *Dispatcher {
 	if opts.MaxClaimsPerCycle <= 0 {
 		opts.MaxClaimsPerCycle = DefaultMaxClaimsPerCycle
 	}
-	if opts.Backoff.Base <= 0 {
-		opts.Backoff.Base = 2 * time.Second
+	if opts.Backoff.First <= 0 {
+		opts.Backoff.First = 2 * time.Second
 	}
 	if opts.Backoff.Max <= 0 {
 		opts.Backoff.Max = 5 * time.Minute
@@ -416,7 +418,7 @@ func (d *Dispatcher) triage(now time.Time, docs []task.Task, snap *monitor.Snaps
 			todo = append(todo, action{kind: move, doc: t, lost: lost})
 		case t.LifecycleStatus == task.Failed && t.Attempts < d.opts.MaxAttempts:
 			failedAt := time.UnixMilli(t.UpdateDateTime)
-			if now.Sub(failedAt) >= d.opts.Backoff.Delay(max(t.Attempts, 1)) {
+			if now.Sub(failedAt) >= d.opts.Backoff.DelayFor(t.ID, max(t.Attempts, 1)) {
 				todo = append(todo, action{kind: retry, doc: t})
 			}
 		}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/skalds-go/skalds/controller/monitor"
+	"github.com/skalds-go/skalds/runtime/backoff"
 	"github.com/skalds-go/skalds/runtime/liveness"
 	"github.com/skalds-go/skalds/runtime/task"
 )
@@ -57,16 +58,6 @@ func TestRandomStaysInRangeAndSpreads(t *testing.T) {
 	for _, id := range []string{"a", "b", "c"} {
 		if seen[id] < 50 {
 			t.Fatalf("random choice is lopsided: %v", seen)
-		}
-	}
-}
-
-func TestBackoffDoublesUpToMax(t *testing.T) {
-	b := Backoff{Base: time.Second, Max: 5 * time.Second}
-	want := []time.Duration{time.Second, time.Second, 2 * time.Second, 4 * time.Second, 5 * time.Second, 5 * time.Second}
-	for n, w := range want {
-		if got := b.Delay(n); got != w {
-			t.Errorf("Delay(%d) = %v, want %v", n, got, w)
 		}
 	}
 }
@@ -134,7 +125,7 @@ func TestPlanMovesTasksOfOfflineNodesAndReleasesWhenNobodyCan(t *testing.T) {
 }
 
 func TestPlanRetriesWithBackoffThenGivesUp(t *testing.T) {
-	d := New(nil, nil, nil, Options{MaxAttempts: 3, Backoff: Backoff{Base: 10 * time.Second, Max: time.Hour}})
+	d := New(nil, nil, nil, Options{MaxAttempts: 3, Backoff: backoff.Policy{First: 10 * time.Second, Max: time.Hour}})
 	failed := func(attempts int, ago time.Duration, now time.Time) task.Task {
 		x := doc(fmt.Sprint("f", attempts, ago), "A", task.Failed, ptr("n1"), 0)
 		x.Attempts = attempts

@@ -5,7 +5,6 @@ import (
 	"math/rand/v2"
 	"sort"
 	"strings"
-	"time"
 )
 
 // Strategy says which of the nodes able to take a task gets it.
@@ -86,26 +85,4 @@ func (c *chooser) choose(cs []candidate) int {
 		}
 		return best
 	}
-}
-
-// Backoff is the wait before retrying a failed task: Base after the first
-// failure, doubling with each further attempt, never more than Max.
-type Backoff struct {
-	Base, Max time.Duration
-}
-
-// Delay returns the wait after the given number of attempts (at least 1
-// is assumed: a task that failed ran once).
-func (b Backoff) Delay(attempts int) time.Duration {
-	d := b.Base
-	for i := 1; i < attempts; i++ {
-		d *= 2
-		if b.Max > 0 && d >= b.Max {
-			return b.Max
-		}
-	}
-	if b.Max > 0 && d > b.Max {
-		return b.Max
-	}
-	return d
 }

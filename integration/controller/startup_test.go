@@ -11,6 +11,7 @@ import (
 	"time"
 
 	ctl "github.com/skalds-go/skalds/controller"
+	"github.com/skalds-go/skalds/runtime/backoff"
 )
 
 // lockedBuffer collects log output written from several goroutines.
@@ -61,7 +62,7 @@ func TestControllerWaitsForARedisThatComesUpLater(t *testing.T) {
 	ready := make(chan built, 1)
 	go func() {
 		c, err := ctl.New(ctx, cfg, ctl.Options{Logger: log, Listener: ln,
-			StartRetry: ctl.Backoff{First: 50 * time.Millisecond, Max: 200 * time.Millisecond}})
+			StartRetry: backoff.Policy{First: 50 * time.Millisecond, Max: 200 * time.Millisecond}})
 		ready <- built{c, err}
 	}()
 	e.await("the controller to report Redis missing", func() bool {

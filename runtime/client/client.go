@@ -34,7 +34,11 @@ func New(ctx context.Context, cfg config.Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	broker := event.Broker{Addr: cfg.KafkaAddr(), Username: cfg.KafkaUsername, Password: cfg.KafkaPassword, Partitions: cfg.KafkaPartitions}
+	broker, err := event.NewBroker(cfg)
+	if err != nil {
+		_ = store.Close(context.Background())
+		return nil, err
+	}
 	if err := event.EnsureTopics(ctx, broker, event.Topics...); err != nil {
 		_ = store.Close(context.Background())
 		return nil, err

@@ -34,6 +34,13 @@ type Config struct {
 	RedisHost     string // REDIS_HOST; default localhost
 	RedisPort     int    // REDIS_PORT; default 6379
 	RedisPassword string // REDIS_PASSWORD
+	// RedisUsername is the ACL user (REDIS_USERNAME); empty is Redis'
+	// "default" user, the only one before Redis 6.
+	RedisUsername string
+	// RedisTLS encrypts the Redis link (REDIS_TLS=true, and
+	// REDIS_TLS_CA_FILE, REDIS_TLS_CERT_FILE, REDIS_TLS_KEY_FILE,
+	// REDIS_TLS_SERVER_NAME, REDIS_TLS_INSECURE_SKIP_VERIFY).
+	RedisTLS TLS
 	// RedisKeyTTL is how long registry keys and terminal task heartbeats
 	// live (REDIS_KEY_TTL, seconds; default 3600).
 	RedisKeyTTL time.Duration
@@ -43,8 +50,20 @@ type Config struct {
 
 	KafkaHost     string // KAFKA_HOST; default localhost
 	KafkaPort     int    // KAFKA_PORT; default 9092
-	KafkaUsername string // KAFKA_USERNAME; SASL/PLAIN when set
+	KafkaUsername string // KAFKA_USERNAME; SASL when set
 	KafkaPassword string // KAFKA_PASSWORD
+	// KafkaSecurityProtocol is PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL
+	// (KAFKA_SECURITY_PROTOCOL). Unset, it is SASL_SSL when KafkaUsername
+	// is set, SSL when KafkaTLS.Enabled, and PLAINTEXT otherwise.
+	KafkaSecurityProtocol string
+	// KafkaSASLMechanism is PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512
+	// (KAFKA_SASL_MECHANISM; default PLAIN).
+	KafkaSASLMechanism string
+	// KafkaTLS holds the certificates of the Kafka link
+	// (KAFKA_TLS_CA_FILE, KAFKA_TLS_CERT_FILE, KAFKA_TLS_KEY_FILE,
+	// KAFKA_TLS_SERVER_NAME, KAFKA_TLS_INSECURE_SKIP_VERIFY); its Enabled
+	// follows KafkaSecurityProtocol.
+	KafkaTLS TLS
 	// KafkaPartitions is the partition count of topics created at start
 	// (KAFKA_TOPIC_PARTITIONS; default 6).
 	KafkaPartitions int
@@ -134,6 +153,7 @@ func load(c Config, env func(string) (string, bool)) (Config, error) {
 		}
 	}
 	e.Int(&c.LogRotationMB, "LOG_ROTATION_MB", 10)
+	e.loadSecurity(&c)
 
 	switch c.Mode {
 	case ModeNode, ModeEdge, ModeSingleProcess:
@@ -157,6 +177,20 @@ func (c Config) String() string {
 	}
 	if c.RedisDisabled {
 		redis = "off"
+	}
+	if !c.KafkaDisabled && c.KafkaSecurityProtocol != "" && c.KafkaSecurityProtocol != KafkaPlaintext {
+		kafka += " (" + c.KafkaSecurityProtocol
+		if c.KafkaSASL() {
+			kafka += " " + c.KafkaSASLMechanism + " user " + c.KafkaUsername
+		}
+		kafka += ")"
+	}
+	if !c.RedisDisabled && (c.RedisTLS.Enabled || c.RedisUsername != "") {
+		redis += " (tls " + c.RedisTLS.String()
+		if c.RedisUsername != "" {
+			redis += ", user " + c.RedisUsername
+		}
+		redis += ")"
 	}
 	return fmt.Sprintf("skaldId=%s mode=%s kafka=%s redis=%s mongo=%s db=%s kafkaPassword=%s redisPassword=%s",
 		c.SkaldID, c.Mode, kafka, redis, MaskURI(c.MongoHost), c.DBName, Mask(c.KafkaPassword), Mask(c.RedisPassword))

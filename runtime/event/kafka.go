@@ -2,40 +2,130 @@ package event
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/sasl"
 	"github.com/segmentio/kafka-go/sasl/plain"
+	"github.com/segmentio/kafka-go/sasl/scram"
+
+	"github.com/skalds-go/skalds/runtime/config"
 )
 
 // Broker says how to reach Kafka.
 type Broker struct {
 	Addr               string // host:port of a bootstrap broker
-	Username, Password string // SASL/PLAIN credentials, when set
+	Username, Password string // SASL credentials, when set
+	// Mechanism is the SASL mechanism for Username: config.SASLPlain (the
+	// default), config.SASLScramSHA256 or config.SASLScramSHA512.
+	Mechanism string
+	// TLS, when set, encrypts every connection to the brokers.
+	TLS *tls.Config
 	// Partitions is the partition count of topics created by EnsureTopics.
 	Partitions int
+	// Logger receives kafka-go's own error records (failed fetches,
+	// rebalances), so that they show up in the process's log instead of
+	// being dropped; nil drops them.
+	Logger *slog.Logger
+}
+
+// NewBroker returns the Broker that cfg describes: its address, its
+// security protocol, SASL mechanism and certificates. An error names the
+// setting to fix.
+func NewBroker(cfg config.Config) (Broker, error) {
+	b := Broker{Addr: cfg.KafkaAddr(), Partitions: cfg.KafkaPartitions}
+	if cfg.KafkaSASL() {
+		b.Username, b.Password, b.Mechanism = cfg.KafkaUsername, cfg.KafkaPassword, cfg.KafkaSASLMechanism
+		if _, err := b.mechanism(); err != nil {
+			return Broker{}, err
+		}
+	}
+	t, err := cfg.KafkaTLS.Config("KAFKA_TLS")
+	if err != nil {
+		return Broker{}, err
+	}
+	b.TLS = t
+	return b, nil
+}
+
+// Check names the settings that say where Kafka is and how to log in, for
+// errors and logs about a broker that does not answer.
+func Check(cfg config.Config) string {
+	s := "KAFKA_HOST/KAFKA_PORT"
+	if cfg.KafkaSecurityProtocol != "" && cfg.KafkaSecurityProtocol != config.KafkaPlaintext {
+		s += ", KAFKA_SECURITY_PROTOCOL"
+	}
+	if cfg.KafkaSASL() {
+		s += ", KAFKA_SASL_MECHANISM, KAFKA_USERNAME/KAFKA_PASSWORD"
+	}
+	if cfg.KafkaTLS.Enabled {
+		s += ", KAFKA_TLS*"
+	}
+	return s
+}
+
+// mechanism returns the SASL mechanism for the credentials, or nil
+// without them.
+func (b Broker) mechanism() (sasl.Mechanism, error) {
+	if b.Username == "" {
+		return nil, nil
+	}
+	var algo scram.Algorithm
+	switch strings.ToUpper(b.Mechanism) {
+	case "", config.SASLPlain:
+		return plain.Mechanism{Username: b.Username, Password: b.Password}, nil
+	case config.SASLScramSHA256:
+		algo = scram.SHA256
+	case config.SASLScramSHA512:
+		algo = scram.SHA512
+	default:
+		return nil, fmt.Errorf("KAFKA_SASL_MECHANISM=%q is not PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", b.Mechanism)
+	}
+	m, err := scram.Mechanism(algo, b.Username, b.Password)
+	if err != nil {
+		// The error text of SASLprep could quote the password: say which
+		// setting is wrong and nothing more.
+		return nil, errors.New("KAFKA_USERNAME or KAFKA_PASSWORD holds characters SCRAM does not allow (SASLprep)")
+	}
+	return m, nil
 }
 
 func (b Broker) transport() *kafka.Transport {
 	// A transport of its own per client: the shared default one caches
 	// metadata for 6 s, which makes the first write to a new topic fail.
-	t := &kafka.Transport{DialTimeout: 5 * time.Second}
-	if b.Username != "" {
-		t.SASL = plain.Mechanism{Username: b.Username, Password: b.Password}
-	}
+	t := &kafka.Transport{DialTimeout: 5 * time.Second, TLS: b.TLS}
+	t.SASL, _ = b.mechanism() // NewBroker checked it; a hand-made Broker fails at the handshake
 	return t
 }
 
 func (b Broker) dialer() *kafka.Dialer {
-	d := &kafka.Dialer{Timeout: 5 * time.Second, DualStack: true}
-	if b.Username != "" {
-		d.SASLMechanism = plain.Mechanism{Username: b.Username, Password: b.Password}
-	}
+	d := &kafka.Dialer{Timeout: 5 * time.Second, DualStack: true, TLS: b.TLS}
+	d.SASLMechanism, _ = b.mechanism()
 	return d
+}
+
+// kafkaLogger turns kafka-go's printf-style records into slog records.
+type kafkaLogger struct {
+	log   *slog.Logger
+	level slog.Level
+}
+
+func (l kafkaLogger) Printf(format string, args ...any) {
+	l.log.Log(context.Background(), l.level, fmt.Sprintf(format, args...), "component", "kafka-go")
+}
+
+// errorLogger is kafka-go's error logger for b, or nil.
+func (b Broker) errorLogger() kafka.Logger {
+	if b.Logger == nil {
+		return nil
+	}
+	return kafkaLogger{log: b.Logger, level: slog.LevelWarn}
 }
 
 // EnsureTopics creates the topics that do not exist yet. Relying on broker
@@ -105,6 +195,7 @@ func NewPublisher(b Broker) *Publisher {
 		BatchSize:    1,
 		RequiredAcks: kafka.RequireAll,
 		Transport:    b.transport(),
+		ErrorLogger:  b.errorLogger(),
 	}}
 }
 
@@ -167,6 +258,9 @@ const batchLinger = 2 * time.Millisecond
 // look at a task again, while skipping one could delay a start until the
 // next reconcile.
 func Subscribe(b Broker, group string, topics []string, log *slog.Logger) *Subscriber {
+	if b.Logger == nil {
+		b.Logger = log
+	}
 	return &Subscriber{log: log, r: kafka.NewReader(kafka.ReaderConfig{
 		Brokers:     []string{b.Addr},
 		Dialer:      b.dialer(),
@@ -187,6 +281,7 @@ func Subscribe(b Broker, group string, topics []string, log *slog.Logger) *Subsc
 		// Room for a burst of events to wait, so that RunBatch handles it
 		// in a few large batches.
 		QueueCapacity: 1000,
+		ErrorLogger:   b.errorLogger(),
 	})}
 }
 

@@ -141,6 +141,14 @@ func New(rdb redis.UniversalClient, ttl time.Duration) *Registry {
 	return &Registry{rdb: rdb, ttl: ttl}
 }
 
+// Close closes the registry's Redis client.
+func (r *Registry) Close() error {
+	if r == nil {
+		return nil
+	}
+	return r.rdb.Close()
+}
+
 // TaskRef is one entry of a node's task list.
 type TaskRef struct {
 	ID        string `json:"id"`

@@ -39,10 +39,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/skalds-go/skalds/internal/erased"
 	"github.com/skalds-go/skalds/internal/runner"
+	"github.com/skalds-go/skalds/runtime/backoff"
 	"github.com/skalds-go/skalds/runtime/config"
 	"github.com/skalds-go/skalds/runtime/event"
 	"github.com/skalds-go/skalds/runtime/liveness"
@@ -103,6 +102,9 @@ type Options struct {
 	// BatchSize is the most events handled together; their tasks are read
 	// in one query. Zero means 1000.
 	BatchSize int
+	// StartRetry is the backoff between attempts to reach MongoDB, Redis
+	// and Kafka at start; the zero value waits 1 s, doubling up to 30 s.
+	StartRetry backoff.Policy
 }
 
 // Node is a Skald: it runs tasks of the worker classes registered with it.
@@ -217,29 +219,13 @@ func (n *Node) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	store, err := task.Open(ctx, n.cfg.MongoHost, n.cfg.DBName)
+	broker, err := n.connect(ctx)
 	if err != nil {
 		return err
 	}
-	defer store.Close(context.Background())
-	n.store, n.w = store, gated{w: store, sem: make(chan struct{}, 8)}
-
-	if !n.cfg.RedisDisabled {
-		rdb := redis.NewClient(&redis.Options{Addr: n.cfg.RedisAddr(), Password: n.cfg.RedisPassword})
-		defer rdb.Close()
-		if err := rdb.Ping(ctx).Err(); err != nil {
-			return fmt.Errorf("redis %s (check REDIS_HOST/REDIS_PORT, or set REDIS_HOST empty to run without Redis): %w", n.cfg.RedisAddr(), err)
-		}
-		n.reg = liveness.New(rdb, n.cfg.RedisKeyTTL)
-	}
-
-	var broker event.Broker
-	if !n.cfg.KafkaDisabled {
-		broker = event.Broker{Addr: n.cfg.KafkaAddr(), Username: n.cfg.KafkaUsername, Password: n.cfg.KafkaPassword, Partitions: n.cfg.KafkaPartitions}
-		if err := event.EnsureTopics(ctx, broker, event.Topics...); err != nil {
-			return err
-		}
-	} else {
+	defer n.store.Close(context.Background())
+	defer n.reg.Close()
+	if n.cfg.KafkaDisabled {
 		n.log.Warn("running without Kafka: tasks are picked up by the reconcile every SKALD_RECONCILE_PERIOD", "reconcilePeriod", n.cfg.ReconcilePeriod)
 	}
 	if err := n.claimEdge(ctx, edge); err != nil {
@@ -268,6 +254,65 @@ func (n *Node) Run(ctx context.Context) error {
 	return nil
 }
 
+// connect reaches MongoDB, Redis and Kafka (the last two unless
+// disabled). A server that does not answer is logged by name, with the
+// settings to check, and retried with backoff until it answers or ctx
+// ends: nodes often start together with their servers, and exiting would
+// only turn that into a restart loop.
+func (n *Node) connect(ctx context.Context) (event.Broker, error) {
+	var broker event.Broker
+	deps := []backoff.Dependency{{Name: "mongo", Addr: config.MaskURI(n.cfg.MongoHost), Check: "MONGO_HOST",
+		Connect: func(ctx context.Context) error {
+			store, err := task.Open(ctx, n.cfg.MongoHost, n.cfg.DBName)
+			if err == nil {
+				n.store, n.w = store, gated{w: store, sem: make(chan struct{}, 8)}
+			}
+			return err
+		}}}
+	if !n.cfg.RedisDisabled {
+		rdb, err := liveness.Dial(n.cfg, n.log)
+		if err != nil {
+			return broker, err
+		}
+		deps = append(deps, backoff.Dependency{Name: "redis", Addr: n.cfg.RedisAddr(),
+			Check:   liveness.Check(n.cfg) + ", or REDIS_HOST empty to run without Redis",
+			Connect: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }})
+		n.reg = liveness.New(rdb, n.cfg.RedisKeyTTL)
+	}
+	if !n.cfg.KafkaDisabled {
+		var err error
+		if broker, err = event.NewBroker(n.cfg); err != nil {
+			return broker, err
+		}
+		broker.Logger = n.log
+		deps = append(deps, backoff.Dependency{Name: "kafka", Addr: n.cfg.KafkaAddr(), Check: event.Check(n.cfg),
+			Connect: func(ctx context.Context) error { return event.EnsureTopics(ctx, broker, event.Topics...) }})
+	}
+	warnInsecure(n.log, n.cfg)
+	if err := backoff.WaitFor(ctx, n.log, n.opts.StartRetry, deps...); err != nil {
+		if n.store != nil {
+			_ = n.store.Close(context.Background())
+		}
+		_ = n.reg.Close()
+		return broker, fmt.Errorf("node %s: %w", n.cfg.SkaldID, err)
+	}
+	return broker, nil
+}
+
+// warnInsecure logs the links whose settings leave a password readable or
+// a server unauthenticated on the network.
+func warnInsecure(log *slog.Logger, cfg config.Config) {
+	if !cfg.KafkaDisabled && cfg.KafkaSecurityProtocol == config.KafkaSASLPlaintext && cfg.KafkaSASLMechanism == config.SASLPlain {
+		log.Warn("KAFKA_SECURITY_PROTOCOL=SASL_PLAINTEXT with PLAIN sends the Kafka password in clear; use SASL_SSL or a SCRAM mechanism")
+	}
+	if !cfg.KafkaDisabled && cfg.KafkaTLS.Enabled && cfg.KafkaTLS.InsecureSkipVerify {
+		log.Warn("KAFKA_TLS_INSECURE_SKIP_VERIFY is set: the Kafka broker's certificate is not checked")
+	}
+	if !cfg.RedisDisabled && cfg.RedisTLS.Enabled && cfg.RedisTLS.InsecureSkipVerify {
+		log.Warn("REDIS_TLS_INSECURE_SKIP_VERIFY is set: the Redis server's certificate is not checked")
+	}
+}
+
 // follow consumes events until ctx ends. A subscription that fails is
 // replaced after a pause, followed by a full reconcile, since events may
 // have been missed meanwhile.
@@ -276,8 +321,8 @@ func (n *Node) follow(ctx context.Context, broker event.Broker) {
 	if size <= 0 {
 		size = 1000
 	}
-	backoff := time.Second
-	for {
+	retry := backoff.Policy{First: time.Second, Max: 30 * time.Second}
+	for attempt := 1; ; attempt++ {
 		// Every node is its own consumer group, so every node sees every
 		// event and each decides from MongoDB whether the task is its own.
 		sub := event.Subscribe(broker, n.cfg.SkaldID, event.Topics, n.log)
@@ -288,13 +333,10 @@ func (n *Node) follow(ctx context.Context, broker event.Broker) {
 		if ctx.Err() != nil {
 			return
 		}
-		n.log.Error("event subscription failed; subscribing again", "err", err, "retryIn", backoff)
-		select {
-		case <-ctx.Done():
+		n.log.Error("event subscription failed; subscribing again", "err", err, "attempt", attempt)
+		if retry.Sleep(ctx, attempt) != nil {
 			return
-		case <-time.After(backoff):
 		}
-		backoff = min(2*backoff, 30*time.Second)
 		n.reconcileAll(ctx)
 	}
 }

@@ -5,8 +5,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/redis/go-redis/v9"
-
+	"github.com/skalds-go/skalds/runtime/backoff"
 	"github.com/skalds-go/skalds/runtime/liveness"
 	"github.com/skalds-go/skalds/runtime/task"
 )
@@ -70,10 +69,16 @@ func (n *Node) RunSingle(ctx context.Context) error {
 	}
 	e := tasks[0]
 	if !n.cfg.RedisDisabled {
-		rdb := redis.NewClient(&redis.Options{Addr: n.cfg.RedisAddr(), Password: n.cfg.RedisPassword})
+		rdb, err := liveness.Dial(n.cfg, n.log)
+		if err != nil {
+			return err
+		}
 		defer rdb.Close()
-		if err := rdb.Ping(ctx).Err(); err != nil {
-			return fmt.Errorf("redis %s (check REDIS_HOST/REDIS_PORT, or set REDIS_HOST empty to run without Redis): %w", n.cfg.RedisAddr(), err)
+		redisUp := backoff.Dependency{Name: "redis", Addr: n.cfg.RedisAddr(),
+			Check:   liveness.Check(n.cfg) + ", or REDIS_HOST empty to run without Redis",
+			Connect: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }}
+		if err := backoff.WaitFor(ctx, n.log, n.opts.StartRetry, redisUp); err != nil {
+			return err
 		}
 		n.reg = liveness.New(rdb, n.cfg.RedisKeyTTL)
 	}

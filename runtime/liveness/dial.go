@@ -1,0 +1,70 @@
+package liveness
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync/atomic"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/skalds-go/skalds/runtime/config"
+)
+
+// Dial returns a Redis client for the server cfg names, with its ACL user
+// and password and, when REDIS_TLS is on, TLS. It does not connect: the
+// first command does (Ping it to check the server). go-redis's own records
+// (a pool that cannot dial, for one) go to log from then on.
+func Dial(cfg config.Config, log *slog.Logger) (*redis.Client, error) {
+	tc, err := cfg.RedisTLS.Config("REDIS_TLS")
+	if err != nil {
+		return nil, err
+	}
+	if log != nil {
+		RouteRedisLog(log)
+	}
+	return redis.NewClient(&redis.Options{
+		Addr:      cfg.RedisAddr(),
+		Username:  cfg.RedisUsername,
+		Password:  cfg.RedisPassword,
+		TLSConfig: tc,
+	}), nil
+}
+
+// Check names the settings that say where Redis is and how to log in, for
+// errors and logs about a Redis that does not answer.
+func Check(cfg config.Config) string {
+	s := "REDIS_HOST/REDIS_PORT"
+	if cfg.RedisPassword != "" || cfg.RedisUsername != "" {
+		s += ", REDIS_USERNAME/REDIS_PASSWORD"
+	}
+	if cfg.RedisTLS.Enabled {
+		s += ", REDIS_TLS*"
+	}
+	return s
+}
+
+// redisLog is where go-redis's records go. go-redis has a single logger
+// per process, so the latest RouteRedisLog wins.
+var redisLog atomic.Pointer[slog.Logger]
+
+// slogRedis is go-redis's logger interface on slog.
+type slogRedis struct{}
+
+func (slogRedis) Printf(ctx context.Context, format string, args ...any) {
+	log := redisLog.Load()
+	if log == nil {
+		return
+	}
+	msg := strings.TrimSpace(fmt.Sprintf(format, args...))
+	log.Log(ctx, slog.LevelWarn, strings.TrimPrefix(msg, "redis: "), "component", "go-redis")
+}
+
+// RouteRedisLog sends go-redis's records, which by default it prints to
+// stderr in a format of its own, to log as warnings. Dial calls it.
+func RouteRedisLog(log *slog.Logger) {
+	if redisLog.Swap(log) == nil {
+		redis.SetLogger(slogRedis{})
+	}
+}
