@@ -85,12 +85,12 @@ type Check struct {
 func (c *Check) Fail(p *Path, name, msg string) {
 	b := p.appendTo(make([]byte, 0, 32))
 	b = appendPathKey(b, []byte(name))
-	c.errs = append(c.errs, &FieldError{Path: string(b), Msg: msg})
+	c.errs = append(c.errs, &FieldError{Path: clipPath(string(b)), Msg: msg})
 }
 
 // FailAt records msg for the value at p itself, such as a slice element.
 func (c *Check) FailAt(p *Path, msg string) {
-	c.errs = append(c.errs, &FieldError{Path: p.String(), Msg: msg})
+	c.errs = append(c.errs, &FieldError{Path: clipPath(p.String()), Msg: msg})
 }
 
 // Len is the number of failures so far. Generated code compares it before

@@ -2,7 +2,51 @@ package codec
 
 import (
 	"strconv"
+	"unicode/utf8"
 )
+
+// Bounds on the text of an error. Keys and values quoted in an error come
+// from the sender, and an error ends up in a log line, in a task's
+// attachmentsRejection in MongoDB and in API responses: a megabyte of key
+// must not become a megabyte in each of them.
+const (
+	// maxQuoted is how much of one key or value an error quotes.
+	maxQuoted = 64
+	// maxPath is the longest path an error names; a longer one keeps its
+	// start and its end, the part that says which value is meant.
+	maxPath = 512
+	// maxMsg is the longest message of one error.
+	maxMsg = 512
+)
+
+// ClipText shortens s to at most max bytes plus "...", cutting at a rune
+// boundary so that the result stays valid UTF-8. Whatever stores or logs
+// an error text taken from a sender's input bounds it with ClipText.
+func ClipText(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	for max > 0 && !utf8.RuneStart(s[max]) {
+		max--
+	}
+	return s[:max] + "..."
+}
+
+// clipPath shortens a path longer than maxPath to its first and last parts
+// with "..." between them.
+func clipPath(p string) string {
+	if len(p) <= maxPath {
+		return p
+	}
+	head, tail := maxPath/4, len(p)-maxPath*3/4
+	for head > 0 && !utf8.RuneStart(p[head]) {
+		head--
+	}
+	for tail < len(p) && !utf8.RuneStart(p[tail]) {
+		tail++
+	}
+	return p[:head] + "..." + p[tail:]
+}
 
 // FieldError is one problem found while decoding or validating, tied to the
 // place in the document where it was found, so that the sender of a task can
@@ -59,8 +103,14 @@ func (e Errors) Unwrap() []error {
 }
 
 // appendPathKey appends one object member to a JSON path: ".name" when the
-// key is an identifier, `["key"]` otherwise.
+// key is an identifier, `["key"]` otherwise. A key longer than maxQuoted
+// is cut, and then always bracketed, ending in "...".
 func appendPathKey(b []byte, key []byte) []byte {
+	if len(key) > maxQuoted {
+		b = append(b, '[')
+		b = appendString(b, []byte(ClipText(string(key), maxQuoted)))
+		return append(b, ']')
+	}
 	if isIdent(key) {
 		b = append(b, '.')
 		return append(b, key...)

@@ -236,6 +236,23 @@ func (r *Reader) Seen(seen *bool) bool {
 	return false
 }
 
+// Repeated guards a map against a key given twice, which encoding/json
+// resolves silently by keeping the last value. Generated code passes
+// whether the map already holds the key just read. When dup is set,
+// Repeated records "key given more than once", skips the value and
+// returns true; the first value stays.
+func (r *Reader) Repeated(dup bool) bool {
+	if r.failed {
+		return true
+	}
+	if dup {
+		r.record("key given more than once")
+		r.skipValue()
+		return true
+	}
+	return false
+}
+
 // Unknown records "unknown field" for the current member and skips its
 // value; a misspelt field name is reported instead of being ignored.
 func (r *Reader) Unknown() {
@@ -296,7 +313,7 @@ func (r *Reader) add(path, msg string) {
 		r.failed = true
 		return
 	}
-	r.errs = append(r.errs, &FieldError{Path: path, Msg: msg})
+	r.errs = append(r.errs, &FieldError{Path: clipPath(path), Msg: ClipText(msg, maxMsg)})
 }
 
 // syntaxError records malformed input at byte offset off and stops the

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/skalds-go/skalds/runtime/codec"
 )
@@ -500,7 +501,9 @@ func TestDeepDecoder(t *testing.T) {
 	}
 	r.Reset(doc(1000, `1`))
 	decodeNode(r, new(node))
-	want = "$" + strings.Repeat(".child", 1000) + ": invalid JSON at offset 9000: exceeds the maximum nesting depth of 1000"
+	// The path is too long to quote whole: its start and its end remain.
+	path := "$" + strings.Repeat(".child", 1000)
+	want = path[:128] + "..." + path[len(path)-384:] + ": invalid JSON at offset 9000: exceeds the maximum nesting depth of 1000"
 	if got := errString(r.End()); got != want {
 		t.Fatalf("got %.80q...\nwant %.80q...", got, want)
 	}
@@ -574,5 +577,58 @@ func TestErrorsFormatting(t *testing.T) {
 	var fe *codec.FieldError
 	if !errors.As(error(three), &fe) || fe.Path != "$.a" {
 		t.Errorf("errors.As: %v", fe)
+	}
+}
+
+// TestErrorTextsBounded: keys and values from the sender are quoted in
+// errors only in part, however long they are, so that a hostile document
+// cannot turn into a huge log line or stored rejection.
+func TestErrorTextsBounded(t *testing.T) {
+	long := strings.Repeat("é", 5<<20) // 10 MB, two bytes a rune
+	tests := []struct {
+		name, doc, prefix string
+	}{
+		{"unknown key", `{"rtspUrl":"rtsp://a/b","fixFrame":1,"` + long + `":1}`, `$["éé`},
+		{"key of a wrong value", `{"n":{"` + long + `":{"v":"x"}}}`, `$.n["éé`},
+		{"time value", `{"t":"` + long + `"}`, `$.t: invalid time "éé`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var err error
+			switch tt.name {
+			case "unknown key":
+				_, err = DecodeSimpleModel([]byte(tt.doc))
+			case "key of a wrong value":
+				r := codec.NewReader([]byte(tt.doc))
+				if r.BeginObject() && r.More() && string(r.Key()) == "n" && r.BeginObject() {
+					for r.More() {
+						r.Key()
+						var m node
+						decodeNode(r, &m)
+					}
+				}
+				for r.More() {
+				}
+				err = r.End()
+			default:
+				r := codec.NewReader([]byte(tt.doc))
+				if r.BeginObject() && r.More() && string(r.Key()) == "t" {
+					r.Time()
+				}
+				for r.More() {
+				}
+				err = r.End()
+			}
+			if err == nil {
+				t.Fatal("no error")
+			}
+			msg := err.Error()
+			if len(msg) > 1024 {
+				t.Errorf("error is %d bytes long, want at most 1 KB: %.200q", len(msg), msg)
+			}
+			if !strings.HasPrefix(msg, tt.prefix) || !strings.Contains(msg, "...") || !utf8.ValidString(msg) {
+				t.Errorf("error %.200q does not start with %q, or is not cut with \"...\" at a rune boundary", msg, tt.prefix)
+			}
+		})
 	}
 }

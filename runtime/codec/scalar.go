@@ -4,6 +4,7 @@ import (
 	"math"
 	"strconv"
 	"time"
+	"unicode/utf8"
 )
 
 // Null consumes a null and reports true, or reports false and consumes
@@ -248,7 +249,7 @@ func clip(tok []byte) string {
 	if len(tok) <= max {
 		return string(tok)
 	}
-	return string(tok[:max]) + "..."
+	return ClipText(string(tok[:max+utf8.UTFMax]), max)
 }
 
 // Float reads a number for a float32 (bits 32) or float64 (any other

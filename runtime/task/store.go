@@ -312,6 +312,7 @@ func (s *Store) Applied(ctx context.Context, ref Ref, version int64) error {
 
 // Reject records that the worker of ref refused attachments version r.
 func (s *Store) Reject(ctx context.Context, ref Ref, r Rejection) error {
+	r = r.Bounded()
 	r.At = NowMillis()
 	return s.fenced(ctx, ref, bson.D{{Key: "$set", Value: bson.D{
 		{Key: "attachmentsRejection", Value: r},

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/skalds-go/skalds/runtime/codec"
 	"go.mongodb.org/mongo-driver/v2/bson"
 )
 
@@ -130,6 +131,33 @@ type Rejection struct {
 	Message string       `bson:"message" json:"message"`
 	Fields  []FieldError `bson:"fields,omitempty" json:"fields,omitempty"`
 	At      int64        `bson:"at" json:"at"`
+}
+
+// Bounds of a stored Rejection. Its message and paths quote what the
+// sender wrote; the decoder already clips each quote, and these caps keep
+// the document, the API responses and the logs that show it small however
+// the error was produced.
+const (
+	MaxRejectionMessage = 4096 // bytes of Message
+	MaxRejectionFields  = 21   // the decoder's 20 errors and its "too many errors"
+	maxFieldText        = 1024 // bytes of a FieldError's Path or Message
+)
+
+// Bounded returns r with Message, Fields and each field's texts cut to
+// the caps above, each cut text ending in "...".
+func (r Rejection) Bounded() Rejection {
+	r.Message = codec.ClipText(r.Message, MaxRejectionMessage)
+	if len(r.Fields) > MaxRejectionFields {
+		r.Fields = r.Fields[:MaxRejectionFields]
+	}
+	fields := make([]FieldError, len(r.Fields))
+	for i, f := range r.Fields {
+		fields[i] = FieldError{Path: codec.ClipText(f.Path, maxFieldText), Message: codec.ClipText(f.Message, maxFieldText)}
+	}
+	if r.Fields != nil {
+		r.Fields = fields
+	}
+	return r
 }
 
 // FieldError is one refused field, by JSON path.

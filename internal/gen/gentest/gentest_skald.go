@@ -338,6 +338,9 @@ func decodeStream(r *codec.Reader, m *Stream) {
 				m.Labels = map[string]string{}
 				for r.More() {
 					k := string(r.Key())
+					if _, dup := m.Labels[k]; r.Repeated(dup) {
+						continue
+					}
 					m.Labels[k] = r.String()
 				}
 			}
@@ -839,6 +842,9 @@ func decodePipeline(r *codec.Reader, m *Pipeline) {
 				m.Labels = map[string]string{}
 				for r.More() {
 					k := string(r.Key())
+					if _, dup := m.Labels[k]; r.Repeated(dup) {
+						continue
+					}
 					m.Labels[k] = r.String()
 				}
 			}
@@ -900,6 +906,9 @@ func decodePipeline(r *codec.Reader, m *Pipeline) {
 				m.Limits = map[Mode]*Limit{}
 				for r.More() {
 					k := Mode(r.Key())
+					if _, dup := m.Limits[k]; r.Repeated(dup) {
+						continue
+					}
 					var v *Limit
 					if r.Null() {
 						v = nil
@@ -1527,6 +1536,9 @@ func decodeTagged(r *codec.Reader, m *Tagged) {
 				m.Labels = map[string]string{}
 				for r.More() {
 					k := string(r.Key())
+					if _, dup := m.Labels[k]; r.Repeated(dup) {
+						continue
+					}
 					m.Labels[k] = r.String()
 				}
 			}
@@ -1540,6 +1552,9 @@ func decodeTagged(r *codec.Reader, m *Tagged) {
 				m.ByMode = map[Mode]int{}
 				for r.More() {
 					k := Mode(r.Key())
+					if _, dup := m.ByMode[k]; r.Repeated(dup) {
+						continue
+					}
 					m.ByMode[k] = int(r.Int(0))
 				}
 			}
@@ -1586,6 +1601,9 @@ func decodeTagged(r *codec.Reader, m *Tagged) {
 				m.ItemMap = map[string]Item{}
 				for r.More() {
 					k := string(r.Key())
+					if _, dup := m.ItemMap[k]; r.Repeated(dup) {
+						continue
+					}
 					var v Item
 					decodeItem(r, &v)
 					m.ItemMap[k] = v

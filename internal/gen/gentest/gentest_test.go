@@ -84,6 +84,17 @@ func TestDecodeDuplicateInTwoSpellings(t *testing.T) {
 		"$.Name: field given more than once")
 }
 
+// TestDecodeDuplicateMapKey: a key given twice inside a map field is an
+// error at its path, like a struct member given twice; the first value
+// stays, where encoding/json would keep the last one silently.
+func TestDecodeDuplicateMapKey(t *testing.T) {
+	base := `{"name":"p","mode":"fast","cameras":[{"id":"a","fixFrame":1}],"weights":[1,2,3],`
+	wantErrors(t, base+`"labels":{"a":"1","b":"2","a":"3"}}`, `$.labels.a: key given more than once`)
+	wantErrors(t, base+`"limits":{"fast":{"max":1},"fast":null}}`, `$.limits.fast: key given more than once`)
+	// Escapes spell the same key differently; it is still the same key.
+	wantErrors(t, base+`"labels":{"a b":"1","a\u0020b":"2"}}`, `$.labels["a b"]: key given more than once`)
+}
+
 func TestDecodeWrongTypeHasPath(t *testing.T) {
 	wantErrors(t, `{"name":"p","mode":"fast","cameras":[{"id":"a","fixFrame":1},{"id":"b","fixFrame":"2"}],"weights":[1,2,3],"level":300}`,
 		"$.cameras[1].fixFrame: expected integer, got string",

@@ -441,7 +441,10 @@ func (r *renderer) decode(t *model.Type, l lval, d int) []jen.Code {
 		if !t.Key.Exact {
 			key = r.typ(t.Key.Go).Call(reader("Key"))
 		}
-		loop := []jen.Code{jen.Id(k).Op(":=").Add(key)}
+		loop := []jen.Code{
+			jen.Id(k).Op(":=").Add(key),
+			jen.If(jen.List(jen.Id("_"), jen.Id("dup")).Op(":=").Add(l.index(k).expr()), reader("Repeated", jen.Id("dup"))).Block(jen.Continue()),
+		}
 		if scalar(t.Elem) {
 			loop = append(loop, l.index(k).expr().Op("=").Add(r.read(t.Elem)))
 		} else {

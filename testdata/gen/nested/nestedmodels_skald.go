@@ -114,6 +114,9 @@ func decodeScene(r *codec.Reader, m *Scene) {
 				m.Index = Index{}
 				for r.More() {
 					k := string(r.Key())
+					if _, dup := m.Index[k]; r.Repeated(dup) {
+						continue
+					}
 					var v []Point
 					if r.Null() {
 						v = nil
@@ -206,6 +209,9 @@ func decodeScene(r *codec.Reader, m *Scene) {
 				m.Layers = map[string][]*Layer{}
 				for r.More() {
 					k := string(r.Key())
+					if _, dup := m.Layers[k]; r.Repeated(dup) {
+						continue
+					}
 					var v []*Layer
 					if r.Null() {
 						v = nil
@@ -235,6 +241,9 @@ func decodeScene(r *codec.Reader, m *Scene) {
 				m.ByMode = map[Mode]Mode{}
 				for r.More() {
 					k := Mode(r.Key())
+					if _, dup := m.ByMode[k]; r.Repeated(dup) {
+						continue
+					}
 					m.ByMode[k] = Mode(r.String())
 				}
 			}
