@@ -2,8 +2,10 @@ package codec_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
+	"github.com/go-playground/validator/v10"
 	"github.com/skalds-go/skalds/runtime/codec"
 )
 
@@ -112,5 +114,32 @@ type withStruct struct {
 func TestValidateRequiredStruct(t *testing.T) {
 	if got, want := errString(codec.Validate(&withStruct{})), "$.inner: is required"; got != want {
 		t.Fatalf("got %q, want %q", got, want)
+	}
+}
+
+// TestValidateMalformedTag: validator/v10 panics on a tag it cannot apply;
+// Validate reports it as an error instead, so that a hand-written model
+// with such a tag cannot take a node down.
+func TestValidateMalformedTag(t *testing.T) {
+	type bad struct {
+		N int `json:"n" validate:"min=a"`
+	}
+	err := codec.Validate(&bad{N: 1})
+	var errs codec.Errors
+	if !errors.As(err, &errs) || len(errs) != 1 || errs[0].Path != "$" || !strings.Contains(errs[0].Msg, "validate tag is malformed") {
+		t.Fatalf("got %v, want one error at $ about a malformed validate tag", err)
+	}
+}
+
+// TestRegisterValidation: a registration after the first validation, or
+// of a tag twice, is refused with an error that says what to do.
+func TestRegisterValidation(t *testing.T) {
+	_ = codec.Validate(&vModel{})
+	err := codec.RegisterValidation("late", func(validator.FieldLevel) bool { return true })
+	if err == nil || !strings.Contains(err.Error(), "init function") {
+		t.Errorf("late registration: got %v, want an error naming init functions", err)
+	}
+	if err := codec.RegisterValidation("", nil); err == nil {
+		t.Error("an empty registration was accepted")
 	}
 }

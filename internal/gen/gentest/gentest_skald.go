@@ -18,6 +18,13 @@ func Register(r skald.Registrar) {
 	r.Register(PipelineWorkerClass)
 }
 
+// init makes the //skald:validation tags of this package known to codec.
+func init() {
+	if err := codec.RegisterValidation("even", isEven); err != nil {
+		panic(err)
+	}
+}
+
 // PipelineWorkerClass describes PipelineWorker to the runtime.
 var PipelineWorkerClass = &skald.Class[Pipeline]{
 	Name:     "pipeline.v1",
@@ -160,7 +167,7 @@ func ValidatePipeline(m Pipeline) error {
 }
 
 // schemaTagged is the JSON Schema of Tagged; skaldgen -schema writes it to a file.
-const schemaTagged = `{"$schema":"https://json-schema.org/draft/2020-12/schema","title":"Tagged","type":"object","properties":{"name":{"type":"string","minLength":2,"maxLength":8},"code":{"type":"string","minLength":3,"maxLength":3},"kind":{"type":"string","const":"a"},"notKind":{"type":"string"},"mode":{"type":"string"},"url":{"type":"string"},"email":{"type":"string"},"id":{"type":"string"},"count":{"type":"integer","minimum":1,"maximum":10},"small":{"type":"integer","minimum":-128,"maximum":127,"exclusiveMinimum":-3,"exclusiveMaximum":3},"level":{"type":"integer","minimum":-128,"maximum":127,"enum":[1,2]},"size":{"type":"integer","minimum":1,"maximum":500},"choice":{"type":"integer","minimum":0,"maximum":18446744073709551615,"enum":[0,7]},"ratio":{"type":"number","exclusiveMinimum":0,"exclusiveMaximum":1},"ratio32":{"type":"number","minimum":0.10000000149011612,"maximum":0.8999999761581421},"exact":{"type":"number"},"same":{"type":"integer","const":4},"length":{"type":"integer","const":2},"flag":{"type":"boolean","const":true},"off":{"type":"boolean"},"every":{"type":"string","description":"a Go duration such as \"1m30s\""},"start":{"type":"string","format":"date-time"},"ptr":{"type":"integer","not":{"const":0},"minimum":5},"optPtr":{"type":["string","null"]},"minPtr":{"type":"integer","minimum":1},"tags":{"type":"array","items":{"type":"string","minLength":2},"minItems":1,"maxItems":3},"exactly":{"type":"array","items":{"type":"integer"},"minItems":2,"maxItems":2},"empty":{"type":"array","items":{"type":"integer"},"minItems":0,"maxItems":0},"grid":{"type":["array","null"],"items":{"type":"array","items":{"type":"integer","minimum":0},"maxItems":2}},"pair":{"type":"array","items":{"type":"string","minLength":1},"minItems":2,"maxItems":2},"labels":{"type":["object","null"],"additionalProperties":{"type":"string"}},"byMode":{"type":["object","null"],"additionalProperties":{"type":"integer","exclusiveMaximum":10}},"items":{"type":["array","null"],"items":{"$ref":"#/$defs/Item"}},"itemPtrs":{"type":["array","null"],"items":{"$ref":"#/$defs/Item"}},"itemMap":{"type":["object","null"],"additionalProperties":{"$ref":"#/$defs/Item"}},"main":{"$ref":"#/$defs/Item"},"opt":{"anyOf":[{"$ref":"#/$defs/Item"},{"type":"null"}]},"loose":{"type":["array","null"],"items":{"$ref":"#/$defs/Item"}},"raw":{},"legacy":{"$ref":"#/$defs/Legacy"},"skipped":{"type":"string"}},"required":["name","start","ptr","tags","main"],"additionalProperties":false,"$defs":{"Item":{"type":"object","properties":{"id":{"type":"string","minLength":1},"score":{"type":"integer","minimum":0,"maximum":100},"notes":{"type":["array","null"],"items":{"type":"string","maxLength":5}}},"required":["id"],"additionalProperties":false},"Legacy":{"type":"object","properties":{"code":{"type":"string"},"hex":{"type":"string"}},"additionalProperties":false}}}`
+const schemaTagged = `{"$schema":"https://json-schema.org/draft/2020-12/schema","title":"Tagged","type":"object","properties":{"name":{"type":"string","minLength":2,"maxLength":8},"code":{"type":"string","minLength":3,"maxLength":3},"kind":{"type":"string","const":"a"},"notKind":{"type":"string"},"mode":{"type":"string"},"url":{"type":"string"},"email":{"type":"string"},"id":{"type":"string"},"count":{"type":"integer","minimum":1,"maximum":10},"small":{"type":"integer","minimum":-128,"maximum":127,"exclusiveMinimum":-3,"exclusiveMaximum":3},"level":{"type":"integer","minimum":-128,"maximum":127,"enum":[1,2]},"size":{"type":"integer","minimum":1,"maximum":500},"choice":{"type":"integer","minimum":0,"maximum":18446744073709551615,"enum":[0,7]},"ratio":{"type":"number","exclusiveMinimum":0,"exclusiveMaximum":1},"ratio32":{"type":"number","minimum":0.10000000149011612,"maximum":0.8999999761581421},"exact":{"type":"number"},"same":{"type":"integer","const":4},"length":{"type":"integer","const":2},"flag":{"type":"boolean","const":true},"off":{"type":"boolean"},"every":{"type":"string","description":"a Go duration such as \"1m30s\""},"start":{"type":"string","format":"date-time"},"ptr":{"type":"integer","not":{"const":0},"minimum":5},"optPtr":{"type":["string","null"]},"minPtr":{"type":"integer","minimum":1},"tags":{"type":"array","items":{"type":"string","minLength":2},"minItems":1,"maxItems":3},"exactly":{"type":"array","items":{"type":"integer"},"minItems":2,"maxItems":2},"empty":{"type":"array","items":{"type":"integer"},"minItems":0,"maxItems":0},"grid":{"type":["array","null"],"items":{"type":"array","items":{"type":"integer","minimum":0},"maxItems":2}},"pair":{"type":"array","items":{"type":"string","minLength":1},"minItems":2,"maxItems":2},"labels":{"type":["object","null"],"additionalProperties":{"type":"string"}},"byMode":{"type":["object","null"],"additionalProperties":{"type":"integer","exclusiveMaximum":10}},"items":{"type":["array","null"],"items":{"$ref":"#/$defs/Item"}},"itemPtrs":{"type":["array","null"],"items":{"$ref":"#/$defs/Item"}},"itemMap":{"type":["object","null"],"additionalProperties":{"$ref":"#/$defs/Item"}},"main":{"$ref":"#/$defs/Item"},"opt":{"anyOf":[{"$ref":"#/$defs/Item"},{"type":"null"}]},"loose":{"type":["array","null"],"items":{"$ref":"#/$defs/Item"}},"raw":{},"legacy":{"$ref":"#/$defs/Legacy"},"skipped":{"type":"string"}},"required":["name","start","ptr","tags","main"],"additionalProperties":false,"$defs":{"Item":{"type":"object","properties":{"id":{"type":"string","minLength":1},"score":{"type":"integer","minimum":0,"maximum":100},"notes":{"type":["array","null"],"items":{"type":"string","maxLength":5}}},"required":["id"],"additionalProperties":false},"Legacy":{"type":"object","properties":{"code":{"type":"string"},"hex":{"type":"string"},"even":{"type":"integer"}},"additionalProperties":false}}}`
 
 // DecodeTagged strictly decodes Tagged from JSON and validates it.
 func DecodeTagged(data []byte) (Tagged, error) {
@@ -2195,7 +2202,7 @@ func decodeLegacy(r *codec.Reader, m *Legacy) {
 	if !r.BeginObject() {
 		return
 	}
-	var seen [2]bool
+	var seen [3]bool
 	for r.More() {
 		switch string(r.Key()) {
 		case "code", "Code":
@@ -2208,6 +2215,11 @@ func decodeLegacy(r *codec.Reader, m *Legacy) {
 				continue
 			}
 			m.Hex = r.String()
+		case "even", "Even":
+			if r.Seen(&seen[2]) {
+				continue
+			}
+			m.Even = int(r.Int(0))
 		default:
 			r.Unknown()
 		}
@@ -2220,6 +2232,8 @@ func encodeLegacy(w *codec.Writer, m *Legacy) {
 	w.String(m.Code)
 	w.Key("hex")
 	w.String(m.Hex)
+	w.Key("even")
+	w.Int(int64(m.Even))
 	w.EndObject()
 }
 

@@ -3,6 +3,8 @@ package gentest
 import (
 	"encoding/json"
 	"time"
+
+	"github.com/go-playground/validator/v10"
 )
 
 // Tagged uses every validate tag skaldgen generates as code, on every kind
@@ -66,4 +68,10 @@ type Item struct {
 type Legacy struct {
 	Code string `json:"code" validate:"omitempty,startswith=ab"`
 	Hex  string `json:"hex" validate:"omitempty,hexadecimal"`
+	Even int    `json:"even" validate:"even"`
 }
+
+// isEven checks the custom tag even, which the generated file registers.
+//
+//skald:validation tag=even
+func isEven(fl validator.FieldLevel) bool { return fl.Field().Int()%2 == 0 }

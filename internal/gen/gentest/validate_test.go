@@ -114,6 +114,7 @@ func TestValidateTaggedTable(t *testing.T) {
 		{"raw", func(m *gentest.Tagged) { m.Raw = json.RawMessage(`"aaaaaaaaaaaaaaaaaaaaaa"`) }, []string{"$.raw: must contain at most 20 items"}},
 		{"fallback struct", func(m *gentest.Tagged) { m.Legacy = gentest.Legacy{Code: "xy", Hex: "zz"} },
 			[]string{"$.legacy.code: failed the startswith=ab check", "$.legacy.hex: failed the hexadecimal check"}},
+		{"custom tag", func(m *gentest.Tagged) { m.Legacy.Even = 3 }, []string{"$.legacy.even: failed the even check"}},
 		{"validate dash", func(m *gentest.Tagged) { m.Skipped = "anything" }, nil},
 	}
 	for _, tt := range tests {
@@ -270,7 +271,7 @@ func randTagged(s *source) gentest.Tagged {
 		m.Loose = append(m.Loose, randItem(s))
 	}
 	m.Raw = pick(s, json.RawMessage(nil), json.RawMessage{}, json.RawMessage(`1`), json.RawMessage(`"aaaaaaaaaaaaaaaaaaaaaa"`))
-	m.Legacy = gentest.Legacy{Code: pick(s, "", "ab1", "xy"), Hex: pick(s, "", "0f", "zz")}
+	m.Legacy = gentest.Legacy{Code: pick(s, "", "ab1", "xy"), Hex: pick(s, "", "0f", "zz"), Even: pick(s, 0, 2, 3)}
 	m.Skipped = pick(s, "", "s")
 	return m
 }

@@ -44,6 +44,8 @@ func Build(fset *token.FileSet, pkgs []*load.Package, cfg Config) ([]*Package, [
 			workerByType: make(map[*types.TypeName]*workerMark),
 			structs:      make(map[*types.TypeName]*Struct),
 			policies:     make(map[token.Pos]*policyMark),
+			fieldTags:    make(map[token.Pos]*ast.BasicLit),
+			custom:       make(map[string]bool),
 		}
 		p := b.build()
 		diags = append(diags, b.diags...)
@@ -91,6 +93,12 @@ type builder struct {
 	// policies are the update policy markers by the position of each name
 	// of the field they stand on.
 	policies map[token.Pos]*policyMark
+	// fieldTags are the tag literals of struct fields by the position of
+	// each name of the field.
+	fieldTags map[token.Pos]*ast.BasicLit
+	// custom holds the validate tags declared with //skald:validation.
+	custom      map[string]bool
+	validations []*validationMark
 	// markerErrors is set when a marker could not be read; a missing main
 	// hook is then not reported, since the unreadable marker may be it.
 	markerErrors bool
@@ -130,6 +138,13 @@ type policyMark struct {
 	pos   token.Pos
 	field *ast.Field
 	used  bool
+}
+
+type validationMark struct {
+	fd     *ast.FuncDecl
+	pos    token.Pos
+	tag    string
+	tagPos token.Pos
 }
 
 type undefinedRef struct {
@@ -176,6 +191,7 @@ func (b *builder) build() *Package {
 	for _, f := range lp.Syntax {
 		b.scanMarkers(f)
 	}
+	b.resolveValidations(p)
 	for _, wm := range b.workers {
 		b.resolveModel(wm)
 	}
@@ -322,6 +338,11 @@ func (b *builder) collectDocs(f *ast.File) {
 			for _, fld := range st.Fields.List {
 				if fld.Doc != nil {
 					b.docs[fld.Doc] = docOwner{node: fld}
+				}
+				if fld.Tag != nil {
+					for _, name := range fld.Names {
+						b.fieldTags[name.Pos()] = fld.Tag
+					}
 				}
 			}
 		}
@@ -531,6 +552,15 @@ func (b *builder) place(def *MarkerDef, pos token.Pos, args []markerArg, argsOK 
 		// A hook is placed even with bad arguments: which method it marks
 		// is clear, and leaving it out would add a "no main hook" error.
 		b.hooks = append(b.hooks, &hookMark{def: def, fd: fd, pos: pos})
+	case def.Name == "validation":
+		fd, ok := owner.node.(*ast.FuncDecl)
+		if !ok || fd.Recv != nil {
+			b.errorf(pos, "%s%s must stand on a %s, not on %s", MarkerPrefix, def.Name, def.On, describe(owner))
+			return
+		}
+		if argsOK {
+			b.validations = append(b.validations, &validationMark{fd: fd, pos: pos, tag: args[0].value, tagPos: pos + token.Pos(args[0].valueOff)})
+		}
 	default:
 		spec, ok := owner.node.(*ast.TypeSpec)
 		if !ok {
@@ -611,6 +641,46 @@ func (b *builder) markWorker(spec *ast.TypeSpec, pos token.Pos, args []markerArg
 		}
 	}
 }
+
+// resolveValidations checks the //skald:validation functions and makes
+// their tags known before any validate tag is read.
+func (b *builder) resolveValidations(p *Package) {
+	first := make(map[string]*validationMark)
+	for _, vm := range b.validations {
+		switch {
+		case strings.ContainsAny(vm.tag, ",|= \t"):
+			b.errorf(vm.tagPos, "validate tag name %q cannot contain a comma, a bar, an equals sign or a space", vm.tag)
+			continue
+		case generatedTags[vm.tag] || validatorTags[vm.tag] || vm.tag == "dive" || vm.tag == "keys" || vm.tag == "endkeys" || vm.tag == "-":
+			b.errorf(vm.tagPos, "validate tag %q is built in; give the custom validation another name", vm.tag)
+			continue
+		case first[vm.tag] != nil:
+			b.errorRel(vm.tagPos, first[vm.tag].pos, "validate tag %q is declared twice, first at %%@; rename one", vm.tag)
+			continue
+		}
+		first[vm.tag] = vm
+		fn, _ := b.lp.TypesInfo.Defs[vm.fd.Name].(*types.Func)
+		if fn == nil {
+			continue
+		}
+		sig := fn.Type().(*types.Signature)
+		ok := sig.TypeParams().Len() == 0 && sig.Params().Len() == 1 && !sig.Variadic() && sig.Results().Len() == 1 &&
+			isNamed(sig.Params().At(0).Type(), validatorPath, "FieldLevel") &&
+			types.Identical(sig.Results().At(0).Type(), types.Typ[types.Bool])
+		// The tag is known either way: a wrong signature is one error,
+		// not one more at every field that uses the tag.
+		b.custom[vm.tag] = true
+		if !ok {
+			got := types.NewSignatureType(nil, nil, nil, sig.Params(), sig.Results(), sig.Variadic())
+			b.errorf(vm.fd.Name.Pos(), "validation function %s must be func(validator.FieldLevel) bool, with validator from %s; it is %s", fn.Name(), validatorPath, b.typeString(got))
+			continue
+		}
+		p.Validations = append(p.Validations, &Validation{Tag: vm.tag, Func: fn.Name(), Pos: b.fset.Position(vm.pos)})
+	}
+}
+
+// validatorPath is the import path of validator/v10.
+const validatorPath = "github.com/go-playground/validator/v10"
 
 // resolveModel finds the type named by model=.
 func (b *builder) resolveModel(wm *workerMark) {

@@ -27,14 +27,51 @@ func (b *builder) structOf(obj *types.TypeName) *Struct {
 		}
 	}
 	for _, f := range s.Fields {
-		if why := b.checkRules(f.Type, f.Rules); why != "" && s.Fallback == "" {
-			s.Fallback = fmt.Sprintf("field %s: %s", f.GoName, why)
+		why, probs := b.checkRules(f.Type, f.Rules)
+		probs = append(f.tagProbs, probs...)
+		for _, p := range probs {
+			b.errorf(f.tagAt(p.off), "field %s: %s", f.GoName, p.msg)
 		}
-		if f.Rules == nil && f.RulesErr != "" && s.Fallback == "" {
-			s.Fallback = fmt.Sprintf("field %s: %s", f.GoName, f.RulesErr)
+		if why == "" {
+			why = f.RulesErr
+		}
+		if why != "" && s.Fallback == "" {
+			s.Fallback = fmt.Sprintf("field %s: %s", f.GoName, why)
 		}
 	}
 	return s
+}
+
+// tagAt is the position of byte off of the field's validate tag value,
+// or of the field when the tag literal is not a raw string, whose offsets
+// escapes would shift.
+func (f *Field) tagAt(off int) token.Pos {
+	if f.tagPos.IsValid() {
+		return f.tagPos + token.Pos(off)
+	}
+	return f.pos
+}
+
+// validateTagPos returns the position of the value of the validate key in
+// the tag literal of the field named at pos, or NoPos.
+func (b *builder) validateTagPos(pos token.Pos) token.Pos {
+	lit := b.fieldTags[pos]
+	if lit == nil || !strings.HasPrefix(lit.Value, "`") {
+		return token.NoPos
+	}
+	// The key is at the start or after a space, as reflect.StructTag reads
+	// it.
+	for i := 0; ; {
+		j := strings.Index(lit.Value[i:], `validate:"`)
+		if j < 0 {
+			return token.NoPos
+		}
+		i += j
+		if c := lit.Value[i-1]; c == '`' || c == ' ' {
+			return lit.Pos() + token.Pos(i+len(`validate:"`))
+		}
+		i++
+	}
 }
 
 // skippedFieldValidation says why validator/v10 would check a field that
@@ -149,12 +186,14 @@ func (b *builder) field(v *types.Var, tag string) *Field {
 	}
 	vtag := st.Get("validate")
 	f.Required = requiredTag(vtag)
+	f.pos = v.Pos()
 	switch vtag {
 	case "":
 	case "-":
 		f.NoValidate = true
 	default:
-		f.Rules, f.RulesErr = parseRules(vtag)
+		f.tagPos = b.validateTagPos(v.Pos())
+		f.Rules, f.RulesErr, f.tagProbs = parseRules(vtag, b.custom)
 	}
 	f.Type = b.fieldType(v.Type(), v)
 	if f.Type == nil || !ok {

@@ -17,6 +17,7 @@ const (
 	onStructType = "struct type declaration"
 	onType       = "type declaration"
 	onMethod     = "method of a //skald:worker type"
+	onFunc       = "function of the package"
 	onField      = "field of a struct type that a //skald:model reaches, in the field's doc comment"
 )
 
@@ -55,8 +56,10 @@ var Markers = []*MarkerDef{
 			"reaches. Fields are read under their json tag name and under their Go\n" +
 			"name; a field whose validate tag contains \"required\" must be present.\n" +
 			"The validate tags " + strings.Join(GeneratedTags(), ", ") + "\n" +
-			"are generated as code; a struct with any other tag is validated by\n" +
-			"validator/v10, with the same messages.",
+			"are generated as code; a struct with another tag of validator/v10, or\n" +
+			"one declared with //skald:validation, is validated by validator/v10,\n" +
+			"with the same messages. Any other tag, a parameter a tag cannot take,\n" +
+			"or dive on a value that is not a collection is an error.",
 	},
 	{
 		Name: "worker",
@@ -84,6 +87,22 @@ var Markers = []*MarkerDef{
 	hookDef(Update, "func (w *W) X(ctx context.Context, m M) error",
 		"Receives every accepted change of the attachments while the task runs,\n"+
 			"one at a time and in order, concurrently with main."),
+	{
+		Name:      "validation",
+		On:        onFunc,
+		Signature: "func X(fl validator.FieldLevel) bool",
+		Args: []ArgDef{
+			{Key: "tag", Value: "<name>", Required: true,
+				Doc: "the validate tag that runs the function, as in validate:\"<name>\""},
+		},
+		Doc: "Declares a custom validate tag (validator.FieldLevel is from\n" +
+			"github.com/go-playground/validator/v10). skaldgen accepts the tag in\n" +
+			"the models of this package, and the generated file registers the\n" +
+			"function with codec.RegisterValidation from an init function, so the\n" +
+			"tag works before the first decode. A struct that uses it is validated\n" +
+			"by validator/v10. Any validate tag that is neither generated, built into\n" +
+			"validator/v10 nor declared so is an error.",
+	},
 	policyDef(Hot, "The default update policy, written out for clarity: a change of the field\n"+
 		"reaches the running worker through its update hook."),
 	policyDef(Restart, "A change of the field restarts the worker: the node stops it and starts\n"+

@@ -25,6 +25,15 @@ type Package struct {
 	// Structs are every struct type the models reach, models included, in
 	// source order; each gets its own decode and encode function.
 	Structs []*Struct
+	// Validations are the //skald:validation functions, in source order.
+	Validations []*Validation
+}
+
+// Validation is a custom validate tag and the function that checks it.
+type Validation struct {
+	Tag  string
+	Func string
+	Pos  token.Position // of the marker
 }
 
 // Worker is one //skald:worker type.
@@ -105,10 +114,16 @@ type Field struct {
 	// empty, as encoding/json does.
 	OmitEmpty bool
 	Type      *Type
-	// Rules are the parsed validate tag; nil without one, or when
-	// RulesErr says why it cannot be generated.
+	// Rules are the parsed validate tag; nil without one. RulesErr, when
+	// set, says why generated code cannot check them, so that the struct
+	// falls back to validator/v10.
 	Rules    *Rules
 	RulesErr string
+	// pos is where the field is named, tagPos where the value of its
+	// validate tag starts (NoPos when unknown); tagProbs are the problems
+	// of the tag found while parsing it.
+	pos, tagPos token.Pos
+	tagProbs    []tagProblem
 	// NoValidate is set by validate:"-": validator/v10 skips the field
 	// and everything in it.
 	NoValidate bool

@@ -52,6 +52,7 @@ func File(p *model.Package) ([]byte, error) {
 		f.ImportAlias(path, alias)
 	}
 	r.register(f)
+	r.validations(f)
 	for _, w := range p.Workers {
 		r.worker(f, w)
 	}
@@ -97,6 +98,25 @@ func (r *renderer) register(f *jen.File) {
 	f.Func().Id("Register").Params(jen.Id("r").Qual(skaldPkg, "Registrar")).BlockFunc(func(g *jen.Group) {
 		for _, w := range r.pkg.Workers {
 			g.Id("r").Dot("Register").Call(jen.Id(w.Name + "Class"))
+		}
+	})
+}
+
+// validations registers the package's custom validate tags before any
+// decode can run. A failure is a conflict between packages of the binary
+// (one tag, two functions): it stops the program at start, naming the tag,
+// instead of validating with the wrong function.
+func (r *renderer) validations(f *jen.File) {
+	if len(r.pkg.Validations) == 0 {
+		return
+	}
+	f.Line()
+	f.Comment("init makes the //skald:validation tags of this package known to codec.")
+	f.Func().Id("init").Params().BlockFunc(func(g *jen.Group) {
+		for _, v := range r.pkg.Validations {
+			g.If(jen.Err().Op(":=").Qual(codecPkg, "RegisterValidation").Call(jen.Lit(v.Tag), jen.Id(v.Func)), jen.Err().Op("!=").Nil()).Block(
+				jen.Panic(jen.Err()),
+			)
 		}
 	})
 }
