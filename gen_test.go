@@ -116,6 +116,47 @@ func TestWrongModelFailsToCompile(t *testing.T) {
 	}
 }
 
+// TestVersionGuardFailsToCompile shows that generated code and a runtime
+// that no longer fit each other fail at build time, on the guard line,
+// whose comment says to regenerate: once for code older than the runtime
+// accepts, once for code newer than it knows.
+func TestVersionGuardFailsToCompile(t *testing.T) {
+	dir := filepath.Join("example", "worker")
+	res := generate(t, dir, model.Config{})
+	if len(res.Diagnostics) > 0 || len(res.Files) != 1 {
+		t.Fatalf("generating %s: %d files, diagnostics:\n%s", dir, len(res.Files), formatDiagnostics(res.Diagnostics, dir))
+	}
+	f := res.Files[0]
+	if errs := typeCheck(t, dir, map[string][]byte{f.Path: f.Content}); len(errs) > 0 {
+		t.Fatalf("the generated file does not type-check as it is:\n%s", strings.Join(errs, "\n"))
+	}
+	src := string(f.Content)
+	if !strings.Contains(src, "regenerate it (go generate ./...)") {
+		t.Fatalf("the guard's comment does not say to regenerate:\n%s", src)
+	}
+	for _, tc := range []struct{ name, from, to string }{
+		{"older than the runtime", "1 - skald.MinGenVersion", "0 - skald.MinGenVersion"},
+		{"newer than the runtime", "skald.MaxGenVersion - 1", "skald.MaxGenVersion - 2"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if !strings.Contains(src, tc.from) {
+				t.Fatalf("the generated file has no %q", tc.from)
+			}
+			changed := strings.Replace(src, tc.from, tc.to, 1)
+			errs := typeCheck(t, dir, map[string][]byte{f.Path: []byte(changed)})
+			line := 1 + strings.Count(changed[:strings.Index(changed, tc.to)], "\n")
+			at := fmt.Sprintf("%s:%d:", filepath.Base(f.Path), line)
+			found := false
+			for _, e := range errs {
+				found = found || strings.Contains(e, at) && strings.Contains(e, "overflows skald.EnforceVersion")
+			}
+			if !found {
+				t.Errorf("type errors %q, want one at %s about skald.EnforceVersion", errs, at)
+			}
+		})
+	}
+}
+
 // TestMarkersHelp checks the text of skaldgen -markers.
 func TestMarkersHelp(t *testing.T) {
 	var b bytes.Buffer

@@ -22,10 +22,19 @@ func NewTyped[M any](c *Client, class *skald.Class[M]) *Typed[M] {
 
 // Create validates m and inserts a Created task of this class with id.
 func (t *Typed[M]) Create(ctx context.Context, id string, m M) error {
-	if err := t.class.Validate(m); err != nil {
+	if err := t.validate(m); err != nil {
 		return err
 	}
 	return t.c.Create(ctx, task.New(id, t.class.Name, t.c.Source, t.class.Encode(m)))
+}
+
+// validate checks m with the class's validation; a model without
+// validate tags has none.
+func (t *Typed[M]) validate(m M) error {
+	if t.class.Validate == nil {
+		return nil
+	}
+	return t.class.Validate(m)
 }
 
 // Assign gives the task to node skaldID and publishes task.assign.
@@ -42,7 +51,7 @@ func (t *Typed[M]) Assign(ctx context.Context, id, skaldID string) (epoch int64,
 // path, before writing anything: the node would reject it anyway, but only
 // after the task had been changed in MongoDB.
 func (t *Typed[M]) Update(ctx context.Context, id string, m M) (version int64, err error) {
-	if err := t.class.Validate(m); err != nil {
+	if err := t.validate(m); err != nil {
 		return 0, err
 	}
 	if t.class.Changes != nil {

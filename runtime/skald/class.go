@@ -50,7 +50,8 @@ type Class[M any] struct {
 	Decode func([]byte) (M, error)
 	// Encode writes attachments as JSON with the model's json key names.
 	Encode func(M) []byte
-	// Validate checks a model built in Go, before a client writes it.
+	// Validate checks a model built in Go, before a client writes it; nil
+	// when the model has no validate tags.
 	Validate func(M) error
 	// New returns the hooks of a fresh worker instance.
 	New func() Hooks[M]
@@ -189,3 +190,18 @@ type HookError struct {
 
 func (e *HookError) Error() string { return e.Hook + " hook: " + e.Err.Error() }
 func (e *HookError) Unwrap() error { return e.Err }
+
+// The versions of generated code this runtime runs. Generated files check
+// them at compile time through EnforceVersion, so that a file generated
+// for another runtime fails to build, pointing at the line that says to
+// regenerate it, instead of misbehaving at run time.
+const (
+	// MinGenVersion is the oldest generated-code version this runtime runs.
+	MinGenVersion = 1
+	// MaxGenVersion is the newest, the one today's skaldgen writes.
+	MaxGenVersion = 1
+)
+
+// EnforceVersion is used by generated code only: converting a negative
+// constant to it does not compile. See MinGenVersion.
+type EnforceVersion uint

@@ -12,7 +12,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"go/token"
 	"go/types"
+	"path/filepath"
+	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -39,6 +43,9 @@ func File(p *model.Package) ([]byte, error) {
 	r := &renderer{pkg: p, need: validated(p), pol: strictest(p)}
 	f := jen.NewFilePathName(p.Path, p.Name)
 	f.HeaderComment(load.Header[len("// "):])
+	f.HeaderComment("versions:")
+	f.HeaderComment("\tskaldgen " + Version())
+	f.HeaderComment("source: " + strings.Join(sources(p), ", "))
 	// An import must not take a name the package declares.
 	for _, path := range []string{skaldPkg, codecPkg, clientPkg, "maps", "slices", "time", "encoding/json"} {
 		name := path[strings.LastIndexByte(path, '/')+1:]
@@ -51,6 +58,7 @@ func File(p *model.Package) ([]byte, error) {
 		}
 		f.ImportAlias(path, alias)
 	}
+	r.guard(f)
 	r.register(f)
 	r.validations(f)
 	for _, w := range p.Workers {
@@ -91,6 +99,68 @@ type renderer struct {
 	// pol holds the strictest update policy each struct reaches.
 	pol map[*model.Struct]model.Policy
 }
+
+// APIVersion is the version of the runtime API the generated code is
+// written against. Raise it, together with skald.MaxGenVersion, when
+// generated code starts relying on something new in the runtime; raise
+// skald.MinGenVersion when the runtime drops what older code relies on.
+const APIVersion = 1
+
+// guard writes the compile-time check, after protobuf-go's
+// EnforceVersion, that the generated code and the runtime it is built
+// with fit each other: a constant conversion to an unsigned type that
+// fails when either side is too old.
+func (r *renderer) guard(f *jen.File) {
+	f.Line()
+	f.Comment("These constants fail to compile when this file and the skalds runtime in")
+	f.Comment("go.mod no longer fit each other: regenerate it (go generate ./...) with")
+	f.Commentf("the skaldgen of that runtime. This file needs runtime API version %d.", APIVersion)
+	f.Const().Defs(
+		jen.Id("_").Op("=").Qual(skaldPkg, "EnforceVersion").Call(jen.Lit(APIVersion).Op("-").Qual(skaldPkg, "MinGenVersion")),
+		jen.Id("_").Op("=").Qual(skaldPkg, "EnforceVersion").Call(jen.Qual(skaldPkg, "MaxGenVersion").Op("-").Lit(APIVersion)),
+	)
+}
+
+// sources returns the base names of the files that hold p's markers, in
+// order.
+func sources(p *model.Package) []string {
+	var names []string
+	add := func(pos token.Position) {
+		if n := filepath.Base(pos.Filename); pos.Filename != "" && !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+	}
+	for _, w := range p.Workers {
+		add(w.Pos)
+	}
+	for _, m := range p.Models {
+		add(m.Pos)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// Version is the skalds module version skaldgen was built from: the
+// version in go.mod when it runs as a tool of another module, "(devel)"
+// when it runs from the framework's own checkout or a replaced one.
+func Version() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok || info.Main.Path == module {
+		return "(devel)"
+	}
+	for _, d := range info.Deps {
+		if d.Path == module {
+			if d.Replace != nil {
+				return "(devel)"
+			}
+			return d.Version
+		}
+	}
+	return "(devel)"
+}
+
+// module is the framework's module path.
+const module = "github.com/skalds-go/skalds"
 
 func (r *renderer) register(f *jen.File) {
 	f.Line()
@@ -137,12 +207,16 @@ func (r *renderer) worker(f *jen.File, w *model.Worker) {
 		jen.Id("Name").Op(":").Lit(w.Class),
 		jen.Id("Decode").Op(":").Id("Decode" + w.Model.Name),
 		jen.Id("Encode").Op(":").Id("Encode" + w.Model.Name),
-		jen.Id("Validate").Op(":").Id("Validate" + w.Model.Name),
+	}
+	if r.need[w.Model] {
+		fields = append(fields, jen.Id("Validate").Op(":").Id("Validate"+w.Model.Name))
+	}
+	fields = append(fields,
 		jen.Id("New").Op(":").Func().Params().Add(hooks).Block(
 			jen.Id("w").Op(":=").New(jen.Id(w.Name)),
 			jen.Return(jen.Qual(skaldPkg, "Hooks").Types(jen.Id(w.Model.Name)).Custom(multi, binds...)),
 		),
-	}
+	)
 	if r.pol[w.Model] != model.Hot {
 		fields = append(fields, jen.Id("Changes").Op(":").Id("Changes"+w.Model.Name))
 	}
@@ -175,6 +249,10 @@ func (r *renderer) model(f *jen.File, s *model.Struct) error {
 		lit = jen.Op("`" + compact.String() + "`")
 	}
 	f.Const().Id("schema" + n).Op("=").Add(lit)
+	validated := jen.Nil()
+	if r.need[s] {
+		validated = jen.Id("Validate" + n).Call(jen.Id("m"))
+	}
 	f.Line()
 	f.Commentf("Decode%s strictly decodes %s from JSON and validates it.", n, n)
 	f.Func().Id("Decode"+n).Params(jen.Id("data").Index().Byte()).Params(jen.Id(n), jen.Error()).Block(
@@ -184,7 +262,7 @@ func (r *renderer) model(f *jen.File, s *model.Struct) error {
 		jen.If(jen.Err().Op(":=").Id("r").Dot("End").Call(), jen.Err().Op("!=").Nil()).Block(
 			jen.Return(jen.Id("m"), jen.Err()),
 		),
-		jen.Return(jen.Id("m"), jen.Id("Validate"+n).Call(jen.Id("m"))),
+		jen.Return(jen.Id("m"), validated),
 	)
 	f.Line()
 	f.Commentf("Encode%s writes %s as JSON with its json key names.", n, n)
@@ -193,34 +271,41 @@ func (r *renderer) model(f *jen.File, s *model.Struct) error {
 		jen.Id("encode"+n).Call(jen.Op("&").Id("w"), jen.Op("&").Id("m")),
 		jen.Return(jen.Id("w").Dot("Bytes").Call()),
 	)
+	// A model whose fields are all hot gets no Changes function: nil in
+	// Class.Changes already means that every change reaches the update
+	// hook, and no validate tag means no Validate function either.
+	if r.pol[s] != model.Hot {
+		r.changes(f, n)
+	}
+	if r.need[s] {
+		r.validate(f, n)
+	}
+	return nil
+}
+
+func (r *renderer) changes(f *jen.File, n string) {
 	f.Line()
 	f.Commentf("Changes%s compares two versions of %s by the update policies of", n, n)
 	f.Comment("their fields: whether a restart is needed, and which immutable fields")
 	f.Comment("changed.")
 	f.Func().Id("Changes"+n).Params(jen.List(jen.Id("old"), jen.Id("next")).Id(n)).Qual(skaldPkg, "Change").BlockFunc(func(g *jen.Group) {
-		if r.pol[s] == model.Hot {
-			g.Return(jen.Qual(skaldPkg, "Change").Values())
-			return
-		}
 		g.Var().Id("ch").Qual(skaldPkg, "Change")
 		g.Var().Id("p").Qual(codecPkg, "Path")
 		g.Id("changes"+n).Call(jen.Op("&").Id("ch"), jen.Op("&").Id("p"), jen.Op("&").Id("old"), jen.Op("&").Id("next"))
 		g.Return(jen.Id("ch"))
 	})
+}
+
+func (r *renderer) validate(f *jen.File, n string) {
 	f.Line()
 	f.Commentf("Validate%s checks the validate tags of %s, with the messages and", n, n)
 	f.Comment("paths of codec.Validate.")
 	f.Func().Id("Validate" + n).Params(jen.Id("m").Id(n)).Error().BlockFunc(func(g *jen.Group) {
-		if !r.need[s] {
-			g.Return(jen.Nil())
-			return
-		}
 		g.Var().Id("c").Qual(codecPkg, "Check")
 		g.Var().Id("p").Qual(codecPkg, "Path")
 		g.Id("validate"+n).Call(jen.Op("&").Id("c"), jen.Op("&").Id("p"), jen.Op("&").Id("m"))
 		g.Return(jen.Id("c").Dot("Err").Call())
 	})
-	return nil
 }
 
 func (r *renderer) decodeStruct(f *jen.File, s *model.Struct) {
