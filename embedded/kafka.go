@@ -2,6 +2,7 @@ package embedded
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"time"
 
@@ -16,6 +17,19 @@ type KafkaOptions struct {
 	// Partitions is used for auto-created topics (0 means 6), so that tests
 	// exercise more than one partition without having to create topics first.
 	Partitions int
+	// TLS, when set, makes the broker speak TLS only, with this server
+	// configuration.
+	TLS *tls.Config
+	// Users, when set, turns SASL on: only these users can connect (the
+	// broker then also needs SASL from its clients).
+	Users []KafkaUser
+}
+
+// KafkaUser is a SASL user of the embedded broker.
+type KafkaUser struct {
+	Mechanism string // PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512
+	Name      string
+	Password  string
 }
 
 // Kafka is a single in-memory kfake broker. One broker keeps metadata simple
@@ -39,6 +53,15 @@ func StartKafka(opts KafkaOptions) (*Kafka, error) {
 	}
 	if opts.Port != 0 {
 		kopts = append(kopts, kfake.Ports(opts.Port))
+	}
+	if opts.TLS != nil {
+		kopts = append(kopts, kfake.TLS(opts.TLS))
+	}
+	if len(opts.Users) > 0 {
+		kopts = append(kopts, kfake.EnableSASL())
+		for _, u := range opts.Users {
+			kopts = append(kopts, kfake.Superuser(u.Mechanism, u.Name, u.Password))
+		}
 	}
 	c, err := kfake.NewCluster(kopts...)
 	if err != nil {

@@ -15,7 +15,8 @@ import (
 // Dial returns a Redis client for the server cfg names, with its ACL user
 // and password and, when REDIS_TLS is on, TLS. It does not connect: the
 // first command does (Ping it to check the server). go-redis's own records
-// (a pool that cannot dial, for one) go to log from then on.
+// (a pool that cannot dial, for one) go to log from then on; with a nil
+// log they go to slog.Default unless a logger was routed before.
 func Dial(cfg config.Config, log *slog.Logger) (*redis.Client, error) {
 	tc, err := cfg.RedisTLS.Config("REDIS_TLS")
 	if err != nil {
@@ -23,6 +24,8 @@ func Dial(cfg config.Config, log *slog.Logger) (*redis.Client, error) {
 	}
 	if log != nil {
 		RouteRedisLog(log)
+	} else if redisLog.CompareAndSwap(nil, slog.Default()) {
+		redis.SetLogger(slogRedis{})
 	}
 	return redis.NewClient(&redis.Options{
 		Addr:      cfg.RedisAddr(),
