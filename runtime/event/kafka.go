@@ -273,8 +273,13 @@ func Subscribe(b Broker, group string, topics []string, log *slog.Logger) *Subsc
 		// backlog into timeout loops.
 		MaxWait:           time.Second,
 		HeartbeatInterval: time.Second,
-		SessionTimeout:    10 * time.Second,
-		RebalanceTimeout:  10 * time.Second,
+		// A join that fails is retried after this pause (kafka-go's default
+		// is 5 s). On a fresh Apache Kafka broker the first join fails while
+		// the offsets topic is created, which kfake never shows; the
+		// default made a new node deaf to events for 5 s.
+		JoinGroupBackoff: 250 * time.Millisecond,
+		SessionTimeout:   10 * time.Second,
+		RebalanceTimeout: 10 * time.Second,
 		// Synchronous commits: an event is committed only after it was
 		// handled.
 		CommitInterval: 0,
