@@ -89,8 +89,8 @@ func parseTaskWorkers(data []byte) ([]edgeTask, error) {
 		if err := val.Decode(&entry); err != nil {
 			return nil, fmt.Errorf("line %d: task %s: %w", key.Line, key.Value, err)
 		}
-		if key.Value == "" {
-			return nil, fmt.Errorf("line %d: a task id is empty", key.Line)
+		if err := task.ValidateID(key.Value); err != nil {
+			return nil, fmt.Errorf("line %d: %w", key.Line, err)
 		}
 		if entry.ClassName == "" {
 			return nil, fmt.Errorf("line %d: task %s has no className", key.Line, key.Value)

@@ -80,8 +80,11 @@ func (s *Store) Ping(ctx context.Context) error { return s.client.Ping(ctx, nil)
 
 // Create inserts t. An existing id gives a *DuplicateIDError.
 func (s *Store) Create(ctx context.Context, t *Task) error {
-	if t.ID == "" || t.ClassName == "" {
-		return errors.New("task: id and className are required")
+	if err := ValidateID(t.ID); err != nil {
+		return err
+	}
+	if t.ClassName == "" {
+		return errors.New("task: className is required")
 	}
 	_, err := s.coll.InsertOne(ctx, t)
 	if mongo.IsDuplicateKeyError(err) {

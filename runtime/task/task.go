@@ -196,18 +196,16 @@ func NowMillis() int64 { return time.Now().UnixMilli() }
 // see a plain sub-document; null or absent is a nil Attachments.
 type Attachments []byte
 
-// MarshalBSONValue stores the JSON object as an embedded document.
+// MarshalBSONValue stores the JSON object as an embedded document, by
+// the strict conversion of AttachmentsBSON, so that every writer of the
+// task document refuses what the API refuses.
 func (a Attachments) MarshalBSONValue() (byte, []byte, error) {
 	if len(a) == 0 || string(a) == "null" {
 		return byte(bson.TypeNull), nil, nil
 	}
-	var doc bson.D
-	if err := bson.UnmarshalExtJSON(a, false, &doc); err != nil {
-		return 0, nil, fmt.Errorf("attachments are not a JSON object: %w", err)
-	}
-	data, err := bson.Marshal(doc)
+	data, err := AttachmentsBSON(a)
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, fmt.Errorf("attachments: %w", err)
 	}
 	return byte(bson.TypeEmbeddedDocument), data, nil
 }
