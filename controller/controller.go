@@ -14,6 +14,7 @@ package controller
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -57,12 +58,30 @@ type Config struct {
 	// environment variable names (MONGO_HOST, REDIS_HOST, KAFKA_HOST...).
 	Infra config.Config
 
-	Mode Mode   // SYSTEM_CONTROLLER_MODE; default DISPATCHER
-	Addr string // SYSTEM_CONTROLLER_HOST:SYSTEM_CONTROLLER_PORT; default 0.0.0.0:8000
+	Mode Mode // SYSTEM_CONTROLLER_MODE; default DISPATCHER
+	// Addr is SYSTEM_CONTROLLER_HOST:SYSTEM_CONTROLLER_PORT. The default
+	// host is 127.0.0.1 without a token and 0.0.0.0 with one; the port
+	// defaults to 8000. Without a token, a host other than a loopback
+	// address is refused unless Insecure is set.
+	Addr string
 	// Token, when set, is required as a bearer token on every route,
 	// /metrics included (SKALD_API_TOKEN). Only the dashboard's static
 	// files are served without it; the page sends it with its calls.
 	Token string
+	// Insecure lets the API without a token listen beyond loopback
+	// (SKALD_API_INSECURE=true). Anyone who can reach the port can then
+	// create, change and cancel tasks; it is logged as an error at start.
+	Insecure bool
+	// CORSOrigins are the origins whose web pages may call the API
+	// (SKALD_API_CORS_ORIGINS, comma-separated, such as
+	// https://ops.example.com); default none.
+	CORSOrigins []string
+	// TLSCert and TLSKey, PEM files, make the API serve HTTPS
+	// (SKALD_API_TLS_CERT, SKALD_API_TLS_KEY); both or neither.
+	TLSCert, TLSKey string
+	// MaxBody bounds request bodies in bytes (SKALD_API_MAX_BODY; default
+	// 1 MiB); larger ones are answered 413.
+	MaxBody int64
 
 	MonitorInterval  time.Duration // MONITOR_SKALD_INTERVAL; default 1 s
 	NodeTimeout      time.Duration // MONITOR_HEARTBEAT_TIMEOUT; default 10 s
@@ -109,13 +128,49 @@ func loadConfig(c Config, env func(string) (string, bool)) (Config, error) {
 	default:
 		e.Errorf("SYSTEM_CONTROLLER_MODE=%q is not a mode; use CONTROLLER, MONITOR or DISPATCHER", mode)
 	}
+	str(&c.Token, "SKALD_API_TOKEN", "")
 	if c.Addr == "" {
 		var host, port string
-		str(&host, "SYSTEM_CONTROLLER_HOST", "0.0.0.0")
+		defHost := "127.0.0.1"
+		if c.Token != "" {
+			defHost = "0.0.0.0"
+		}
+		str(&host, "SYSTEM_CONTROLLER_HOST", defHost)
 		str(&port, "SYSTEM_CONTROLLER_PORT", "8000")
 		c.Addr = net.JoinHostPort(host, port)
 	}
-	str(&c.Token, "SKALD_API_TOKEN", "")
+	if v, ok := env("SKALD_API_INSECURE"); ok && v != "" && !c.Insecure {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			e.Errorf("SKALD_API_INSECURE=%q is not a boolean; use true or false", v)
+		}
+		c.Insecure = b
+	}
+	if err := c.checkExposure(c.Addr); err != nil {
+		e.Errorf("%v", err)
+	}
+	if c.CORSOrigins == nil {
+		var origins string
+		str(&origins, "SKALD_API_CORS_ORIGINS", "")
+		for _, o := range strings.Split(origins, ",") {
+			if o = strings.TrimSpace(o); o != "" {
+				c.CORSOrigins = append(c.CORSOrigins, o)
+			}
+		}
+	}
+	str(&c.TLSCert, "SKALD_API_TLS_CERT", "")
+	str(&c.TLSKey, "SKALD_API_TLS_KEY", "")
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		e.Errorf("SKALD_API_TLS_CERT and SKALD_API_TLS_KEY go together: give both PEM files to serve HTTPS, or neither")
+	}
+	if c.MaxBody == 0 {
+		var n int
+		e.Int(&n, "SKALD_API_MAX_BODY", api.DefaultMaxBody)
+		c.MaxBody = int64(n)
+	}
+	if c.MaxBody <= 0 {
+		e.Errorf("SKALD_API_MAX_BODY=%d must be a positive number of bytes", c.MaxBody)
+	}
 	e.Duration(&c.MonitorInterval, "MONITOR_SKALD_INTERVAL", time.Second)
 	e.Duration(&c.NodeTimeout, "MONITOR_HEARTBEAT_TIMEOUT", 10*time.Second)
 	e.Duration(&c.DispatchInterval, "DISPATCHER_INTERVAL", 2*time.Second)
@@ -133,6 +188,32 @@ func loadConfig(c Config, env func(string) (string, bool)) (Config, error) {
 	e.Duration(&c.RetryBackoff, "SKALD_RETRY_BACKOFF", 2*time.Second)
 	e.Duration(&c.RetryBackoffMax, "SKALD_RETRY_BACKOFF_MAX", 5*time.Minute)
 	return c, e.Err("controller config")
+}
+
+// checkExposure refuses to serve the API without a token on an address
+// reachable from other machines, unless Insecure says so.
+func (c Config) checkExposure(addr string) error {
+	if c.Token != "" || c.Insecure {
+		return nil
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("listen address %q: %v; give host:port", addr, err)
+	}
+	if isLoopback(host) {
+		return nil
+	}
+	return fmt.Errorf("refusing to serve the API without a token on %s, which other machines can reach: "+
+		"set SKALD_API_TOKEN (or -token), listen on 127.0.0.1, or set SKALD_API_INSECURE=true to allow it anyway", addr)
+}
+
+// isLoopback tells whether host names this machine only.
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // Report is the configuration as GET /api/system/config shows it: the
@@ -164,8 +245,10 @@ func (c Config) Report() map[string]any {
 		},
 		"environment": env,
 		"logLevel":    i.LogLevel,
-		"auth":        map[string]any{"enabled": c.Token != ""},
-		"mongo":       map[string]any{"host": config.MaskURI(i.MongoHost), "dbName": i.DBName},
+		"auth":        map[string]any{"enabled": c.Token != "", "insecure": c.Insecure},
+		"api": map[string]any{"tls": c.TLSCert != "", "corsOrigins": append([]string{}, c.CORSOrigins...),
+			"maxBody": c.MaxBody},
+		"mongo": map[string]any{"host": config.MaskURI(i.MongoHost), "dbName": i.DBName},
 		"redis": map[string]any{"host": i.RedisHost, "port": i.RedisPort, "username": i.RedisUsername,
 			"password": config.Mask(i.RedisPassword), "tls": i.RedisTLS.String()},
 		"kafka": map[string]any{"host": i.KafkaHost, "port": i.KafkaPort, "enabled": !i.KafkaDisabled,
@@ -280,7 +363,7 @@ func New(ctx context.Context, cfg Config, opts Options) (*Controller, error) {
 		Store: c.Store, Monitor: c.Monitor, Dispatcher: c.Dispatcher, Publisher: apiPub,
 		Redis: c.Redis, KafkaCheck: kafkaCheck, Metrics: c.Metrics,
 	}, api.Options{
-		Token: cfg.Token, EventPoll: opts.EventPoll, KeepAlive: opts.KeepAlive, MonitorInterval: cfg.MonitorInterval,
+		Token: cfg.Token, CORSOrigins: cfg.CORSOrigins, MaxBody: cfg.MaxBody, EventPoll: opts.EventPoll, KeepAlive: opts.KeepAlive, MonitorInterval: cfg.MonitorInterval,
 		Logger: c.log, Mode: string(cfg.Mode), Version: opts.Version, Config: cfg.Report(),
 		Info: map[string]any{"mode": cfg.Mode, "version": opts.Version, "strategy": cfg.Strategy,
 			"auth": cfg.Token != "", "kafka": !cfg.Infra.KafkaDisabled},
@@ -327,6 +410,28 @@ func (c *Controller) Run(ctx context.Context) error {
 			return fmt.Errorf("listening on %s: %w", c.cfg.Addr, err)
 		}
 	}
+	if err := c.cfg.checkExposure(ln.Addr().String()); err != nil {
+		_ = ln.Close()
+		return err
+	}
+	if c.cfg.Token == "" && c.cfg.Insecure {
+		if host, _, _ := net.SplitHostPort(ln.Addr().String()); !isLoopback(host) {
+			c.log.Error("INSECURE: the API has no token and listens beyond loopback (SKALD_API_INSECURE); "+
+				"anyone who can reach this port can create, change and cancel tasks. Set SKALD_API_TOKEN.",
+				"addr", ln.Addr().String())
+		}
+	}
+	scheme := "http"
+	if c.cfg.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(c.cfg.TLSCert, c.cfg.TLSKey)
+		if err != nil {
+			_ = ln.Close()
+			return fmt.Errorf("loading the API's certificate (SKALD_API_TLS_CERT, SKALD_API_TLS_KEY): %w", err)
+		}
+		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12,
+			NextProtos: []string{"h2", "http/1.1"}})
+		scheme = "https"
+	}
 	srv := &http.Server{
 		Handler:           c.API.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -344,7 +449,7 @@ func (c *Controller) Run(ctx context.Context) error {
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
-	c.log.Info("controller ready", "addr", ln.Addr().String(), "mode", c.cfg.Mode, "strategy", c.cfg.Strategy,
+	c.log.Info("controller ready", "addr", ln.Addr().String(), "scheme", scheme, "mode", c.cfg.Mode, "strategy", c.cfg.Strategy,
 		"auth", c.cfg.Token != "", "infra", c.cfg.Infra.String())
 
 	var err error

@@ -20,8 +20,12 @@ func runController(ctx context.Context, args []string, stderr io.Writer) int {
 	fl := flag.NewFlagSet("skald controller", flag.ContinueOnError)
 	fl.SetOutput(stderr)
 	var cfg controller.Config
-	addr := fl.String("addr", "", "listen address (default SYSTEM_CONTROLLER_HOST:SYSTEM_CONTROLLER_PORT, else 0.0.0.0:8000)")
-	token := fl.String("token", "", "bearer token required on every route (default SKALD_API_TOKEN; empty: no auth)")
+	addr := fl.String("addr", "", "listen address (default SYSTEM_CONTROLLER_HOST:SYSTEM_CONTROLLER_PORT, else 127.0.0.1:8000, or 0.0.0.0:8000 with a token)")
+	token := fl.String("token", "", "bearer token required on every route (default SKALD_API_TOKEN; empty: no auth, loopback only)")
+	insecure := fl.Bool("insecure", false, "allow serving without a token beyond loopback (default SKALD_API_INSECURE)")
+	cors := fl.String("cors-origins", "", "comma-separated origins whose web pages may call the API (default SKALD_API_CORS_ORIGINS, else none)")
+	tlsCert := fl.String("tls-cert", "", "PEM certificate: serve HTTPS (default SKALD_API_TLS_CERT)")
+	tlsKey := fl.String("tls-key", "", "PEM key of -tls-cert (default SKALD_API_TLS_KEY)")
 	mode := fl.String("mode", "", "CONTROLLER (API and monitor) or DISPATCHER (also assigns tasks) (default SYSTEM_CONTROLLER_MODE, else DISPATCHER)")
 	strategy := fl.String("strategy", "", "LEAST_TASKS, ROUND_ROBIN or RANDOM (default DISPATCHER_STRATEGY, else LEAST_TASKS)")
 	monitorEvery := fl.Duration("monitor-interval", 0, "registry refresh interval (default MONITOR_SKALD_INTERVAL, else 1s)")
@@ -42,6 +46,12 @@ func runController(ctx context.Context, args []string, stderr io.Writer) int {
 		return 2
 	}
 	cfg.Addr, cfg.Token, cfg.Mode = *addr, *token, controller.Mode(strings.ToUpper(*mode))
+	cfg.Insecure, cfg.TLSCert, cfg.TLSKey = *insecure, *tlsCert, *tlsKey
+	for _, o := range strings.Split(*cors, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			cfg.CORSOrigins = append(cfg.CORSOrigins, o)
+		}
+	}
 	cfg.Strategy = dispatch.Strategy(*strategy)
 	cfg.MonitorInterval, cfg.NodeTimeout, cfg.DispatchInterval = *monitorEvery, *timeout, *dispatchEvery
 	cfg.MaxTasksPerNode, cfg.MaxAttempts, cfg.MaxClaimsPerCycle = *maxTasks, *attempts, *maxClaims

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	taskdoc "github.com/skalds-go/skalds/runtime/task"
 )
 
 // apiClient talks to a controller's REST API.
@@ -245,6 +247,10 @@ func runTasks(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 		body := map[string]any{"className": *class, "priority": *prio}
 		if *id != "" {
+			if err := taskdoc.ValidateID(*id); err != nil {
+				fmt.Fprintf(stderr, "skald tasks create: -id: %v\n", err)
+				return 2
+			}
 			body["id"] = *id
 		}
 		if *executor != "" {

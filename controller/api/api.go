@@ -38,11 +38,14 @@ package api
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/subtle"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"mime"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -99,8 +102,20 @@ type Options struct {
 	// MonitorInterval is the monitor's refresh interval, against which
 	// the health endpoint judges the age of the registry snapshot.
 	MonitorInterval time.Duration
-	// CORSOrigin is the Access-Control-Allow-Origin value; empty means "*".
-	CORSOrigin string
+	// CORSOrigins are the origins whose pages may call the API from a
+	// browser (scheme://host[:port], as browsers send them in Origin), or
+	// "*" for any. Empty, the default, allows none: the dashboard is served
+	// by the API itself and needs no CORS, and a wildcard would let any web
+	// page read the API of a controller it can reach.
+	CORSOrigins []string
+	// MaxBody bounds request bodies, in bytes; a larger one is refused with
+	// 413. Zero means 1 MiB: attachments are parameters, not payloads.
+	MaxBody int64
+	// StoreTimeout bounds the MongoDB calls of one request; zero means 2 s.
+	// A call that times out or cannot reach MongoDB is answered 503 with
+	// Retry-After, and so is every request after it until MongoDB answers
+	// a probe again, so that an outage costs clients no waiting.
+	StoreTimeout time.Duration
 	// Info is merged into GET / and GET /api (mode, version, strategy...).
 	Info map[string]any
 	// Mode and Version are reported by GET /api/system/status and
@@ -124,7 +139,15 @@ type Server struct {
 	done chan struct{} // closed by Close: ends the event streams
 	// started is when Run started (epoch ms), for the uptime; 0 before.
 	started atomic.Int64
+	// feed holds the task states of the event feed's last poll, for the
+	// requests that wait for a worker.
+	feed *feed
+	// mongo tracks whether MongoDB answers; see Options.StoreTimeout.
+	mongo health
 }
+
+// DefaultMaxBody is the default of Options.MaxBody.
+const DefaultMaxBody = 1 << 20
 
 // New returns the API server.
 func New(d Deps, opts Options) *Server {
@@ -140,15 +163,18 @@ func New(d Deps, opts Options) *Server {
 	if opts.EventBuffer <= 0 {
 		opts.EventBuffer = 4096
 	}
-	if opts.CORSOrigin == "" {
-		opts.CORSOrigin = "*"
+	if opts.MaxBody <= 0 {
+		opts.MaxBody = DefaultMaxBody
+	}
+	if opts.StoreTimeout <= 0 {
+		opts.StoreTimeout = 2 * time.Second
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{d: d, opts: opts, log: opts.Logger.With("component", "api"),
 		hub: newHub(opts.EventBuffer), mux: http.NewServeMux(), done: make(chan struct{}),
-		val: schema.NewValidator()}
+		val: schema.NewValidator(), feed: newFeed()}
 	s.routes()
 	return s
 }
@@ -216,7 +242,7 @@ func (s *Server) routes() {
 // calls. A browser asking for / is sent to the dashboard; other clients get
 // the JSON description of the API.
 func (s *Server) Handler() http.Handler {
-	api := s.cors(s.auth(s.mux))
+	api := s.cors(s.auth(s.writes(s.guard(s.mux))))
 	dash := dashboard.Handler()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := r.URL.Path
@@ -231,12 +257,24 @@ func (s *Server) Handler() http.Handler {
 	})
 }
 
+// cors answers the browsers' cross-origin checks. Only the configured
+// origins are told they may read responses; a preflight from any other
+// origin gets no Access-Control-Allow-* headers, so the browser refuses
+// the request before sending it.
 func (s *Server) cors(next http.Handler) http.Handler {
+	allowed := map[string]bool{}
+	for _, o := range s.opts.CORSOrigins {
+		allowed[strings.TrimRight(o, "/")] = true
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		origin := r.Header.Get("Origin")
 		h := w.Header()
-		h.Set("Access-Control-Allow-Origin", s.opts.CORSOrigin)
-		h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, Cache-Control, Last-Event-ID")
-		h.Set("Access-Control-Allow-Methods", "GET, POST, PUT, DELETE, OPTIONS")
+		h.Add("Vary", "Origin")
+		if origin != "" && (allowed[origin] || allowed["*"]) {
+			h.Set("Access-Control-Allow-Origin", origin)
+			h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, Cache-Control, Last-Event-ID")
+			h.Set("Access-Control-Allow-Methods", "GET, POST, PUT, DELETE, OPTIONS")
+		}
 		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
 			// A preflight carries no credentials by design.
 			w.WriteHeader(http.StatusNoContent)
@@ -244,6 +282,37 @@ func (s *Server) cors(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// writes makes every request that carries a body send it as
+// application/json, bounded by MaxBody. Browsers send text/plain,
+// multipart/form-data and application/x-www-form-urlencoded across origins
+// without a preflight; refusing them means that a web page can never make
+// a user's browser write to the API.
+func (s *Server) writes(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// A request without a body has nothing to parse; the endpoints
+		// that need one refuse it as an invalid body.
+		if r.ContentLength != 0 {
+			mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+			if err != nil || mt != "application/json" {
+				s.fail(w, r, http.StatusUnsupportedMediaType,
+					fmt.Sprintf("Content-Type %q is not accepted; send the body as application/json", r.Header.Get("Content-Type")))
+				return
+			}
+			if r.ContentLength > s.opts.MaxBody {
+				s.tooLarge(w, r)
+				return
+			}
+			r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBody)
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) tooLarge(w http.ResponseWriter, r *http.Request) {
+	s.fail(w, r, http.StatusRequestEntityTooLarge,
+		fmt.Sprintf("the body is larger than %d bytes; attachments are parameters, keep bulk data elsewhere and link to it", s.opts.MaxBody))
 }
 
 func (s *Server) auth(next http.Handler) http.Handler {
@@ -277,6 +346,9 @@ type errorBody struct {
 	StatusCode int          `json:"status_code"`
 	Path       string       `json:"path"`
 	Fields     []fieldError `json:"fields,omitempty"`
+	// Incident is set on a 500: the id under which the log holds the
+	// detail.
+	Incident string `json:"incident,omitempty"`
 }
 
 type fieldError struct {
@@ -301,16 +373,34 @@ func (s *Server) writeJSON(w http.ResponseWriter, code int, v any) {
 }
 
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, code int, msg string, fields ...fieldError) {
-	s.writeJSON(w, code, errorBody{Error: msg, StatusCode: code, Path: r.URL.Path, Fields: fields})
+	s.writeJSON(w, code, errorBody{Error: msg, StatusCode: code, Path: r.URL.Path, Fields: fields,
+		Incident: w.Header().Get("X-Skalds-Incident")})
 }
 
-// internal logs err and answers 500 without leaking more than its text.
+// internal answers 500 for an unexpected error. The detail may hold
+// what a client must not see (server addresses, driver internals), so it
+// is logged with a random incident id, and only the id is answered: the
+// operator finds the detail in the log by it. An error that says MongoDB
+// is unreachable is answered 503 instead (see unavailable).
 func (s *Server) internal(w http.ResponseWriter, r *http.Request, err error) {
+	if s.unavailable(w, r, err) {
+		return
+	}
 	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
 		return // the client went away
 	}
-	s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
-	s.fail(w, r, http.StatusInternalServerError, err.Error())
+	id := incidentID()
+	s.log.Error("request failed", "incident", id, "method", r.Method, "path", r.URL.Path, "err", err)
+	w.Header().Set("X-Skalds-Incident", id)
+	s.fail(w, r, http.StatusInternalServerError,
+		fmt.Sprintf("internal error, incident %s; the controller's log has the detail under incident=%s", id, id))
+}
+
+// incidentID returns a short random id for an internal error.
+func incidentID() string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }
 
 func invalid(field, msg string) fieldError { return fieldError{Path: field, Message: msg} }

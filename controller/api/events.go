@@ -210,13 +210,18 @@ func (s *Server) watchTasks(ctx context.Context, statuses *statusCache) {
 				return
 			}
 			s.log.Warn("event stream: reading tasks", "err", err)
+			if unreachable(err) {
+				s.markDown()
+			}
 		} else {
 			next := make(map[string]seenTask, len(docs))
+			states := make(map[string]taskState, len(docs))
 			now := time.Now().UnixMilli()
 			statuses.mu.Lock()
 			for i := range docs {
 				d := &docs[i]
 				st := stateOf(d)
+				states[d.ID] = st
 				k := st.key()
 				next[d.ID] = seenTask{key: k, err: d.Error, applied: d.AppliedAttachmentsVersion, rejected: rejectedVersion(d.AttachmentsRejection), epoch: d.AssignmentEpoch}
 				statuses.m[d.ID] = d.LifecycleStatus
@@ -242,6 +247,7 @@ func (s *Server) watchTasks(ctx context.Context, statuses *statusCache) {
 				}
 			}
 			statuses.mu.Unlock()
+			s.feed.update(states)
 			prev, first = next, false
 		}
 		select {
@@ -464,4 +470,44 @@ func (s *Server) eventsTest(w http.ResponseWriter, r *http.Request) {
 		case <-t.C:
 		}
 	}
+}
+
+// feed shares the task states of the event feed's polls with the requests
+// that wait for a worker's answer (PUT .../attachments?wait=), so that any
+// number of them costs MongoDB nothing beyond the feed's own poll.
+type feed struct {
+	mu     sync.Mutex
+	polls  uint64               // completed polls
+	tasks  map[string]taskState // by id, as of the last poll
+	polled chan struct{}        // closed and replaced after every poll
+}
+
+func newFeed() *feed { return &feed{tasks: map[string]taskState{}, polled: make(chan struct{})} }
+
+// update records a poll's states.
+func (f *feed) update(tasks map[string]taskState) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.tasks = tasks
+	f.polls++
+	close(f.polled)
+	f.polled = make(chan struct{})
+}
+
+// next returns the number of polls completed and a channel closed when
+// the next one completes.
+func (f *feed) next() (uint64, <-chan struct{}) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.polls, f.polled
+}
+
+// get returns the state of task id as of the last poll; ok is false when
+// the poll did not list it, because it has not changed in a while and
+// cannot change (terminal).
+func (f *feed) get(id string) (taskState, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	st, ok := f.tasks[id]
+	return st, ok
 }

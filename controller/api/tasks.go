@@ -8,20 +8,19 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
+	"math"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/skalds-go/skalds/controller/monitor"
+	"github.com/skalds-go/skalds/runtime/codec"
 	"github.com/skalds-go/skalds/runtime/event"
 	"github.com/skalds-go/skalds/runtime/liveness"
 	"github.com/skalds-go/skalds/runtime/task"
 )
-
-// maxBody bounds request bodies; attachments are parameters, not payloads.
-const maxBody = 4 << 20
 
 // TaskResponse is Python's TaskResponse with the Go additions after it.
 type TaskResponse struct {
@@ -170,74 +169,36 @@ func (s *Server) getTask(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// decodeBody reads a JSON object body into a map of raw values, with the
-// snake_case spellings Python accepted renamed to camelCase.
-func decodeBody(r *http.Request, aliases map[string]string) (map[string]json.RawMessage, *fieldError) {
-	data, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
-	if err != nil {
-		fe := invalid("$", "reading the body: "+err.Error())
-		return nil, &fe
+// checkNewAttachments converts raw attachments as they will be stored
+// (see task.AttachmentsBSON), answering 422 with the paths of what cannot
+// be stored. Paths are relative to the attachments, like the schema's.
+func (s *Server) checkNewAttachments(w http.ResponseWriter, r *http.Request, raw []byte) bool {
+	if _, err := task.AttachmentsBSON(raw); err != nil {
+		s.fail(w, r, http.StatusUnprocessableEntity, "invalid attachments", fieldErrors(err)...)
+		return false
 	}
-	if len(data) > maxBody {
-		fe := invalid("$", fmt.Sprintf("body larger than %d bytes", maxBody))
-		return nil, &fe
-	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(data, &m); err != nil || m == nil {
-		fe := invalid("$", "the body must be a JSON object")
-		return nil, &fe
-	}
-	for snake, camel := range aliases {
-		if v, ok := m[snake]; ok {
-			if _, both := m[camel]; !both {
-				m[camel] = v
-			}
-			delete(m, snake)
-		}
-	}
-	return m, nil
+	return true
 }
 
-func isObject(raw json.RawMessage) bool {
+func isObject(raw []byte) bool {
 	raw = bytes.TrimSpace(raw)
 	return len(raw) > 0 && raw[0] == '{' && json.Valid(raw)
 }
 
-// createRequest is the body of POST /api/tasks.
-type createRequest struct {
-	ID               string          `json:"id"`
-	ClassName        string          `json:"className"`
-	Source           string          `json:"source"`
-	Name             *string         `json:"name"`
-	Description      *string         `json:"description"`
-	Priority         *int            `json:"priority"`
-	Attachments      json.RawMessage `json:"attachments"`
-	Mode             string          `json:"mode"`
-	Executor         string          `json:"executor"`
-	DeadlineDateTime *int64          `json:"deadlineDateTime"`
-	Dependencies     []string        `json:"dependencies"`
-	IsPersistent     *bool           `json:"isPersistent"`
-}
-
-var createAliases = map[string]string{
-	"class_name": "className", "deadline_date_time": "deadlineDateTime", "is_persistent": "isPersistent",
-}
+// taskURL is the API path of task id, escaped.
+func taskURL(id string) string { return "/api/tasks/" + url.PathEscape(id) }
 
 func (s *Server) createTask(w http.ResponseWriter, r *http.Request) {
-	m, fe := decodeBody(r, createAliases)
-	if fe != nil {
-		s.fail(w, r, http.StatusUnprocessableEntity, "invalid body", *fe)
-		return
-	}
-	raw, _ := json.Marshal(m)
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
 	var req createRequest
-	if err := dec.Decode(&req); err != nil {
-		s.fail(w, r, http.StatusUnprocessableEntity, "invalid body", invalid("$", err.Error()))
+	if !s.decoded(w, r, func(rd *codec.Reader) { decodeCreate(rd, &req) }) {
 		return
 	}
 	var errs []fieldError
+	if req.ID != "" {
+		if err := task.ValidateID(req.ID); err != nil {
+			errs = append(errs, invalid("id", err.Error()))
+		}
+	}
 	if strings.TrimSpace(req.ClassName) == "" {
 		errs = append(errs, invalid("className", "required"))
 	}
@@ -247,7 +208,7 @@ func (s *Server) createTask(w http.ResponseWriter, r *http.Request) {
 	if req.Mode != "" && task.Mode(req.Mode) != task.Passive {
 		errs = append(errs, invalid("mode", "only Passive tasks can be created here; Active tasks come from an edge node's YAML"))
 	}
-	if len(req.Attachments) > 0 && string(req.Attachments) != "null" && !isObject(req.Attachments) {
+	if req.Attachments != nil && !isObject(req.Attachments) {
 		errs = append(errs, invalid("attachments", "must be a JSON object"))
 	}
 	if len(errs) > 0 {
@@ -256,11 +217,11 @@ func (s *Server) createTask(w http.ResponseWriter, r *http.Request) {
 	}
 	// A task without attachments runs with an empty object: that is what
 	// the class's schema must accept.
-	effective := []byte(req.Attachments)
-	if len(effective) == 0 || string(effective) == "null" {
+	effective := req.Attachments
+	if effective == nil {
 		effective = []byte("{}")
 	}
-	if !s.checkAttachments(w, r, req.ClassName, effective) {
+	if !s.checkNewAttachments(w, r, effective) || !s.checkAttachments(w, r, req.ClassName, effective) {
 		return
 	}
 	id := req.ID
@@ -271,11 +232,7 @@ func (s *Server) createTask(w http.ResponseWriter, r *http.Request) {
 	if source == "" {
 		source = "api"
 	}
-	var att []byte
-	if string(req.Attachments) != "null" {
-		att = req.Attachments
-	}
-	d := task.New(id, req.ClassName, source, att)
+	d := task.New(id, req.ClassName, source, req.Attachments)
 	d.Name, d.Description, d.Dependencies = req.Name, req.Description, req.Dependencies
 	if req.Priority != nil {
 		d.Priority = *req.Priority
@@ -313,7 +270,7 @@ func (s *Server) createTask(w http.ResponseWriter, r *http.Request) {
 	if cur, err := s.d.Store.Get(r.Context(), id); err == nil {
 		d = cur
 	}
-	w.Header().Set("Location", "/api/tasks/"+id)
+	w.Header().Set("Location", taskURL(id))
 	s.writeJSON(w, http.StatusCreated, taskResponse(d, s.snapshot()))
 }
 
@@ -340,14 +297,11 @@ func (s *Server) publish(ctx context.Context, topic, id string) {
 const conflictRetries = 5
 
 func (s *Server) setStatus(w http.ResponseWriter, r *http.Request) {
-	m, fe := decodeBody(r, map[string]string{"lifecycle_status": "lifecycleStatus"})
-	if fe != nil {
-		s.fail(w, r, http.StatusUnprocessableEntity, "invalid body", *fe)
+	var status string
+	if !s.decoded(w, r, func(rd *codec.Reader) { decodeStatus(rd, &status) }) {
 		return
 	}
-	var status string
-	if err := json.Unmarshal(m["lifecycleStatus"], &status); err != nil ||
-		(task.Status(status) != task.Created && task.Status(status) != task.Cancelled) {
+	if task.Status(status) != task.Created && task.Status(status) != task.Cancelled {
 		s.fail(w, r, http.StatusUnprocessableEntity, "invalid body",
 			invalid("lifecycleStatus", "must be \"Created\" (run the task again) or \"Cancelled\""))
 		return
@@ -434,6 +388,8 @@ func (s *Server) reset(w http.ResponseWriter, r *http.Request) {
 }
 
 // parseWait reads ?wait=, as a Go duration ("5s", "500ms") or seconds.
+// A wait longer than limit is cut to limit; one that is not a finite,
+// non-negative duration is an error.
 func parseWait(v string, limit time.Duration) (time.Duration, error) {
 	if v == "" {
 		return 0, nil
@@ -441,13 +397,21 @@ func parseWait(v string, limit time.Duration) (time.Duration, error) {
 	d, err := time.ParseDuration(v)
 	if err != nil {
 		secs, ferr := strconv.ParseFloat(v, 64)
-		if ferr != nil {
+		switch {
+		case ferr != nil && !errors.Is(ferr, strconv.ErrRange):
 			return 0, fmt.Errorf("wait=%q is not a duration (5s, 500ms) or a number of seconds", v)
+		case math.IsNaN(secs):
+			return 0, fmt.Errorf("wait=%q is not a number; give a duration such as 5s or a number of seconds", v)
+		case secs < 0:
+			return 0, fmt.Errorf("wait=%q is negative; give a duration from 0 to %s", v, limit)
+		case math.IsInf(secs, 1) || secs > limit.Seconds():
+			// Checked before the conversion, which would overflow.
+			return 0, fmt.Errorf("wait=%q is longer than the maximum %s; wait at most %s and poll after", v, limit, limit)
 		}
 		d = time.Duration(secs * float64(time.Second))
 	}
 	if d < 0 {
-		return 0, fmt.Errorf("wait=%q is negative", v)
+		return 0, fmt.Errorf("wait=%q is negative; give a duration from 0 to %s", v, limit)
 	}
 	return min(d, limit), nil
 }
@@ -463,21 +427,26 @@ const (
 func (s *Server) setAttachments(w http.ResponseWriter, r *http.Request) {
 	wait, err := parseWait(r.URL.Query().Get("wait"), s.opts.MaxWait)
 	if err != nil {
-		s.fail(w, r, http.StatusUnprocessableEntity, "invalid query", invalid("wait", err.Error()))
+		s.fail(w, r, http.StatusBadRequest, "invalid query", invalid("wait", err.Error()))
 		return
 	}
-	m, fe := decodeBody(r, nil)
-	if fe != nil {
-		s.fail(w, r, http.StatusUnprocessableEntity, "invalid body", *fe)
+	var att []byte
+	if !s.decoded(w, r, func(rd *codec.Reader) { decodeAttachments(rd, &att) }) {
 		return
 	}
-	att, ok := m["attachments"]
-	if !ok || !isObject(att) {
-		s.fail(w, r, http.StatusUnprocessableEntity, "invalid body", invalid("attachments", "required, a JSON object"))
+	if !isObject(att) {
+		s.fail(w, r, http.StatusUnprocessableEntity, "invalid body", invalid("$.attachments", "must be a JSON object"))
+		return
+	}
+	if !s.checkNewAttachments(w, r, att) {
 		return
 	}
 	id := r.PathValue("id")
-	cur, ok := s.load(w, r)
+	// Each MongoDB call is bounded on its own: the request as a whole
+	// may wait for the worker.
+	ctx, cancel := s.storeCtx(r)
+	cur, ok := s.load(w, r.WithContext(ctx))
+	cancel()
 	if !ok {
 		return
 	}
@@ -486,24 +455,23 @@ func (s *Server) setAttachments(w http.ResponseWriter, r *http.Request) {
 	if !s.checkAttachments(w, r, cur.ClassName, att) {
 		return
 	}
-	d, err := s.d.Store.SetAttachments(r.Context(), id, att)
+	ctx, cancel = s.storeCtx(r)
+	d, err := s.d.Store.SetAttachments(ctx, id, att)
+	if err != nil && !errors.Is(err, task.ErrNotFound) {
+		s.internal(w, r.WithContext(ctx), err)
+	}
+	cancel()
 	if errors.Is(err, task.ErrNotFound) {
 		s.fail(w, r, http.StatusNotFound, fmt.Sprintf("task %q not found", id))
-		return
 	}
 	if err != nil {
-		s.internal(w, r, err)
 		return
 	}
 	s.publish(r.Context(), event.TopicUpdateAttachment, id)
 	version := d.AttachmentsVersion
 	state := stateStored
 	if wait > 0 && running(d) {
-		d, state, err = s.awaitApplied(r.Context(), id, version, wait)
-		if err != nil {
-			s.internal(w, r, err)
-			return
-		}
+		state = s.awaitApplied(r.Context(), d, wait)
 	}
 	data := map[string]any{
 		"taskId": id, "attachments": json.RawMessage(att), "attachmentsVersion": version,
@@ -517,7 +485,12 @@ func (s *Server) setAttachments(w http.ResponseWriter, r *http.Request) {
 		s.writeJSON(w, http.StatusUnprocessableEntity, success{false,
 			"The worker rejected the attachments and keeps its previous ones: " + d.AttachmentsRejection.Message, data})
 	case statePending:
-		s.writeJSON(w, http.StatusAccepted, success{true, "Attachments stored; the worker has not applied them yet", data})
+		// The write succeeded: the client polls the task until its
+		// appliedAttachmentsVersion reaches the version answered here.
+		w.Header().Set("Location", taskURL(id))
+		s.writeJSON(w, http.StatusAccepted, success{true, fmt.Sprintf(
+			"Attachments stored as version %d; the worker has not applied them yet: poll GET %s until appliedAttachmentsVersion is %d or more",
+			version, taskURL(id), version), data})
 	default:
 		msg := "Attachments updated"
 		if wait > 0 {
@@ -533,38 +506,47 @@ func running(d *task.Task) bool {
 	return d.Executor != nil && (d.LifecycleStatus == task.Assigning || d.LifecycleStatus == task.Running)
 }
 
-// awaitApplied polls the task until its worker applied version, rejected
-// it, stopped running, or wait passed.
-func (s *Server) awaitApplied(ctx context.Context, id string, version int64, wait time.Duration) (*task.Task, string, error) {
-	ctx, cancel := context.WithTimeout(ctx, wait)
-	defer cancel()
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	var last *task.Task
+// awaitApplied waits, on the event feed's polls, until the worker of d
+// applied or rejected the version d was written with, the task stopped
+// running, wait passed or ctx ended, and returns the state. It updates d
+// to what the last poll saw. It reads nothing from MongoDB itself: any
+// number of waiting requests cost the feed's one poll.
+func (s *Server) awaitApplied(ctx context.Context, d *task.Task, wait time.Duration) string {
+	version := d.AttachmentsVersion
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	// A poll that was under way when the write was made may not show it;
+	// only the polls that start after it count.
+	start, polled := s.feed.next()
 	for {
-		d, err := s.d.Store.Get(ctx, id)
-		switch {
-		case err == nil:
-			last = d
-			if d.AppliedAttachmentsVersion >= version {
-				return d, stateApplied, nil
-			}
-			if rj := d.AttachmentsRejection; rj != nil && rj.Version >= version {
-				return d, stateRejected, nil
-			}
-			if !running(d) {
-				return d, stateStored, nil
-			}
-		case ctx.Err() == nil:
-			return nil, "", err
-		}
 		select {
 		case <-ctx.Done():
-			if last == nil {
-				return nil, "", ctx.Err()
-			}
-			return last, statePending, nil
-		case <-tick.C:
+			return statePending
+		case <-timer.C:
+			return statePending
+		case <-s.done:
+			return statePending
+		case <-polled:
+		}
+		var n uint64
+		n, polled = s.feed.next()
+		if n < start+2 {
+			continue
+		}
+		st, listed := s.feed.get(d.ID)
+		if !listed {
+			// Not among the tasks that can change: it finished.
+			return stateStored
+		}
+		d.LifecycleStatus, d.Executor = st.LifecycleStatus, st.Executor
+		d.AppliedAttachmentsVersion, d.AttachmentsRejection = st.AppliedAttachmentsVersion, st.AttachmentsRejection
+		switch {
+		case st.AppliedAttachmentsVersion >= version:
+			return stateApplied
+		case st.AttachmentsRejection != nil && st.AttachmentsRejection.Version >= version:
+			return stateRejected
+		case !running(d):
+			return stateStored
 		}
 	}
 }

@@ -138,7 +138,7 @@ func TestAPITasks(t *testing.T) {
 			t.Errorf("attachments body %s: %d", body, code)
 		}
 	}
-	if code := c.call(t, "PUT", "/api/tasks/api-1/attachments?wait=soon", tk, `{"attachments":{}}`, &eb); code != http.StatusUnprocessableEntity {
+	if code := c.call(t, "PUT", "/api/tasks/api-1/attachments?wait=soon", tk, `{"attachments":{}}`, &eb); code != http.StatusBadRequest {
 		t.Errorf("bad wait: %d", code)
 	}
 	if code := c.call(t, "PUT", "/api/tasks/nope/attachments", tk, `{"attachments":{}}`, &eb); code != 404 {
@@ -290,7 +290,7 @@ func TestAPISkaldsAndHealth(t *testing.T) {
 
 func TestAPIAuth(t *testing.T) {
 	e := newEnv(t)
-	c := e.startController(func(cfg *ctl.Config) { cfg.Token = "s3cret" })
+	c := e.startController(func(cfg *ctl.Config) { cfg.Token, cfg.CORSOrigins = "s3cret", []string{"http://dash"} })
 	var eb errBody
 	for _, r := range []struct{ method, path string }{
 		{"GET", "/api/tasks"}, {"POST", "/api/tasks"}, {"GET", "/api/tasks/x"}, {"PUT", "/api/tasks/x/status"},
@@ -326,7 +326,7 @@ func TestAPIAuth(t *testing.T) {
 		t.Fatal(err)
 	}
 	res.Body.Close()
-	if res.StatusCode != http.StatusNoContent || res.Header.Get("Access-Control-Allow-Origin") != "*" {
+	if res.StatusCode != http.StatusNoContent || res.Header.Get("Access-Control-Allow-Origin") != "http://dash" {
 		t.Errorf("preflight: %d %v", res.StatusCode, res.Header)
 	}
 }

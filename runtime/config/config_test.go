@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -89,5 +90,26 @@ func TestMaskURIHidesPasswords(t *testing.T) {
 		if got := MaskURI(in); got != want {
 			t.Errorf("MaskURI(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+func TestMaskErrorTakesCredentialsOutOfDriverErrors(t *testing.T) {
+	for _, c := range []struct{ uri, driver string }{
+		{"mongodb://app:s3cr%etpw@db:27017/", `error parsing uri: invalid password: invalid URL escape "%et"`},
+		{"mongodb://app:s3cr%etpw@db:27017/", `error parsing uri: invalid password: invalid URL escape "%etpw"`},
+		{"mongodb://app:hunter22@db:notaport/", `connecting to mongodb://app:hunter22@db:notaport/: refused`},
+		{"mongodb://app:hunter%2122@db/", `auth failed for password hunter!22`},
+		{"mongodb://db/?password=topsecret1", `bad option password=topsecret1`},
+	} {
+		err := MaskError(errors.New(c.driver), c.uri)
+		for _, secret := range []string{"s3cr", "etpw", "hunter", "topsecret"} {
+			if strings.Contains(err.Error(), secret) {
+				t.Errorf("MaskError(%q) = %q: still holds %q", c.driver, err, secret)
+			}
+		}
+	}
+	plain := errors.New("server selection error: context deadline exceeded")
+	if got := MaskError(plain, "mongodb://app:hunter22@db/"); got != plain {
+		t.Errorf("an error without secrets was replaced: %v", got)
 	}
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"strconv"
@@ -126,4 +127,71 @@ func MaskURI(uri string) string {
 		u.RawQuery = q.Encode()
 	}
 	return strings.ReplaceAll(u.String(), "xxxxxx", Masked)
+}
+
+// MaskError returns err with every credential of the connection URI uri
+// taken out of its text, for errors of drivers that quote the URI or a
+// part of it (the MongoDB driver quotes a badly escaped password, for
+// example). When the text holds a piece of a secret that cannot be cut
+// out cleanly, the driver's text is dropped for a generic one. An error
+// whose text held a secret is replaced, not wrapped (its text is the
+// leak); one without is returned as it is.
+func MaskError(err error, uri string) error {
+	if err == nil {
+		return nil
+	}
+	text := err.Error()
+	secrets := uriSecrets(uri)
+	for _, s := range secrets {
+		text = strings.ReplaceAll(text, s, Masked)
+	}
+	for _, s := range secrets {
+		// A fragment of a secret, such as the tail after a bad escape.
+		for i := 0; i+4 <= len(s); i++ {
+			if strings.Contains(text, s[i:i+4]) {
+				return errors.New("the URI's credentials are malformed (percent-encode special characters in the user name and password): " + MaskURI(uri))
+			}
+		}
+	}
+	if strings.Contains(text, uri) {
+		text = strings.ReplaceAll(text, uri, MaskURI(uri))
+	}
+	if text == err.Error() {
+		return err // nothing to hide: keep the chain for errors.Is
+	}
+	return errors.New(text)
+}
+
+// uriSecrets returns the password of uri's user info and the values of its
+// secret query parameters, as written (escaped) and unescaped, found
+// without parsing the URI, since an unparseable URI leaks too.
+func uriSecrets(uri string) []string {
+	var out []string
+	add := func(s string) {
+		if len(s) >= 3 {
+			out = append(out, s)
+			if u, err := url.PathUnescape(s); err == nil && u != s {
+				out = append(out, u)
+			}
+		}
+	}
+	rest := uri
+	if _, after, ok := strings.Cut(rest, "://"); ok {
+		rest = after
+	}
+	if at := strings.LastIndex(rest, "@"); at >= 0 {
+		if _, pw, ok := strings.Cut(rest[:at], ":"); ok {
+			add(pw)
+		}
+	}
+	if _, query, ok := strings.Cut(uri, "?"); ok {
+		for _, kv := range strings.Split(query, "&") {
+			k, v, _ := strings.Cut(kv, "=")
+			switch strings.ToLower(k) {
+			case "password", "pass", "pwd", "secret", "token", "authmechanismproperties":
+				add(v)
+			}
+		}
+	}
+	return out
 }

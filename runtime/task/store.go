@@ -11,6 +11,8 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/skalds-go/skalds/runtime/config"
 )
 
 // Collection is the collection Python Skalds keeps its tasks in.
@@ -58,7 +60,8 @@ func Connect(ctx context.Context, uri, dbName string) (*mongo.Client, *mongo.Col
 		SetConnectTimeout(5 * time.Second)
 	client, err := mongo.Connect(opts)
 	if err != nil {
-		return nil, nil, fmt.Errorf("mongo %s: %w", uri, err)
+		// The driver quotes bad parts of the URI, the password included.
+		return nil, nil, fmt.Errorf("mongo %s (check MONGO_HOST): %w", config.MaskURI(uri), config.MaskError(err, uri))
 	}
 	coll := client.Database(dbName).Collection(Collection)
 	_, err = coll.Indexes().CreateOne(ctx, mongo.IndexModel{
@@ -67,7 +70,7 @@ func Connect(ctx context.Context, uri, dbName string) (*mongo.Client, *mongo.Col
 	})
 	if err != nil {
 		_ = client.Disconnect(context.Background())
-		return nil, nil, fmt.Errorf("mongo: creating the unique index on tasks.id (is MONGO_HOST reachable?): %w", err)
+		return nil, nil, fmt.Errorf("mongo: creating the unique index on tasks.id (is MONGO_HOST reachable?): %w", config.MaskError(err, uri))
 	}
 	return client, coll, nil
 }

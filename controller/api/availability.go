@@ -1,0 +1,150 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/mongo"
+)
+
+// retryAfter is what a 503 tells clients to wait, in seconds: the probe
+// below notices MongoDB's return within about that long.
+const retryAfter = 2
+
+// probeInterval is how often MongoDB is probed while it is unreachable.
+const probeInterval = 500 * time.Millisecond
+
+// health remembers that MongoDB was unreachable, so that the requests
+// after the first failed one are answered 503 at once instead of each
+// waiting for its own timeout, until a probe gets an answer again.
+type health struct {
+	mu      sync.Mutex
+	down    bool
+	probing bool
+}
+
+func (h *health) isDown() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.down
+}
+
+// storeBound tells whether a request reads or writes MongoDB, and so is
+// answered 503 during an outage. The event streams are served from memory,
+// and the health endpoint reports the outage itself.
+func storeBound(r *http.Request) bool {
+	p := r.URL.Path
+	return strings.HasPrefix(p, "/api/") && !strings.HasPrefix(p, "/api/events/") &&
+		!strings.HasPrefix(p, "/api/system/health")
+}
+
+// waits tells whether a request may wait beyond StoreTimeout on purpose:
+// an attachment update with ?wait= bounds its MongoDB calls itself.
+func waits(r *http.Request) bool {
+	return r.Method == http.MethodPut && strings.HasSuffix(r.URL.Path, "/attachments")
+}
+
+// guard answers 503 while MongoDB is known to be unreachable, and bounds
+// the MongoDB calls of every other request by StoreTimeout.
+func (s *Server) guard(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !storeBound(r) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if s.mongo.isDown() {
+			s.answerUnreachable(w, r)
+			return
+		}
+		if !waits(r) {
+			ctx, cancel := s.storeCtx(r)
+			defer cancel()
+			r = r.WithContext(ctx)
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// errStoreTimeout is the cause of a request context cancelled because
+// MongoDB did not answer within StoreTimeout.
+var errStoreTimeout = errors.New("MongoDB did not answer within the API's store timeout")
+
+// storeCtx bounds the MongoDB calls made under the returned context by
+// StoreTimeout. It cancels rather than sets a deadline: with a deadline
+// the driver sends maxTimeMS, which FerretDB refuses on some commands
+// (distinct).
+func (s *Server) storeCtx(r *http.Request) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancelCause(r.Context())
+	t := time.AfterFunc(s.opts.StoreTimeout, func() { cancel(errStoreTimeout) })
+	return ctx, func() {
+		t.Stop()
+		cancel(context.Canceled)
+	}
+}
+
+// unavailable answers 503 when err says that MongoDB could not be reached
+// or did not answer in time, marks MongoDB down and starts probing it. It
+// returns false, answering nothing, for any other error.
+func (s *Server) unavailable(w http.ResponseWriter, r *http.Request, err error) bool {
+	timedOut := errors.Is(err, context.Canceled) && errors.Is(context.Cause(r.Context()), errStoreTimeout)
+	if !timedOut && !unreachable(err) {
+		return false
+	}
+	s.log.Warn("MongoDB is unreachable; answering 503 until it answers again", "path", r.URL.Path, "err", err)
+	s.markDown()
+	s.answerUnreachable(w, r)
+	return true
+}
+
+// unreachable tells whether err says that MongoDB did not answer.
+func unreachable(err error) bool {
+	return errors.Is(err, context.DeadlineExceeded) || mongo.IsTimeout(err) || mongo.IsNetworkError(err) ||
+		strings.Contains(err.Error(), "server selection error")
+}
+
+func (s *Server) answerUnreachable(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
+	s.fail(w, r, http.StatusServiceUnavailable,
+		fmt.Sprintf("MongoDB is unreachable from the controller; nothing was changed, retry in %d s (GET /api/system/health shows the state of every server)", retryAfter))
+}
+
+// markDown records the outage and starts one probe loop, which clears it
+// at MongoDB's first answer.
+func (s *Server) markDown() {
+	s.mongo.mu.Lock()
+	s.mongo.down = true
+	start := !s.mongo.probing && s.d.Store != nil
+	s.mongo.probing = start || s.mongo.probing
+	s.mongo.mu.Unlock()
+	if start {
+		go s.probe()
+	}
+}
+
+func (s *Server) probe() {
+	t := time.NewTicker(probeInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.done:
+			return
+		case <-t.C:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), s.opts.StoreTimeout)
+		err := s.d.Store.Ping(ctx)
+		cancel()
+		if err == nil {
+			s.mongo.mu.Lock()
+			s.mongo.down, s.mongo.probing = false, false
+			s.mongo.mu.Unlock()
+			s.log.Info("MongoDB answers again")
+			return
+		}
+	}
+}
