@@ -39,7 +39,51 @@ func TestReportMasksSecrets(t *testing.T) {
 			t.Errorf("the report shows %s: %s", secret, b)
 		}
 	}
-	if !strings.Contains(string(b), `"auth":{"enabled":true}`) || !strings.Contains(string(b), `"port":8000`) {
+	if !strings.Contains(string(b), `"auth":{"enabled":true,"insecure":false}`) || !strings.Contains(string(b), `"port":8000`) {
 		t.Errorf("report %s", b)
+	}
+}
+
+func TestAPIIsLoopbackOnlyWithoutAToken(t *testing.T) {
+	load := func(env map[string]string) (Config, error) {
+		return loadConfig(Config{}, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	}
+	c, err := load(nil)
+	if err != nil || c.Addr != "127.0.0.1:8000" || len(c.CORSOrigins) != 0 || c.MaxBody != 1<<20 {
+		t.Fatalf("defaults: %v %+v", err, c)
+	}
+	if c, err = load(map[string]string{"SKALD_API_TOKEN": "t"}); err != nil || c.Addr != "0.0.0.0:8000" {
+		t.Fatalf("with a token: %v %q", err, c.Addr)
+	}
+	for _, host := range []string{"0.0.0.0", "::", "10.1.2.3", "example.com"} {
+		_, err := load(map[string]string{"SYSTEM_CONTROLLER_HOST": host})
+		if err == nil || !strings.Contains(err.Error(), "SKALD_API_TOKEN") || !strings.Contains(err.Error(), "SKALD_API_INSECURE=true") {
+			t.Errorf("host %s without a token: %v", host, err)
+		}
+	}
+	for _, host := range []string{"127.0.0.1", "::1", "localhost"} {
+		if _, err := load(map[string]string{"SYSTEM_CONTROLLER_HOST": host}); err != nil {
+			t.Errorf("host %s: %v", host, err)
+		}
+	}
+	if c, err = load(map[string]string{"SYSTEM_CONTROLLER_HOST": "0.0.0.0", "SKALD_API_INSECURE": "true"}); err != nil || !c.Insecure {
+		t.Errorf("insecure on purpose: %v %+v", err, c)
+	}
+	if _, err = load(map[string]string{"SKALD_API_INSECURE": "maybe"}); err == nil || !strings.Contains(err.Error(), "SKALD_API_INSECURE") {
+		t.Errorf("bad boolean: %v", err)
+	}
+	if _, err = load(map[string]string{"SKALD_API_TLS_CERT": "c.pem"}); err == nil || !strings.Contains(err.Error(), "SKALD_API_TLS_KEY") {
+		t.Errorf("a certificate without a key: %v", err)
+	}
+	if _, err = load(map[string]string{"SKALD_API_MAX_BODY": "-1"}); err == nil || !strings.Contains(err.Error(), "SKALD_API_MAX_BODY") {
+		t.Errorf("negative body limit: %v", err)
+	}
+	c, err = load(map[string]string{"SKALD_API_CORS_ORIGINS": " https://a.example , http://b:8080 ", "SKALD_API_MAX_BODY": "2048"})
+	if err != nil || strings.Join(c.CORSOrigins, "|") != "https://a.example|http://b:8080" || c.MaxBody != 2048 {
+		t.Errorf("origins and body limit: %v %+v", err, c)
+	}
+	rep, _ := json.Marshal(c.Report())
+	if !strings.Contains(string(rep), `"corsOrigins":["https://a.example","http://b:8080"]`) {
+		t.Errorf("report: %s", rep)
 	}
 }

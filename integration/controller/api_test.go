@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -213,6 +214,15 @@ func TestAPIAttachmentUpdateWaitsForTheWorker(t *testing.T) {
 	if d, _ := e.store.Get(e.ctx, "w1"); d == nil || d.LifecycleStatus != task.Running {
 		t.Errorf("after a rejected update the task is %s", describe(d))
 	}
+	// A wait that ends before the worker answers is no failure: the write
+	// succeeded, so the answer is 202 with the version to poll for.
+	code, h, body := c.raw(t, "PUT", "/api/tasks/w1/attachments?wait=1ms", "", `{"attachments":{"mode":"later"}}`)
+	res = successBody{}
+	if err := json.Unmarshal(body, &res); err != nil || code != http.StatusAccepted || res.Data["state"] != "pending" ||
+		res.Data["attachmentsVersion"] != 4.0 || h.Get("Location") != "/api/tasks/w1" || !strings.Contains(res.Message, "version 4") {
+		t.Errorf("update with a wait too short: %d %s %v", code, body, err)
+	}
+	e.waitTask("w1", "version 4 applied", func(d *store.Doc) bool { return d.AppliedAttachmentsVersion >= 4 })
 }
 
 func TestAPISkaldsAndHealth(t *testing.T) {
