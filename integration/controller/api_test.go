@@ -222,7 +222,7 @@ func TestAPIAttachmentUpdateWaitsForTheWorker(t *testing.T) {
 		res.Data["attachmentsVersion"] != 4.0 || h.Get("Location") != "/api/tasks/w1" || !strings.Contains(res.Message, "version 4") {
 		t.Errorf("update with a wait too short: %d %s %v", code, body, err)
 	}
-	e.waitTask("w1", "version 4 applied", func(d *store.Doc) bool { return d.AppliedAttachmentsVersion >= 4 })
+	e.waitTask("w1", "version 4 applied", func(d *task.Task) bool { return d.AppliedAttachmentsVersion >= 4 })
 }
 
 func TestAPISkaldsAndHealth(t *testing.T) {
