@@ -3,6 +3,7 @@ package embedded
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -42,6 +43,11 @@ type MongoOptions struct {
 	PostgreSQLTempDB bool
 	// Port is where the serializing proxy listens; 0 picks a free port.
 	Port int
+	// TLS, when set, makes the proxy, which is what clients connect to,
+	// speak TLS only with this server configuration (set ClientAuth to
+	// require client certificates). Clients then add tls=true and
+	// tlsCAFile (and tlsCertificateKeyFile) to the URI.
+	TLS *tls.Config
 	// Logger receives FerretDB's own logs. Nil discards them, because FerretDB
 	// logs every connection at INFO and every error reply as a multi-line WARN.
 	Logger *slog.Logger
@@ -120,13 +126,18 @@ func (m *Mongo) start(ctx context.Context, ln net.Listener, opts MongoOptions) e
 		_ = f.Run(runCtx)
 	}()
 
+	pingAddr := ln.Addr().String()
+	if opts.TLS != nil {
+		// The ping speaks no TLS: check FerretDB itself behind the proxy.
+		pingAddr, ln = upstream.Host, tls.NewListener(ln, opts.TLS)
+	}
 	m.proxy, m.serveDone = NewSerializingProxy(ln, upstream.Host), make(chan struct{})
 	go func() {
 		defer close(m.serveDone)
 		_ = m.proxy.Serve(context.Background())
 	}()
 
-	if err := ping(ctx, ln.Addr().String()); err != nil {
+	if err := ping(ctx, pingAddr); err != nil {
 		return fmt.Errorf("ping through proxy: %w", err)
 	}
 	return nil

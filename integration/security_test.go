@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net"
+	"net/url"
 	"strconv"
 	"strings"
 	"testing"
@@ -200,5 +201,50 @@ func TestNodeOverSecuredLinks(t *testing.T) {
 	defer rdb.Close()
 	if v, err := rdb.Get(e.ctx, "task:"+id+":heartbeat").Result(); err != nil || v == "" {
 		t.Fatalf("no heartbeat of the task in the TLS Redis: %q, %v", v, err)
+	}
+}
+
+// TestMongoTLSThroughTheURI connects the task store, which nodes, clients
+// and the controller all open, to a MongoDB that speaks TLS only and wants
+// a client certificate: the URI's tls options are all it takes, and a URI
+// without them, or without the certificate, is refused.
+func TestMongoTLSThroughTheURI(t *testing.T) {
+	certs := skaldtest.NewCerts(t)
+	ctx, cancel := context.WithTimeout(context.Background(), deadline)
+	defer cancel()
+	m, err := embedded.StartMongo(ctx, embedded.MongoOptions{TLS: certs.ServerTLS(t, true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = m.Close() })
+	base := m.URI()
+	uri := base + "?tls=true&tlsCAFile=" + url.QueryEscape(certs.CAFile) + "&tlsCertificateKeyFile=" + url.QueryEscape(certs.ClientPEM)
+	st, err := task.Open(ctx, uri, "skalds")
+	if err != nil {
+		t.Fatalf("opening the store over TLS: %v", err)
+	}
+	defer st.Close(context.Background())
+	id := "tls-" + randomID()
+	if err := st.Create(ctx, task.New(id, "A", "integration", []byte(`{}`))); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := st.Get(ctx, id); err != nil || got.ID != id {
+		t.Fatalf("reading the task back over TLS: %+v, %v", got, err)
+	}
+
+	for what, bad := range map[string]string{
+		"no TLS":                base,
+		"no client certificate": base + "?tls=true&tlsCAFile=" + url.QueryEscape(certs.CAFile),
+		"unknown authority":     base + "?tls=true&tlsCertificateKeyFile=" + url.QueryEscape(certs.ClientPEM),
+	} {
+		// The driver retries until its server selection gives up; a refusal
+		// shows within two seconds.
+		short, stop := context.WithTimeout(ctx, 2*time.Second)
+		st, err := task.Open(short, bad, "skalds")
+		stop()
+		if err == nil {
+			_ = st.Close(context.Background())
+			t.Errorf("%s: the server let the client in", what)
+		}
 	}
 }
