@@ -9,8 +9,13 @@ require (
 	github.com/skalds-go/skalds/embedded v0.0.0
 )
 
-require github.com/go-json-experiment/json v0.0.0-20260213210345-44df1a37e875 // indirect
+require (
+	github.com/go-json-experiment/json v0.0.0-20260213210345-44df1a37e875 // indirect
+	github.com/skalds-go/skalds/example v0.0.0
+)
 
 replace github.com/skalds-go/skalds => ../
 
 replace github.com/skalds-go/skalds/embedded => ../embedded
+
+replace github.com/skalds-go/skalds/example => ../example
