@@ -44,6 +44,41 @@ func TestDialTLSWithAnACLUser(t *testing.T) {
 		t.Fatalf("logged in as %q (%v), want skald", who, err)
 	}
 
+	// The narrow ACL that the README recommends is enough for every write
+	// of the registry.
+	if err := rdb.Do(ctx, "ACL", "SETUSER", "narrow", "on", ">narrow-pw", "~skalds:*", "~task:*",
+		"+@read", "+@write", "+@transaction", "+ping", "+hello").Err(); err != nil {
+		t.Fatal(err)
+	}
+	narrow := good
+	narrow.RedisUsername, narrow.RedisPassword = "narrow", "narrow-pw"
+	nc, err := liveness.Dial(narrow, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	nreg := liveness.New(nc, time.Minute)
+	for _, step := range []struct {
+		what string
+		do   func() error
+	}{
+		{"node beat", func() error {
+			return nreg.NodeBeat(ctx, "narrow-node", "node", []liveness.TaskRef{{ID: "t1", ClassName: "A"}},
+				[]string{"A"}, map[string][]byte{"A": []byte(`{}`)}, liveness.Capacity{MaxTasks: 2})
+		}},
+		{"task started", func() error { return nreg.TaskStarted(ctx, "t1") }},
+		{"task beats", func() error { return nreg.TaskBeats(ctx, []string{"t1"}) }},
+		{"task ended", func() error { return nreg.TaskEnded(ctx, "t1", 200, "") }},
+		{"remove node", func() error { return nreg.RemoveNode(ctx, "narrow-node") }},
+	} {
+		if err := step.do(); err != nil {
+			t.Errorf("%s with the narrow ACL: %v", step.what, err)
+		}
+	}
+	if err := nc.Set(ctx, "other:key", "x", 0).Err(); err == nil {
+		t.Error("the narrow ACL let a write outside skalds:* and task:* through")
+	}
+
 	for name, tweak := range map[string]func(*config.Config){
 		"no TLS":            func(c *config.Config) { c.RedisTLS = config.TLS{} },
 		"unknown authority": func(c *config.Config) { c.RedisTLS.CAFile = "" },
