@@ -450,7 +450,8 @@ func (c *Controller) Run(ctx context.Context) error {
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	c.log.Info("controller ready", "addr", ln.Addr().String(), "scheme", scheme, "mode", c.cfg.Mode, "strategy", c.cfg.Strategy,
-		"auth", c.cfg.Token != "", "infra", c.cfg.Infra.String())
+		"auth", c.cfg.Token != "", "mongo", config.MaskURI(c.cfg.Infra.MongoHost), "db", c.cfg.Infra.DBName,
+		"redis", c.cfg.Infra.RedisAddr(), "kafka", kafkaAddr(c.cfg.Infra))
 
 	var err error
 	select {
@@ -469,4 +470,14 @@ func (c *Controller) Run(ctx context.Context) error {
 	wg.Wait()
 	c.log.Info("controller stopped")
 	return err
+}
+
+// kafkaAddr is the broker the controller uses, for its start-up line.
+// The infrastructure settings are a node's (config.Config), but their
+// node id and mode are not the controller's: they are left out.
+func kafkaAddr(c config.Config) string {
+	if c.KafkaDisabled {
+		return "off"
+	}
+	return c.KafkaAddr()
 }

@@ -26,6 +26,10 @@ func fakeAPI(t *testing.T) (*httptest.Server, *http.Request) {
 		switch {
 		case r.Method == "GET" && r.URL.Path == "/api/tasks":
 			io.WriteString(w, `{"items":[{"id":"t1","className":"A","lifecycleStatus":"Running","executor":"n1","priority":3,"assignmentEpoch":2,"attempts":1,"attachmentsVersion":2,"appliedAttachmentsVersion":2}],"total":1,"page":1,"pageSize":20}`)
+		case r.Method == "GET" && r.URL.Path == "/api/skalds":
+			// Strings that read as other YAML types, and a null, for -o yaml.
+			io.WriteString(w, `{"items":[{"id":"n1","type":"node","status":"online","lastHeartbeat":1700000000000,`+
+				`"supportedTasks":["A","B"],"taskCount":2,"note":"123","ok":"true","gone":null}],"total":1}`)
 		case r.Method == "PUT" && strings.HasSuffix(r.URL.Path, "/attachments"):
 			w.WriteHeader(422)
 			io.WriteString(w, `{"success":false,"message":"The worker rejected the attachments","data":{"state":"rejected","attachmentsVersion":3,"rejection":{"version":3,"message":"bad","fields":[{"path":"$.fps","message":"must be positive"}]}}}`)
@@ -49,14 +53,14 @@ func runArgs(args ...string) (int, string, string) {
 
 func TestTasksListPrintsATable(t *testing.T) {
 	srv, last := fakeAPI(t)
-	code, out, errs := runArgs("tasks", "list", "-server", srv.URL, "-token", "tok", "-class", "A")
+	code, out, errs := runArgs("tasks", "list", "--server", srv.URL, "--token", "tok", "--class", "A")
 	if code != 0 || !strings.Contains(out, "t1") || !strings.Contains(out, "2/2") || !strings.Contains(out, "page 1, 1 of 1 tasks") {
 		t.Fatalf("code %d\n%s\n%s", code, out, errs)
 	}
 	if last.URL.Query().Get("className") != "A" {
 		t.Errorf("query %v", last.URL.Query())
 	}
-	code, out, _ = runArgs("tasks", "list", "-server", srv.URL, "-token", "tok", "-o", "json")
+	code, out, _ = runArgs("tasks", "list", "--server", srv.URL, "--token", "tok", "-o", "json")
 	if code != 0 || !strings.Contains(out, `"total": 1`) {
 		t.Errorf("json: %d %s", code, out)
 	}
@@ -64,16 +68,16 @@ func TestTasksListPrintsATable(t *testing.T) {
 
 func TestErrorsAreReportedWithTheirFields(t *testing.T) {
 	srv, _ := fakeAPI(t)
-	code, _, errs := runArgs("tasks", "get", "x", "-server", srv.URL)
-	if code != 1 || !strings.Contains(errs, "401") || !strings.Contains(errs, "SKALD_API_TOKEN") {
+	code, _, errs := runArgs("tasks", "get", "x", "--server", srv.URL)
+	if code != 1 || !strings.Contains(errs, "GET /api/tasks/x: 401 missing bearer token") || !strings.Contains(errs, "SKALD_API_TOKEN") {
 		t.Errorf("no token: %d %s", code, errs)
 	}
-	code, _, errs = runArgs("tasks", "create", "-server", srv.URL, "-token", "tok")
+	code, _, errs = runArgs("tasks", "create", "--class", "A", "--server", srv.URL, "--token", "tok")
 	if code != 1 || !strings.Contains(errs, "className: required") {
 		t.Errorf("invalid create: %d %s", code, errs)
 	}
-	code, out, _ := runArgs("tasks", "update", "t1", "-attachments", `{"fps":0}`, "-wait", "2s", "-server", srv.URL, "-token", "tok")
-	if code != 1 || !strings.Contains(out, "$.fps: must be positive") {
+	code, out, errs := runArgs("tasks", "update", "t1", "--attachments", `{"fps":0}`, "--wait", "2s", "--server", srv.URL, "--token", "tok")
+	if code != 1 || !strings.Contains(out, "$.fps: must be positive") || !strings.Contains(errs, "update again") {
 		t.Errorf("rejected update: %d %s", code, out)
 	}
 	if code, _, _ := runArgs("bogus"); code != 2 {
@@ -102,7 +106,7 @@ func (l *lockedBuffer) String() string {
 func TestUpdateWaitShowsProgress(t *testing.T) {
 	// Not a terminal: one line, no frames.
 	srv, _ := fakeAPI(t)
-	_, _, errs := runArgs("tasks", "update", "t1", "-attachments", `{"fps":0}`, "-wait", "2s", "-server", srv.URL, "-token", "tok")
+	_, _, errs := runArgs("tasks", "update", "t1", "--attachments", `{"fps":0}`, "--wait", "2s", "--server", srv.URL, "--token", "tok")
 	if !strings.Contains(errs, "waiting up to 2s for the worker to apply the attachments...\n") || strings.Contains(errs, "\r") {
 		t.Errorf("progress on a pipe: %q", errs)
 	}

@@ -1,138 +1,20 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"strconv"
-	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	taskdoc "github.com/skalds-go/skalds/runtime/task"
 )
-
-// apiClient talks to a controller's REST API.
-type apiClient struct {
-	server, token string
-	http          *http.Client
-}
-
-// commonFlags adds -server, -token and -o to fl.
-func commonFlags(fl *flag.FlagSet) (c *apiClient, output *string) {
-	c = &apiClient{http: &http.Client{Timeout: 90 * time.Second}}
-	fl.StringVar(&c.server, "server", envOr("SKALD_SERVER", "http://localhost:8000"), "controller URL (SKALD_SERVER)")
-	fl.StringVar(&c.token, "token", os.Getenv("SKALD_API_TOKEN"), "bearer token (SKALD_API_TOKEN)")
-	output = fl.String("o", "table", "output: table or json")
-	return c, output
-}
-
-func envOr(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
-}
-
-// apiError is an error answer of the API.
-type apiError struct {
-	Code   int
-	Body   map[string]any
-	Method string
-	Path   string
-}
-
-func (e *apiError) Error() string {
-	msg, _ := e.Body["error"].(string)
-	if msg == "" {
-		msg, _ = e.Body["message"].(string)
-	}
-	if fields, ok := e.Body["fields"].([]any); ok {
-		for _, f := range fields {
-			if m, ok := f.(map[string]any); ok {
-				msg += fmt.Sprintf("; %v: %v", m["path"], m["message"])
-			}
-		}
-	}
-	return fmt.Sprintf("%s %s: %d %s", e.Method, e.Path, e.Code, msg)
-}
-
-// do sends a request and decodes the JSON answer into out. Answers of
-// 400 and above become an *apiError.
-func (c *apiClient) do(ctx context.Context, method, path string, body any, out any) (int, error) {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return 0, err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(c.server, "/")+path, rd)
-	if err != nil {
-		return 0, err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	}
-	res, err := c.http.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer res.Body.Close()
-	data, err := io.ReadAll(res.Body)
-	if err != nil {
-		return res.StatusCode, err
-	}
-	if res.StatusCode >= 400 {
-		e := &apiError{Code: res.StatusCode, Method: method, Path: path, Body: map[string]any{}}
-		_ = json.Unmarshal(data, &e.Body)
-		return res.StatusCode, e
-	}
-	if out != nil {
-		if err := json.Unmarshal(data, out); err != nil {
-			return res.StatusCode, fmt.Errorf("%s %s: reading the answer: %w", method, path, err)
-		}
-	}
-	return res.StatusCode, nil
-}
-
-// positional holds the arguments that are not flags, of the last parse.
-var positional []string
-
-// parse parses flags placed before, between or after the positional
-// arguments ("tasks get ID -o json" as well as "tasks get -o json ID"),
-// which the flag package alone does not allow.
-func parse(fl *flag.FlagSet, args []string) error {
-	positional = nil
-	for {
-		if err := fl.Parse(args); err != nil {
-			return err
-		}
-		rest := fl.Args()
-		if len(rest) == 0 {
-			return nil
-		}
-		positional = append(positional, rest[0])
-		args = rest[1:]
-	}
-}
-
-func printJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
-}
 
 type task struct {
 	ID                        string          `json:"id"`
@@ -149,254 +31,271 @@ type task struct {
 	Error                     *string         `json:"error"`
 }
 
-func str(s *string) string {
-	if s == nil {
-		return "-"
-	}
-	return *s
-}
-
-func ms(t int64) string {
-	if t == 0 {
-		return "-"
-	}
-	return time.UnixMilli(t).Format(time.DateTime)
-}
-
-func printTasks(w io.Writer, ts []task) {
+func printTasks(w io.Writer, ts []task) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tCLASS\tSTATUS\tEXECUTOR\tPRIORITY\tEPOCH\tATTEMPTS\tVERSION\tUPDATED")
 	for _, t := range ts {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d/%d\t%s\n", t.ID, t.ClassName, t.LifecycleStatus, str(t.Executor),
-			t.Priority, t.AssignmentEpoch, t.Attempts, t.AppliedAttachmentsVersion, t.AttachmentsVersion, ms(t.UpdateDateTime))
+			t.Priority, t.AssignmentEpoch, t.Attempts, t.AppliedAttachmentsVersion, t.AttachmentsVersion, when(t.UpdateDateTime))
 	}
-	tw.Flush()
+	return tw.Flush()
 }
 
-func runTasks(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: skald tasks list|get|create|update|cancel ...")
-		return 2
+// taskPath is the API path of one task, its id escaped.
+func taskPath(id string, more ...string) string {
+	p := "/api/tasks/" + url.PathEscape(id)
+	for _, m := range more {
+		p += "/" + m
 	}
-	sub, args := args[0], args[1:]
-	fl := flag.NewFlagSet("skald tasks "+sub, flag.ContinueOnError)
-	fl.SetOutput(stderr)
-	c, output := commonFlags(fl)
-	var err error
-	switch sub {
-	case "list":
-		status := fl.String("status", "", "filter: lifecycleStatus contains")
-		class := fl.String("class", "", "filter: className contains")
-		id := fl.String("id", "", "filter: id contains")
-		executor := fl.String("executor", "", "filter: executor is")
-		page := fl.Int("page", 1, "page")
-		size := fl.Int("size", 20, "page size (1..100)")
-		if parse(fl, args) != nil {
-			return 2
+	return p
+}
+
+// jsonObject checks that the value of flag name is a JSON object.
+func jsonObject(name, v string) (json.RawMessage, error) {
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(v), &obj); err != nil || obj == nil {
+		return nil, usagef("--%s must be a JSON object, like '{\"fixFrame\": 10}'", name)
+	}
+	return json.RawMessage(v), nil
+}
+
+func newTasksCmd() *cobra.Command {
+	var api *apiClient
+	var output *string
+	// table prints a task answer with print.
+	table := func(raw json.RawMessage, print func(task) error) error {
+		var t task
+		if err := json.Unmarshal(raw, &t); err != nil {
+			return err
 		}
-		q := url.Values{}
-		for k, v := range map[string]string{"lifecycleStatus": *status, "className": *class, "id": *id, "executor": *executor} {
-			if v != "" {
-				q.Set(k, v)
+		return print(t)
+	}
+
+	// fetch sends a request; for -o json and yaml it also prints the
+	// answer as it came, and reports that it did.
+	fetch := func(c *cobra.Command, method, path string, q url.Values, body any) (raw json.RawMessage, printed bool, err error) {
+		if err := api.do(c.Context(), method, path, q, body, &raw); err != nil {
+			return nil, false, err
+		}
+		if *output != "table" {
+			return raw, true, printRaw(c.OutOrStdout(), *output, raw)
+		}
+		return raw, false, nil
+	}
+
+	var f struct {
+		status, class, id, executor string
+		page, size                  int
+	}
+	list := &cobra.Command{
+		Use:     "list",
+		Short:   "List tasks, newest first, a page at a time",
+		Example: "  skald tasks list --status Running --class MySimpleWorker\n  skald tasks list --executor skald_123 -o json",
+		Args:    noArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if f.page < 1 || f.size < 1 || f.size > 100 {
+				return usagef("--page must be 1 or more and --size from 1 to 100")
 			}
-		}
-		q.Set("page", strconv.Itoa(*page))
-		q.Set("pageSize", strconv.Itoa(*size))
-		var res struct {
-			Items []task `json:"items"`
-			Total int    `json:"total"`
-			Page  int    `json:"page"`
-		}
-		var raw json.RawMessage
-		if _, err = c.do(ctx, "GET", "/api/tasks?"+q.Encode(), nil, &raw); err == nil {
-			if *output == "json" {
-				err = printJSON(stdout, raw)
-			} else if err = json.Unmarshal(raw, &res); err == nil {
-				printTasks(stdout, res.Items)
-				fmt.Fprintf(stdout, "page %d, %d of %d tasks\n", res.Page, len(res.Items), res.Total)
-			}
-		}
-	case "get":
-		if parse(fl, args) != nil || len(positional) != 1 {
-			fmt.Fprintln(stderr, "usage: skald tasks get ID")
-			return 2
-		}
-		var raw json.RawMessage
-		if _, err = c.do(ctx, "GET", "/api/tasks/"+url.PathEscape(positional[0]), nil, &raw); err == nil {
-			if *output == "json" {
-				err = printJSON(stdout, raw)
-			} else {
-				var t task
-				if err = json.Unmarshal(raw, &t); err == nil {
-					printTasks(stdout, []task{t})
-					fmt.Fprintf(stdout, "\nattachments: %s\n", t.Attachments)
-					if t.Error != nil {
-						fmt.Fprintf(stdout, "error: %s\n", *t.Error)
-					}
+			q := url.Values{}
+			for k, v := range map[string]string{"lifecycleStatus": f.status, "className": f.class, "id": f.id, "executor": f.executor} {
+				if v != "" {
+					q.Set(k, v)
 				}
 			}
-		}
-	case "create":
-		class := fl.String("class", "", "className (required)")
-		id := fl.String("id", "", "task id (default: generated)")
-		prio := fl.Int("priority", 0, "priority 0..10")
-		att := fl.String("attachments", "", "attachments, a JSON object")
-		executor := fl.String("executor", "", "assign to this node at once instead of letting the dispatcher choose")
-		if parse(fl, args) != nil {
-			return 2
-		}
-		body := map[string]any{"className": *class, "priority": *prio}
-		if *id != "" {
-			if err := taskdoc.ValidateID(*id); err != nil {
-				fmt.Fprintf(stderr, "skald tasks create: -id: %v\n", err)
-				return 2
+			q.Set("page", strconv.Itoa(f.page))
+			q.Set("pageSize", strconv.Itoa(f.size))
+			raw, printed, err := fetch(c, "GET", "/api/tasks", q, nil)
+			if printed || err != nil {
+				return err
 			}
-			body["id"] = *id
-		}
-		if *executor != "" {
-			body["executor"] = *executor
-		}
-		if *att != "" {
-			body["attachments"] = json.RawMessage(*att)
-			if !json.Valid([]byte(*att)) {
-				fmt.Fprintln(stderr, "skald tasks create: -attachments is not valid JSON")
-				return 2
+			var res struct {
+				Items []task `json:"items"`
+				Total int    `json:"total"`
+				Page  int    `json:"page"`
 			}
-		}
-		var t task
-		var raw json.RawMessage
-		if _, err = c.do(ctx, "POST", "/api/tasks", body, &raw); err == nil {
-			if *output == "json" {
-				err = printJSON(stdout, raw)
-			} else if err = json.Unmarshal(raw, &t); err == nil {
-				printTasks(stdout, []task{t})
+			if err := json.Unmarshal(raw, &res); err != nil {
+				return err
 			}
-		}
-	case "update":
-		att := fl.String("attachments", "", "the new attachments, a JSON object (required)")
-		wait := fl.Duration("wait", 0, "wait this long for the worker to apply or reject them")
-		if parse(fl, args) != nil || len(positional) != 1 || *att == "" || !json.Valid([]byte(*att)) {
-			fmt.Fprintln(stderr, "usage: skald tasks update ID -attachments JSON [-wait 5s]")
-			return 2
-		}
-		path := "/api/tasks/" + url.PathEscape(positional[0]) + "/attachments"
-		if *wait > 0 {
-			path += "?wait=" + wait.String()
-		}
-		var res struct {
-			Success bool           `json:"success"`
-			Message string         `json:"message"`
-			Data    map[string]any `json:"data"`
-		}
-		stop := func() {}
-		if *wait > 0 {
-			stop = showProgress(stderr, fmt.Sprintf("waiting up to %s for the worker to apply the attachments", *wait))
-		}
-		_, err = c.do(ctx, "PUT", path, map[string]any{"attachments": json.RawMessage(*att)}, &res)
-		stop()
-		var ae *apiError
-		if errors.As(err, &ae) && ae.Code == http.StatusUnprocessableEntity && ae.Body["data"] != nil {
-			// The worker rejected the update: the answer carries the
-			// rejection, which is the useful part to show.
-			b, _ := json.Marshal(ae.Body)
-			_ = json.Unmarshal(b, &res)
-			err = errors.New("the worker rejected the attachments")
-		}
-		if res.Message != "" {
-			if *output == "json" {
-				_ = printJSON(stdout, res)
-			} else {
-				fmt.Fprintf(stdout, "%s (state %v, version %v)\n", res.Message, res.Data["state"], res.Data["attachmentsVersion"])
-				if rj, ok := res.Data["rejection"].(map[string]any); ok {
-					if fields, ok := rj["fields"].([]any); ok {
-						for _, f := range fields {
-							if m, ok := f.(map[string]any); ok {
-								fmt.Fprintf(stdout, "  %v: %v\n", m["path"], m["message"])
-							}
+			if err := printTasks(c.OutOrStdout(), res.Items); err != nil {
+				return err
+			}
+			_, err = fmt.Fprintf(c.OutOrStdout(), "page %d, %d of %d tasks\n", res.Page, len(res.Items), res.Total)
+			return err
+		},
+	}
+	lf := list.Flags()
+	lf.StringVar(&f.status, "status", "", "only tasks whose lifecycleStatus contains this")
+	lf.StringVar(&f.class, "class", "", "only tasks whose className contains this")
+	lf.StringVar(&f.id, "id", "", "only tasks whose id contains this")
+	lf.StringVar(&f.executor, "executor", "", "only the tasks of this node")
+	lf.IntVar(&f.page, "page", 1, "page number, from 1")
+	lf.IntVar(&f.size, "size", 20, "tasks per page, 1 to 100")
+	completeWords(list, "status", "Created", "Assigning", "Running", "Paused", "Finished", "Failed", "Cancelled")
+
+	get := &cobra.Command{
+		Use:     "get ID",
+		Short:   "Show one task with its attachments",
+		Example: "  skald tasks get task_123\n  skald tasks get task_123 -o yaml",
+		Args:    exactArgs("ID"),
+		RunE: func(c *cobra.Command, args []string) error {
+			raw, printed, err := fetch(c, "GET", taskPath(args[0]), nil, nil)
+			if printed || err != nil {
+				return err
+			}
+			w := c.OutOrStdout()
+			return table(raw, func(t task) error {
+				if err := printTasks(w, []task{t}); err != nil {
+					return err
+				}
+				fmt.Fprintf(w, "\nattachments: %s\n", t.Attachments)
+				if t.Error != nil {
+					fmt.Fprintf(w, "error: %s\n", *t.Error)
+				}
+				return nil
+			})
+		},
+	}
+
+	var cf struct {
+		class, id, attachments, executor string
+		priority                         int
+	}
+	create := &cobra.Command{
+		Use:   "create --class CLASS",
+		Short: "Create a task; the dispatcher assigns it, or --executor does at once",
+		Example: `  skald tasks create --class MySimpleWorker --id task_123 \
+      --attachments '{"rtspUrl": "rtsp://example.com/stream", "fixFrame": 10}'`,
+		Args: noArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if cf.class == "" {
+				return usagef("--class is required: the worker class that runs the task")
+			}
+			body := map[string]any{"className": cf.class, "priority": cf.priority}
+			if cf.id != "" {
+				if err := taskdoc.ValidateID(cf.id); err != nil {
+					return usagef("--id: %v", err)
+				}
+				body["id"] = cf.id
+			}
+			if cf.executor != "" {
+				body["executor"] = cf.executor
+			}
+			if cf.attachments != "" {
+				att, err := jsonObject("attachments", cf.attachments)
+				if err != nil {
+					return err
+				}
+				body["attachments"] = att
+			}
+			raw, printed, err := fetch(c, "POST", "/api/tasks", nil, body)
+			if printed || err != nil {
+				return err
+			}
+			return table(raw, func(t task) error { return printTasks(c.OutOrStdout(), []task{t}) })
+		},
+	}
+	crf := create.Flags()
+	crf.StringVar(&cf.class, "class", "", "className, the worker class that runs the task (required)")
+	crf.StringVar(&cf.id, "id", "", "task id (default: generated)")
+	crf.IntVar(&cf.priority, "priority", 0, "priority 0..10, higher first")
+	crf.StringVar(&cf.attachments, "attachments", "", "attachments, a JSON object")
+	crf.StringVar(&cf.executor, "executor", "", "assign to this node at once instead of letting the dispatcher choose")
+
+	var uf struct {
+		attachments string
+		wait        time.Duration
+	}
+	update := &cobra.Command{
+		Use:     "update ID --attachments JSON",
+		Short:   "Replace a task's attachments; with --wait, until its worker applied or rejected them",
+		Example: `  skald tasks update task_123 --attachments '{"rtspUrl": "rtsp://example.com/new_stream", "fixFrame": 60}' --wait 5s`,
+		Args:    exactArgs("ID"),
+		RunE: func(c *cobra.Command, args []string) error {
+			if uf.attachments == "" {
+				return usagef("--attachments is required: the new attachments, a JSON object")
+			}
+			att, err := jsonObject("attachments", uf.attachments)
+			if err != nil {
+				return err
+			}
+			if uf.wait < 0 {
+				return usagef("--wait must not be negative")
+			}
+			var q url.Values
+			if uf.wait > 0 {
+				q = url.Values{"wait": {uf.wait.String()}}
+			}
+			var res struct {
+				Success bool           `json:"success"`
+				Message string         `json:"message"`
+				Data    map[string]any `json:"data"`
+			}
+			stop := func() {}
+			if uf.wait > 0 {
+				stop = showProgress(c.ErrOrStderr(), fmt.Sprintf("waiting up to %s for the worker to apply the attachments", uf.wait))
+			}
+			var raw json.RawMessage
+			err = api.do(c.Context(), "PUT", taskPath(args[0], "attachments"), q, map[string]any{"attachments": att}, &raw)
+			stop()
+			var ae *apiError
+			if errors.As(err, &ae) && ae.Code == http.StatusUnprocessableEntity && ae.Body["data"] != nil {
+				// The worker rejected the update: the answer carries the
+				// rejection, which is the useful part to show.
+				raw, _ = json.Marshal(ae.Body)
+				err = errors.New("the worker rejected the attachments and keeps its previous ones; fix the fields above and update again")
+			}
+			if raw == nil {
+				return err
+			}
+			w := c.OutOrStdout()
+			if *output != "table" {
+				return errors.Join(printRaw(w, *output, raw), err)
+			}
+			if jerr := json.Unmarshal(raw, &res); jerr != nil {
+				return errors.Join(jerr, err)
+			}
+			fmt.Fprintf(w, "%s (state %v, version %v)\n", res.Message, res.Data["state"], res.Data["attachmentsVersion"])
+			if rj, ok := res.Data["rejection"].(map[string]any); ok {
+				if fields, ok := rj["fields"].([]any); ok {
+					for _, f := range fields {
+						if m, ok := f.(map[string]any); ok {
+							fmt.Fprintf(w, "  %v: %v\n", m["path"], m["message"])
 						}
 					}
 				}
 			}
-		}
-	case "cancel":
-		if parse(fl, args) != nil || len(positional) != 1 {
-			fmt.Fprintln(stderr, "usage: skald tasks cancel ID")
-			return 2
-		}
-		var res struct {
-			Message string `json:"message"`
-		}
-		if _, err = c.do(ctx, "DELETE", "/api/tasks/"+url.PathEscape(positional[0]), nil, &res); err == nil {
-			if *output == "json" {
-				err = printJSON(stdout, res)
-			} else {
-				fmt.Fprintln(stdout, res.Message)
+			return err
+		},
+	}
+	update.Flags().StringVar(&uf.attachments, "attachments", "", "the new attachments, a JSON object (required)")
+	update.Flags().DurationVar(&uf.wait, "wait", 0, "wait this long for the worker to apply or reject them")
+
+	cancel := &cobra.Command{
+		Use:     "cancel ID",
+		Short:   "Cancel a task: its worker stops and its release hook runs",
+		Example: "  skald tasks cancel task_123",
+		Args:    exactArgs("ID"),
+		RunE: func(c *cobra.Command, args []string) error {
+			raw, printed, err := fetch(c, "DELETE", taskPath(args[0]), nil, nil)
+			if printed || err != nil {
+				return err
 			}
-		}
-	default:
-		fmt.Fprintf(stderr, "skald tasks: unknown command %q; use list, get, create, update or cancel\n", sub)
-		return 2
-	}
-	return report(stderr, err)
-}
-
-func report(stderr io.Writer, err error) int {
-	if err == nil {
-		return 0
-	}
-	fmt.Fprintf(stderr, "skald: %v\n", err)
-	var ae *apiError
-	if errors.As(err, &ae) && ae.Code == http.StatusUnauthorized {
-		fmt.Fprintln(stderr, "skald: set -token or SKALD_API_TOKEN")
-	}
-	return 1
-}
-
-func runNodes(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] != "list" {
-		fmt.Fprintln(stderr, "usage: skald nodes list [-status online|offline] [-type node|edge]")
-		return 2
-	}
-	fl := flag.NewFlagSet("skald nodes list", flag.ContinueOnError)
-	fl.SetOutput(stderr)
-	c, output := commonFlags(fl)
-	status := fl.String("status", "", "online or offline")
-	typ := fl.String("type", "", "node or edge")
-	if fl.Parse(args[1:]) != nil {
-		return 2
-	}
-	q := url.Values{}
-	if *status != "" {
-		q.Set("status", *status)
-	}
-	if *typ != "" {
-		q.Set("type", *typ)
-	}
-	var raw json.RawMessage
-	_, err := c.do(ctx, "GET", "/api/skalds?"+q.Encode(), nil, &raw)
-	if err == nil {
-		if *output == "json" {
-			err = printJSON(stdout, raw)
-		} else {
 			var res struct {
-				Items []struct {
-					ID             string   `json:"id"`
-					Type           string   `json:"type"`
-					Status         string   `json:"status"`
-					LastHeartbeat  int64    `json:"lastHeartbeat"`
-					SupportedTasks []string `json:"supportedTasks"`
-					TaskCount      int      `json:"taskCount"`
-				} `json:"items"`
+				Message string `json:"message"`
 			}
-			if err = json.Unmarshal(raw, &res); err == nil {
-				tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "ID\tTYPE\tSTATUS\tTASKS\tLAST ACTIVITY\tCLASSES")
-				for _, n := range res.Items {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", n.ID, n.Type, n.Status, n.TaskCount, ms(n.LastHeartbeat), strings.Join(n.SupportedTasks, ","))
-				}
-				tw.Flush()
+			if err := json.Unmarshal(raw, &res); err != nil {
+				return err
 			}
-		}
+			_, err = fmt.Fprintln(c.OutOrStdout(), res.Message)
+			return err
+		},
 	}
-	return report(stderr, err)
+
+	g := group("tasks", "List, show, create, update and cancel tasks through the controller's API",
+		`tasks talks to a controller's REST API (--server or SKALD_SERVER, --token or
+SKALD_API_TOKEN) and prints tables, or the API's answers as JSON or YAML (-o).`,
+		"  skald tasks list\n  skald tasks get task_123 -o json",
+		list, get, create, update, cancel)
+	api, output = apiFlags(g)
+	return g
 }

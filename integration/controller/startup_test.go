@@ -112,6 +112,15 @@ func TestControllerWaitsForARedisThatComesUpLater(t *testing.T) {
 	e.await("a healthy controller", func() bool {
 		return c.call(t, "GET", "/api/system/health", "", nil, &health) == 200 && health.Services["redis"] == "healthy"
 	})
+	// The start-up line is the controller's: no node id or node mode
+	// from the infrastructure settings it shares with nodes.
+	e.await("the start-up line", func() bool { return strings.Contains(logs.String(), `msg="controller ready"`) })
+	for _, line := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(line, `msg="controller ready"`) &&
+			(strings.Contains(line, "skaldId") || strings.Contains(line, "skalds-") || strings.Contains(line, "mode=node") || !strings.Contains(line, "mode=DISPATCHER")) {
+			t.Errorf("start-up line: %s", line)
+		}
+	}
 	// And it dispatches, which needs all three.
 	e.fakeNode("late-n", "node", "A")
 	e.create("late-t", "A", 0)
