@@ -12,7 +12,9 @@ import (
 const AttachmentsValidation = "On POST /api/tasks and PUT /api/tasks/{id}/attachments, attachments are checked " +
 	"against the JSON Schema (2020-12) that online nodes publish for the class in the Redis hash " +
 	"skalds:{nodeId}:schemas; a mismatch is refused with 422 and every failing field as a JSON path ($.field), " +
-	"and nothing is written. If online nodes publish different schemas, matching any one is enough. " +
+	"and nothing is written. If online nodes publish different schemas, the attachments must match every one of them, " +
+	"so that no node can loosen the checks of a class; such conflicts are listed by GET /api/classes " +
+	"(schemaConflict), GET /api/skalds (schemaConflicts) and the schema endpoint (X-Skalds-Schema-Conflict). " +
 	"If no online node publishes a schema for the class, the attachments are accepted unchecked " +
 	"(header X-Skalds-Attachments-Checked: false) and the node validates them when it runs the task."
 
@@ -53,6 +55,12 @@ type classInfo struct {
 	ClassName string   `json:"className"`
 	Nodes     []string `json:"nodes"`     // online nodes that registered the class
 	HasSchema bool     `json:"hasSchema"` // some online node publishes its schema
+	// SchemaConflict says that online nodes publish different schemas for
+	// the class; attachments must satisfy all of them.
+	SchemaConflict bool `json:"schemaConflict"`
+	// SchemaSources are the nodes publishing each distinct schema, the
+	// most published first.
+	SchemaSources [][]string `json:"schemaSources"`
 }
 
 // listClasses lists the classes that online nodes can run.
@@ -86,6 +94,12 @@ func (s *Server) listClasses(w http.ResponseWriter, r *http.Request) {
 	}
 	out := make([]classInfo, 0, len(byName))
 	for _, ci := range byName {
+		srcs := snap.Schemas(ci.ClassName)
+		ci.SchemaSources = make([][]string, len(srcs))
+		for i, src := range srcs {
+			ci.SchemaSources[i] = src.Nodes
+		}
+		ci.SchemaConflict = len(srcs) > 1
 		out = append(out, *ci)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ClassName < out[j].ClassName })
@@ -93,7 +107,9 @@ func (s *Server) listClasses(w http.ResponseWriter, r *http.Request) {
 }
 
 // classSchema answers the schema most online nodes publish for the class,
-// as the document itself, with the publishing nodes in X-Skalds-Nodes.
+// as the document itself, with the publishing nodes in X-Skalds-Nodes and,
+// when nodes publish different schemas, the conflict in
+// X-Skalds-Schema-Conflict.
 func (s *Server) classSchema(w http.ResponseWriter, r *http.Request) {
 	snap, ok := s.nodes(w, r)
 	if !ok {
@@ -111,6 +127,16 @@ func (s *Server) classSchema(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/schema+json")
 	w.Header().Set("X-Skalds-Nodes", strings.Join(srcs[0].Nodes, ","))
+	if len(srcs) > 1 {
+		// The body is the most published schema, from which the dashboard
+		// builds its form; the others bind the attachments too.
+		groups := make([]string, len(srcs))
+		for i, src := range srcs {
+			groups[i] = strings.Join(src.Nodes, ",")
+		}
+		w.Header().Set("X-Skalds-Schema-Conflict", fmt.Sprintf("%d different schemas are published (by %s); attachments must satisfy all of them",
+			len(srcs), strings.Join(groups, "; ")))
+	}
 	w.Header().Set("Cache-Control", "no-cache")
 	_, _ = w.Write(srcs[0].Schema)
 }

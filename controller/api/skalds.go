@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sort"
 	"time"
 
 	"github.com/skalds-go/skalds/controller/monitor"
@@ -22,6 +23,10 @@ type SkaldResponse struct {
 	CurrentTasks   []string `json:"currentTasks"`
 	Heartbeat      int      `json:"heartbeat"`
 	TaskCount      int      `json:"taskCount"`
+	// SchemaConflicts are the classes for which this node publishes a
+	// schema that differs from another online node's: attachments must
+	// satisfy both, so an operator should align the nodes.
+	SchemaConflicts []string `json:"schemaConflicts"`
 }
 
 func status(online bool) string {
@@ -31,7 +36,23 @@ func status(online bool) string {
 	return "offline"
 }
 
-func skaldResponse(n *monitor.Node) SkaldResponse {
+// schemaConflicts lists the classes of n whose online nodes publish more
+// than one schema.
+func schemaConflicts(snap *monitor.Snapshot, n *monitor.Node) []string {
+	out := []string{}
+	if !n.Online {
+		return out
+	}
+	for class := range n.Schemas {
+		if len(snap.Schemas(class)) > 1 {
+			out = append(out, class)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func skaldResponse(snap *monitor.Snapshot, n *monitor.Node) SkaldResponse {
 	cur := make([]string, len(n.Tasks))
 	for i, t := range n.Tasks {
 		cur[i] = t.ID
@@ -43,6 +64,7 @@ func skaldResponse(n *monitor.Node) SkaldResponse {
 	return SkaldResponse{
 		ID: n.ID, Type: n.Mode, Status: status(n.Online), LastHeartbeat: n.LastActivity,
 		SupportedTasks: sup, CurrentTasks: cur, Heartbeat: n.Heartbeat, TaskCount: len(n.Tasks),
+		SchemaConflicts: schemaConflicts(snap, n),
 	}
 }
 
@@ -77,7 +99,7 @@ func (s *Server) listSkalds(w http.ResponseWriter, r *http.Request) {
 	items := []SkaldResponse{}
 	for _, n := range snap.Nodes {
 		if (typ == "" || n.Mode == typ) && (st == "" || status(n.Online) == st) {
-			items = append(items, skaldResponse(n))
+			items = append(items, skaldResponse(snap, n))
 		}
 	}
 	s.writeJSON(w, http.StatusOK, map[string]any{"items": items, "total": len(items)})
@@ -93,7 +115,7 @@ func (s *Server) getSkald(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusNotFound, fmt.Sprintf("skald %q not found in the registry", r.PathValue("id")))
 		return
 	}
-	s.writeJSON(w, http.StatusOK, skaldResponse(n))
+	s.writeJSON(w, http.StatusOK, skaldResponse(snap, n))
 }
 
 // skaldTasks lists the tasks MongoDB assigns to the node (which is ahead of

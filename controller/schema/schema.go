@@ -10,8 +10,7 @@
 // and gives it the TTL of its other registry keys, so a dead node's
 // schemas expire with it. The monitor reads the hash of every online node.
 //
-// Policy, chosen so that the controller never refuses work a node would
-// accept:
+// Policy:
 //
 //   - No online node publishes a schema for the class (no node of the
 //     class is up yet, or its nodes predate schema publishing, such as
@@ -19,10 +18,15 @@
 //     still validates them when it starts the task or applies the update,
 //     and records any failure with its field paths. Refusing instead would
 //     make it impossible to queue tasks before their nodes start.
-//   - Several online nodes publish different schemas (a rolling upgrade):
-//     the attachments are accepted if they satisfy any of them, since one
-//     of those nodes can run them. If none is satisfied, the errors
-//     reported are those of the schema published by the most nodes.
+//   - Several online nodes publish different schemas for one class (a
+//     rolling upgrade, or a node that should not be there): the
+//     attachments must satisfy every one of them. Accepting a match with
+//     any one would let a rogue or outdated node loosen the validation of
+//     the whole class; requiring all of them means the attachments can run
+//     on every node the dispatcher may pick. The errors of every failing
+//     schema are reported, with the nodes that publish it. Such conflicts
+//     are listed by the API (GET /api/classes, the schema endpoint and the
+//     node list) and the dashboard, so that an operator sees them.
 //
 // Formats ("uri", "email", ...) are asserted, not only annotated, because
 // the generated decoders of Go nodes check them too. Schemas may not load
@@ -143,12 +147,12 @@ func compile(doc []byte) (*jsonschema.Schema, error) {
 	return sch, nil
 }
 
-// Check validates attachments (a JSON document) against the sources, by
+// Check validates attachments (a JSON document) against every source, by
 // the policy in the package documentation. Sources should be ordered by
-// preference, the most published first; see Sort. A source whose schema
-// does not compile is skipped, and reported through the returned error
-// only when no source compiles (the attachments are then accepted
-// unchecked, as when nothing is published).
+// preference, the most published first (see Sort), which orders the
+// errors. A source whose schema does not compile is skipped, and reported
+// through the returned error only when no source compiles (the
+// attachments are then accepted unchecked, as when nothing is published).
 func (v *Validator) Check(attachments []byte, sources []Source) (Result, error) {
 	if len(sources) == 0 {
 		return Result{}, nil
@@ -157,30 +161,42 @@ func (v *Validator) Check(attachments []byte, sources []Source) (Result, error) 
 	if err != nil {
 		return Result{Checked: true, Errors: []FieldError{{Path: "$", Message: "not valid JSON: " + err.Error()}}}, nil
 	}
-	var first *Result
+	var res Result
 	var compileErrs []error
+	seen := map[FieldError]bool{}
 	for _, src := range sources {
 		sch, err := v.Compile(src.Schema)
 		if err != nil {
 			compileErrs = append(compileErrs, fmt.Errorf("schema of %s: %w", strings.Join(src.Nodes, ", "), err))
 			continue
 		}
+		res.Checked = true
 		verr := sch.Validate(inst)
 		if verr == nil {
-			return Result{Checked: true, Nodes: src.Nodes}, nil
+			continue
 		}
-		if first == nil {
-			var ve *jsonschema.ValidationError
-			if !errors.As(verr, &ve) {
-				return Result{}, verr
+		var ve *jsonschema.ValidationError
+		if !errors.As(verr, &ve) {
+			return Result{}, verr
+		}
+		res.Nodes = append(res.Nodes, src.Nodes...)
+		for _, fe := range Fields(ve, inst) {
+			if !seen[fe] {
+				seen[fe] = true
+				res.Errors = append(res.Errors, fe)
 			}
-			first = &Result{Checked: true, Errors: Fields(ve, inst), Nodes: src.Nodes}
 		}
 	}
-	if first == nil {
+	if !res.Checked {
 		return Result{}, errors.Join(compileErrs...)
 	}
-	return *first, nil
+	if res.Valid() {
+		res.Nodes = nil
+		for _, src := range sources {
+			res.Nodes = append(res.Nodes, src.Nodes...)
+		}
+	}
+	return res, nil
 }
 
 // Sort orders sources by the number of nodes publishing them, most first,

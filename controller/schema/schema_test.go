@@ -48,19 +48,26 @@ func TestCheckPolicy(t *testing.T) {
 	if err != nil || res.Checked || !res.Valid() {
 		t.Errorf("no schema: %+v %v; want accepted unchecked", res, err)
 	}
-	// Two versions during an upgrade: valid against either is enough.
+	// Two versions during an upgrade: valid against both is required, so
+	// that no node can loosen the checks of the class.
 	newer := `{"type":"object","properties":{"fixFrame":{"type":"integer"},"fps":{"type":"integer"}},"required":["fixFrame","fps"],"additionalProperties":false}`
 	srcs := []Source{{Schema: []byte(newer), Nodes: []string{"b"}}, {Schema: []byte(camera), Nodes: []string{"a", "c"}}}
 	Sort(srcs)
 	if srcs[0].Nodes[0] != "a" {
 		t.Fatalf("sort: %+v", srcs)
 	}
-	if res, _ := v.Check([]byte(`{"fixFrame":3,"fps":25}`), srcs); !res.Valid() {
-		t.Errorf("valid for the newer schema: %+v", res)
+	res, _ = v.Check([]byte(`{"fixFrame":3,"fps":25}`), srcs)
+	if res.Valid() || !reflect.DeepEqual(res.Nodes, []string{"a", "c"}) || !reflect.DeepEqual(paths(res.Errors), []string{"$.fps", "$.rtspUrl"}) {
+		t.Errorf("valid for the newer schema only: %+v; want the older schema's errors", res)
+	}
+	loose := `{"type":"object"}`
+	res, _ = v.Check([]byte(`{"fixFrame":"x"}`), append(srcs, Source{Schema: []byte(loose), Nodes: []string{"rogue"}}))
+	if res.Valid() {
+		t.Errorf("a looser schema of a rogue node let invalid attachments through: %+v", res)
 	}
 	res, _ = v.Check([]byte(`{"fixFrame":3}`), srcs)
-	if res.Valid() || !reflect.DeepEqual(res.Nodes, []string{"a", "c"}) || !reflect.DeepEqual(paths(res.Errors), []string{"$.rtspUrl"}) {
-		t.Errorf("invalid for both: %+v; want the errors of the schema most nodes publish", res)
+	if res.Valid() || !reflect.DeepEqual(res.Nodes, []string{"a", "c", "b"}) || !reflect.DeepEqual(paths(res.Errors), []string{"$.rtspUrl", "$.fps"}) {
+		t.Errorf("invalid for both: %+v; want the errors of both, most published first", res)
 	}
 	// A broken schema is skipped; when all are broken, accept and say why.
 	res, err = v.Check([]byte(`{}`), []Source{{Schema: []byte(`{"type":12}`), Nodes: []string{"x"}}})

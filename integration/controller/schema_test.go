@@ -290,3 +290,69 @@ func TestWorkerAcknowledgementsAreCounted(t *testing.T) {
 			metricValue(text, `skalds_attachment_update_acks_total{result="rejected"}`) == 1
 	})
 }
+
+// TestEverySchemaPublishedForAClassMustPass has a rogue node publish a
+// loose schema for a class: the attachments must still satisfy the strict
+// one, and the conflict shows in the class list, the schema endpoint and
+// the node list.
+func TestEverySchemaPublishedForAClassMustPass(t *testing.T) {
+	e := newEnv(t)
+	e.fakeNode("cam-node", "node", "Other")
+	e.publishSchema("cam-node", "Camera", cameraSchema)
+	e.fakeNode("rogue-node", "node", "Other")
+	e.publishSchema("rogue-node", "Camera", `{"type":"object"}`)
+	c := e.startController(nil)
+	e.await("both schemas in the registry snapshot", func() bool {
+		snap := c.c.Monitor.Snapshot()
+		return snap != nil && len(snap.Schemas("Camera")) == 2
+	})
+
+	var eb errBody
+	code := c.call(t, "POST", "/api/tasks", "", map[string]any{"id": "cam-loose", "className": "Camera",
+		"attachments": map[string]any{"anything": true}}, &eb)
+	if code != http.StatusUnprocessableEntity || !strings.Contains(strings.Join(fieldPaths(eb), " "), "$.anything") ||
+		!strings.Contains(eb.Error, "cam-node") {
+		t.Errorf("attachments only the rogue schema accepts: %d %+v", code, eb)
+	}
+	if _, err := e.store.Get(e.ctx, "cam-loose"); !errors.Is(err, task.ErrNotFound) {
+		t.Errorf("a refused task was written: %v", err)
+	}
+	if code := c.call(t, "POST", "/api/tasks", "", map[string]any{"id": "cam-ok", "className": "Camera",
+		"attachments": map[string]any{"rtspUrl": "rtsp://cam/1", "fixFrame": 5}}, nil); code != http.StatusCreated {
+		t.Errorf("attachments both schemas accept: %d", code)
+	}
+
+	var classes struct {
+		Items []struct {
+			ClassName      string     `json:"className"`
+			SchemaConflict bool       `json:"schemaConflict"`
+			SchemaSources  [][]string `json:"schemaSources"`
+		} `json:"items"`
+	}
+	c.call(t, "GET", "/api/classes", "", nil, &classes)
+	found := false
+	for _, ci := range classes.Items {
+		if ci.ClassName == "Camera" {
+			found = ci.SchemaConflict && len(ci.SchemaSources) == 2
+		}
+	}
+	if !found {
+		t.Errorf("GET /api/classes does not report the conflict: %+v", classes)
+	}
+	code, h, _ := c.raw(t, "GET", "/api/classes/Camera/schema", "", "")
+	if code != 200 || !strings.Contains(h.Get("X-Skalds-Schema-Conflict"), "cam-node; rogue-node") {
+		t.Errorf("schema endpoint: %d conflict header %q", code, h.Get("X-Skalds-Schema-Conflict"))
+	}
+	var nodes struct {
+		Items []struct {
+			ID              string   `json:"id"`
+			SchemaConflicts []string `json:"schemaConflicts"`
+		} `json:"items"`
+	}
+	c.call(t, "GET", "/api/skalds", "", nil, &nodes)
+	for _, n := range nodes.Items {
+		if strings.Join(n.SchemaConflicts, ",") != "Camera" {
+			t.Errorf("node %s: schemaConflicts %v", n.ID, n.SchemaConflicts)
+		}
+	}
+}

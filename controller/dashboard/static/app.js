@@ -203,7 +203,10 @@ function overview(app) {
       const res = await api('/api/skalds/');
       nodesBody.replaceChildren(...res.items.map((n) => h('tr', { dataset: { node: n.id } },
         h('td', {}, n.id), h('td', {}, n.type), h('td', {}, badge(n.status)),
-        h('td', {}, n.supportedTasks.join(', ') || '-'),
+        h('td', {}, n.supportedTasks.join(', ') || '-', (n.schemaConflicts || []).length ? [' ', h('span', {
+          class: 'badge Failed schema-conflict',
+          title: 'Other online nodes publish a different schema for these classes; attachments must satisfy all of them.',
+        }, 'schema conflict: ' + n.schemaConflicts.join(', '))] : []),
         h('td', {}, n.currentTasks.length ? n.currentTasks.map((id, i) => [i ? ', ' : '', h('a', { href: '#/tasks/' + encodeURIComponent(id) }, id)]) : '-'),
         h('td', {}, ago(n.lastHeartbeat)))));
       if (!res.items.length) nodesBody.replaceChildren(h('tr', {}, h('td', { colspan: 6, class: 'muted' }, 'No node in the registry.')));
