@@ -157,6 +157,96 @@ func TestVersionGuardFailsToCompile(t *testing.T) {
 	}
 }
 
+// TestOwnRepository drives the path of a new author from an empty
+// directory outside this repository, as the README's "In your own
+// repository" section gives it: skaldgen init without a module prints the
+// commands to run and writes nothing; then, in a module that has the tool,
+// init writes a package whose generated file is up to date and whose test
+// passes at once. The framework comes from this checkout (a replace
+// directive), which stands in for the go get -tool of a published version.
+func TestOwnRepository(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a module of its own")
+	}
+	bin := buildSkaldgen(t)
+	root, err := filepath.Abs(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	env := append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=mod")
+	goRun := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command("go", args...)
+		cmd.Dir, cmd.Env = dir, env
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	initCmd := func() (string, string, int) {
+		t.Helper()
+		cmd := exec.Command(bin, "init", "camera")
+		cmd.Dir, cmd.Env = dir, env
+		var out, errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		err := cmd.Run()
+		var exit *exec.ExitError
+		if err != nil && !errors.As(err, &exit) {
+			t.Fatal(err)
+		}
+		return out.String(), errb.String(), cmd.ProcessState.ExitCode()
+	}
+	empty := func(when string) {
+		t.Helper()
+		entries, _ := os.ReadDir(dir)
+		var names []string
+		for _, e := range entries {
+			if e.Name() != "go.mod" {
+				names = append(names, e.Name())
+			}
+		}
+		if len(names) > 0 {
+			t.Fatalf("%s, init left %v behind", when, names)
+		}
+	}
+
+	_, stderr, code := initCmd()
+	if code != 1 || !strings.Contains(stderr, "go mod init example.com/camera") || !strings.Contains(stderr, "go get -tool github.com/skalds-go/skalds/cmd/skaldgen") {
+		t.Fatalf("init without go.mod: exit %d, stderr %q; want 1 and the commands to run", code, stderr)
+	}
+	empty("without go.mod")
+
+	goRun("mod", "init", "example.com/cameras")
+	_, stderr, code = initCmd()
+	if code != 1 || !strings.Contains(stderr, "go get -tool github.com/skalds-go/skalds/cmd/skaldgen") {
+		t.Fatalf("init without the framework: exit %d, stderr %q; want 1 and the go get -tool command", code, stderr)
+	}
+	empty("without the framework in go.mod")
+
+	// go get -tool github.com/skalds-go/skalds/cmd/skaldgen, from this
+	// checkout.
+	goRun("mod", "edit", "-replace", "github.com/skalds-go/skalds="+root,
+		"-require", "github.com/skalds-go/skalds@v0.0.0-00010101000000-000000000000",
+		"-tool", "github.com/skalds-go/skalds/cmd/skaldgen")
+	goRun("mod", "tidy")
+
+	out := goRun("tool", "skaldgen", "init", "camera")
+	if want := "wrote camera/camera.go\nwrote camera/camera_test.go\nwrote camera/camera_skald.go\n"; out != want {
+		t.Errorf("init printed %q, want %q", out, want)
+	}
+	src, err := os.ReadFile(filepath.Join(dir, "camera", "camera.go"))
+	if err != nil || !bytes.Contains(src, []byte("type CameraWorker struct")) || !bytes.Contains(src, []byte("type CameraModel struct")) {
+		t.Errorf("camera.go lacks CameraWorker and CameraModel (%v)", err)
+	}
+	if out := goRun("tool", "skaldgen", "-check", "./..."); !strings.Contains(out, "camera/camera_skald.go") {
+		t.Errorf("-check printed %q, want it to name camera/camera_skald.go", out)
+	}
+	goRun("generate", "./...")
+	goRun("test", "-count=1", "./camera")
+}
+
 // TestMarkersHelp checks the text of skaldgen -markers.
 func TestMarkersHelp(t *testing.T) {
 	var b bytes.Buffer
@@ -182,9 +272,19 @@ func TestCommand(t *testing.T) {
 	})
 
 	t.Run("check up to date", func(t *testing.T) {
-		_, stderr, code := runSkaldgen(t, bin, ".", "-check", "./example/worker", "github.com/skalds-go/skalds/internal/gen/gentest")
+		out, stderr, code := runSkaldgen(t, bin, ".", "-check", "./example/worker", "github.com/skalds-go/skalds/internal/gen/gentest")
 		if code != 0 || stderr != "" {
 			t.Errorf("exit %d, stderr %q; want 0 and nothing", code, stderr)
+		}
+		if want := "skaldgen: 2 generated file(s) up to date: " + filepath.Join("example", "worker", "worker_skald.go") + ", " + filepath.Join("internal", "gen", "gentest", "gentest_skald.go") + "\n"; out != want {
+			t.Errorf("-check printed %q, want %q", out, want)
+		}
+	})
+
+	t.Run("check without markers", func(t *testing.T) {
+		_, stderr, code := runSkaldgen(t, bin, ".", "-check", "./runtime/...")
+		if code != 1 || !strings.Contains(stderr, "no package in ./runtime/... has a //skald: marker") {
+			t.Errorf("exit %d, stderr %q; want 1 and a message that nothing has markers", code, stderr)
 		}
 	})
 

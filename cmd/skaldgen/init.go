@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -10,11 +11,13 @@ import (
 	"io/fs"
 	"maps"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 
 	"github.com/skalds-go/skalds/internal/gen"
+	"github.com/skalds-go/skalds/internal/gen/render"
 	"github.com/skalds-go/skalds/templates"
 )
 
@@ -53,8 +56,16 @@ func runInit(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
+// frameworkModule is the module the scaffold's imports come from.
+const frameworkModule = "github.com/skalds-go/skalds"
+
 // Scaffold writes the package name into dir, which must not hold Go files
-// yet, generates its code and returns the paths written.
+// yet, generates its code and returns the paths written. It checks
+// everything it can before writing (the name, the directory, a go.mod
+// that requires the framework) and removes what it wrote when a later step
+// fails, so that a failed init leaves nothing half-written behind. In a
+// module of its own (not the framework's), it then runs go mod tidy, so
+// that go.sum holds what the scaffold's test needs.
 func Scaffold(dir, name string) ([]string, error) {
 	if !token.IsIdentifier(name) || token.IsKeyword(name) || strings.ToLower(name) != name {
 		return nil, fmt.Errorf("package name %q is not a lower-case Go identifier", name)
@@ -66,44 +77,152 @@ func Scaffold(dir, name string) ([]string, error) {
 	if existing, _ := filepath.Glob(filepath.Join(abs, "*.go")); len(existing) > 0 {
 		return nil, fmt.Errorf("%s already holds Go files; choose an empty directory with -dir", dir)
 	}
+	mod, err := moduleOf(abs, name)
+	if err != nil {
+		return nil, err
+	}
 	tmpls, err := templates.Files()
 	if err != nil {
 		return nil, err
 	}
-	title := strings.ToUpper(name[:1]) + name[1:]
-	data := templates.Worker{Package: name, Worker: title + "Worker", Model: title + "Model"}
-	if err := os.MkdirAll(abs, 0o777); err != nil {
-		return nil, err
-	}
-	var written []string
+	data := names(name)
+	// Render everything before touching the disk.
+	contents := map[string][]byte{}
 	for _, pattern := range slices.Sorted(maps.Keys(tmpls)) {
-		t := tmpls[pattern]
 		var b bytes.Buffer
-		if err := t.Execute(&b, data); err != nil {
+		if err := tmpls[pattern].Execute(&b, data); err != nil {
 			return nil, err
 		}
-		path := filepath.Join(abs, fmt.Sprintf(pattern, name))
-		if err := os.WriteFile(path, b.Bytes(), 0o666); err != nil {
+		contents[filepath.Join(abs, fmt.Sprintf(pattern, name))] = b.Bytes()
+	}
+
+	var written []string
+	created, err := mkdirNew(abs)
+	if err != nil {
+		return nil, err
+	}
+	ok := false
+	defer func() {
+		if ok {
+			return
+		}
+		for _, f := range written {
+			os.Remove(f)
+		}
+		if created != "" {
+			os.RemoveAll(created)
+		}
+	}()
+	for _, path := range slices.Sorted(maps.Keys(contents)) {
+		if err := os.WriteFile(path, contents[path], 0o666); err != nil {
 			return nil, err
 		}
 		written = append(written, path)
 	}
 	res, err := gen.Generate(gen.Options{Dir: abs})
 	if err != nil {
-		return written, err
+		return nil, err
 	}
 	if len(res.Diagnostics) > 0 {
 		var msgs []string
 		for _, d := range res.Diagnostics {
 			msgs = append(msgs, d.Format(relToCwd))
 		}
-		return written, errors.New("the templates do not generate:\n" + strings.Join(msgs, "\n"))
+		return nil, errors.New("the templates do not generate:\n" + strings.Join(msgs, "\n"))
 	}
 	for _, f := range res.Files {
 		if _, err := f.Write(); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return written, err
+			return nil, err
 		}
 		written = append(written, f.Path)
 	}
+	ok = true
+	if mod.Path != frameworkModule {
+		if out, err := goCmd(abs, "mod", "tidy"); err != nil {
+			return written, fmt.Errorf("the package is written, but go mod tidy failed; run it yourself before go test:\n%s", out)
+		}
+	}
 	return written, nil
+}
+
+// names chooses the type names of the scaffold: camera gives CameraWorker
+// and CameraModel; a name that already ends in "worker" is not repeated
+// (cameraworker gives CameraWorker, worker gives Worker and Model).
+func names(pkg string) templates.Worker {
+	base := strings.TrimSuffix(pkg, "worker")
+	if base != "" {
+		base = strings.ToUpper(base[:1]) + base[1:]
+	}
+	return templates.Worker{Package: pkg, Worker: base + "Worker", Model: base + "Model"}
+}
+
+// mkdirNew creates dir and the parents it lacks, and returns the topmost
+// directory it created ("" if dir existed), for removal on failure.
+func mkdirNew(dir string) (string, error) {
+	top := ""
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(d); err == nil {
+			break
+		}
+		top = d
+		if filepath.Dir(d) == d {
+			break
+		}
+	}
+	return top, os.MkdirAll(dir, 0o777)
+}
+
+// module is what go list -m says about a module.
+type module struct {
+	Path string
+	Dir  string
+}
+
+// moduleOf finds the module dir will belong to and checks that it
+// requires the framework. When either is missing it returns an error with
+// the exact commands to run first, since nothing can build without them.
+func moduleOf(dir, name string) (*module, error) {
+	// dir may not exist yet: ask from its nearest existing parent.
+	at := dir
+	for {
+		if _, err := os.Stat(at); err == nil || filepath.Dir(at) == at {
+			break
+		}
+		at = filepath.Dir(at)
+	}
+	get := "go get -tool " + frameworkModule + "/cmd/skaldgen"
+	if v := render.Version(); v != "(devel)" {
+		get += "@" + v
+	}
+	gomod, err := goCmd(at, "env", "GOMOD")
+	if err != nil {
+		return nil, fmt.Errorf("go env GOMOD: %v\n%s", err, gomod)
+	}
+	if gomod = strings.TrimSpace(gomod); gomod == "" || gomod == os.DevNull {
+		return nil, fmt.Errorf("no go.mod in %s or above: a worker package lives in a Go module. Nothing was written; run first:\n"+
+			"\tgo mod init example.com/%s   # your module path\n\t%s\n\tgo tool skaldgen init %s", at, name, get, name)
+	}
+	out, err := goCmd(at, "list", "-m", "-json", frameworkModule)
+	if err != nil {
+		return nil, fmt.Errorf("%s does not require %s. Nothing was written; run first:\n\t%s\n\tgo tool skaldgen init %s",
+			gomod, frameworkModule, get, name)
+	}
+	var m module
+	if err := json.Unmarshal([]byte(out), &m); err != nil {
+		return nil, fmt.Errorf("go list -m %s: %v", frameworkModule, err)
+	}
+	return &m, nil
+}
+
+// goCmd runs the go command in dir and returns its standard output, or
+// its combined output on failure.
+func goCmd(dir string, args ...string) (string, error) {
+	cmd := exec.Command("go", args...)
+	cmd.Dir = dir
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		return out.String() + errb.String(), err
+	}
+	return out.String(), nil
 }

@@ -64,7 +64,21 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 	}
+	if len(res.Files) == 0 {
+		// Nothing to do is most often the wrong directory or pattern:
+		// say so rather than pass silently.
+		where := strings.Join(opts.Patterns, " ")
+		if where == "" {
+			where = "."
+		}
+		fmt.Fprintf(stderr, "skaldgen: no package in %s has a //skald: marker; nothing to generate (name the worker packages, such as ./...)\n", where)
+		if *check {
+			return 1
+		}
+		return 0
+	}
 	code := 0
+	var checked []string
 	for _, f := range res.Files {
 		var st gen.State
 		if *check {
@@ -77,6 +91,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		name := relToCwd(f.Path)
+		checked = append(checked, name)
 		switch {
 		case *check && st == gen.OutOfDate:
 			fmt.Fprintf(stderr, "%s is out of date; run go generate ./...\n", name)
@@ -94,6 +109,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		case *verbose:
 			fmt.Fprintf(stderr, "%s is up to date\n", name)
 		}
+	}
+	if *check && code == 0 {
+		fmt.Fprintf(stdout, "skaldgen: %d generated file(s) up to date: %s\n", len(checked), strings.Join(checked, ", "))
 	}
 	return code
 }
