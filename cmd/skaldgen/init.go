@@ -35,7 +35,7 @@ func runInit(args []string, stdout, stderr io.Writer) int {
 		fl.PrintDefaults()
 	}
 	if err := fl.Parse(args); err != nil {
-		return 2
+		return parseExit(err)
 	}
 	if fl.NArg() != 1 {
 		fl.Usage()

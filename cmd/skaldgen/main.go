@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -12,10 +13,20 @@ import (
 
 	"github.com/skalds-go/skalds/internal/gen"
 	"github.com/skalds-go/skalds/internal/gen/model"
+	"github.com/skalds-go/skalds/internal/version"
 )
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// parseExit is the exit code of a failed flag parse: 0 for -h and -help,
+// which asked for the usage just printed, else 2.
+func parseExit(err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	return 2
 }
 
 // run is main without the process: it returns the exit code.
@@ -29,12 +40,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 	markers := fl.Bool("markers", false, "print every marker, where it may stand and its arguments, and exit")
 	verbose := fl.Bool("v", false, "print progress")
 	schemaDir := fl.String("schema", "", "also write the JSON Schema of every model to `dir`/<Model>.schema.json")
+	showVersion := fl.Bool("version", false, "print the version of skaldgen and exit")
 	fl.Usage = func() {
-		fmt.Fprintf(stderr, "usage: skaldgen [-check] [-v] [-schema dir] [packages]\n       skaldgen -markers\n       skaldgen init [-dir dir] name\n\nflags:\n")
+		fmt.Fprintf(stderr, "usage: skaldgen [-check] [-v] [-schema dir] [packages]\n       skaldgen -markers\n       skaldgen -version\n       skaldgen init [-dir dir] name\n\nflags:\n")
 		fl.PrintDefaults()
 	}
 	if err := fl.Parse(args); err != nil {
-		return 2
+		return parseExit(err)
+	}
+	if *showVersion {
+		fmt.Fprintln(stdout, "skaldgen", version.String())
+		return 0
 	}
 	if *markers {
 		if err := model.PrintMarkers(stdout); err != nil {
