@@ -45,11 +45,19 @@ type env struct {
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
+	return newEnvRedis(t, skaldtest.RedisAddr(t))
+}
+
+// newEnvRedis is newEnv on the Redis at redisAddr, or on a miniredis of
+// the test's own when it is "": a test whose controller reads the whole
+// node registry must not see the nodes of other tests.
+func newEnvRedis(t testing.TB, redisAddr string) *env {
+	t.Helper()
 	py := skaldtest.Python(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	t.Cleanup(cancel)
 	kafkaAddr := skaldtest.KafkaAddr(t)
-	stack, err := embedded.Start(ctx, embedded.Options{KafkaAddr: kafkaAddr, RedisAddr: skaldtest.RedisAddr(t)})
+	stack, err := embedded.Start(ctx, embedded.Options{KafkaAddr: kafkaAddr, RedisAddr: redisAddr})
 	if err != nil {
 		t.Fatal(err)
 	}
