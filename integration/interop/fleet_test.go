@@ -131,7 +131,7 @@ func TestGoControllerRunsMixedFleet(t *testing.T) {
 	e.poll("the controller lists both nodes with MySimpleWorker", func(ctx context.Context) error {
 		var res struct {
 			Items []struct {
-				ID             string   `json:"id"`
+				ID             string `json:"id"`
 				Type, Status   string
 				SupportedTasks []string `json:"supportedTasks"`
 			} `json:"items"`
