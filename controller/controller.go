@@ -32,6 +32,7 @@ import (
 	"github.com/skalds-go/skalds/controller/dispatch"
 	"github.com/skalds-go/skalds/controller/metrics"
 	"github.com/skalds-go/skalds/controller/monitor"
+	"github.com/skalds-go/skalds/controller/retention"
 	"github.com/skalds-go/skalds/runtime/backoff"
 	"github.com/skalds-go/skalds/runtime/config"
 	"github.com/skalds-go/skalds/runtime/event"
@@ -95,6 +96,18 @@ type Config struct {
 	MaxAttempts       int           // SKALD_MAX_ATTEMPTS; default 3
 	RetryBackoff      time.Duration // SKALD_RETRY_BACKOFF; default 2 s
 	RetryBackoffMax   time.Duration // SKALD_RETRY_BACKOFF_MAX; default 5 min
+	// Retention is how long a Finished, Failed or Cancelled task is kept
+	// after its last write before a DISPATCHER controller deletes it
+	// (SKALD_TASK_RETENTION, seconds or a duration like 168h; default 7
+	// days; 0 in the environment, or a negative value in code, keeps every
+	// task for ever, as Python Skalds does).
+	Retention time.Duration
+	// RetentionInterval is the time between retention sweeps
+	// (SKALD_RETENTION_INTERVAL; default 10 min).
+	RetentionInterval time.Duration
+	// RetentionBatch is the most tasks one delete removes
+	// (SKALD_RETENTION_BATCH; default 1000).
+	RetentionBatch int
 }
 
 // LoadConfig fills the unset fields of c from the environment and the
@@ -187,6 +200,24 @@ func loadConfig(c Config, env func(string) (string, bool)) (Config, error) {
 	}
 	e.Duration(&c.RetryBackoff, "SKALD_RETRY_BACKOFF", 2*time.Second)
 	e.Duration(&c.RetryBackoffMax, "SKALD_RETRY_BACKOFF_MAX", 5*time.Minute)
+	if c.Retention == 0 {
+		c.Retention = 7 * 24 * time.Hour
+		if v, ok := env("SKALD_TASK_RETENTION"); ok && v != "" {
+			d, err := config.ParseSeconds(v)
+			if err != nil {
+				e.Errorf("SKALD_TASK_RETENTION: %v", err)
+			}
+			c.Retention = d
+			if d == 0 {
+				c.Retention = -1 // off
+			}
+		}
+	}
+	e.Duration(&c.RetentionInterval, "SKALD_RETENTION_INTERVAL", 10*time.Minute)
+	e.Int(&c.RetentionBatch, "SKALD_RETENTION_BATCH", 1000)
+	if c.RetentionBatch <= 0 {
+		e.Errorf("SKALD_RETENTION_BATCH=%d must be positive", c.RetentionBatch)
+	}
 	return c, e.Err("controller config")
 }
 
@@ -243,6 +274,8 @@ func (c Config) Report() map[string]any {
 			"maxAttempts": c.MaxAttempts, "retryBackoff": c.RetryBackoff.Seconds(),
 			"retryBackoffMax": c.RetryBackoffMax.Seconds(),
 		},
+		"retention": map[string]any{"enabled": c.Retention > 0, "age": max(c.Retention, 0).Seconds(),
+			"interval": c.RetentionInterval.Seconds(), "batch": c.RetentionBatch},
 		"environment": env,
 		"logLevel":    i.LogLevel,
 		"auth":        map[string]any{"enabled": c.Token != "", "insecure": c.Insecure},
@@ -284,6 +317,7 @@ type Controller struct {
 	Redis      *redis.Client
 	Monitor    *monitor.Monitor
 	Dispatcher *dispatch.Dispatcher // nil unless the mode is DISPATCHER
+	Retention  *retention.Retention // nil unless the mode is DISPATCHER and Retention is positive
 	API        *api.Server
 	Metrics    *metrics.Metrics // served at /metrics
 
@@ -354,6 +388,12 @@ func New(ctx context.Context, cfg Config, opts Options) (*Controller, error) {
 			MaxAttempts:       cfg.MaxAttempts, Backoff: backoff.Policy{First: cfg.RetryBackoff, Max: cfg.RetryBackoffMax},
 			OfflineGrace: cfg.NodeTimeout, Logger: c.log, Metrics: c.Metrics,
 		})
+		// Retention runs where the dispatcher does: every deployment has
+		// one, and API-only controllers stay read-mostly.
+		if cfg.Retention > 0 {
+			c.Retention = retention.New(c.Store, retention.Options{Age: cfg.Retention, Interval: cfg.RetentionInterval,
+				Batch: cfg.RetentionBatch, Logger: c.log, Metrics: c.Metrics})
+		}
 	}
 	var apiPub api.Publisher
 	if c.pub != nil {
@@ -444,6 +484,9 @@ func (c *Controller) Run(ctx context.Context) error {
 	wg.Go(func() { c.Monitor.Run(loops) })
 	if c.Dispatcher != nil {
 		wg.Go(func() { c.Dispatcher.Run(loops) })
+	}
+	if c.Retention != nil {
+		wg.Go(func() { c.Retention.Run(loops) })
 	}
 	wg.Go(func() { c.API.Run(loops) })
 

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestLoadConfigReadsTheClaimCap(t *testing.T) {
@@ -85,5 +86,29 @@ func TestAPIIsLoopbackOnlyWithoutAToken(t *testing.T) {
 	rep, _ := json.Marshal(c.Report())
 	if !strings.Contains(string(rep), `"corsOrigins":["https://a.example","http://b:8080"]`) {
 		t.Errorf("report: %s", rep)
+	}
+}
+
+func TestLoadConfigReadsTheRetention(t *testing.T) {
+	env := func(vals map[string]string) func(string) (string, bool) {
+		return func(k string) (string, bool) { v, ok := vals[k]; return v, ok }
+	}
+	for _, c := range []struct {
+		env  map[string]string
+		want time.Duration
+	}{
+		{nil, 7 * 24 * time.Hour},
+		{map[string]string{"SKALD_TASK_RETENTION": "72h"}, 72 * time.Hour},
+		{map[string]string{"SKALD_TASK_RETENTION": "3600"}, time.Hour},
+		{map[string]string{"SKALD_TASK_RETENTION": "0"}, -1},
+	} {
+		got, err := loadConfig(Config{}, env(c.env))
+		if err != nil || got.Retention != c.want {
+			t.Errorf("%v: retention %v, %v; want %v", c.env, got.Retention, err, c.want)
+		}
+	}
+	_, err := loadConfig(Config{}, env(map[string]string{"SKALD_TASK_RETENTION": "a week", "SKALD_RETENTION_BATCH": "0"}))
+	if err == nil || !strings.Contains(err.Error(), "SKALD_TASK_RETENTION") || !strings.Contains(err.Error(), "SKALD_RETENTION_BATCH=0") {
+		t.Fatalf("bad retention settings: %v", err)
 	}
 }

@@ -43,6 +43,7 @@ const (
 // Counter is what the task-count collector needs of the store.
 type Counter interface {
 	CountByStatus(ctx context.Context) (map[string]int64, error)
+	StorageBytes(ctx context.Context) (int64, error)
 }
 
 // Nodes gives the registry snapshot; *monitor.Monitor is one.
@@ -61,6 +62,7 @@ type Metrics struct {
 	failoverLatency prometheus.Histogram
 	updateAcks      *prometheus.CounterVec
 	schemaRejects   prometheus.Counter
+	retained        prometheus.Counter
 }
 
 // latencyBuckets span 10 ms to about 5 min: a dispatch on an idle system
@@ -101,8 +103,12 @@ func New(tasks Counter, nodes Nodes, log *slog.Logger) *Metrics {
 			Namespace: namespace, Name: "attachment_schema_rejections_total",
 			Help: "Requests refused with 422 because their attachments did not match the JSON Schema published for the class.",
 		}),
+		retained: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: namespace, Name: "retention_deleted_tasks_total",
+			Help: "Ended tasks this controller deleted because they were older than the retention age (SKALD_TASK_RETENTION).",
+		}),
 	}
-	m.reg.MustRegister(m.assignments, m.conflicts, m.dispatchLatency, m.failoverLatency, m.updateAcks, m.schemaRejects,
+	m.reg.MustRegister(m.assignments, m.conflicts, m.dispatchLatency, m.failoverLatency, m.updateAcks, m.schemaRejects, m.retained,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, k := range []string{KindAssign, KindMove, KindRetry, KindRelease} {
 		m.assignments.WithLabelValues(k)
@@ -170,10 +176,21 @@ func (m *Metrics) SchemaRejected() {
 	}
 }
 
+// Deleted counts tasks deleted by retention.
+func (m *Metrics) Deleted(n int64) {
+	if m != nil && n > 0 {
+		m.retained.Add(float64(n))
+	}
+}
+
 // scrapeTimeout bounds the MongoDB count of one scrape.
 const scrapeTimeout = 5 * time.Second
 
-var tasksDesc = prometheus.NewDesc(namespace+"_tasks", "Tasks in MongoDB by lifecycleStatus.", []string{"status"}, nil)
+var (
+	tasksDesc     = prometheus.NewDesc(namespace+"_tasks", "Tasks in MongoDB by lifecycleStatus.", []string{"status"}, nil)
+	documentsDesc = prometheus.NewDesc(namespace+"_tasks_collection_documents", "Documents in the tasks collection, whatever their status: what retention (SKALD_TASK_RETENTION) keeps in check.", nil, nil)
+	bytesDesc     = prometheus.NewDesc(namespace+"_tasks_collection_bytes", "Size of the documents of the tasks collection as the server reports it ($collStats storageStats.size).", nil, nil)
+)
 
 // statuses are always reported, at zero when no task has them, so that a
 // dashboard's series do not disappear.
@@ -184,7 +201,11 @@ type taskCollector struct {
 	log   *slog.Logger
 }
 
-func (c *taskCollector) Describe(ch chan<- *prometheus.Desc) { ch <- tasksDesc }
+func (c *taskCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- tasksDesc
+	ch <- documentsDesc
+	ch <- bytesDesc
+}
 
 func (c *taskCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), scrapeTimeout)
@@ -194,6 +215,17 @@ func (c *taskCollector) Collect(ch chan<- prometheus.Metric) {
 		c.log.Warn("metrics: counting tasks by status", "err", err)
 		ch <- prometheus.NewInvalidMetric(tasksDesc, err)
 		return
+	}
+	var docs int64
+	for _, n := range counts {
+		docs += n
+	}
+	ch <- prometheus.MustNewConstMetric(documentsDesc, prometheus.GaugeValue, float64(docs))
+	if size, err := c.tasks.StorageBytes(ctx); err != nil {
+		c.log.Warn("metrics: reading the size of the tasks collection", "err", err)
+		ch <- prometheus.NewInvalidMetric(bytesDesc, err)
+	} else {
+		ch <- prometheus.MustNewConstMetric(bytesDesc, prometheus.GaugeValue, float64(size))
 	}
 	for _, s := range statuses {
 		ch <- prometheus.MustNewConstMetric(tasksDesc, prometheus.GaugeValue, float64(counts[string(s)]), string(s))
