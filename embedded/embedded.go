@@ -175,6 +175,11 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	return s, nil
 }
 
+// Kafka is the embedded broker, through which a test can watch or steer
+// the requests clients send (Kafka.Cluster); nil when Options.KafkaAddr
+// pointed the stack at an existing broker.
+func (s *Stack) Kafka() *Kafka { return s.kafka }
+
 // Close stops every server the stack started (in reverse order) and waits for
 // them. It is idempotent and safe to defer right after a successful Start.
 func (s *Stack) Close() error {

@@ -7,6 +7,7 @@ require (
 	github.com/chromedp/chromedp v0.23.0
 	github.com/skalds-go/skalds v0.0.0
 	github.com/skalds-go/skalds/embedded v0.0.0
+	github.com/twmb/franz-go/pkg/kmsg v1.15.1
 )
 
 require (

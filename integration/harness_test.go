@@ -49,6 +49,12 @@ type env struct {
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
+	return newEnvOn(t, embedded.Options{RedisAddr: skaldtest.RedisAddr(t), KafkaAddr: skaldtest.KafkaAddr(t)})
+}
+
+// newEnvOn is newEnv on a stack started with opts.
+func newEnvOn(t testing.TB, opts embedded.Options) *env {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	t.Cleanup(cancel)
 	var next slog.Handler
@@ -57,7 +63,7 @@ func newEnv(t testing.TB) *env {
 	}
 	e := &env{t: t, ctx: ctx, logs: skaldtest.NewLogs(next), uid: randomID()}
 	var err error
-	e.stack, err = embedded.Start(ctx, embedded.Options{RedisAddr: skaldtest.RedisAddr(t), KafkaAddr: skaldtest.KafkaAddr(t)})
+	e.stack, err = embedded.Start(ctx, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,8 @@
 package skaldtest
 
 import (
+	"bytes"
+	"encoding/binary"
 	"io"
 	"net"
 	"sync"
@@ -23,6 +25,9 @@ type Relay struct {
 	open  bool
 	conns map[net.Conn]struct{}
 	pipes sync.WaitGroup
+	// commands counts MongoDB commands by name; nil for a relay of
+	// another protocol (see NewCommandRelay).
+	commands map[string]int
 }
 
 // NewRelay starts a relay to target (host:port) on a free port of
@@ -63,7 +68,11 @@ func (r *Relay) serve() {
 		r.conns[c], r.conns[up] = struct{}{}, struct{}{}
 		r.pipes.Add(2)
 		go r.pipe(c, up)
-		go r.pipe(up, c)
+		if r.commands != nil {
+			go r.pipeMongo(up, c)
+		} else {
+			go r.pipe(up, c)
+		}
 		r.mu.Unlock()
 	}
 }
@@ -72,6 +81,10 @@ func (r *Relay) serve() {
 func (r *Relay) pipe(dst, src net.Conn) {
 	defer r.pipes.Done()
 	_, _ = io.Copy(dst, src)
+	r.closePair(dst, src)
+}
+
+func (r *Relay) closePair(dst, src net.Conn) {
 	_ = dst.Close()
 	_ = src.Close()
 	r.mu.Lock()
@@ -107,4 +120,90 @@ func (r *Relay) Close() {
 	_ = r.ln.Close()
 	<-r.done
 	r.Cut()
+}
+
+// NewCommandRelay is NewRelay for a MongoDB server that also counts the
+// commands clients send through it, by name, so that a test can assert
+// how many round trips an operation costs.
+func NewCommandRelay(target string) (*Relay, error) {
+	r, err := NewRelay(target)
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	r.commands = map[string]int{}
+	r.mu.Unlock()
+	return r, nil
+}
+
+// driverOwn are the commands the driver sends by itself: handshakes,
+// server monitoring, authentication, session cleanup. They are not the
+// cost of an operation.
+var driverOwn = map[string]bool{"hello": true, "isMaster": true, "ismaster": true, "ping": true, "buildInfo": true,
+	"buildinfo": true, "saslStart": true, "saslContinue": true, "endSessions": true, "getLastError": true}
+
+// Commands returns how many commands of each name clients sent since the
+// relay started or ResetCommands, without the driver's own (handshake,
+// monitoring, authentication).
+func (r *Relay) Commands() map[string]int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make(map[string]int, len(r.commands))
+	for k, v := range r.commands {
+		out[k] = v
+	}
+	return out
+}
+
+// ResetCommands starts counting afresh.
+func (r *Relay) ResetCommands() {
+	r.mu.Lock()
+	clear(r.commands)
+	r.mu.Unlock()
+}
+
+// pipeMongo copies MongoDB wire messages from src to dst, counting the
+// command each one carries.
+func (r *Relay) pipeMongo(dst, src net.Conn) {
+	defer r.pipes.Done()
+	defer r.closePair(dst, src)
+	var head [4]byte
+	for {
+		if _, err := io.ReadFull(src, head[:]); err != nil {
+			return
+		}
+		n := int(binary.LittleEndian.Uint32(head[:]))
+		if n < 16 || n > 48<<20 {
+			return
+		}
+		msg := make([]byte, n)
+		copy(msg, head[:])
+		if _, err := io.ReadFull(src, msg[4:]); err != nil {
+			return
+		}
+		if name := commandName(msg); name != "" && !driverOwn[name] {
+			r.mu.Lock()
+			r.commands[name]++
+			r.mu.Unlock()
+		}
+		if _, err := dst.Write(msg); err != nil {
+			return
+		}
+	}
+}
+
+// commandName is the command of an OP_MSG: the first key of its body
+// section. Other messages (legacy handshakes) give "".
+func commandName(msg []byte) string {
+	const opMsg = 2013
+	// header (16 bytes), flag bits (4), section kind (1), then the body:
+	// its length (4), the first element's type (1) and its name.
+	if len(msg) < 27 || binary.LittleEndian.Uint32(msg[12:16]) != opMsg || msg[20] != 0 {
+		return ""
+	}
+	name := msg[26:]
+	if i := bytes.IndexByte(name, 0); i > 0 {
+		return string(name[:i])
+	}
+	return ""
 }

@@ -363,10 +363,11 @@ func (n *Node) handle(ctx context.Context, batch []event.Delivery) error {
 			}
 		}
 	}
+	var known []task.Task
 	if len(cancel) > 0 {
-		n.cancelBare(ctx, cancel)
+		known = n.cancelBare(ctx, cancel)
 	}
-	err := n.reconcileIDs(ctx, ids)
+	err := n.reconcileIDs(ctx, ids, known...)
 	for _, d := range batch {
 		n.log.Debug("event handled", "topic", d.Topic, "taskIds", d.Event.TaskIDs)
 	}
@@ -386,7 +387,11 @@ func (n *Node) handle(ctx context.Context, batch []event.Delivery) error {
 // reads the topic from its oldest message, and an old cancel replayed so
 // must not end a task that was assigned again since. Python nodes, which
 // read only messages produced after they joined, never see those either.
-func (n *Node) cancelBare(ctx context.Context, ids map[string]bool) {
+//
+// It returns the tasks it read as they now are, so that the reconcile does
+// not read them again; a task whose write was fenced is left out, to be
+// read afresh.
+func (n *Node) cancelBare(ctx context.Context, ids map[string]bool) (known []task.Task) {
 	var read []string
 	for id, honour := range ids {
 		if honour {
@@ -396,7 +401,7 @@ func (n *Node) cancelBare(ctx context.Context, ids map[string]bool) {
 		}
 	}
 	if len(read) == 0 {
-		return
+		return nil
 	}
 	sort.Strings(read)
 	tasks, err := n.store.GetMany(ctx, read)
@@ -404,23 +409,28 @@ func (n *Node) cancelBare(ctx context.Context, ids map[string]bool) {
 		if ctx.Err() == nil {
 			n.log.Error("task.cancel: reading the tasks to cancel; the event is lost, as in Python Skalds", "taskIds", read, "err", err)
 		}
-		return
+		return nil
 	}
 	for i := range tasks {
 		t := &tasks[i]
 		if t.Executor == nil || *t.Executor != n.cfg.SkaldID || t.LifecycleStatus.Terminal() {
+			known = append(known, *t)
 			continue
 		}
 		log := n.log.With("taskId", t.ID, "className", t.ClassName, "epoch", t.AssignmentEpoch)
 		switch err := n.w.Report(ctx, t.Ref(), task.Cancelled, ""); {
 		case err == nil:
 			log.Info("task.cancel: recorded Cancelled; stopping the worker")
+			t.LifecycleStatus = task.Cancelled
+			known = append(known, *t)
 		case errors.Is(err, task.ErrFenced):
+			// Not known any more: the reconcile reads it again.
 			log.Info("task.cancel: the task was reassigned meanwhile; not cancelling it")
 		default:
 			log.Warn("task.cancel: recording Cancelled", "err", err)
 		}
 	}
+	return known
 }
 
 // reconcileLoop reconciles every ReconcilePeriod, and every second while

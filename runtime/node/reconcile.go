@@ -78,11 +78,14 @@ func byPriority(tasks []task.Task) {
 }
 
 // reconcileIDs reads the given tasks in one query and converges on each.
+// Tasks in known were read just now by the caller and are not read again;
+// an id of ids that the caller read and found missing is absent from
+// known and read again (a deleted task is rare, a second read cheap).
 // A big batch is served by reading all of this node's assignments (see
 // readBig); the node then converges on all of them, as reconcileAll does:
 // a burst of assignments starts at once instead of batch by batch, and the
 // events still to come find their tasks running.
-func (n *Node) reconcileIDs(ctx context.Context, ids []string) error {
+func (n *Node) reconcileIDs(ctx context.Context, ids []string, known ...task.Task) error {
 	n.recMu.Lock()
 	defer n.recMu.Unlock()
 	if ctx.Err() != nil || len(ids) == 0 {
@@ -94,7 +97,7 @@ func (n *Node) reconcileIDs(ctx context.Context, ids []string) error {
 	if big {
 		tasks, err = n.readBig(ctx, ids)
 	} else {
-		tasks, err = n.store.GetMany(ctx, ids)
+		tasks, err = n.readUnknown(ctx, ids, known)
 	}
 	if err != nil {
 		return fmt.Errorf("reconciling %d tasks (the periodic reconcile retries): %w", len(ids), err)
@@ -129,6 +132,23 @@ func (n *Node) reconcileIDs(ctx context.Context, ids []string) error {
 	}
 	n.launch(ctx, starts)
 	return nil
+}
+
+// readUnknown returns known and the tasks of ids that are not in known,
+// read in one query.
+func (n *Node) readUnknown(ctx context.Context, ids []string, known []task.Task) ([]task.Task, error) {
+	have := make(map[string]bool, len(known))
+	for _, t := range known {
+		have[t.ID] = true
+	}
+	var unknown []string
+	for _, id := range ids {
+		if !have[id] {
+			unknown = append(unknown, id)
+		}
+	}
+	tasks, err := n.store.GetMany(ctx, unknown)
+	return append(known, tasks...), err
 }
 
 // bigBatch is the size from which a batch of events is served by listing

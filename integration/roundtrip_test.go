@@ -1,0 +1,141 @@
+package integration
+
+import (
+	"net/url"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/skalds-go/skalds/embedded"
+	"github.com/skalds-go/skalds/runtime/client"
+	"github.com/skalds-go/skalds/runtime/config"
+	"github.com/skalds-go/skalds/runtime/node"
+	"github.com/skalds-go/skalds/runtime/task"
+	"github.com/skalds-go/skalds/skaldtest"
+)
+
+// TestRoundTripsPerOperation counts what each operation costs on the
+// wire: the MongoDB commands of the client and of the node (each through
+// its own counting relay) and the Kafka Produce requests the broker
+// receives. An extra round trip on a hot path fails here. The minimum:
+// the client writes once and publishes once; the node reads the task once
+// and acknowledges with at most one write.
+func TestRoundTripsPerOperation(t *testing.T) {
+	// The embedded broker in every run, also with SKALDS_TEST_KAFKA: it is
+	// the one whose requests the test can count.
+	e := newEnvOn(t, embedded.Options{RedisAddr: skaldtest.RedisAddr(t)})
+	cluster := e.stack.Kafka().Cluster()
+	var produces atomic.Int64
+	cluster.ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
+		cluster.KeepControl()
+		produces.Add(1)
+		return nil, nil, false
+	})
+	mongo, err := url.Parse(e.stack.MongoURI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	relay := func() *skaldtest.Relay {
+		r, err := skaldtest.NewCommandRelay(mongo.Host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(r.Close)
+		return r
+	}
+	clientRelay, nodeRelay := relay(), relay()
+
+	cfg := e.cfg
+	cfg.MongoHost = "mongodb://" + clientRelay.Addr() + "/"
+	c, err := client.New(e.ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	p := &probe{}
+	cls := newClass("RoundTrips", p)
+	n := e.startNode("rt", node.Options{}, func(c *config.Config) {
+		c.MongoHost = "mongodb://" + nodeRelay.Addr() + "/"
+		c.ReconcilePeriod = time.Hour // no periodic read in the counts
+	}, cls)
+	id := e.id("rt")
+
+	// expect checks the counts since the last call against want, after
+	// the node logged done for the task.
+	reset := func() {
+		clientRelay.ResetCommands()
+		nodeRelay.ResetCommands()
+		produces.Store(0)
+	}
+	type counts struct {
+		client   map[string]int
+		produces int64
+		node     map[string]int
+	}
+	check := func(op string, got counts, wantClient map[string]int, wantProduces int64, nodeReads, nodeWrites int) {
+		t.Helper()
+		if !sameCounts(got.client, wantClient) || got.produces != wantProduces {
+			t.Errorf("%s: the client sent %v and %d Produce requests; want %v and %d", op, got.client, got.produces, wantClient, wantProduces)
+		}
+		reads, writes := 0, 0
+		for name, k := range got.node {
+			switch name {
+			case "find", "getMore", "aggregate", "count":
+				reads += k
+			default:
+				writes += k
+			}
+		}
+		if reads != nodeReads || writes > nodeWrites {
+			t.Errorf("%s: the node sent %v; want %d read(s) and at most %d write(s)", op, got.node, nodeReads, nodeWrites)
+		}
+		t.Logf("%s: client %v + %d produce; node %v", op, got.client, got.produces, got.node)
+	}
+	snapshot := func() counts {
+		return counts{clientRelay.Commands(), produces.Load(), nodeRelay.Commands()}
+	}
+
+	reset()
+	if err := c.Create(e.ctx, task.New(id, cls.Name, "integration", cls.Encode(params{Value: 1}))); err != nil {
+		t.Fatal(err)
+	}
+	check("create", snapshot(), map[string]int{"insert": 1}, 0, 0, 0)
+
+	reset()
+	mark := e.logs.Mark()
+	if _, err := c.Assign(e.ctx, id, n.n.ID()); err != nil {
+		t.Fatal(err)
+	}
+	e.await(mark, "worker started", "taskId", id)
+	check("assign", snapshot(), map[string]int{"findAndModify": 1}, 1, 1, 1)
+
+	reset()
+	mark = e.logs.Mark()
+	if _, err := c.SetAttachments(e.ctx, id, cls.Encode(params{Value: 2})); err != nil {
+		t.Fatal(err)
+	}
+	e.await(mark, "attachments applied", "taskId", id)
+	check("hot update", snapshot(), map[string]int{"findAndModify": 1}, 1, 1, 1)
+
+	reset()
+	mark = e.logs.Mark()
+	if err := c.Cancel(e.ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	e.await(mark, "worker cancelled", "taskId", id)
+	check("cancel", snapshot(), map[string]int{"update": 1}, 1, 1, 1)
+}
+
+func sameCounts(a, b map[string]int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
