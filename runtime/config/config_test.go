@@ -96,13 +96,14 @@ func TestMaskURIHidesPasswords(t *testing.T) {
 func TestMaskErrorTakesCredentialsOutOfDriverErrors(t *testing.T) {
 	for _, c := range []struct{ uri, driver string }{
 		{"mongodb://app:s3cr%etpw@db:27017/", `error parsing uri: invalid password: invalid URL escape "%et"`},
+		{"mongodb://app:mongo%pw-1@db:27017/", `error parsing uri: invalid password: invalid URL escape "%pw"`},
 		{"mongodb://app:s3cr%etpw@db:27017/", `error parsing uri: invalid password: invalid URL escape "%etpw"`},
 		{"mongodb://app:hunter22@db:notaport/", `connecting to mongodb://app:hunter22@db:notaport/: refused`},
 		{"mongodb://app:hunter%2122@db/", `auth failed for password hunter!22`},
 		{"mongodb://db/?password=topsecret1", `bad option password=topsecret1`},
 	} {
 		err := MaskError(errors.New(c.driver), c.uri)
-		for _, secret := range []string{"s3cr", "etpw", "hunter", "topsecret"} {
+		for _, secret := range []string{"s3cr", "etpw", "hunter", "topsecret", "%pw", "%et"} {
 			if strings.Contains(err.Error(), secret) {
 				t.Errorf("MaskError(%q) = %q: still holds %q", c.driver, err, secret)
 			}

@@ -147,8 +147,14 @@ func MaskError(err error, uri string) error {
 	}
 	for _, s := range secrets {
 		// A fragment of a secret, such as the tail after a bad escape.
-		for i := 0; i+4 <= len(s); i++ {
-			if strings.Contains(text, s[i:i+4]) {
+		for i := 0; i < len(s); i++ {
+			// Four characters of a secret, or a bad escape of it, which
+			// net/url quotes as its three characters ("%pw").
+			frag := s[i:min(i+4, len(s))]
+			if s[i] == '%' {
+				frag = s[i:min(i+3, len(s))]
+			}
+			if len(frag) >= 3 && strings.Contains(text, frag) {
 				return errors.New("the URI's credentials are malformed (percent-encode special characters in the user name and password): " + MaskURI(uri))
 			}
 		}
