@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"github.com/segmentio/kafka-go"
 
 	"github.com/skalds-go/skalds/embedded"
 	"github.com/skalds-go/skalds/runtime/config"
@@ -176,12 +175,11 @@ p.send("interop.probe", key="probe", value=b"probe").get(timeout=20)
 // and never reach it. This is what a test waits for instead of sleeping.
 func (e *env) awaitGroupReady(group string, prefix bool, topic string) string {
 	e.t.Helper()
-	c := &kafka.Client{Addr: kafka.TCP(e.stack.KafkaAddr), Timeout: 10 * time.Second}
 	ctx, cancel := context.WithTimeout(e.ctx, awaitLimit)
 	defer cancel()
 	var last string
 	for {
-		if id, ok, why := groupReady(ctx, c, group, prefix, topic); ok {
+		if id, ok, why := skaldtest.GroupCommitted(ctx, e.stack.KafkaAddr, group, prefix, topic); ok {
 			return id
 		} else {
 			last = why
@@ -192,53 +190,6 @@ func (e *env) awaitGroupReady(group string, prefix bool, topic string) string {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-}
-
-func groupReady(ctx context.Context, c *kafka.Client, group string, prefix bool, topic string) (string, bool, string) {
-	meta, err := c.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
-	if err != nil || len(meta.Topics) == 0 || meta.Topics[0].Error != nil {
-		return "", false, fmt.Sprintf("topic metadata: %v", err)
-	}
-	parts := len(meta.Topics[0].Partitions)
-	ids := []string{group}
-	if prefix {
-		ids = nil
-		res, err := c.ListGroups(ctx, &kafka.ListGroupsRequest{})
-		if err != nil {
-			return "", false, fmt.Sprintf("listing groups: %v", err)
-		}
-		for _, g := range res.Groups {
-			if strings.HasPrefix(g.GroupID, group+"_") {
-				ids = append(ids, g.GroupID)
-			}
-		}
-		if len(ids) == 0 {
-			return "", false, "no group yet"
-		}
-	}
-	all := make([]int, parts)
-	for i := range all {
-		all[i] = i
-	}
-	why := ""
-	for _, id := range ids {
-		res, err := c.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: id, Topics: map[string][]int{topic: all}})
-		if err != nil {
-			why = fmt.Sprintf("offsets of %s: %v", id, err)
-			continue
-		}
-		committed := 0
-		for _, p := range res.Topics[topic] {
-			if p.Error == nil && p.CommittedOffset >= 0 {
-				committed++
-			}
-		}
-		if parts > 0 && committed == parts {
-			return id, true, ""
-		}
-		why = fmt.Sprintf("group %s committed %d of %d partitions", id, committed, parts)
-	}
-	return "", false, why
 }
 
 func TestMain(m *testing.M) {
