@@ -13,20 +13,23 @@ import (
 	"github.com/skalds-go/skalds/skaldtest"
 )
 
-// TestNodeWaitsForItsServersAtStart starts a node while MongoDB and Redis
-// are out of reach. It neither exits nor starts half-connected: it says
+// TestNodeWaitsForItsServersAtStart starts a node while MongoDB is cut off
+// and Redis is down. It neither exits nor starts half-connected: it says
 // which servers it waits for, with the settings to check, retries with
-// backoff, and runs its tasks once they answer.
+// backoff, and runs its tasks once they answer. go-redis's own complaints
+// reach the node's logger, not raw stderr.
 func TestNodeWaitsForItsServersAtStart(t *testing.T) {
 	e := newEnv(t)
 	mongo, viaMongo := e.mongoRelay()
-	redis, err := skaldtest.NewRelay(e.stack.RedisAddr)
+	// Nothing listens on Redis' port until the relay starts there: the
+	// node's connections are refused, as when the server is down.
+	hold, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(redis.Close)
+	redisAddr := hold.Addr().String()
+	_ = hold.Close()
 	mongo.Cut()
-	redis.Cut()
 
 	p := &probe{}
 	cls := newClass("LateServers", p)
@@ -34,7 +37,7 @@ func TestNodeWaitsForItsServersAtStart(t *testing.T) {
 	a := e.launchNode("a", node.Options{StartRetry: backoff.Policy{First: 20 * time.Millisecond, Max: 100 * time.Millisecond}},
 		func(c *config.Config) {
 			viaMongo(c)
-			c.RedisHost, c.RedisPort = "127.0.0.1", redisPort(t, redis)
+			c.RedisHost, c.RedisPort = "127.0.0.1", redisPort(t, redisAddr)
 		}, cls)
 	id := a.n.ID()
 	for _, dep := range []string{"mongo", "redis"} {
@@ -56,13 +59,22 @@ func TestNodeWaitsForItsServersAtStart(t *testing.T) {
 		t.Fatalf("fewer than 2 attempts to reach MongoDB: %v", err)
 	}
 	a.alive(t)
+	if n := e.logs.CountFrom(mark, func(r skaldtest.Record) bool {
+		return r.Attrs["component"] == "go-redis" && r.Attrs["skaldId"] == id
+	}); n == 0 {
+		t.Error("go-redis's records about the unreachable Redis did not reach the node's logger")
+	}
 	if e.logs.CountFrom(mark, skaldtest.Msg("node ready", "skaldId", id)) != 0 {
 		t.Fatal("the node said it was ready without MongoDB and Redis")
 	}
 
 	retried := e.logs.Mark()
 	mongo.Restore()
-	redis.Restore()
+	redis, err := skaldtest.NewRelayAt(redisAddr, e.stack.RedisAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(redis.Close)
 	e.await(retried, "dependency reachable", "skaldId", id, "dependency", "mongo")
 	e.await(retried, "dependency reachable", "skaldId", id, "dependency", "redis")
 	e.ready(a, mark)
@@ -75,9 +87,9 @@ func TestNodeWaitsForItsServersAtStart(t *testing.T) {
 	}
 }
 
-func redisPort(t *testing.T, r *skaldtest.Relay) int {
+func redisPort(t *testing.T, addr string) int {
 	t.Helper()
-	_, port, err := net.SplitHostPort(r.Addr())
+	_, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,8 +32,13 @@ type Relay struct {
 
 // NewRelay starts a relay to target (host:port) on a free port of
 // 127.0.0.1. Close it when done.
-func NewRelay(target string) (*Relay, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+func NewRelay(target string) (*Relay, error) { return NewRelayAt("127.0.0.1:0", target) }
+
+// NewRelayAt is NewRelay listening on addr, for a test that points a
+// client at a port where nothing listens yet (connections refused, as
+// when a server is down) and brings the server up there later.
+func NewRelayAt(addr, target string) (*Relay, error) {
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
 	}

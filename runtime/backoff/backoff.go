@@ -13,6 +13,7 @@ import (
 	"hash/fnv"
 	"log/slog"
 	"math/rand/v2"
+	"sync"
 	"time"
 )
 
@@ -116,7 +117,8 @@ const AttemptTimeout = 15 * time.Second
 
 // WaitFor connects every dependency, retrying the ones that fail after
 // p's delays until all have answered or ctx ends. Each round tries every
-// dependency still missing, so the log names all that are missing at once,
+// dependency still missing, concurrently (Connect must be safe for that),
+// so the log names all that are missing at once,
 // with the settings to check, rather than one after the other. A process
 // that starts before its servers (as in any deployment that starts
 // everything together) then waits instead of exiting into a restart loop.
@@ -126,10 +128,20 @@ func WaitFor(ctx context.Context, log *slog.Logger, p Policy, deps ...Dependency
 		var missing []Dependency
 		var errs []error
 		delay := p.Delay(attempt)
-		for _, d := range deps {
-			actx, cancel := context.WithTimeout(ctx, AttemptTimeout)
-			err := d.Connect(actx)
-			cancel()
+		// The servers are tried at once, so that a round takes as long as
+		// the slowest attempt, not their sum; the log follows deps' order.
+		results := make([]error, len(deps))
+		var wg sync.WaitGroup
+		for i, d := range deps {
+			wg.Go(func() {
+				actx, cancel := context.WithTimeout(ctx, AttemptTimeout)
+				defer cancel()
+				results[i] = d.Connect(actx)
+			})
+		}
+		wg.Wait()
+		for i, d := range deps {
+			err := results[i]
 			if err == nil {
 				if attempt > 1 {
 					log.Info("dependency reachable", "dependency", d.Name, "addr", d.Addr)

@@ -60,12 +60,21 @@ func (slogRedis) Printf(ctx context.Context, format string, args ...any) {
 	if log == nil {
 		return
 	}
-	msg := strings.TrimSpace(fmt.Sprintf(format, args...))
-	log.Log(ctx, slog.LevelWarn, strings.TrimPrefix(msg, "redis: "), "component", "go-redis")
+	msg := strings.TrimPrefix(strings.TrimSpace(fmt.Sprintf(format, args...)), "redis: ")
+	level := slog.LevelWarn
+	if strings.HasPrefix(msg, "connection pool: failed to dial") {
+		// The command that needed the connection fails too, and its caller
+		// logs that with what it was doing; at WARN this would repeat it
+		// several times a second for as long as Redis is down.
+		level = slog.LevelDebug
+	}
+	log.Log(ctx, level, msg, "component", "go-redis")
 }
 
 // RouteRedisLog sends go-redis's records, which by default it prints to
-// stderr in a format of its own, to log as warnings. Dial calls it.
+// stderr in a format of its own, to log: as warnings, except failed dials,
+// which the failing command reports anyway and which are logged at debug
+// level. Dial calls it.
 func RouteRedisLog(log *slog.Logger) {
 	if redisLog.Swap(log) == nil {
 		redis.SetLogger(slogRedis{})
