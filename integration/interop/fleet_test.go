@@ -126,7 +126,7 @@ func TestGoControllerRunsMixedFleet(t *testing.T) {
 	client := worker.NewMySimpleWorkerClient(e.newClient())
 	py := e.pythonNode(pyID)
 	e.goNodeIn(goID, logs)
-	api := e.goController(6 * time.Second) // Python beats every 3 s
+	api := e.goController(10 * time.Second) // as Python's own monitor; Python beats every 3 s
 
 	e.poll("the controller lists both nodes with MySimpleWorker", func(ctx context.Context) error {
 		var res struct {
