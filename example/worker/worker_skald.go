@@ -52,15 +52,16 @@ func NewMySimpleWorkerClient(c *client.Client) *client.Typed[MySimpleDataModel] 
 // schemaMySimpleDataModel is the JSON Schema of MySimpleDataModel; skaldgen -schema writes it to a file.
 const schemaMySimpleDataModel = `{"$schema":"https://json-schema.org/draft/2020-12/schema","title":"MySimpleDataModel","type":"object","properties":{"rtspUrl":{"type":"string","minLength":1,"format":"uri"},"fixFrame":{"type":"integer","not":{"const":0},"minimum":1,"maximum":1000}},"required":["rtspUrl","fixFrame"],"additionalProperties":false}`
 
-// DecodeMySimpleDataModel strictly decodes MySimpleDataModel from JSON and validates it.
+// DecodeMySimpleDataModel strictly decodes MySimpleDataModel from JSON and validates it. Decode
+// and validation errors are reported together, as long as the document
+// is well-formed JSON.
 func DecodeMySimpleDataModel(data []byte) (MySimpleDataModel, error) {
 	var m MySimpleDataModel
 	r := codec.NewReader(data)
 	decodeMySimpleDataModel(r, &m)
-	if err := r.End(); err != nil {
-		return m, err
-	}
-	return m, ValidateMySimpleDataModel(m)
+	return m, r.Finish(func() error {
+		return ValidateMySimpleDataModel(m)
+	})
 }
 
 // EncodeMySimpleDataModel writes MySimpleDataModel as JSON with its json key names.
@@ -87,12 +88,12 @@ func decodeMySimpleDataModel(r *codec.Reader, m *MySimpleDataModel) {
 	for r.More() {
 		switch string(r.Key()) {
 		case "rtspUrl", "RTSPURL":
-			if r.Seen(&seen[0]) {
+			if r.SeenAs(&seen[0], "rtspUrl") {
 				continue
 			}
 			m.RTSPURL = r.String()
 		case "fixFrame", "FixFrame":
-			if r.Seen(&seen[1]) {
+			if r.SeenAs(&seen[1], "fixFrame") {
 				continue
 			}
 			m.FixFrame = int(r.Int(0))

@@ -59,10 +59,7 @@ func DecodeSimpleModel(data []byte) (simpleModel, error) {
 	var m simpleModel
 	r := codec.NewReader(data)
 	decodeSimpleModel(r, &m)
-	if err := r.End(); err != nil {
-		return m, err
-	}
-	return m, codec.Validate(&m)
+	return m, r.Finish(func() error { return codec.Validate(&m) })
 }
 
 // nestedModel has the shapes that matter for paths: a nested object, an

@@ -1,8 +1,11 @@
 package codec
 
 import (
+	"cmp"
+	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 )
 
 const (
@@ -29,6 +32,10 @@ type frame struct {
 	esc    bool // the member name contains escapes
 	open   bool // no member or element has been read yet
 	cur    bool // a member or element is being read: key is part of the path
+	// canon, when set, is the name errors give the current member in
+	// place of the key as written: the field's json name, when the
+	// document spelt it another way.
+	canon string
 }
 
 // Reader is a strict, pull-style JSON decoder driven by generated code: the
@@ -204,7 +211,7 @@ func (r *Reader) Key() []byte {
 	if !ok {
 		return nil
 	}
-	f.key, f.keyEnd, f.esc, f.cur = start, end, esc, true
+	f.key, f.keyEnd, f.esc, f.cur, f.canon = start, end, esc, true, ""
 	r.pos = end + 1
 	if c := r.ws(); c != ':' {
 		r.badChar(c, "after object key")
@@ -234,6 +241,69 @@ func (r *Reader) Seen(seen *bool) bool {
 	}
 	*seen = true
 	return false
+}
+
+// SeenAs is [Reader.Seen] for a field that has other accepted names
+// besides its json name: once the value is known not to repeat the field,
+// errors inside it name the field by name, however the document spelt
+// it, so that they agree with validation errors.
+func (r *Reader) SeenAs(seen *bool, name string) bool {
+	if r.Seen(seen) {
+		return true
+	}
+	if r.depth > 0 {
+		r.frameAt(r.depth - 1).canon = name
+	}
+	return false
+}
+
+// Finish ends the decode like [Reader.End]. When the document was
+// well-formed JSON, it also runs validate on the decoded value and adds
+// the failures that decoding does not already explain, the way pydantic
+// reports type and value errors together: a failure at or above a path
+// where decoding failed is left out, since the value there is the zero
+// value the decoder left, not what the sender wrote.
+func (r *Reader) Finish(validate func() error) error {
+	err := r.End()
+	if r.failed {
+		return err
+	}
+	verr := validate()
+	if err == nil || verr == nil {
+		return cmp.Or(err, verr)
+	}
+	var vs Errors
+	if !errors.As(verr, &vs) {
+		return append(r.errs, &FieldError{Path: "$", Msg: ClipText(verr.Error(), maxMsg)})
+	}
+	for _, v := range vs {
+		if !r.explains(v.Path) {
+			r.add(v.Path, v.Msg)
+			if r.failed {
+				break
+			}
+		}
+	}
+	return r.errs
+}
+
+// explains reports whether a decode error lies at path, inside it or
+// above it.
+func (r *Reader) explains(path string) bool {
+	for _, e := range r.errs {
+		if within(path, e.Path) || within(e.Path, path) {
+			return true
+		}
+	}
+	return false
+}
+
+// within reports whether path p is q or lies inside it.
+func within(p, q string) bool {
+	if !strings.HasPrefix(p, q) {
+		return false
+	}
+	return len(p) == len(q) || p[len(q)] == '.' || p[len(q)] == '['
 }
 
 // Repeated guards a map against a key given twice, which encoding/json
@@ -346,6 +416,8 @@ func (r *Reader) path(key string, withKey bool) string {
 		case !f.cur:
 		case f.kind == '[':
 			b = appendPathIndex(b, f.key)
+		case f.kind == '{' && f.canon != "":
+			b = appendPathKey(b, []byte(f.canon))
 		case f.esc:
 			b = appendPathKey(b, appendUnescaped(nil, r.data[f.key:f.keyEnd]))
 		default:

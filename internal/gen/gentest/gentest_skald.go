@@ -63,15 +63,16 @@ func NewPipelineWorkerClient(c *client.Client) *client.Typed[Pipeline] {
 // schemaSimple is the JSON Schema of Simple; skaldgen -schema writes it to a file.
 const schemaSimple = `{"$schema":"https://json-schema.org/draft/2020-12/schema","title":"Simple","type":"object","properties":{"rtspUrl":{"type":"string","minLength":1,"format":"uri"},"fixFrame":{"type":"integer","not":{"const":0},"minimum":1,"maximum":1000}},"required":["rtspUrl","fixFrame"],"additionalProperties":false}`
 
-// DecodeSimple strictly decodes Simple from JSON and validates it.
+// DecodeSimple strictly decodes Simple from JSON and validates it. Decode
+// and validation errors are reported together, as long as the document
+// is well-formed JSON.
 func DecodeSimple(data []byte) (Simple, error) {
 	var m Simple
 	r := codec.NewReader(data)
 	decodeSimple(r, &m)
-	if err := r.End(); err != nil {
-		return m, err
-	}
-	return m, ValidateSimple(m)
+	return m, r.Finish(func() error {
+		return ValidateSimple(m)
+	})
 }
 
 // EncodeSimple writes Simple as JSON with its json key names.
@@ -93,15 +94,16 @@ func ValidateSimple(m Simple) error {
 // schemaStream is the JSON Schema of Stream; skaldgen -schema writes it to a file.
 const schemaStream = `{"$schema":"https://json-schema.org/draft/2020-12/schema","title":"Stream","type":"object","properties":{"id":{"type":"string","minLength":1,"format":"uuid"},"name":{"type":"string","minLength":1,"maxLength":64},"url":{"type":"string","minLength":1,"format":"uri"},"owner":{"type":"string"},"mode":{"type":"string","minLength":1,"enum":["fast","slow"]},"fps":{"type":"number","exclusiveMinimum":0,"maximum":120},"width":{"type":"integer","minimum":1,"maximum":8192},"height":{"type":"integer","minimum":1,"maximum":8192},"retries":{"type":"integer","minimum":0,"maximum":10},"enabled":{"type":"boolean"},"interval":{"type":"string","description":"a Go duration such as \"1m30s\""},"started":{"type":"string","format":"date-time"},"tags":{"type":"array","items":{"type":"string","minLength":1,"maxLength":32},"maxItems":8},"labels":{"type":["object","null"],"additionalProperties":{"type":"string","maxLength":64}},"cameras":{"type":"array","items":{"$ref":"#/$defs/Camera"},"minItems":1},"zones":{"type":["array","null"],"items":{"$ref":"#/$defs/Zone"}},"output":{"$ref":"#/$defs/Output"},"limit":{"type":["integer","null"]},"priority":{"type":"integer","minimum":-5,"maximum":5},"threshold":{"type":"number","minimum":0,"maximum":1}},"required":["id","name","url","mode","cameras","output"],"additionalProperties":false,"$defs":{"Camera":{"type":"object","properties":{"id":{"type":"string","minLength":1,"x-skald-update":"immutable"},"fixFrame":{"type":"integer","not":{"const":0},"minimum":1},"region":{"anyOf":[{"$ref":"#/$defs/Region"},{"type":"null"}]}},"required":["id","fixFrame"],"additionalProperties":false},"Zone":{"type":"object","properties":{"name":{"type":"string","minLength":1},"points":{"type":"array","items":{"$ref":"#/$defs/Point"},"minItems":3}},"required":["name"],"additionalProperties":false},"Output":{"type":"object","properties":{"topic":{"type":"string","minLength":1},"format":{"type":"string","enum":["json","avro"]},"batch":{"type":"integer","minimum":1}},"required":["topic"],"additionalProperties":false},"Region":{"type":"object","properties":{"X":{"type":"integer"},"Y":{"type":"integer"},"W":{"type":"integer"},"H":{"type":"integer"}},"additionalProperties":false},"Point":{"type":"object","properties":{"x":{"type":"number","minimum":0,"maximum":1},"y":{"type":"number","minimum":0,"maximum":1}},"additionalProperties":false}}}`
 
-// DecodeStream strictly decodes Stream from JSON and validates it.
+// DecodeStream strictly decodes Stream from JSON and validates it. Decode
+// and validation errors are reported together, as long as the document
+// is well-formed JSON.
 func DecodeStream(data []byte) (Stream, error) {
 	var m Stream
 	r := codec.NewReader(data)
 	decodeStream(r, &m)
-	if err := r.End(); err != nil {
-		return m, err
-	}
-	return m, ValidateStream(m)
+	return m, r.Finish(func() error {
+		return ValidateStream(m)
+	})
 }
 
 // EncodeStream writes Stream as JSON with its json key names.
@@ -133,15 +135,16 @@ func ValidateStream(m Stream) error {
 // schemaPipeline is the JSON Schema of Pipeline; skaldgen -schema writes it to a file.
 const schemaPipeline = `{"$schema":"https://json-schema.org/draft/2020-12/schema","title":"Pipeline","type":"object","properties":{"name":{"type":"string","minLength":1,"x-skald-update":"immutable"},"mode":{"type":"string","minLength":1,"enum":["fast","slow"],"x-skald-update":"restart"},"cameras":{"type":"array","items":{"$ref":"#/$defs/Camera"},"minItems":1},"labels":{"type":["object","null"],"additionalProperties":{"type":"string"}},"backup":{"anyOf":[{"$ref":"#/$defs/Camera"},{"type":"null"}]},"start":{"type":"string","format":"date-time"},"timeout":{"type":"string","description":"a Go duration such as \"1m30s\""},"extra":{},"weights":{"type":"array","items":{"type":"number"},"minItems":3,"maxItems":3},"level":{"type":"integer","minimum":-128,"maximum":127},"limits":{"type":["object","null"],"additionalProperties":{"anyOf":[{"$ref":"#/$defs/Limit"},{"type":"null"}]}},"matrix":{"type":["array","null"],"items":{"type":["array","null"],"items":{"type":"integer","minimum":-2147483648,"maximum":2147483647}}},"note":{"type":["string","null"]},"ratio":{"type":"number"},"count":{"type":"integer","minimum":0,"maximum":65535},"big":{"type":"integer","minimum":0,"maximum":18446744073709551615},"Enabled":{"type":"boolean"}},"required":["name","mode","cameras"],"additionalProperties":false,"$defs":{"Camera":{"type":"object","properties":{"id":{"type":"string","minLength":1,"x-skald-update":"immutable"},"fixFrame":{"type":"integer","not":{"const":0},"minimum":1},"region":{"anyOf":[{"$ref":"#/$defs/Region"},{"type":"null"}]}},"required":["id","fixFrame"],"additionalProperties":false},"Limit":{"type":"object","properties":{"max":{"type":"integer","x-skald-update":"restart"},"window":{"type":"string","description":"a Go duration such as \"1m30s\""}},"additionalProperties":false},"Region":{"type":"object","properties":{"X":{"type":"integer"},"Y":{"type":"integer"},"W":{"type":"integer"},"H":{"type":"integer"}},"additionalProperties":false}}}`
 
-// DecodePipeline strictly decodes Pipeline from JSON and validates it.
+// DecodePipeline strictly decodes Pipeline from JSON and validates it. Decode
+// and validation errors are reported together, as long as the document
+// is well-formed JSON.
 func DecodePipeline(data []byte) (Pipeline, error) {
 	var m Pipeline
 	r := codec.NewReader(data)
 	decodePipeline(r, &m)
-	if err := r.End(); err != nil {
-		return m, err
-	}
-	return m, ValidatePipeline(m)
+	return m, r.Finish(func() error {
+		return ValidatePipeline(m)
+	})
 }
 
 // EncodePipeline writes Pipeline as JSON with its json key names.
@@ -173,15 +176,16 @@ func ValidatePipeline(m Pipeline) error {
 // schemaTagged is the JSON Schema of Tagged; skaldgen -schema writes it to a file.
 const schemaTagged = `{"$schema":"https://json-schema.org/draft/2020-12/schema","title":"Tagged","type":"object","properties":{"name":{"type":"string","minLength":2,"maxLength":8},"code":{"type":"string","minLength":3,"maxLength":3},"kind":{"type":"string","const":"a"},"notKind":{"type":"string"},"mode":{"type":"string"},"url":{"type":"string"},"email":{"type":"string"},"id":{"type":"string"},"count":{"type":"integer","minimum":1,"maximum":10},"small":{"type":"integer","minimum":-128,"maximum":127,"exclusiveMinimum":-3,"exclusiveMaximum":3},"level":{"type":"integer","minimum":-128,"maximum":127,"enum":[1,2]},"size":{"type":"integer","minimum":1,"maximum":500},"choice":{"type":"integer","minimum":0,"maximum":18446744073709551615,"enum":[0,7]},"ratio":{"type":"number","exclusiveMinimum":0,"exclusiveMaximum":1},"ratio32":{"type":"number","minimum":0.10000000149011612,"maximum":0.8999999761581421},"exact":{"type":"number"},"same":{"type":"integer","const":4},"length":{"type":"integer","const":2},"flag":{"type":"boolean","const":true},"off":{"type":"boolean"},"every":{"type":"string","description":"a Go duration such as \"1m30s\""},"start":{"type":"string","format":"date-time"},"ptr":{"type":"integer","not":{"const":0},"minimum":5},"optPtr":{"type":["string","null"]},"minPtr":{"type":"integer","minimum":1},"tags":{"type":"array","items":{"type":"string","minLength":2},"minItems":1,"maxItems":3},"exactly":{"type":"array","items":{"type":"integer"},"minItems":2,"maxItems":2},"empty":{"type":"array","items":{"type":"integer"},"minItems":0,"maxItems":0},"grid":{"type":["array","null"],"items":{"type":"array","items":{"type":"integer","minimum":0},"maxItems":2}},"pair":{"type":"array","items":{"type":"string","minLength":1},"minItems":2,"maxItems":2},"labels":{"type":["object","null"],"additionalProperties":{"type":"string"}},"byMode":{"type":["object","null"],"additionalProperties":{"type":"integer","exclusiveMaximum":10}},"items":{"type":["array","null"],"items":{"$ref":"#/$defs/Item"}},"itemPtrs":{"type":["array","null"],"items":{"$ref":"#/$defs/Item"}},"itemMap":{"type":["object","null"],"additionalProperties":{"$ref":"#/$defs/Item"}},"main":{"$ref":"#/$defs/Item"},"opt":{"anyOf":[{"$ref":"#/$defs/Item"},{"type":"null"}]},"loose":{"type":["array","null"],"items":{"$ref":"#/$defs/Item"}},"raw":{},"legacy":{"$ref":"#/$defs/Legacy"},"skipped":{"type":"string"}},"required":["name","start","ptr","tags","main"],"additionalProperties":false,"$defs":{"Item":{"type":"object","properties":{"id":{"type":"string","minLength":1},"score":{"type":"integer","minimum":0,"maximum":100},"notes":{"type":["array","null"],"items":{"type":"string","maxLength":5}}},"required":["id"],"additionalProperties":false},"Legacy":{"type":"object","properties":{"code":{"type":"string"},"hex":{"type":"string"},"even":{"type":"integer"}},"additionalProperties":false}}}`
 
-// DecodeTagged strictly decodes Tagged from JSON and validates it.
+// DecodeTagged strictly decodes Tagged from JSON and validates it. Decode
+// and validation errors are reported together, as long as the document
+// is well-formed JSON.
 func DecodeTagged(data []byte) (Tagged, error) {
 	var m Tagged
 	r := codec.NewReader(data)
 	decodeTagged(r, &m)
-	if err := r.End(); err != nil {
-		return m, err
-	}
-	return m, ValidateTagged(m)
+	return m, r.Finish(func() error {
+		return ValidateTagged(m)
+	})
 }
 
 // EncodeTagged writes Tagged as JSON with its json key names.
@@ -208,12 +212,12 @@ func decodeSimple(r *codec.Reader, m *Simple) {
 	for r.More() {
 		switch string(r.Key()) {
 		case "rtspUrl", "RTSPURL":
-			if r.Seen(&seen[0]) {
+			if r.SeenAs(&seen[0], "rtspUrl") {
 				continue
 			}
 			m.RTSPURL = r.String()
 		case "fixFrame", "FixFrame":
-			if r.Seen(&seen[1]) {
+			if r.SeenAs(&seen[1], "fixFrame") {
 				continue
 			}
 			m.FixFrame = int(r.Int(0))
@@ -261,67 +265,67 @@ func decodeStream(r *codec.Reader, m *Stream) {
 	for r.More() {
 		switch string(r.Key()) {
 		case "id", "ID":
-			if r.Seen(&seen[0]) {
+			if r.SeenAs(&seen[0], "id") {
 				continue
 			}
 			m.ID = r.String()
 		case "name", "Name":
-			if r.Seen(&seen[1]) {
+			if r.SeenAs(&seen[1], "name") {
 				continue
 			}
 			m.Name = r.String()
 		case "url", "URL":
-			if r.Seen(&seen[2]) {
+			if r.SeenAs(&seen[2], "url") {
 				continue
 			}
 			m.URL = r.String()
 		case "owner", "Owner":
-			if r.Seen(&seen[3]) {
+			if r.SeenAs(&seen[3], "owner") {
 				continue
 			}
 			m.Owner = r.String()
 		case "mode", "Mode":
-			if r.Seen(&seen[4]) {
+			if r.SeenAs(&seen[4], "mode") {
 				continue
 			}
 			m.Mode = Mode(r.String())
 		case "fps", "FPS":
-			if r.Seen(&seen[5]) {
+			if r.SeenAs(&seen[5], "fps") {
 				continue
 			}
 			m.FPS = r.Float(64)
 		case "width", "Width":
-			if r.Seen(&seen[6]) {
+			if r.SeenAs(&seen[6], "width") {
 				continue
 			}
 			m.Width = int(r.Int(0))
 		case "height", "Height":
-			if r.Seen(&seen[7]) {
+			if r.SeenAs(&seen[7], "height") {
 				continue
 			}
 			m.Height = int(r.Int(0))
 		case "retries", "Retries":
-			if r.Seen(&seen[8]) {
+			if r.SeenAs(&seen[8], "retries") {
 				continue
 			}
 			m.Retries = uint8(r.Uint(8))
 		case "enabled", "Enabled":
-			if r.Seen(&seen[9]) {
+			if r.SeenAs(&seen[9], "enabled") {
 				continue
 			}
 			m.Enabled = r.Bool()
 		case "interval", "Interval":
-			if r.Seen(&seen[10]) {
+			if r.SeenAs(&seen[10], "interval") {
 				continue
 			}
 			m.Interval = r.Duration()
 		case "started", "Started":
-			if r.Seen(&seen[11]) {
+			if r.SeenAs(&seen[11], "started") {
 				continue
 			}
 			m.Started = r.Time()
 		case "tags", "Tags":
-			if r.Seen(&seen[12]) {
+			if r.SeenAs(&seen[12], "tags") {
 				continue
 			}
 			if r.Null() {
@@ -333,7 +337,7 @@ func decodeStream(r *codec.Reader, m *Stream) {
 				}
 			}
 		case "labels", "Labels":
-			if r.Seen(&seen[13]) {
+			if r.SeenAs(&seen[13], "labels") {
 				continue
 			}
 			if r.Null() {
@@ -349,7 +353,7 @@ func decodeStream(r *codec.Reader, m *Stream) {
 				}
 			}
 		case "cameras", "Cameras":
-			if r.Seen(&seen[14]) {
+			if r.SeenAs(&seen[14], "cameras") {
 				continue
 			}
 			if r.Null() {
@@ -363,7 +367,7 @@ func decodeStream(r *codec.Reader, m *Stream) {
 				}
 			}
 		case "zones", "Zones":
-			if r.Seen(&seen[15]) {
+			if r.SeenAs(&seen[15], "zones") {
 				continue
 			}
 			if r.Null() {
@@ -377,12 +381,12 @@ func decodeStream(r *codec.Reader, m *Stream) {
 				}
 			}
 		case "output", "Output":
-			if r.Seen(&seen[16]) {
+			if r.SeenAs(&seen[16], "output") {
 				continue
 			}
 			decodeOutput(r, &m.Output)
 		case "limit", "Limit":
-			if r.Seen(&seen[17]) {
+			if r.SeenAs(&seen[17], "limit") {
 				continue
 			}
 			if r.Null() {
@@ -392,12 +396,12 @@ func decodeStream(r *codec.Reader, m *Stream) {
 				*m.Limit = int(r.Int(0))
 			}
 		case "priority", "Priority":
-			if r.Seen(&seen[18]) {
+			if r.SeenAs(&seen[18], "priority") {
 				continue
 			}
 			m.Priority = int8(r.Int(8))
 		case "threshold", "Threshold":
-			if r.Seen(&seen[19]) {
+			if r.SeenAs(&seen[19], "threshold") {
 				continue
 			}
 			m.Threshold = float32(r.Float(32))
@@ -647,12 +651,12 @@ func decodeZone(r *codec.Reader, m *Zone) {
 	for r.More() {
 		switch string(r.Key()) {
 		case "name", "Name":
-			if r.Seen(&seen[0]) {
+			if r.SeenAs(&seen[0], "name") {
 				continue
 			}
 			m.Name = r.String()
 		case "points", "Points":
-			if r.Seen(&seen[1]) {
+			if r.SeenAs(&seen[1], "points") {
 				continue
 			}
 			if r.Null() {
@@ -714,12 +718,12 @@ func decodePoint(r *codec.Reader, m *Point) {
 	for r.More() {
 		switch string(r.Key()) {
 		case "x", "X":
-			if r.Seen(&seen[0]) {
+			if r.SeenAs(&seen[0], "x") {
 				continue
 			}
 			m.X = r.Float(64)
 		case "y", "Y":
-			if r.Seen(&seen[1]) {
+			if r.SeenAs(&seen[1], "y") {
 				continue
 			}
 			m.Y = r.Float(64)
@@ -759,17 +763,17 @@ func decodeOutput(r *codec.Reader, m *Output) {
 	for r.More() {
 		switch string(r.Key()) {
 		case "topic", "Topic":
-			if r.Seen(&seen[0]) {
+			if r.SeenAs(&seen[0], "topic") {
 				continue
 			}
 			m.Topic = r.String()
 		case "format", "Format":
-			if r.Seen(&seen[1]) {
+			if r.SeenAs(&seen[1], "format") {
 				continue
 			}
 			m.Format = r.String()
 		case "batch", "Batch":
-			if r.Seen(&seen[2]) {
+			if r.SeenAs(&seen[2], "batch") {
 				continue
 			}
 			m.Batch = int(r.Int(0))
@@ -813,17 +817,17 @@ func decodePipeline(r *codec.Reader, m *Pipeline) {
 	for r.More() {
 		switch string(r.Key()) {
 		case "name", "Name":
-			if r.Seen(&seen[0]) {
+			if r.SeenAs(&seen[0], "name") {
 				continue
 			}
 			m.Name = r.String()
 		case "mode", "Mode":
-			if r.Seen(&seen[1]) {
+			if r.SeenAs(&seen[1], "mode") {
 				continue
 			}
 			m.Mode = Mode(r.String())
 		case "cameras", "Cameras":
-			if r.Seen(&seen[2]) {
+			if r.SeenAs(&seen[2], "cameras") {
 				continue
 			}
 			if r.Null() {
@@ -837,7 +841,7 @@ func decodePipeline(r *codec.Reader, m *Pipeline) {
 				}
 			}
 		case "labels", "Labels":
-			if r.Seen(&seen[3]) {
+			if r.SeenAs(&seen[3], "labels") {
 				continue
 			}
 			if r.Null() {
@@ -853,7 +857,7 @@ func decodePipeline(r *codec.Reader, m *Pipeline) {
 				}
 			}
 		case "backup", "Backup":
-			if r.Seen(&seen[4]) {
+			if r.SeenAs(&seen[4], "backup") {
 				continue
 			}
 			if r.Null() {
@@ -863,22 +867,22 @@ func decodePipeline(r *codec.Reader, m *Pipeline) {
 				decodeCamera(r, m.Backup)
 			}
 		case "start", "Start":
-			if r.Seen(&seen[5]) {
+			if r.SeenAs(&seen[5], "start") {
 				continue
 			}
 			m.Start = r.Time()
 		case "timeout", "Timeout":
-			if r.Seen(&seen[6]) {
+			if r.SeenAs(&seen[6], "timeout") {
 				continue
 			}
 			m.Timeout = r.Duration()
 		case "extra", "Extra":
-			if r.Seen(&seen[7]) {
+			if r.SeenAs(&seen[7], "extra") {
 				continue
 			}
 			m.Extra = r.Raw()
 		case "weights", "Weights":
-			if r.Seen(&seen[8]) {
+			if r.SeenAs(&seen[8], "weights") {
 				continue
 			}
 			if r.BeginArray() {
@@ -896,12 +900,12 @@ func decodePipeline(r *codec.Reader, m *Pipeline) {
 				}
 			}
 		case "level", "Level":
-			if r.Seen(&seen[9]) {
+			if r.SeenAs(&seen[9], "level") {
 				continue
 			}
 			m.Level = Level(r.Int(8))
 		case "limits", "Limits":
-			if r.Seen(&seen[10]) {
+			if r.SeenAs(&seen[10], "limits") {
 				continue
 			}
 			if r.Null() {
@@ -924,7 +928,7 @@ func decodePipeline(r *codec.Reader, m *Pipeline) {
 				}
 			}
 		case "matrix", "Matrix":
-			if r.Seen(&seen[11]) {
+			if r.SeenAs(&seen[11], "matrix") {
 				continue
 			}
 			if r.Null() {
@@ -945,7 +949,7 @@ func decodePipeline(r *codec.Reader, m *Pipeline) {
 				}
 			}
 		case "note", "Note":
-			if r.Seen(&seen[12]) {
+			if r.SeenAs(&seen[12], "note") {
 				continue
 			}
 			if r.Null() {
@@ -955,17 +959,17 @@ func decodePipeline(r *codec.Reader, m *Pipeline) {
 				*m.Note = r.String()
 			}
 		case "ratio", "Ratio":
-			if r.Seen(&seen[13]) {
+			if r.SeenAs(&seen[13], "ratio") {
 				continue
 			}
 			m.Ratio = float32(r.Float(32))
 		case "count", "Count":
-			if r.Seen(&seen[14]) {
+			if r.SeenAs(&seen[14], "count") {
 				continue
 			}
 			m.Count = uint16(r.Uint(16))
 		case "big", "Big":
-			if r.Seen(&seen[15]) {
+			if r.SeenAs(&seen[15], "big") {
 				continue
 			}
 			m.Big = r.Uint(64)
@@ -1160,17 +1164,17 @@ func decodeCamera(r *codec.Reader, m *Camera) {
 	for r.More() {
 		switch string(r.Key()) {
 		case "id", "ID":
-			if r.Seen(&seen[0]) {
+			if r.SeenAs(&seen[0], "id") {
 				continue
 			}
 			m.ID = r.String()
 		case "fixFrame", "FixFrame":
-			if r.Seen(&seen[1]) {
+			if r.SeenAs(&seen[1], "fixFrame") {
 				continue
 			}
 			m.FixFrame = int(r.Int(0))
 		case "region", "Region":
-			if r.Seen(&seen[2]) {
+			if r.SeenAs(&seen[2], "region") {
 				continue
 			}
 			if r.Null() {
@@ -1278,12 +1282,12 @@ func decodeLimit(r *codec.Reader, m *Limit) {
 	for r.More() {
 		switch string(r.Key()) {
 		case "max", "Max":
-			if r.Seen(&seen[0]) {
+			if r.SeenAs(&seen[0], "max") {
 				continue
 			}
 			m.Max = r.Int(64)
 		case "window", "Window":
-			if r.Seen(&seen[1]) {
+			if r.SeenAs(&seen[1], "window") {
 				continue
 			}
 			m.Window = r.Duration()
@@ -1316,117 +1320,117 @@ func decodeTagged(r *codec.Reader, m *Tagged) {
 	for r.More() {
 		switch string(r.Key()) {
 		case "name", "Name":
-			if r.Seen(&seen[0]) {
+			if r.SeenAs(&seen[0], "name") {
 				continue
 			}
 			m.Name = r.String()
 		case "code", "Code":
-			if r.Seen(&seen[1]) {
+			if r.SeenAs(&seen[1], "code") {
 				continue
 			}
 			m.Code = r.String()
 		case "kind", "Kind":
-			if r.Seen(&seen[2]) {
+			if r.SeenAs(&seen[2], "kind") {
 				continue
 			}
 			m.Kind = r.String()
 		case "notKind", "NotKind":
-			if r.Seen(&seen[3]) {
+			if r.SeenAs(&seen[3], "notKind") {
 				continue
 			}
 			m.NotKind = r.String()
 		case "mode", "Mode":
-			if r.Seen(&seen[4]) {
+			if r.SeenAs(&seen[4], "mode") {
 				continue
 			}
 			m.Mode = Mode(r.String())
 		case "url", "URL":
-			if r.Seen(&seen[5]) {
+			if r.SeenAs(&seen[5], "url") {
 				continue
 			}
 			m.URL = r.String()
 		case "email", "Email":
-			if r.Seen(&seen[6]) {
+			if r.SeenAs(&seen[6], "email") {
 				continue
 			}
 			m.Email = r.String()
 		case "id", "ID":
-			if r.Seen(&seen[7]) {
+			if r.SeenAs(&seen[7], "id") {
 				continue
 			}
 			m.ID = r.String()
 		case "count", "Count":
-			if r.Seen(&seen[8]) {
+			if r.SeenAs(&seen[8], "count") {
 				continue
 			}
 			m.Count = int(r.Int(0))
 		case "small", "Small":
-			if r.Seen(&seen[9]) {
+			if r.SeenAs(&seen[9], "small") {
 				continue
 			}
 			m.Small = int8(r.Int(8))
 		case "level", "Level":
-			if r.Seen(&seen[10]) {
+			if r.SeenAs(&seen[10], "level") {
 				continue
 			}
 			m.Level = Level(r.Int(8))
 		case "size", "Size":
-			if r.Seen(&seen[11]) {
+			if r.SeenAs(&seen[11], "size") {
 				continue
 			}
 			m.Size = uint16(r.Uint(16))
 		case "choice", "Choice":
-			if r.Seen(&seen[12]) {
+			if r.SeenAs(&seen[12], "choice") {
 				continue
 			}
 			m.Choice = uint(r.Uint(0))
 		case "ratio", "Ratio":
-			if r.Seen(&seen[13]) {
+			if r.SeenAs(&seen[13], "ratio") {
 				continue
 			}
 			m.Ratio = r.Float(64)
 		case "ratio32", "Ratio32":
-			if r.Seen(&seen[14]) {
+			if r.SeenAs(&seen[14], "ratio32") {
 				continue
 			}
 			m.Ratio32 = float32(r.Float(32))
 		case "exact", "Exact":
-			if r.Seen(&seen[15]) {
+			if r.SeenAs(&seen[15], "exact") {
 				continue
 			}
 			m.Exact = r.Float(64)
 		case "same", "Same":
-			if r.Seen(&seen[16]) {
+			if r.SeenAs(&seen[16], "same") {
 				continue
 			}
 			m.Same = int(r.Int(0))
 		case "length", "Length":
-			if r.Seen(&seen[17]) {
+			if r.SeenAs(&seen[17], "length") {
 				continue
 			}
 			m.Length = int(r.Int(0))
 		case "flag", "Flag":
-			if r.Seen(&seen[18]) {
+			if r.SeenAs(&seen[18], "flag") {
 				continue
 			}
 			m.Flag = r.Bool()
 		case "off", "Off":
-			if r.Seen(&seen[19]) {
+			if r.SeenAs(&seen[19], "off") {
 				continue
 			}
 			m.Off = r.Bool()
 		case "every", "Every":
-			if r.Seen(&seen[20]) {
+			if r.SeenAs(&seen[20], "every") {
 				continue
 			}
 			m.Every = r.Duration()
 		case "start", "Start":
-			if r.Seen(&seen[21]) {
+			if r.SeenAs(&seen[21], "start") {
 				continue
 			}
 			m.Start = r.Time()
 		case "ptr", "Ptr":
-			if r.Seen(&seen[22]) {
+			if r.SeenAs(&seen[22], "ptr") {
 				continue
 			}
 			if r.Null() {
@@ -1436,7 +1440,7 @@ func decodeTagged(r *codec.Reader, m *Tagged) {
 				*m.Ptr = int(r.Int(0))
 			}
 		case "optPtr", "OptPtr":
-			if r.Seen(&seen[23]) {
+			if r.SeenAs(&seen[23], "optPtr") {
 				continue
 			}
 			if r.Null() {
@@ -1446,7 +1450,7 @@ func decodeTagged(r *codec.Reader, m *Tagged) {
 				*m.OptPtr = r.String()
 			}
 		case "minPtr", "MinPtr":
-			if r.Seen(&seen[24]) {
+			if r.SeenAs(&seen[24], "minPtr") {
 				continue
 			}
 			if r.Null() {
@@ -1456,7 +1460,7 @@ func decodeTagged(r *codec.Reader, m *Tagged) {
 				*m.MinPtr = int(r.Int(0))
 			}
 		case "tags", "Tags":
-			if r.Seen(&seen[25]) {
+			if r.SeenAs(&seen[25], "tags") {
 				continue
 			}
 			if r.Null() {
@@ -1468,7 +1472,7 @@ func decodeTagged(r *codec.Reader, m *Tagged) {
 				}
 			}
 		case "exactly", "Exactly":
-			if r.Seen(&seen[26]) {
+			if r.SeenAs(&seen[26], "exactly") {
 				continue
 			}
 			if r.Null() {
@@ -1480,7 +1484,7 @@ func decodeTagged(r *codec.Reader, m *Tagged) {
 				}
 			}
 		case "empty", "Empty":
-			if r.Seen(&seen[27]) {
+			if r.SeenAs(&seen[27], "empty") {
 				continue
 			}
 			if r.Null() {
@@ -1492,7 +1496,7 @@ func decodeTagged(r *codec.Reader, m *Tagged) {
 				}
 			}
 		case "grid", "Grid":
-			if r.Seen(&seen[28]) {
+			if r.SeenAs(&seen[28], "grid") {
 				continue
 			}
 			if r.Null() {
@@ -1513,7 +1517,7 @@ func decodeTagged(r *codec.Reader, m *Tagged) {
 				}
 			}
 		case "pair", "Pair":
-			if r.Seen(&seen[29]) {
+			if r.SeenAs(&seen[29], "pair") {
 				continue
 			}
 			if r.BeginArray() {
@@ -1531,7 +1535,7 @@ func decodeTagged(r *codec.Reader, m *Tagged) {
 				}
 			}
 		case "labels", "Labels":
-			if r.Seen(&seen[30]) {
+			if r.SeenAs(&seen[30], "labels") {
 				continue
 			}
 			if r.Null() {
@@ -1547,7 +1551,7 @@ func decodeTagged(r *codec.Reader, m *Tagged) {
 				}
 			}
 		case "byMode", "ByMode":
-			if r.Seen(&seen[31]) {
+			if r.SeenAs(&seen[31], "byMode") {
 				continue
 			}
 			if r.Null() {
@@ -1563,7 +1567,7 @@ func decodeTagged(r *codec.Reader, m *Tagged) {
 				}
 			}
 		case "items", "Items":
-			if r.Seen(&seen[32]) {
+			if r.SeenAs(&seen[32], "items") {
 				continue
 			}
 			if r.Null() {
@@ -1577,7 +1581,7 @@ func decodeTagged(r *codec.Reader, m *Tagged) {
 				}
 			}
 		case "itemPtrs", "ItemPtrs":
-			if r.Seen(&seen[33]) {
+			if r.SeenAs(&seen[33], "itemPtrs") {
 				continue
 			}
 			if r.Null() {
@@ -1596,7 +1600,7 @@ func decodeTagged(r *codec.Reader, m *Tagged) {
 				}
 			}
 		case "itemMap", "ItemMap":
-			if r.Seen(&seen[34]) {
+			if r.SeenAs(&seen[34], "itemMap") {
 				continue
 			}
 			if r.Null() {
@@ -1614,12 +1618,12 @@ func decodeTagged(r *codec.Reader, m *Tagged) {
 				}
 			}
 		case "main", "Main":
-			if r.Seen(&seen[35]) {
+			if r.SeenAs(&seen[35], "main") {
 				continue
 			}
 			decodeItem(r, &m.Main)
 		case "opt", "Opt":
-			if r.Seen(&seen[36]) {
+			if r.SeenAs(&seen[36], "opt") {
 				continue
 			}
 			if r.Null() {
@@ -1629,7 +1633,7 @@ func decodeTagged(r *codec.Reader, m *Tagged) {
 				decodeItem(r, m.Opt)
 			}
 		case "loose", "Loose":
-			if r.Seen(&seen[37]) {
+			if r.SeenAs(&seen[37], "loose") {
 				continue
 			}
 			if r.Null() {
@@ -1643,17 +1647,17 @@ func decodeTagged(r *codec.Reader, m *Tagged) {
 				}
 			}
 		case "raw", "Raw":
-			if r.Seen(&seen[38]) {
+			if r.SeenAs(&seen[38], "raw") {
 				continue
 			}
 			m.Raw = r.Raw()
 		case "legacy", "Legacy":
-			if r.Seen(&seen[39]) {
+			if r.SeenAs(&seen[39], "legacy") {
 				continue
 			}
 			decodeLegacy(r, &m.Legacy)
 		case "skipped", "Skipped":
-			if r.Seen(&seen[40]) {
+			if r.SeenAs(&seen[40], "skipped") {
 				continue
 			}
 			m.Skipped = r.String()
@@ -2126,17 +2130,17 @@ func decodeItem(r *codec.Reader, m *Item) {
 	for r.More() {
 		switch string(r.Key()) {
 		case "id", "ID":
-			if r.Seen(&seen[0]) {
+			if r.SeenAs(&seen[0], "id") {
 				continue
 			}
 			m.ID = r.String()
 		case "score", "Score":
-			if r.Seen(&seen[1]) {
+			if r.SeenAs(&seen[1], "score") {
 				continue
 			}
 			m.Score = int(r.Int(0))
 		case "notes", "Notes":
-			if r.Seen(&seen[2]) {
+			if r.SeenAs(&seen[2], "notes") {
 				continue
 			}
 			if r.Null() {
@@ -2203,17 +2207,17 @@ func decodeLegacy(r *codec.Reader, m *Legacy) {
 	for r.More() {
 		switch string(r.Key()) {
 		case "code", "Code":
-			if r.Seen(&seen[0]) {
+			if r.SeenAs(&seen[0], "code") {
 				continue
 			}
 			m.Code = r.String()
 		case "hex", "Hex":
-			if r.Seen(&seen[1]) {
+			if r.SeenAs(&seen[1], "hex") {
 				continue
 			}
 			m.Hex = r.String()
 		case "even", "Even":
-			if r.Seen(&seen[2]) {
+			if r.SeenAs(&seen[2], "even") {
 				continue
 			}
 			m.Even = int(r.Int(0))

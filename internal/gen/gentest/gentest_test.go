@@ -95,6 +95,28 @@ func TestDecodeDuplicateMapKey(t *testing.T) {
 	wantErrors(t, base+`"labels":{"a b":"1","a\u0020b":"2"}}`, `$.labels["a b"]: key given more than once`)
 }
 
+// TestDecodeAndValidationErrorsTogether: a document with both kinds of
+// error reports both, as pydantic does, except validation failures that
+// only repeat a decode error: the value there is the decoder's zero value,
+// not the sender's.
+func TestDecodeAndValidationErrorsTogether(t *testing.T) {
+	wantErrors(t, `{"name":"p","mode":"medium","cameras":[{"id":"a","fixFrame":1}],"weights":[1,2,3],"level":300}`,
+		"$.level: 300 is out of range for int8",
+		"$.mode: must be one of fast, slow")
+	// fixFrame fails to decode; its required and gte=1 checks would only
+	// repeat that, and are left out. The Go name is reported as the json
+	// name, as validation names it.
+	wantErrors(t, `{"name":"","mode":"fast","cameras":[{"id":"a","FixFrame":"1"}],"weights":[1,2,3]}`,
+		"$.cameras[0].fixFrame: expected integer, got string",
+		"$.name: is required")
+	// A missing field is reported once, by the decoder.
+	wantErrors(t, `{"mode":"fast","cameras":[{"id":"a","fixFrame":1}],"weights":[1,2,3]}`,
+		"$.name: required field missing")
+	// Malformed JSON: nothing decoded can be trusted, nothing is validated.
+	wantErrors(t, `{"name":"","mode":"medium",`,
+		"$: invalid JSON at offset 27")
+}
+
 func TestDecodeWrongTypeHasPath(t *testing.T) {
 	wantErrors(t, `{"name":"p","mode":"fast","cameras":[{"id":"a","fixFrame":1},{"id":"b","fixFrame":"2"}],"weights":[1,2,3],"level":300}`,
 		"$.cameras[1].fixFrame: expected integer, got string",

@@ -10,6 +10,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -261,12 +262,15 @@ func mentionsMarkers(lp *load.Package) bool {
 		return true
 	}
 	for _, name := range lp.GoFiles {
-		if src, err := os.ReadFile(name); err == nil && bytes.Contains(src, []byte(MarkerPrefix)) {
+		if src, err := os.ReadFile(name); err == nil && (bytes.Contains(src, []byte(MarkerPrefix)) || spacedMarkerRE.Match(src)) {
 			return true
 		}
 	}
 	return false
 }
+
+// spacedMarkerRE finds the comments that spacedMarker looks at closely.
+var spacedMarkerRE = regexp.MustCompile(`//[ \t]+skald:[a-z]`)
 
 // sortByPos orders objects by file name and offset. Token positions alone
 // would not do: files are added to the FileSet in parse order, which
@@ -382,11 +386,51 @@ func (b *builder) collectDocs(f *ast.File) {
 	}
 }
 
+// enclosingFunc returns the function or method whose body holds pos.
+func enclosingFunc(f *ast.File, pos token.Pos) *ast.FuncDecl {
+	for _, d := range f.Decls {
+		if fd, ok := d.(*ast.FuncDecl); ok && fd.Body != nil && fd.Body.Pos() <= pos && pos < fd.Body.End() {
+			return fd
+		}
+	}
+	return nil
+}
+
+// spacedMarker reports whether a comment is a marker written with a space
+// after the slashes ("// skald:model"): a known marker name, then nothing
+// or key=value arguments, as a marker would be; prose that merely
+// mentions skald: does not look like that.
+func spacedMarker(text string) (name string, ok bool) {
+	rest, found := strings.CutPrefix(text, "//")
+	if !found || rest == "" || (rest[0] != ' ' && rest[0] != '\t') {
+		return "", false
+	}
+	rest = strings.TrimLeft(rest, " \t")
+	if !strings.HasPrefix(rest, MarkerPrefix[2:]) {
+		return "", false
+	}
+	name, args, _, perr := parseMarker("//" + rest)
+	if lookupMarker(name) == nil || perr != "" {
+		return "", false
+	}
+	for _, a := range args {
+		if !token.IsIdentifier(a.key) {
+			return "", false
+		}
+	}
+	return name, true
+}
+
 // scanMarkers finds every marker comment of f, wherever it is, so that a
 // misplaced one is reported instead of ignored.
 func (b *builder) scanMarkers(f *ast.File) {
 	for _, cg := range f.Comments {
 		for _, c := range cg.List {
+			if name, ok := spacedMarker(c.Text); ok {
+				b.markerErrors = true
+				b.errorf(c.Slash, "%q is not a marker: markers have no space after the slashes; write %s%s", c.Text, MarkerPrefix, name)
+				continue
+			}
 			if !strings.HasPrefix(c.Text, MarkerPrefix) {
 				continue
 			}
@@ -410,9 +454,17 @@ func (b *builder) scanMarkers(f *ast.File) {
 				b.errorf(c.Slash, "%s", msg)
 				continue
 			}
-			argsOK := b.checkArgs(def, c.Slash, args) && perr == ""
+			// After an argument that does not parse, the rest of the line
+			// is unread: a "needs model=" would only follow from it.
+			argsOK := b.checkArgs(def, c.Slash, args, perr == "") && perr == ""
 			owner, isDoc := b.docs[cg]
 			if !isDoc {
+				if fn := enclosingFunc(f, c.Slash); fn != nil {
+					b.markerErrors = true
+					b.errorf(c.Slash, "%s%s is inside %s; markers apply to package-level declarations only, so move the declaration out of the function body",
+						MarkerPrefix, def.Name, describe(docOwner{node: fn}))
+					continue
+				}
 				owner = docOwner{node: b.commentNode(f, cg)}
 			}
 			b.place(def, c.Slash, args, argsOK, owner, isDoc)
@@ -432,7 +484,7 @@ func (b *builder) commentNode(f *ast.File, cg *ast.CommentGroup) ast.Node {
 }
 
 // checkArgs reports unknown, repeated, empty and missing arguments.
-func (b *builder) checkArgs(def *MarkerDef, base token.Pos, args []markerArg) bool {
+func (b *builder) checkArgs(def *MarkerDef, base token.Pos, args []markerArg, complete bool) bool {
 	ok := true
 	seen := make(map[string]bool)
 	for _, a := range args {
@@ -459,7 +511,7 @@ func (b *builder) checkArgs(def *MarkerDef, base token.Pos, args []markerArg) bo
 		}
 	}
 	for _, ad := range def.Args {
-		if ad.Required && !seen[ad.Key] {
+		if ad.Required && !seen[ad.Key] && complete {
 			b.errorf(base, "%s%s needs %s=%s: %s", MarkerPrefix, def.Name, ad.Key, ad.Value, ad.Doc)
 			ok = false
 		}

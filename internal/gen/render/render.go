@@ -249,20 +249,21 @@ func (r *renderer) model(f *jen.File, s *model.Struct) error {
 		lit = jen.Op("`" + compact.String() + "`")
 	}
 	f.Const().Id("schema" + n).Op("=").Add(lit)
-	validated := jen.Nil()
+	finish := jen.Id("r").Dot("End").Call()
 	if r.need[s] {
-		validated = jen.Id("Validate" + n).Call(jen.Id("m"))
+		finish = jen.Id("r").Dot("Finish").Call(jen.Func().Params().Error().Block(
+			jen.Return(jen.Id("Validate" + n).Call(jen.Id("m"))),
+		))
 	}
 	f.Line()
-	f.Commentf("Decode%s strictly decodes %s from JSON and validates it.", n, n)
+	f.Commentf("Decode%s strictly decodes %s from JSON and validates it. Decode", n, n)
+	f.Comment("and validation errors are reported together, as long as the document")
+	f.Comment("is well-formed JSON.")
 	f.Func().Id("Decode"+n).Params(jen.Id("data").Index().Byte()).Params(jen.Id(n), jen.Error()).Block(
 		jen.Var().Id("m").Id(n),
 		jen.Id("r").Op(":=").Qual(codecPkg, "NewReader").Call(jen.Id("data")),
 		jen.Id("decode"+n).Call(jen.Id("r"), jen.Op("&").Id("m")),
-		jen.If(jen.Err().Op(":=").Id("r").Dot("End").Call(), jen.Err().Op("!=").Nil()).Block(
-			jen.Return(jen.Id("m"), jen.Err()),
-		),
-		jen.Return(jen.Id("m"), validated),
+		jen.Return(jen.Id("m"), finish),
 	)
 	f.Line()
 	f.Commentf("Encode%s writes %s as JSON with its json key names.", n, n)
@@ -325,9 +326,11 @@ func (r *renderer) decodeStruct(f *jen.File, s *model.Struct) {
 					for _, k := range fd.Keys {
 						keys = append(keys, jen.Lit(k))
 					}
-					body := []jen.Code{
-						jen.If(jen.Id("r").Dot("Seen").Call(jen.Op("&").Id("seen").Index(jen.Lit(i)))).Block(jen.Continue()),
+					seen := jen.Id("r").Dot("Seen").Call(jen.Op("&").Id("seen").Index(jen.Lit(i)))
+					if len(fd.Keys) > 1 {
+						seen = jen.Id("r").Dot("SeenAs").Call(jen.Op("&").Id("seen").Index(jen.Lit(i)), jen.Lit(fd.JSONName))
 					}
+					body := []jen.Code{jen.If(seen).Block(jen.Continue())}
 					body = append(body, r.decode(fd.Type, fieldLval(fd.GoName), 0)...)
 					sw.Case(keys...).Block(body...)
 				}

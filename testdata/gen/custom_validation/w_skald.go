@@ -55,15 +55,16 @@ func NewWClient(c *client.Client) *client.Typed[M] {
 // schemaM is the JSON Schema of M; skaldgen -schema writes it to a file.
 const schemaM = `{"$schema":"https://json-schema.org/draft/2020-12/schema","title":"M","type":"object","properties":{"count":{"type":"integer"}},"required":["count"],"additionalProperties":false}`
 
-// DecodeM strictly decodes M from JSON and validates it.
+// DecodeM strictly decodes M from JSON and validates it. Decode
+// and validation errors are reported together, as long as the document
+// is well-formed JSON.
 func DecodeM(data []byte) (M, error) {
 	var m M
 	r := codec.NewReader(data)
 	decodeM(r, &m)
-	if err := r.End(); err != nil {
-		return m, err
-	}
-	return m, ValidateM(m)
+	return m, r.Finish(func() error {
+		return ValidateM(m)
+	})
 }
 
 // EncodeM writes M as JSON with its json key names.
@@ -90,7 +91,7 @@ func decodeM(r *codec.Reader, m *M) {
 	for r.More() {
 		switch string(r.Key()) {
 		case "count", "Count":
-			if r.Seen(&seen[0]) {
+			if r.SeenAs(&seen[0], "count") {
 				continue
 			}
 			m.Count = int(r.Int(0))

@@ -75,15 +75,16 @@ func NewLeanClient(c *client.Client) *client.Typed[Params] {
 // schemaParams is the JSON Schema of Params; skaldgen -schema writes it to a file.
 const schemaParams = `{"$schema":"https://json-schema.org/draft/2020-12/schema","title":"Params","type":"object","properties":{"url":{"type":"string","minLength":1,"format":"uri"}},"required":["url"],"additionalProperties":false}`
 
-// DecodeParams strictly decodes Params from JSON and validates it.
+// DecodeParams strictly decodes Params from JSON and validates it. Decode
+// and validation errors are reported together, as long as the document
+// is well-formed JSON.
 func DecodeParams(data []byte) (Params, error) {
 	var m Params
 	r := codecpkg.NewReader(data)
 	decodeParams(r, &m)
-	if err := r.End(); err != nil {
-		return m, err
-	}
-	return m, ValidateParams(m)
+	return m, r.Finish(func() error {
+		return ValidateParams(m)
+	})
 }
 
 // EncodeParams writes Params as JSON with its json key names.
@@ -105,15 +106,14 @@ func ValidateParams(m Params) error {
 // schemaUnused is the JSON Schema of Unused; skaldgen -schema writes it to a file.
 const schemaUnused = `{"$schema":"https://json-schema.org/draft/2020-12/schema","title":"Unused","type":"object","properties":{"on":{"type":"boolean"}},"additionalProperties":false}`
 
-// DecodeUnused strictly decodes Unused from JSON and validates it.
+// DecodeUnused strictly decodes Unused from JSON and validates it. Decode
+// and validation errors are reported together, as long as the document
+// is well-formed JSON.
 func DecodeUnused(data []byte) (Unused, error) {
 	var m Unused
 	r := codecpkg.NewReader(data)
 	decodeUnused(r, &m)
-	if err := r.End(); err != nil {
-		return m, err
-	}
-	return m, nil
+	return m, r.End()
 }
 
 // EncodeUnused writes Unused as JSON with its json key names.
@@ -131,7 +131,7 @@ func decodeParams(r *codecpkg.Reader, m *Params) {
 	for r.More() {
 		switch string(r.Key()) {
 		case "url", "URL":
-			if r.Seen(&seen[0]) {
+			if r.SeenAs(&seen[0], "url") {
 				continue
 			}
 			m.URL = r.String()
@@ -167,7 +167,7 @@ func decodeUnused(r *codecpkg.Reader, m *Unused) {
 	for r.More() {
 		switch string(r.Key()) {
 		case "on", "On":
-			if r.Seen(&seen[0]) {
+			if r.SeenAs(&seen[0], "on") {
 				continue
 			}
 			m.On = r.Bool()

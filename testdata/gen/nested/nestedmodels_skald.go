@@ -52,15 +52,16 @@ func NewRendererClient(c *client.Client) *client.Typed[Scene] {
 // schemaScene is the JSON Schema of Scene; skaldgen -schema writes it to a file.
 const schemaScene = `{"$schema":"https://json-schema.org/draft/2020-12/schema","title":"Scene","type":"object","properties":{"mode":{"type":"string","enum":["a","b"],"minLength":1},"priority":{"type":"integer","minimum":0,"maximum":255},"tags":{"type":["array","null"],"items":{"type":"string"}},"index":{"type":["object","null"],"additionalProperties":{"type":["array","null"],"items":{"$ref":"#/$defs/Point"}}},"corners":{"type":["array","null"],"items":{"$ref":"#/$defs/Point"},"minItems":4,"maxItems":4},"path":{"type":["array","null"],"items":{"$ref":"#/$defs/Point"}},"grid":{"type":"array","items":{"type":"array","items":{"type":"number"},"minItems":2,"maxItems":2},"minItems":2,"maxItems":2},"layers":{"type":["object","null"],"additionalProperties":{"type":["array","null"],"items":{"anyOf":[{"$ref":"#/$defs/Layer"},{"type":"null"}]}}},"byMode":{"type":["object","null"],"additionalProperties":{"type":"string"}},"taken":{"type":"string","format":"date-time"},"every":{"type":["string","null"],"description":"a Go duration such as \"1m30s\""},"meta":{},"empty":{"$ref":"#/$defs/Empty"},"ptr":{"type":["integer","null"]},"zero":{"type":"array","items":{"type":"integer"},"minItems":0,"maxItems":0},"Flag":{"type":"boolean"},"score":{"type":"number"},"Mode2":{"type":"string"},"other":{"type":"string"},"Unchanged":{"type":"string"},"nested":{"$ref":"#/$defs/Scene2"}},"required":["mode","nested"],"additionalProperties":false,"$defs":{"Point":{"type":"object","properties":{"X":{"type":"number"},"Y":{"type":"number"}},"additionalProperties":false},"Layer":{"type":"object","properties":{"name":{"type":"string","minLength":1},"child":{"anyOf":[{"$ref":"#/$defs/Layer"},{"type":"null"}]}},"required":["name"],"additionalProperties":false},"Empty":{"type":"object","properties":{},"additionalProperties":false},"Scene2":{"type":"object","properties":{"count":{"type":"integer"}},"additionalProperties":false}}}`
 
-// DecodeScene strictly decodes Scene from JSON and validates it.
+// DecodeScene strictly decodes Scene from JSON and validates it. Decode
+// and validation errors are reported together, as long as the document
+// is well-formed JSON.
 func DecodeScene(data []byte) (Scene, error) {
 	var m Scene
 	r := codec.NewReader(data)
 	decodeScene(r, &m)
-	if err := r.End(); err != nil {
-		return m, err
-	}
-	return m, ValidateScene(m)
+	return m, r.Finish(func() error {
+		return ValidateScene(m)
+	})
 }
 
 // EncodeScene writes Scene as JSON with its json key names.
@@ -87,17 +88,17 @@ func decodeScene(r *codec.Reader, m *Scene) {
 	for r.More() {
 		switch string(r.Key()) {
 		case "mode", "Mode":
-			if r.Seen(&seen[0]) {
+			if r.SeenAs(&seen[0], "mode") {
 				continue
 			}
 			m.Mode = Mode(r.String())
 		case "priority", "Priority":
-			if r.Seen(&seen[1]) {
+			if r.SeenAs(&seen[1], "priority") {
 				continue
 			}
 			m.Priority = Priority(r.Uint(8))
 		case "tags", "Tags":
-			if r.Seen(&seen[2]) {
+			if r.SeenAs(&seen[2], "tags") {
 				continue
 			}
 			if r.Null() {
@@ -109,7 +110,7 @@ func decodeScene(r *codec.Reader, m *Scene) {
 				}
 			}
 		case "index", "Index":
-			if r.Seen(&seen[3]) {
+			if r.SeenAs(&seen[3], "index") {
 				continue
 			}
 			if r.Null() {
@@ -136,7 +137,7 @@ func decodeScene(r *codec.Reader, m *Scene) {
 				}
 			}
 		case "corners", "Corners":
-			if r.Seen(&seen[4]) {
+			if r.SeenAs(&seen[4], "corners") {
 				continue
 			}
 			if r.Null() {
@@ -159,7 +160,7 @@ func decodeScene(r *codec.Reader, m *Scene) {
 				}
 			}
 		case "path", "Path":
-			if r.Seen(&seen[5]) {
+			if r.SeenAs(&seen[5], "path") {
 				continue
 			}
 			if r.Null() {
@@ -173,7 +174,7 @@ func decodeScene(r *codec.Reader, m *Scene) {
 				}
 			}
 		case "grid", "Grid":
-			if r.Seen(&seen[6]) {
+			if r.SeenAs(&seen[6], "grid") {
 				continue
 			}
 			if r.BeginArray() {
@@ -204,7 +205,7 @@ func decodeScene(r *codec.Reader, m *Scene) {
 				}
 			}
 		case "layers", "Layers":
-			if r.Seen(&seen[7]) {
+			if r.SeenAs(&seen[7], "layers") {
 				continue
 			}
 			if r.Null() {
@@ -236,7 +237,7 @@ func decodeScene(r *codec.Reader, m *Scene) {
 				}
 			}
 		case "byMode", "ByMode":
-			if r.Seen(&seen[8]) {
+			if r.SeenAs(&seen[8], "byMode") {
 				continue
 			}
 			if r.Null() {
@@ -252,12 +253,12 @@ func decodeScene(r *codec.Reader, m *Scene) {
 				}
 			}
 		case "taken", "Taken":
-			if r.Seen(&seen[9]) {
+			if r.SeenAs(&seen[9], "taken") {
 				continue
 			}
 			m.Taken = r.Time()
 		case "every", "Every":
-			if r.Seen(&seen[10]) {
+			if r.SeenAs(&seen[10], "every") {
 				continue
 			}
 			if r.Null() {
@@ -267,17 +268,17 @@ func decodeScene(r *codec.Reader, m *Scene) {
 				*m.Every = r.Duration()
 			}
 		case "meta", "Meta":
-			if r.Seen(&seen[11]) {
+			if r.SeenAs(&seen[11], "meta") {
 				continue
 			}
 			m.Meta = r.Raw()
 		case "empty", "Empty":
-			if r.Seen(&seen[12]) {
+			if r.SeenAs(&seen[12], "empty") {
 				continue
 			}
 			decodeEmpty(r, &m.Empty)
 		case "ptr", "Ptr":
-			if r.Seen(&seen[13]) {
+			if r.SeenAs(&seen[13], "ptr") {
 				continue
 			}
 			if r.Null() {
@@ -292,7 +293,7 @@ func decodeScene(r *codec.Reader, m *Scene) {
 				}
 			}
 		case "zero", "Zero":
-			if r.Seen(&seen[14]) {
+			if r.SeenAs(&seen[14], "zero") {
 				continue
 			}
 			if r.BeginArray() {
@@ -315,12 +316,12 @@ func decodeScene(r *codec.Reader, m *Scene) {
 			}
 			m.Flag = r.Bool()
 		case "score", "Score":
-			if r.Seen(&seen[16]) {
+			if r.SeenAs(&seen[16], "score") {
 				continue
 			}
 			m.Score = r.Float(64)
 		case "Mode2", "Label":
-			if r.Seen(&seen[17]) {
+			if r.SeenAs(&seen[17], "Mode2") {
 				continue
 			}
 			m.Label = r.String()
@@ -335,7 +336,7 @@ func decodeScene(r *codec.Reader, m *Scene) {
 			}
 			m.Unchanged = r.String()
 		case "nested", "Nested":
-			if r.Seen(&seen[20]) {
+			if r.SeenAs(&seen[20], "nested") {
 				continue
 			}
 			decodeScene2(r, &m.Nested)
@@ -549,12 +550,12 @@ func decodeLayer(r *codec.Reader, m *Layer) {
 	for r.More() {
 		switch string(r.Key()) {
 		case "name", "Name":
-			if r.Seen(&seen[0]) {
+			if r.SeenAs(&seen[0], "name") {
 				continue
 			}
 			m.Name = r.String()
 		case "child", "Child":
-			if r.Seen(&seen[1]) {
+			if r.SeenAs(&seen[1], "child") {
 				continue
 			}
 			if r.Null() {
@@ -620,7 +621,7 @@ func decodeScene2(r *codec.Reader, m *Scene2) {
 	for r.More() {
 		switch string(r.Key()) {
 		case "count", "Count":
-			if r.Seen(&seen[0]) {
+			if r.SeenAs(&seen[0], "count") {
 				continue
 			}
 			m.Count = r.Int(64)
