@@ -108,6 +108,27 @@ func (noLoader) Load(url string) (any, error) {
 	return nil, fmt.Errorf("loading %s: schemas must be self-contained", url)
 }
 
+// nodeFormats check the formats that skaldgen's schemas use with the
+// checks of the nodes' generated decoders, so that a value passes here
+// exactly when a node accepts it (RFC 3986's "uri", for one, is not
+// validator/v10's url).
+var nodeFormats = []*jsonschema.Format{
+	stringFormat("uri", codec.IsURL),
+	stringFormat("email", codec.IsEmail),
+	stringFormat("uuid", codec.IsUUID),
+	stringFormat("date-time", codec.IsTime),
+	stringFormat("x-skald-duration", codec.IsDuration),
+}
+
+func stringFormat(name string, ok func(string) bool) *jsonschema.Format {
+	return &jsonschema.Format{Name: name, Validate: func(v any) error {
+		if s, isString := v.(string); isString && !ok(s) {
+			return fmt.Errorf("not a valid %s", name)
+		}
+		return nil
+	}}
+}
+
 // Compile compiles doc, from the cache when it was compiled before.
 func (v *Validator) Compile(doc []byte) (*jsonschema.Schema, error) {
 	sum := sha256.Sum256(doc)
@@ -135,6 +156,9 @@ func compile(doc []byte) (*jsonschema.Schema, error) {
 	c := jsonschema.NewCompiler()
 	c.DefaultDraft(jsonschema.Draft2020)
 	c.AssertFormat()
+	for _, f := range nodeFormats {
+		c.RegisterFormat(f)
+	}
 	c.UseLoader(noLoader{})
 	const loc = "skalds:///attachments.schema.json"
 	if err := c.AddResource(loc, parsed); err != nil {

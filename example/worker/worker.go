@@ -20,9 +20,14 @@ import (
 //
 //skald:model
 type MySimpleDataModel struct {
-	// RTSPURL is the stream to read.
+	// RTSPURL is the stream to read. Python Skalds writes it under its
+	// field name rtsp_url in edge YAML write-back and update events.
+	//
+	//skald:alias name=rtsp_url
 	RTSPURL string `json:"rtspUrl" validate:"required,url"`
 	// FixFrame is the frame number to fix on.
+	//
+	//skald:alias name=fix_frame
 	FixFrame int `json:"fixFrame" validate:"required,gte=1,lte=1000"`
 }
 

@@ -50,7 +50,7 @@ func NewMySimpleWorkerClient(c *client.Client) *client.Typed[MySimpleDataModel] 
 }
 
 // schemaMySimpleDataModel is the JSON Schema of MySimpleDataModel; skaldgen -schema writes it to a file.
-const schemaMySimpleDataModel = `{"$schema":"https://json-schema.org/draft/2020-12/schema","title":"MySimpleDataModel","type":"object","properties":{"rtspUrl":{"type":"string","minLength":1,"format":"uri"},"fixFrame":{"type":"integer","not":{"const":0},"minimum":1,"maximum":1000}},"required":["rtspUrl","fixFrame"],"additionalProperties":false}`
+const schemaMySimpleDataModel = `{"$schema":"https://json-schema.org/draft/2020-12/schema","title":"MySimpleDataModel","type":"object","properties":{"rtspUrl":{"type":"string","minLength":1,"format":"uri"},"rtsp_url":{"$ref":"#/properties/rtspUrl","description":"another accepted name of rtspUrl","x-skald-alias-of":"rtspUrl"},"RTSPURL":{"$ref":"#/properties/rtspUrl","description":"another accepted name of rtspUrl","x-skald-alias-of":"rtspUrl"},"fixFrame":{"type":"integer","minimum":1,"maximum":1000,"not":{"const":0}},"fix_frame":{"$ref":"#/properties/fixFrame","description":"another accepted name of fixFrame","x-skald-alias-of":"fixFrame"},"FixFrame":{"$ref":"#/properties/fixFrame","description":"another accepted name of fixFrame","x-skald-alias-of":"fixFrame"}},"allOf":[{"not":{"required":["rtspUrl","rtsp_url"]}},{"not":{"required":["rtspUrl","RTSPURL"]}},{"not":{"required":["rtsp_url","RTSPURL"]}},{"anyOf":[{"required":["rtspUrl"]},{"required":["rtsp_url"]},{"required":["RTSPURL"]}]},{"not":{"required":["fixFrame","fix_frame"]}},{"not":{"required":["fixFrame","FixFrame"]}},{"not":{"required":["fix_frame","FixFrame"]}},{"anyOf":[{"required":["fixFrame"]},{"required":["fix_frame"]},{"required":["FixFrame"]}]}],"additionalProperties":false}`
 
 // DecodeMySimpleDataModel strictly decodes MySimpleDataModel from JSON and validates it. Decode
 // and validation errors are reported together, as long as the document
@@ -87,12 +87,12 @@ func decodeMySimpleDataModel(r *codec.Reader, m *MySimpleDataModel) {
 	var seen [2]bool
 	for r.More() {
 		switch string(r.Key()) {
-		case "rtspUrl", "RTSPURL":
+		case "rtspUrl", "rtsp_url", "RTSPURL":
 			if r.SeenAs(&seen[0], "rtspUrl") {
 				continue
 			}
 			m.RTSPURL = r.String()
-		case "fixFrame", "FixFrame":
+		case "fixFrame", "fix_frame", "FixFrame":
 			if r.SeenAs(&seen[1], "fixFrame") {
 				continue
 			}

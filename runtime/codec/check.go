@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"time"
 )
 
 // This file holds what generated validation code calls. skaldgen turns the
@@ -241,6 +242,20 @@ func IsUUID(s string) bool {
 		}
 	}
 	return true
+}
+
+// IsTime reports whether s is a time the decoder accepts for a time.Time:
+// RFC 3339, as time.Time.UnmarshalText reads it.
+func IsTime(s string) bool {
+	var t time.Time
+	return t.UnmarshalText([]byte(s)) == nil
+}
+
+// IsDuration reports whether s is a duration string the decoder accepts
+// for a time.Duration: time.ParseDuration's grammar, within its range.
+func IsDuration(s string) bool {
+	_, ok := parseDuration([]byte(s))
+	return ok
 }
 
 // SameJSON reports whether two encoders write the same JSON. Generated

@@ -368,10 +368,30 @@ class FormError extends Error {
   constructor(path, message) { super(message); this.path = path; }
 }
 
+// requiredKeys names the required fields of an object schema. A field
+// that has other accepted names (a Go name, an alias) is required through
+// allOf: [{anyOf: [{required: [name]}, {required: [other]}, ...]}].
+function requiredKeys(s) {
+  const req = new Set(s.required || []);
+  for (const part of s.allOf || []) {
+    const first = part.anyOf?.[0]?.required;
+    if (Array.isArray(first) && first.length === 1) req.add(first[0]);
+  }
+  return req;
+}
+
 function buildObject(s, root, path, value) {
   s = resolve(s, root);
-  const req = new Set(s.required || []);
-  const fields = Object.entries(s.properties || {}).map(([k, sub]) => [k, buildField(sub, root, pathOf(path, k), k, value[k], req.has(k))]);
+  const req = requiredKeys(s);
+  // Other accepted names of a field get no input of their own: the form
+  // writes each field under its own name.
+  const props = Object.entries(s.properties || {});
+  const aliases = props.filter(([, sub]) => sub['x-skald-alias-of']);
+  // A value stored under another name (Python writes field names) still
+  // fills the field's input.
+  const valueOf = (k) => value[k] ?? aliases.map(([a, sub]) => (sub['x-skald-alias-of'] === k ? value[a] : undefined)).find((v) => v !== undefined);
+  const fields = props.filter(([, sub]) => !sub['x-skald-alias-of'])
+    .map(([k, sub]) => [k, buildField(sub, root, pathOf(path, k), k, valueOf(k), req.has(k))]);
   return {
     el: h('div', {}, fields.map(([, f]) => f.el)),
     get() {

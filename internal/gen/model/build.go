@@ -46,6 +46,7 @@ func Build(fset *token.FileSet, pkgs []*load.Package, cfg Config) ([]*Package, [
 			structs:      make(map[*types.TypeName]*Struct),
 			policies:     make(map[token.Pos]*policyMark),
 			fieldTags:    make(map[token.Pos]*ast.BasicLit),
+			aliases:      make(map[token.Pos][]*aliasMark),
 			custom:       make(map[string]bool),
 		}
 		p := b.build()
@@ -94,6 +95,9 @@ type builder struct {
 	// policies are the update policy markers by the position of each name
 	// of the field they stand on.
 	policies map[token.Pos]*policyMark
+	// aliases are the //skald:alias markers by the position of the name
+	// of the field they stand on.
+	aliases map[token.Pos][]*aliasMark
 	// fieldTags are the tag literals of struct fields by the position of
 	// each name of the field.
 	fieldTags map[token.Pos]*ast.BasicLit
@@ -139,6 +143,12 @@ type policyMark struct {
 	pos   token.Pos
 	field *ast.Field
 	used  bool
+}
+
+type aliasMark struct {
+	pos, valuePos token.Pos
+	name          string
+	used          bool
 }
 
 type validationMark struct {
@@ -251,6 +261,13 @@ func (b *builder) checkPolicies() {
 		seen[pm] = true
 		b.errorf(pm.pos, "%s%s is on field %s of a struct that no //skald:model reaches; update policies apply to attachment fields only",
 			MarkerPrefix, pm.def.Name, pm.field.Names[0].Name)
+	}
+	for _, marks := range b.aliases {
+		for _, am := range marks {
+			if !am.used {
+				b.errorf(am.pos, "%salias is on a field of a struct that no //skald:model reaches, or that is not in the JSON; remove it", MarkerPrefix)
+			}
+		}
 	}
 }
 
@@ -562,9 +579,38 @@ func describe(o docOwner) string {
 	return "this declaration"
 }
 
+// placeOnField reports a field marker that does not stand in the doc
+// comment of a named field.
+func (b *builder) placeOnField(def *MarkerDef, pos token.Pos, owner docOwner, isDoc, onField bool) {
+	switch {
+	case onField && isDoc:
+		b.errorf(pos, "%s%s cannot stand on an embedded field", MarkerPrefix, def.Name)
+	case onField:
+		b.errorf(pos, "%s%s is not in the field's doc comment; put it in the comment directly above the field", MarkerPrefix, def.Name)
+	case !isDoc:
+		b.errorf(pos, "%s%s is not in a doc comment; put it in the comment directly above a struct field", MarkerPrefix, def.Name)
+	default:
+		b.errorf(pos, "%s%s must stand on a struct field, not on %s", MarkerPrefix, def.Name, describe(owner))
+	}
+}
+
 // place checks where a marker stands and records it.
 func (b *builder) place(def *MarkerDef, pos token.Pos, args []markerArg, argsOK bool, owner docOwner, isDoc bool) {
 	switch {
+	case def.isAlias:
+		fld, onField := owner.node.(*ast.Field)
+		if !onField || !isDoc || len(fld.Names) != 1 {
+			if onField && isDoc && len(fld.Names) > 1 {
+				b.errorf(pos, "%s%s stands on %d fields at once; declare the field it names on a line of its own", MarkerPrefix, def.Name, len(fld.Names))
+				return
+			}
+			b.placeOnField(def, pos, owner, isDoc, onField)
+			return
+		}
+		if argsOK {
+			name := fld.Names[0]
+			b.aliases[name.Pos()] = append(b.aliases[name.Pos()], &aliasMark{pos: pos, name: args[0].value, valuePos: pos + token.Pos(args[0].valueOff)})
+		}
 	case def.isPolicy:
 		fld, onField := owner.node.(*ast.Field)
 		switch {
@@ -580,14 +626,8 @@ func (b *builder) place(def *MarkerDef, pos token.Pos, args []markerArg, argsOK 
 			for _, name := range fld.Names {
 				b.policies[name.Pos()] = pm
 			}
-		case onField && isDoc:
-			b.errorf(pos, "%s%s cannot stand on an embedded field", MarkerPrefix, def.Name)
-		case onField:
-			b.errorf(pos, "%s%s is not in the field's doc comment; put it in the comment directly above the field", MarkerPrefix, def.Name)
-		case !isDoc:
-			b.errorf(pos, "%s%s is not in a doc comment; put it in the comment directly above a struct field", MarkerPrefix, def.Name)
 		default:
-			b.errorf(pos, "%s%s must stand on a struct field, not on %s", MarkerPrefix, def.Name, describe(owner))
+			b.placeOnField(def, pos, owner, isDoc, onField)
 		}
 	case !isDoc:
 		if _, onField := owner.node.(*ast.Field); onField {

@@ -18,7 +18,7 @@ func (b *builder) structOf(obj *types.TypeName) *Struct {
 	s := &Struct{Name: obj.Name(), Pos: b.fset.Position(obj.Pos())}
 	b.structs[obj] = s
 	st := obj.Type().Underlying().(*types.Struct)
-	byKey := make(map[string]*Field)
+	byKey := make(map[string]keyClaim)
 	for i := range st.NumFields() {
 		if f := b.field(st.Field(i), st.Tag(i)); f != nil {
 			b.addKeys(s, f, byKey, st.Field(i).Pos())
@@ -106,22 +106,55 @@ func skippedFieldValidation(v *types.Var, tag string) string {
 	return ""
 }
 
+// Kinds of accepted key, by precedence when two fields claim one key.
+const (
+	keyJSON = iota
+	keyAlias
+	keyGo
+)
+
+type keyClaim struct {
+	f    *Field
+	kind int
+}
+
 // addKeys appends f to s. Two fields with one json name are an error (where
-// encoding/json would silently drop both). A Go name that equals another
-// field's json name is not accepted as a key: the json name wins.
-func (b *builder) addKeys(s *Struct, f *Field, byKey map[string]*Field, pos token.Pos) {
-	if other := byKey[f.JSONName]; other != nil && other.JSONName == f.JSONName {
-		b.errorf(pos, "field %s has json key %q, which field %s already has; give one of them another json tag", f.GoName, f.JSONName, other.GoName)
-		return
+// encoding/json would silently drop both), and so is an alias that is
+// another field's json name or alias. A Go name that equals another
+// field's json name or alias is not accepted as a key: the explicit name
+// wins.
+func (b *builder) addKeys(s *Struct, f *Field, byKey map[string]keyClaim, pos token.Pos) {
+	if other, ok := byKey[f.JSONName]; ok {
+		switch other.kind {
+		case keyJSON:
+			b.errorf(pos, "field %s has json key %q, which field %s already has; give one of them another json tag", f.GoName, f.JSONName, other.f.GoName)
+			return
+		case keyAlias:
+			b.errorf(pos, "field %s has json key %q, which is an alias of field %s; remove the alias or rename the key", f.GoName, f.JSONName, other.f.GoName)
+			return
+		}
+		other.f.Keys = removeKey(other.f.Keys, f.JSONName)
 	}
-	if other := byKey[f.JSONName]; other != nil {
-		// other accepted this key as its Go name; the json name wins.
-		other.Keys = removeKey(other.Keys, f.JSONName)
+	byKey[f.JSONName] = keyClaim{f, keyJSON}
+	for _, am := range f.aliasMarks {
+		other, taken := byKey[am.name]
+		switch {
+		case taken && other.f == f && other.kind != keyGo:
+			b.errorf(am.valuePos, "%q is already a name of field %s; remove this alias", am.name, f.GoName)
+			continue
+		case taken && other.kind != keyGo:
+			b.errorf(am.valuePos, "alias %q of field %s is already a name of field %s; remove one of them", am.name, f.GoName, other.f.GoName)
+			continue
+		case taken:
+			other.f.Keys = removeKey(other.f.Keys, am.name)
+		}
+		byKey[am.name] = keyClaim{f, keyAlias}
+		f.Keys = append(f.Keys, am.name)
+		f.Aliases = append(f.Aliases, am.name)
 	}
-	byKey[f.JSONName] = f
 	if f.GoName != f.JSONName {
-		if byKey[f.GoName] == nil {
-			byKey[f.GoName] = f
+		if _, taken := byKey[f.GoName]; !taken {
+			byKey[f.GoName] = keyClaim{f, keyGo}
 			f.Keys = append(f.Keys, f.GoName)
 		}
 	}
@@ -170,6 +203,10 @@ func (b *builder) field(v *types.Var, tag string) *Field {
 		name = v.Name()
 	}
 	f := &Field{GoName: v.Name(), JSONName: name, Keys: []string{name}}
+	for _, am := range b.aliases[v.Pos()] {
+		am.used = true
+		f.aliasMarks = append(f.aliasMarks, am)
+	}
 	if pm != nil {
 		f.Policy = pm.def.policy
 		f.PolicyPos = b.fset.Position(pm.pos)

@@ -34,6 +34,7 @@ type MarkerDef struct {
 	isHook    bool
 	policy    Policy
 	isPolicy  bool
+	isAlias   bool
 }
 
 // ArgDef is one key=value argument of a marker.
@@ -102,6 +103,19 @@ var Markers = []*MarkerDef{
 			"tag works before the first decode. A struct that uses it is validated\n" +
 			"by validator/v10. Any validate tag that is neither generated, built into\n" +
 			"validator/v10 nor declared so is an error.",
+	},
+	{
+		Name:    "alias",
+		On:      onField,
+		Args:    []ArgDef{{Key: "name", Value: "<key>", Required: true, Doc: "another key the decoder accepts for the field"}},
+		isAlias: true,
+		Doc: "Declares another accepted name of the field, such as the Python field\n" +
+			"name of a model ported from Python Skalds (//skald:alias name=rtsp_url\n" +
+			"on a field tagged json:\"rtspUrl\"). Repeat the marker for more names.\n" +
+			"The decoder accepts every name; a document that gives the field under\n" +
+			"two of them is refused, as a field given twice. The encoder writes the\n" +
+			"json name only. The JSON Schema lists each alias as a property that\n" +
+			"refers to the field's own.",
 	},
 	policyDef(Hot, "The default update policy, written out for clarity: a change of the field\n"+
 		"reaches the running worker through its update hook."),

@@ -107,7 +107,12 @@ type Struct struct {
 type Field struct {
 	GoName   string
 	JSONName string   // the key written by Encode
-	Keys     []string // keys accepted by Decode: JSONName, then GoName if different
+	// Keys are the keys Decode accepts: JSONName, the aliases, then GoName
+	// if different and not another field's name.
+	Keys []string
+	// Aliases are the names declared with //skald:alias, in source order.
+	Aliases    []string
+	aliasMarks []*aliasMark
 	// Required fields must be present in the input (validate:"required").
 	Required bool
 	// OmitEmpty leaves the member out of the output when the value is

@@ -21,7 +21,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"math"
+	"math/big"
+	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/skalds-go/skalds/internal/gen/model"
 )
@@ -116,12 +119,24 @@ func (b *builder) ref(s *model.Struct) obj {
 		b.defs[s] = true
 		b.order = append(b.order, s)
 	}
-	return obj{{"$ref", "#/$defs/" + s.Name}}
+	return obj{{"$ref", "#/$defs/" + pointerToken(s.Name)}}
+}
+
+// pointerToken escapes one JSON Pointer token for use in a "$ref" URI
+// fragment.
+func pointerToken(name string) string {
+	name = strings.ReplaceAll(strings.ReplaceAll(name, "~", "~0"), "/", "~1")
+	return (&url.URL{Fragment: name}).EscapedFragment()
 }
 
 func (b *builder) object(s *model.Struct) obj {
+	base := "#"
+	if s != b.top {
+		base = "#/$defs/" + pointerToken(s.Name)
+	}
 	props := obj{}
 	var required []string
+	var all []any
 	for _, f := range s.Fields {
 		var rs *model.Rules
 		if !f.NoValidate && s.Fallback == "" {
@@ -132,16 +147,47 @@ func (b *builder) object(s *model.Struct) obj {
 			p = append(p, kv{"x-skald-update", f.Policy.String()})
 		}
 		props = append(props, kv{f.JSONName, p})
-		if f.Required {
+		// The other names the decoder accepts refer to the field's own
+		// schema; at most one of them may be given.
+		for _, k := range f.Keys[1:] {
+			props = append(props, kv{k, obj{
+				{"$ref", base + "/properties/" + pointerToken(f.JSONName)},
+				{"description", "another accepted name of " + f.JSONName},
+				{"x-skald-alias-of", f.JSONName},
+			}})
+		}
+		for i, k := range f.Keys {
+			for _, k2 := range f.Keys[i+1:] {
+				all = append(all, obj{{"not", obj{{"required", []string{k, k2}}}}})
+			}
+		}
+		switch {
+		case !f.Required:
+		case len(f.Keys) == 1:
 			required = append(required, f.JSONName)
+		default:
+			var any []any
+			for _, k := range f.Keys {
+				any = append(any, obj{{"required", []string{k}}})
+			}
+			all = append(all, obj{{"anyOf", any}})
 		}
 	}
 	o := obj{{"type", "object"}, {"properties", props}}
 	if len(required) > 0 {
 		o = append(o, kv{"required", required})
 	}
+	if len(all) > 0 {
+		o = append(o, kv{"allOf", all})
+	}
 	return append(o, kv{"additionalProperties", false})
 }
+
+// durationPattern is the grammar of time.ParseDuration.
+const durationPattern = `^[-+]?(0|(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+)$`
+
+// zeroDurationPattern matches the duration strings that mean zero.
+const zeroDurationPattern = `^[-+]?(0|((0+(\.0*)?|\.0+)(ns|us|µs|μs|ms|s|m|h))+)$`
 
 // value is the schema of a t with rules rs.
 func (b *builder) value(t *model.Type, rs *model.Rules) obj {
@@ -150,12 +196,15 @@ func (b *builder) value(t *model.Type, rs *model.Rules) obj {
 	if rs != nil {
 		list, dive = rs.List, rs.Dive
 	}
-	// A nil pointer, slice or map is written and read as null, unless a
-	// rule before omitempty rejects it.
+	// A nil pointer, slice or map is written and read as null, and passes
+	// validation unless a rule before omitempty rejects it.
 	nullable := false
+	wasPtr := t.Kind == model.Pointer
 	switch t.Kind {
-	case model.Pointer, model.Slice, model.Map:
-		nullable = !rejectsNil(list)
+	case model.Pointer:
+		nullable = len(list) == 0 && dive == nil || len(list) > 0 && list[0].Tag == "omitempty"
+	case model.Slice, model.Map:
+		nullable = nilPasses(list)
 	}
 	for t.Kind == model.Pointer {
 		t = t.Elem
@@ -167,16 +216,22 @@ func (b *builder) value(t *model.Type, rs *model.Rules) obj {
 	case model.Bool:
 		s = obj{{"type", "boolean"}}
 	case model.Int, model.Uint:
-		s = obj{{"type", "integer"}}
-		if lo, hi, ok := intRange(t); ok {
-			s = append(s, kv{"minimum", lo}, kv{"maximum", hi})
-		}
+		lo, hi := intRange(t)
+		s = obj{{"type", "integer"}, {"minimum", lo}, {"maximum", hi}}
 	case model.Float:
-		s = obj{{"type", "number"}}
+		// The decoder refuses a number that rounds to infinity.
+		lim := floatLimit(t.Bits)
+		s = obj{{"type", "number"}, {"exclusiveMinimum", json.Number("-" + lim)}, {"exclusiveMaximum", json.Number(lim)}}
 	case model.Time:
 		s = obj{{"type", "string"}, {"format", "date-time"}}
 	case model.Duration:
-		s = obj{{"type", "string"}, {"description", `a Go duration such as "1m30s"`}}
+		s = obj{
+			{"type", []string{"string", "integer"}},
+			{"pattern", durationPattern},
+			{"format", "x-skald-duration"},
+			{"minimum", int64(math.MinInt64)}, {"maximum", int64(math.MaxInt64)},
+			{"description", `a Go duration such as "1m30s", or an integer number of nanoseconds`},
+		}
 	case model.Raw:
 		s = obj{}
 	case model.StructKind:
@@ -189,15 +244,37 @@ func (b *builder) value(t *model.Type, rs *model.Rules) obj {
 	case model.Map:
 		s = obj{{"type", "object"}, {"additionalProperties", b.value(t.Elem, dive)}}
 	}
+	// Rules after omitempty bind only a value that is not empty. Behind a
+	// pointer, or on a collection, "empty" is nil, which nullable covers;
+	// a scalar's empty value is its zero, which passes them.
+	var after obj
+	omit := false
 	for _, r := range list {
-		if r.Tag == "omitempty" {
-			break
+		switch {
+		case r.Tag == "omitempty":
+			omit = true
+		case !omit || wasPtr:
+			applyRule(&s, t, r, wasPtr)
+		default:
+			applyRule(&after, t, r, wasPtr)
 		}
-		applyRule(&s, t, r)
+	}
+	if len(after) > 0 {
+		switch zero := zeroValue(t); {
+		case t.Kind == model.Slice || t.Kind == model.Map || t.Kind == model.Array:
+			s = append(s, after...)
+		case zero != nil:
+			s = append(s, kv{"anyOf", []any{obj{{"const", zero}}, after}})
+		}
 	}
 	if nullable {
 		if typ, ok := s.get("type"); ok {
-			s.set("type", []string{typ.(string), "null"})
+			switch typ := typ.(type) {
+			case string:
+				s.set("type", []string{typ, "null"})
+			case []string:
+				s.set("type", append(typ, "null"))
+			}
 		} else if len(s) > 0 {
 			s = obj{{"anyOf", []any{s, obj{{"type", "null"}}}}}
 		}
@@ -205,14 +282,54 @@ func (b *builder) value(t *model.Type, rs *model.Rules) obj {
 	return s
 }
 
-// rejectsNil reports whether a rule fails on nil before omitempty could
-// skip the value.
-func rejectsNil(list []model.Rule) bool {
-	return len(list) > 0 && list[0].Tag != "omitempty"
+// zeroValue is the JSON form of a scalar's zero value, or nil.
+func zeroValue(t *model.Type) any {
+	switch t.Kind {
+	case model.String:
+		return ""
+	case model.Bool:
+		return false
+	case model.Int, model.Uint, model.Float:
+		return 0
+	}
+	return nil
+}
+
+// nilPasses reports whether a nil slice or map passes the rules before
+// omitempty: a rule there sees an empty collection.
+func nilPasses(list []model.Rule) bool {
+	for _, r := range list {
+		if r.Tag == "omitempty" {
+			return true
+		}
+		n, _ := r.Num.(int64)
+		var fails bool
+		switch r.Tag {
+		case "required":
+			fails = true
+		case "min", "gte":
+			fails = n > 0
+		case "max", "lte":
+			fails = n < 0
+		case "len", "eq":
+			fails = n != 0
+		case "ne":
+			fails = n == 0
+		case "gt":
+			fails = n >= 0
+		case "lt":
+			fails = n <= 0
+		}
+		if fails {
+			return false
+		}
+	}
+	return true
 }
 
 // applyRule adds the keyword of one validate tag, where there is one.
-func applyRule(s *obj, t *model.Type, r model.Rule) {
+// Behind a pointer, required only rules out null.
+func applyRule(s *obj, t *model.Type, r model.Rule, wasPtr bool) {
 	var lo, hi, eqK string
 	switch t.Kind {
 	case model.String:
@@ -222,6 +339,9 @@ func applyRule(s *obj, t *model.Type, r model.Rule) {
 	case model.Map:
 		lo, hi = "minProperties", "maxProperties"
 	case model.Int, model.Uint, model.Float:
+		lo, hi, eqK = "minimum", "maximum", "const"
+	case model.Duration:
+		// Bounds bind the integer form; the string form cannot say them.
 		lo, hi, eqK = "minimum", "maximum", "const"
 	}
 	num := func() (any, bool) {
@@ -256,18 +376,29 @@ func applyRule(s *obj, t *model.Type, r model.Rule) {
 		}
 		s.set("enum", vals)
 	case "required":
+		if wasPtr {
+			return
+		}
 		switch t.Kind {
 		case model.String:
 			s.set("minLength", 1)
 		case model.Int, model.Uint, model.Float:
 			s.set("not", obj{{"const", 0}})
+		case model.Bool:
+			s.set("const", true)
+		case model.Duration:
+			s.set("not", obj{{"anyOf", []any{obj{{"const", 0}}, obj{{"type", "string"}, {"pattern", zeroDurationPattern}}}}})
+		case model.Time:
+			// Other spellings of the zero time (another offset, a
+			// fraction) slip through; the decoder still refuses them.
+			s.set("not", obj{{"const", "0001-01-01T00:00:00Z"}})
 		}
 	case "min", "gte":
-		if n, ok := num(); ok && lo != "" {
+		if n, ok := num(); ok && lo != "" && t.Kind != model.Duration {
 			s.set(lo, n)
 		}
 	case "max", "lte":
-		if n, ok := num(); ok && hi != "" {
+		if n, ok := num(); ok && hi != "" && t.Kind != model.Duration {
 			s.set(hi, n)
 		}
 	case "gt", "lt":
@@ -277,13 +408,16 @@ func applyRule(s *obj, t *model.Type, r model.Rule) {
 			if v, ok := num(); ok {
 				s.set(map[string]string{"gt": "exclusiveMinimum", "lt": "exclusiveMaximum"}[r.Tag], v)
 			}
+		case t.Kind == model.Duration:
 		case ok && lo != "" && r.Tag == "gt":
 			s.set(lo, n+1)
 		case ok && hi != "" && r.Tag == "lt" && n > 0:
 			s.set(hi, n-1)
+		case ok && hi != "" && r.Tag == "lt":
+			s.set("not", obj{}) // fewer than zero items: nothing passes
 		}
 	case "len":
-		if n, ok := num(); ok && lo != "" {
+		if n, ok := num(); ok && lo != "" && t.Kind != model.Duration {
 			if eqK == "const" {
 				s.set("const", n)
 			} else {
@@ -297,6 +431,7 @@ func applyRule(s *obj, t *model.Type, r model.Rule) {
 			s.set("const", r.Param)
 		case t.Kind == model.Bool:
 			s.set("const", r.Num)
+		case t.Kind == model.Duration:
 		case eqK == "const":
 			if n, ok := num(); ok {
 				s.set("const", n)
@@ -307,20 +442,45 @@ func applyRule(s *obj, t *model.Type, r model.Rule) {
 				s.set(hi, n)
 			}
 		}
+	case "ne":
+		switch {
+		case t.Kind == model.String:
+			s.set("not", obj{{"const", r.Param}})
+		case t.Kind == model.Bool:
+			s.set("const", !r.Num.(bool))
+		case t.Kind == model.Duration:
+		case eqK == "const":
+			if n, ok := num(); ok {
+				s.set("not", obj{{"const", n}})
+			}
+		}
 	}
 }
 
-// intRange is the range of a sized integer type, which the decoder
-// enforces; int, uint and 64-bit types give none, except that unsigned
-// ones cannot be negative.
-func intRange(t *model.Type) (lo, hi any, ok bool) {
-	switch {
-	case t.Kind == model.Int && t.Bits > 0 && t.Bits < 64:
-		return -(int64(1) << (t.Bits - 1)), int64(1)<<(t.Bits-1) - 1, true
-	case t.Kind == model.Uint && t.Bits > 0 && t.Bits < 64:
-		return 0, uint64(1)<<t.Bits - 1, true
-	case t.Kind == model.Uint:
-		return 0, uint64(math.MaxUint64), true
+// intRange is the range of an integer type, which the decoder enforces.
+// int and uint are taken to be 64 bits wide, as on every platform the
+// runtime supports.
+func intRange(t *model.Type) (lo, hi any) {
+	bits := t.Bits
+	if bits == 0 {
+		bits = 64
 	}
-	return nil, nil, false
+	if t.Kind == model.Uint {
+		return 0, uint64(math.MaxUint64) >> (64 - bits)
+	}
+	return -(int64(1) << (bits - 1)), int64(uint64(1)<<(bits-1) - 1)
+}
+
+// floatLimit is the smallest magnitude that strconv.ParseFloat rounds to
+// infinity for a float of the given size: the largest finite value plus
+// half a unit in its last place, written out in full.
+func floatLimit(bits int) string {
+	mant, exp := 53, 1024
+	if bits == 32 {
+		mant, exp = 24, 128
+	}
+	// 2^exp - 2^(exp-mant-1)
+	v := new(big.Int).Lsh(big.NewInt(1), uint(exp))
+	v.Sub(v, new(big.Int).Lsh(big.NewInt(1), uint(exp-mant-1)))
+	return v.String()
 }

@@ -53,7 +53,7 @@ func NewWClient(c *client.Client) *client.Typed[M] {
 }
 
 // schemaM is the JSON Schema of M; skaldgen -schema writes it to a file.
-const schemaM = `{"$schema":"https://json-schema.org/draft/2020-12/schema","title":"M","type":"object","properties":{"count":{"type":"integer"}},"required":["count"],"additionalProperties":false}`
+const schemaM = `{"$schema":"https://json-schema.org/draft/2020-12/schema","title":"M","type":"object","properties":{"count":{"type":"integer","minimum":-9223372036854775808,"maximum":9223372036854775807},"Count":{"$ref":"#/properties/count","description":"another accepted name of count","x-skald-alias-of":"count"}},"allOf":[{"not":{"required":["count","Count"]}},{"anyOf":[{"required":["count"]},{"required":["Count"]}]}],"additionalProperties":false}`
 
 // DecodeM strictly decodes M from JSON and validates it. Decode
 // and validation errors are reported together, as long as the document

@@ -73,7 +73,7 @@ func NewLeanClient(c *client.Client) *client.Typed[Params] {
 }
 
 // schemaParams is the JSON Schema of Params; skaldgen -schema writes it to a file.
-const schemaParams = `{"$schema":"https://json-schema.org/draft/2020-12/schema","title":"Params","type":"object","properties":{"url":{"type":"string","minLength":1,"format":"uri"}},"required":["url"],"additionalProperties":false}`
+const schemaParams = `{"$schema":"https://json-schema.org/draft/2020-12/schema","title":"Params","type":"object","properties":{"url":{"type":"string","minLength":1,"format":"uri"},"URL":{"$ref":"#/properties/url","description":"another accepted name of url","x-skald-alias-of":"url"}},"allOf":[{"not":{"required":["url","URL"]}},{"anyOf":[{"required":["url"]},{"required":["URL"]}]}],"additionalProperties":false}`
 
 // DecodeParams strictly decodes Params from JSON and validates it. Decode
 // and validation errors are reported together, as long as the document
@@ -104,7 +104,7 @@ func ValidateParams(m Params) error {
 }
 
 // schemaUnused is the JSON Schema of Unused; skaldgen -schema writes it to a file.
-const schemaUnused = `{"$schema":"https://json-schema.org/draft/2020-12/schema","title":"Unused","type":"object","properties":{"on":{"type":"boolean"}},"additionalProperties":false}`
+const schemaUnused = `{"$schema":"https://json-schema.org/draft/2020-12/schema","title":"Unused","type":"object","properties":{"on":{"type":"boolean"},"On":{"$ref":"#/properties/on","description":"another accepted name of on","x-skald-alias-of":"on"}},"allOf":[{"not":{"required":["on","On"]}}],"additionalProperties":false}`
 
 // DecodeUnused strictly decodes Unused from JSON and validates it. Decode
 // and validation errors are reported together, as long as the document
