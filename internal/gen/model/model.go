@@ -106,7 +106,7 @@ type Struct struct {
 // Field is one JSON member of a Struct.
 type Field struct {
 	GoName   string
-	JSONName string   // the key written by Encode
+	JSONName string // the key written by Encode
 	// Keys are the keys Decode accepts: JSONName, the aliases, then GoName
 	// if different and not another field's name.
 	Keys []string
