@@ -107,10 +107,17 @@ func (e *env) pyEnv(extra ...string) []string {
 	return append(env, extra...)
 }
 
-// python starts a Python file of testdata/python.
-func (e *env) pythonRun(file string, extra ...string) *proc {
+// pythonRun starts a Python file of testdata/python, with env added to
+// its environment.
+func (e *env) pythonRun(file string, env ...string) *proc {
 	e.t.Helper()
-	return start(e.t, e.dir, e.pyEnv(extra...), e.python, filepath.Join(pyDir(e.t), file))
+	return start(e.t, e.dir, e.pyEnv(env...), e.python, filepath.Join(pyDir(e.t), file))
+}
+
+// pythonArgs starts a Python file of testdata/python with arguments.
+func (e *env) pythonArgs(file string, args ...string) *proc {
+	e.t.Helper()
+	return start(e.t, e.dir, e.pyEnv(), e.python, append([]string{filepath.Join(pyDir(e.t), file)}, args...)...)
 }
 
 // needPythonProducer ends the test through skaldtest.Absent unless Python

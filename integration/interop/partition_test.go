@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -26,7 +27,7 @@ func TestPythonAndGoProducersAgreeOnPartitions(t *testing.T) {
 	for i := range 24 {
 		keys = append(keys, fmt.Sprintf("task-%s-%d", e.uid, i))
 	}
-	py := start(t, e.dir, e.pyEnv("TOPIC="+topic), e.python, append([]string{pyDir(t) + "/produce_keys.py"}, keys...)...)
+	py := start(t, e.dir, e.pyEnv("TOPIC="+topic), e.python, append([]string{filepath.Join(pyDir(t), "produce_keys.py")}, keys...)...)
 	py.wait(awaitLimit)
 	pub := event.NewPublisher(b)
 	defer pub.Close()

@@ -13,7 +13,9 @@ import (
 // update_task_script.py, with its my_simple_worker.py model) drive the Go
 // node skald_123 of example/node, run as its own process: the Go worker
 // runs with (rtsp://example.com/stream, 10), then applies
-// (rtsp://example.com/new_stream, 60) through its update handler.
+// (rtsp://example.com/new_stream, 60) through its update handler. Then a
+// Python tool's unversioned bad update is rejected, a good one after it
+// clears the rejection, and its bare task.cancel ends the task.
 func TestSeedScriptsDriveGoNode(t *testing.T) {
 	e := newEnv(t)
 	e.needPythonProducer()
@@ -44,6 +46,34 @@ func TestSeedScriptsDriveGoNode(t *testing.T) {
 	if n := node.count(0, regexp.MustCompile(`msg="worker started" .*taskId=task_123`)); n != 1 {
 		t.Fatalf("the worker started %d times, want once", n)
 	}
+	version := got.AttachmentsVersion
+
+	// A Python tool writes attachments the Go model refuses (fixFrame
+	// above 1000), without bumping the version: the node rejects them and
+	// the worker keeps its parameters.
+	mark = node.out.mark()
+	e.pythonArgs("update_task_with.py", "rtsp://example.com/new_stream", "5000").wait(awaitLimit)
+	node.await(e.ctx, mark, regexp.MustCompile(`msg="attachments update rejected; the worker keeps its current attachments" .*taskId=task_123 .*fixFrame`))
+	e.waitTask("task_123", "the rejection recorded", func(t *task.Task) bool {
+		return t.AttachmentsRejection != nil && t.AttachmentsRejection.Version == version
+	})
+	// A good one after it, still unversioned, is applied and clears the
+	// rejection it supersedes.
+	mark = node.out.mark()
+	e.pythonArgs("update_task_with.py", "rtsp://example.com/third_stream", "30").wait(awaitLimit)
+	node.await(e.ctx, mark, regexp.MustCompile(`msg=updated .*taskId=task_123 .*rtspUrl=rtsp://example.com/third_stream fixFrame=30$`))
+	e.waitTask("task_123", "the rejection cleared", func(t *task.Task) bool {
+		return t.AttachmentsRejection == nil && bytes.Contains(t.Attachments, []byte("third_stream"))
+	})
+
+	// A Python tool cancels with a bare task.cancel: the node records
+	// Cancelled and stops the worker.
+	mark = node.out.mark()
+	e.pythonRun("cancel_task_script.py").wait(awaitLimit)
+	node.await(e.ctx, mark, regexp.MustCompile(`msg="task.cancel: recorded Cancelled; stopping the worker" .*taskId=task_123`))
+	node.await(e.ctx, mark, regexp.MustCompile(`msg="worker cancelled" .*taskId=task_123`))
+	e.waitTask("task_123", "Cancelled", func(t *task.Task) bool { return t.LifecycleStatus == task.Cancelled })
+	e.awaitHeartbeat("task_123", "-2")
 	if err := node.stop(10 * time.Second); err != nil {
 		t.Fatal(err)
 	}
