@@ -71,9 +71,8 @@ func TestOldBareCancelIsNotReplayed(t *testing.T) {
 	if err := e.pub.Publish(e.ctx, event.TopicCancel, event.NewTaskEvent(id)); err != nil {
 		t.Fatal(err)
 	}
-	// The node's clock must have moved past the cancel's timestamp
-	// (milliseconds), or the two are indistinguishable.
-	time.Sleep(2 * time.Millisecond)
+	// The cancel's timestamp (milliseconds, truncated) is before the
+	// node's start, which comes after the publish returned.
 	a := e.startNode("a", node.Options{}, nil, cls)
 	mark := e.logs.Mark()
 	epoch := e.assign(id, a)
