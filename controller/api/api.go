@@ -88,7 +88,8 @@ type Options struct {
 	// every route. The event streams also accept it as the access_token
 	// query parameter, because browsers' EventSource cannot set headers.
 	Token string
-	// MaxWait caps ?wait= on attachment updates; zero means 60 s.
+	// MaxWait is the longest ?wait= on attachment updates; a longer one is
+	// refused with 400. Zero means 60 s.
 	MaxWait time.Duration
 	// EventPoll is how often the task stream reads MongoDB; zero means
 	// 400 ms, which keeps a change's delay under a second.

@@ -387,9 +387,9 @@ func (s *Server) reset(w http.ResponseWriter, r *http.Request) {
 	s.fail(w, r, http.StatusConflict, "the task kept changing; try again")
 }
 
-// parseWait reads ?wait=, as a Go duration ("5s", "500ms") or seconds.
-// A wait longer than limit is cut to limit; one that is not a finite,
-// non-negative duration is an error.
+// parseWait reads ?wait=, as a Go duration ("5s", "500ms") or seconds,
+// from 0 to limit; anything else (NaN, Inf, 1e30, negatives, more than
+// limit) is an error that says what to send.
 func parseWait(v string, limit time.Duration) (time.Duration, error) {
 	if v == "" {
 		return 0, nil
@@ -413,7 +413,10 @@ func parseWait(v string, limit time.Duration) (time.Duration, error) {
 	if d < 0 {
 		return 0, fmt.Errorf("wait=%q is negative; give a duration from 0 to %s", v, limit)
 	}
-	return min(d, limit), nil
+	if d > limit {
+		return 0, fmt.Errorf("wait=%q is longer than the maximum %s; wait at most %s and poll after", v, limit, limit)
+	}
+	return d, nil
 }
 
 // The states of an attachment update in its response.

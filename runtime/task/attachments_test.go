@@ -137,3 +137,13 @@ func TestValidateID(t *testing.T) {
 		}
 	}
 }
+
+// TestCreateChecksTheIDFirst: every writer (the Go client, the typed
+// client, the API, edge YAML) goes through Store.Create, which refuses a
+// bad id before it reaches MongoDB (this Store has no connection).
+func TestCreateChecksTheIDFirst(t *testing.T) {
+	err := (&Store{}).Create(t.Context(), &Task{ID: "../../etc/passwd", ClassName: "C"})
+	if err == nil || !strings.Contains(err.Error(), IDSyntax) {
+		t.Fatalf("Create with a bad id: %v", err)
+	}
+}
