@@ -1,7 +1,9 @@
-// Package skaldtest helps test code that runs on skalds-go against real
-// servers: a log handler to wait for what nodes and workers log, the
-// detection of a local Redis, a Config for given server addresses, and a
-// TCP relay that can be cut to simulate a network partition.
+// Package skaldtest helps test code that runs on skalds-go. Run and
+// RunJSON run a worker's hooks in-process, with no servers, for its unit
+// tests. For tests against real servers: a log handler to wait for what
+// nodes and workers log, the detection of a local Redis, a Config for given
+// server addresses, and a TCP relay that can be cut to simulate a network
+// partition.
 //
 // It imports no server; the embedded ones live in a module of their own.
 package skaldtest

@@ -30,7 +30,7 @@
 //	-schema dir
 //		Also write the JSON Schema (2020-12) of every model to
 //		dir/<Model>.schema.json. The same schema is compiled into each
-//		worker class (skald.Class.JSONSchema, skald.Worker.Schema).
+//		worker class (skald.Class.JSONSchema).
 //	-v
 //		Print progress and timings.
 //
