@@ -125,7 +125,7 @@ func TestRoundTripsPerOperation(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.await(mark, "worker cancelled", "taskId", id)
-	check("cancel", snapshot(), map[string]int{"update": 1}, 1, 1, 1)
+	check("cancel", snapshot(), map[string]int{"findAndModify": 1}, 1, 1, 1)
 }
 
 func sameCounts(a, b map[string]int) bool {

@@ -89,6 +89,9 @@ func (s *Store) Create(ctx context.Context, t *Task) error {
 	if t.ClassName == "" {
 		return errors.New("task: className is required")
 	}
+	if t.Key == nil {
+		t.Key = t.ID
+	}
 	_, err := s.coll.InsertOne(ctx, t)
 	if mongo.IsDuplicateKeyError(err) {
 		return &DuplicateIDError{ID: t.ID}
@@ -99,17 +102,46 @@ func (s *Store) Create(ctx context.Context, t *Task) error {
 	return nil
 }
 
-// Get reads one task by id.
+// Get reads one task by id: by its _id first, a primary-key lookup, then,
+// for a document whose _id is not its id (written by Python tooling), by
+// the id field.
 func (s *Store) Get(ctx context.Context, id string) (*Task, error) {
-	var t Task
-	err := s.coll.FindOne(ctx, bson.D{{Key: "id", Value: id}}).Decode(&t)
-	if errors.Is(err, mongo.ErrNoDocuments) {
-		return nil, fmt.Errorf("%w: %q", ErrNotFound, id)
+	for _, filter := range byID(id) {
+		var t Task
+		err := s.coll.FindOne(ctx, filter).Decode(&t)
+		if errors.Is(err, mongo.ErrNoDocuments) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading task %q: %w", id, err)
+		}
+		return &t, nil
 	}
-	if err != nil {
-		return nil, fmt.Errorf("reading task %q: %w", id, err)
+	return nil, fmt.Errorf("%w: %q", ErrNotFound, id)
+}
+
+// byID are the filters that find task id, cheapest first: its _id, which
+// is its id for every document written here, then its id field.
+func byID(id string) [2]bson.D {
+	return [2]bson.D{{{Key: "_id", Value: id}}, {{Key: "id", Value: id}}}
+}
+
+// updateByID applies update to task id (found as Get finds it) and
+// returns the task as written; what names the write in errors.
+func (s *Store) updateByID(ctx context.Context, what, id string, update bson.D) (*Task, error) {
+	for _, filter := range byID(id) {
+		var t Task
+		err := s.coll.FindOneAndUpdate(ctx, filter, update,
+			options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&t)
+		if errors.Is(err, mongo.ErrNoDocuments) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s task %q: %w", what, id, err)
+		}
+		return &t, nil
 	}
-	return &t, nil
+	return nil, fmt.Errorf("%w: %q", ErrNotFound, id)
 }
 
 // ListByExecutor returns the tasks assigned to executor whose status says
@@ -130,25 +162,17 @@ func (s *Store) ListByExecutor(ctx context.Context, executor string) ([]Task, er
 // assignment epoch, which fences off any previous assignee. It returns the
 // new epoch.
 func (s *Store) Assign(ctx context.Context, id, executor string) (int64, error) {
-	var t Task
-	err := s.coll.FindOneAndUpdate(ctx,
-		bson.D{{Key: "id", Value: id}},
-		bson.D{
-			{Key: "$set", Value: bson.D{
-				{Key: "executor", Value: executor},
-				{Key: "lifecycleStatus", Value: Assigning},
-				{Key: "updateDateTime", Value: NowMillis()},
-			}},
-			clearedOnAssign,
-			{Key: "$inc", Value: bson.D{{Key: "assignmentEpoch", Value: int64(1)}}},
-		},
-		options.FindOneAndUpdate().SetReturnDocument(options.After),
-	).Decode(&t)
-	if errors.Is(err, mongo.ErrNoDocuments) {
-		return 0, fmt.Errorf("%w: %q", ErrNotFound, id)
-	}
+	t, err := s.updateByID(ctx, "assigning", id, bson.D{
+		{Key: "$set", Value: bson.D{
+			{Key: "executor", Value: executor},
+			{Key: "lifecycleStatus", Value: Assigning},
+			{Key: "updateDateTime", Value: NowMillis()},
+		}},
+		clearedOnAssign,
+		{Key: "$inc", Value: bson.D{{Key: "assignmentEpoch", Value: int64(1)}}},
+	})
 	if err != nil {
-		return 0, fmt.Errorf("assigning task %q: %w", id, err)
+		return 0, err
 	}
 	return t.AssignmentEpoch, nil
 }
@@ -163,43 +187,23 @@ var clearedOnAssign = bson.E{Key: "$unset", Value: bson.D{
 // returns the task as written, whose AttachmentsVersion is the one to wait
 // for. The caller validates the attachments first.
 func (s *Store) SetAttachments(ctx context.Context, id string, attachments []byte) (*Task, error) {
-	var t Task
-	err := s.coll.FindOneAndUpdate(ctx,
-		bson.D{{Key: "id", Value: id}},
-		bson.D{
-			{Key: "$set", Value: bson.D{
-				{Key: "attachments", Value: Attachments(attachments)},
-				{Key: "updateDateTime", Value: NowMillis()},
-			}},
-			{Key: "$inc", Value: bson.D{{Key: "attachmentsVersion", Value: int64(1)}}},
-		},
-		options.FindOneAndUpdate().SetReturnDocument(options.After),
-	).Decode(&t)
-	if errors.Is(err, mongo.ErrNoDocuments) {
-		return nil, fmt.Errorf("%w: %q", ErrNotFound, id)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("updating attachments of task %q: %w", id, err)
-	}
-	return &t, nil
+	return s.updateByID(ctx, "updating the attachments of", id, bson.D{
+		{Key: "$set", Value: bson.D{
+			{Key: "attachments", Value: Attachments(attachments)},
+			{Key: "updateDateTime", Value: NowMillis()},
+		}},
+		{Key: "$inc", Value: bson.D{{Key: "attachmentsVersion", Value: int64(1)}}},
+	})
 }
 
 // SetStatus writes a status without fencing, for users and controllers;
 // a node uses Report.
 func (s *Store) SetStatus(ctx context.Context, id string, status Status) error {
-	res, err := s.coll.UpdateOne(ctx,
-		bson.D{{Key: "id", Value: id}},
-		bson.D{{Key: "$set", Value: bson.D{
-			{Key: "lifecycleStatus", Value: status},
-			{Key: "updateDateTime", Value: NowMillis()},
-		}}})
-	if err != nil {
-		return fmt.Errorf("setting status of task %q: %w", id, err)
-	}
-	if res.MatchedCount == 0 {
-		return fmt.Errorf("%w: %q", ErrNotFound, id)
-	}
-	return nil
+	_, err := s.updateByID(ctx, "setting the status of", id, bson.D{{Key: "$set", Value: bson.D{
+		{Key: "lifecycleStatus", Value: status},
+		{Key: "updateDateTime", Value: NowMillis()},
+	}}})
+	return err
 }
 
 // Report is a node's status write: it applies only while the epoch of ref
@@ -392,19 +396,44 @@ func (s *Store) HandBack(ctx context.Context, ref Ref) error {
 	}, notCancelled)
 }
 
-// GetMany reads the tasks with the given ids in one query. Ids that are
-// not in the collection are simply missing from the result.
+// GetMany reads the tasks with the given ids: by _id in one query, then,
+// for the ids not found so (documents written by Python tooling, or
+// deleted tasks), by the id field in a second. Ids that are not in the
+// collection are simply missing from the result.
 func (s *Store) GetMany(ctx context.Context, ids []string) ([]Task, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	// One id is asked for as an equality, which FerretDB on PostgreSQL
-	// evaluates in SQL; it reads every document to match a key list.
-	var match any = bson.D{{Key: "$in", Value: ids}}
-	if len(ids) == 1 {
-		match = ids[0]
+	what := fmt.Sprintf("reading %d tasks", len(ids))
+	found, err := s.find(ctx, what, bson.D{{Key: "_id", Value: oneOf(ids)}})
+	if err != nil || len(found) == len(ids) {
+		return found, err
 	}
-	return s.find(ctx, fmt.Sprintf("reading %d tasks", len(ids)), bson.D{{Key: "id", Value: match}})
+	have := make(map[string]bool, len(found))
+	for _, t := range found {
+		have[t.ID] = true
+	}
+	var rest []string
+	for _, id := range ids {
+		if !have[id] {
+			rest = append(rest, id)
+		}
+	}
+	if len(rest) == 0 {
+		return found, nil // ids named twice
+	}
+	more, err := s.find(ctx, what, bson.D{{Key: "id", Value: oneOf(rest)}})
+	return append(found, more...), err
+}
+
+// oneOf matches one of ids. One id is asked for as an equality, which
+// FerretDB evaluates with its index (on _id) or in SQL (on PostgreSQL);
+// it reads every document to match a list.
+func oneOf(ids []string) any {
+	if len(ids) == 1 {
+		return ids[0]
+	}
+	return bson.D{{Key: "$in", Value: ids}}
 }
 
 // ErrClassMismatch is returned by ClaimActive for an id that exists with

@@ -52,10 +52,13 @@ const (
 
 // Task is one document of the tasks collection.
 type Task struct {
-	// Key is the document's _id as MongoDB holds it (an ObjectID for
-	// documents written by Python tooling). Fenced writes address the
-	// document by it, which is a primary-key lookup on every server, while
-	// a lookup by id may scan. It is never written by Create.
+	// Key is the document's _id as MongoDB holds it. Documents written
+	// here have their id as _id (see New), so that reading or writing a
+	// task by id is a primary-key lookup on every server: FerretDB uses no
+	// other index, and finds a task by its id field only by scanning.
+	// Documents written by Python tooling have an ObjectID; they are still
+	// found by id, through that scan. A string _id is always the task's
+	// id: nothing here writes another.
 	Key any `bson:"_id,omitempty" json:"-"`
 
 	ID               string      `bson:"id" json:"id"`
@@ -171,6 +174,7 @@ type FieldError struct {
 func New(id, className, source string, attachments []byte) *Task {
 	now := NowMillis()
 	return &Task{
+		Key:              id,
 		ID:               id,
 		ClassName:        className,
 		Source:           source,
