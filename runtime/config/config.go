@@ -107,16 +107,7 @@ func Load(explicit Config) (Config, error) {
 
 func load(c Config, env func(string) (string, bool)) (Config, error) {
 	e := NewEnv(env)
-	str := func(dst *string, name, def string) {
-		if *dst != "" {
-			return
-		}
-		if v, ok := env(name); ok {
-			*dst = v
-			return
-		}
-		*dst = def
-	}
+	str := e.String
 	str(&c.SkaldID, "SKALD_ID", "")
 	if c.SkaldID == "" {
 		c.SkaldID = "skalds-" + randomHex(5)
@@ -143,15 +134,7 @@ func load(c Config, env func(string) (string, bool)) (Config, error) {
 	c.RedisDisabled = c.RedisDisabled || strings.TrimSpace(c.RedisHost) == ""
 	str(&c.YAMLFile, "YAML_FILE", "")
 	str(&c.LogPath, "LOG_PATH", "")
-	if !c.LogSplitWithWorkerID {
-		if v, ok := env("LOG_SPLIT_WITH_WORKER_ID"); ok && v != "" {
-			b, err := strconv.ParseBool(strings.TrimSpace(v))
-			if err != nil {
-				e.Errorf("LOG_SPLIT_WITH_WORKER_ID=%q is not true or false", v)
-			}
-			c.LogSplitWithWorkerID = b
-		}
-	}
+	e.Bool(&c.LogSplitWithWorkerID, "LOG_SPLIT_WITH_WORKER_ID")
 	e.Int(&c.LogRotationMB, "LOG_ROTATION_MB", 10)
 	e.loadSecurity(&c)
 
