@@ -288,3 +288,57 @@ func TestAPIAnswers503AtOnceWhileMongoIsUnreachable(t *testing.T) {
 		t.Fatalf("after the outage: %v %v", err, d)
 	}
 }
+
+// TestWaitingUpdatesShareTheEventFeed has ten requests wait at once for a
+// worker that never answers: they cost MongoDB the event feed's polls, not
+// a poll per request every 50 ms, and each ends with 202 and the version
+// to poll for.
+func TestWaitingUpdatesShareTheEventFeed(t *testing.T) {
+	e := newEnv(t)
+	relay, err := skaldtest.NewCommandRelay(strings.TrimSuffix(strings.TrimPrefix(e.stack.MongoURI, "mongodb://"), "/"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(relay.Close)
+	s := e.serve(listen(t, "127.0.0.1:0"), func(c *ctl.Config) {
+		u, _ := url.Parse(e.stack.MongoURI)
+		u.Host = relay.Addr()
+		c.Infra.MongoHost = u.String()
+	})
+	c := &controller{url: s.url}
+	e.await("the API", func() bool { return c.call(t, "GET", "/api", "", nil, nil) == 200 })
+	// Assigned to a node that is not there: running as far as the API
+	// knows, and no one will ever apply an update.
+	if code := c.call(t, "POST", "/api/tasks", "", `{"id":"silent-1","className":"Api","executor":"ghost"}`, nil); code != 201 {
+		t.Fatalf("create: %d", code)
+	}
+	e.assignedTo("silent-1")
+
+	const waiters = 10
+	const wait = time.Second
+	relay.ResetCommands()
+	codes := make(chan int, waiters)
+	for i := range waiters {
+		go func() {
+			var res successBody
+			code := c.call(t, "PUT", "/api/tasks/silent-1/attachments?wait="+wait.String(), "", fmt.Sprintf(`{"attachments":{"n":%d}}`, i), &res)
+			if code == http.StatusAccepted && (res.Data["state"] != "pending" || res.Data["attachmentsVersion"] == nil) {
+				code = -code
+			}
+			codes <- code
+		}()
+	}
+	for range waiters {
+		if code := <-codes; code != http.StatusAccepted {
+			t.Errorf("a wait that ended before the worker answered: %d, want 202 with state pending and the version", code)
+		}
+	}
+	cmds := relay.Commands()
+	t.Logf("MongoDB commands during the waits: %v", cmds)
+	// Each request reads the task once and writes it once; the feed polls
+	// every 100 ms. Polling per request every 50 ms would be 200 reads.
+	polls := 2*int(wait/(100*time.Millisecond)) + 5 // slack for a loaded machine
+	if cmds["find"] > waiters+polls || cmds["findAndModify"] != waiters {
+		t.Errorf("MongoDB commands during %d waits of %s: %v; want at most %d finds and %d findAndModify", waiters, wait, cmds, waiters+polls, waiters)
+	}
+}
