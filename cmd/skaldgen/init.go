@@ -56,6 +56,9 @@ func runInit(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
+// generate is gen.Generate; a test makes it fail.
+var generate = gen.Generate
+
 // frameworkModule is the module the scaffold's imports come from.
 const frameworkModule = "github.com/skalds-go/skalds"
 
@@ -119,7 +122,7 @@ func Scaffold(dir, name string) ([]string, error) {
 		}
 		written = append(written, path)
 	}
-	res, err := gen.Generate(gen.Options{Dir: abs})
+	res, err := generate(gen.Options{Dir: abs})
 	if err != nil {
 		return nil, err
 	}
