@@ -175,7 +175,15 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 	services := map[string]string{}
 	check := func(name string, err error) bool {
 		if err != nil {
-			services[name] = "unhealthy: " + err.Error()
+			// Driver errors name addresses and internals: the log keeps
+			// them under an incident id, the answer only says what failed.
+			id := incidentID()
+			s.log.Warn("health check failed", "incident", id, "service", name, "err", err)
+			what := "error"
+			if unreachable(err) {
+				what = "unreachable"
+			}
+			services[name] = fmt.Sprintf("unhealthy: %s (incident %s)", what, id)
 			return false
 		}
 		services[name] = "healthy"

@@ -278,6 +278,14 @@ func TestAPIAnswers503AtOnceWhileMongoIsUnreachable(t *testing.T) {
 			t.Fatalf("a request while MongoDB is known to be down: %d, Retry-After %q, after %s", code, h.Get("Retry-After"), took)
 		}
 	}
+	// The health endpoint says what is down, not the driver's text.
+	var health struct {
+		Services map[string]string `json:"services"`
+	}
+	if code := c.call(t, "GET", "/api/system/health", "", nil, &health); code != http.StatusServiceUnavailable ||
+		!strings.HasPrefix(health.Services["mongo"], "unhealthy: unreachable (incident ") || strings.Contains(health.Services["mongo"], relay.Addr()) {
+		t.Errorf("health in the outage: %d %v", code, health.Services)
+	}
 	// A write is refused the same way and changes nothing.
 	if code, _, _ := c.raw(t, "PUT", "/api/tasks/outage-1/attachments", "", `{"attachments":{"a":1}}`); code != http.StatusServiceUnavailable {
 		t.Fatalf("update in the outage: %d", code)
