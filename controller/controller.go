@@ -83,6 +83,9 @@ type Config struct {
 	// MaxBody bounds request bodies in bytes (SKALD_API_MAX_BODY; default
 	// 1 MiB); larger ones are answered 413.
 	MaxBody int64
+	// StoreTimeout bounds the MongoDB calls of one API request
+	// (SKALD_API_STORE_TIMEOUT; default 2 s); past it the request gets 503.
+	StoreTimeout time.Duration
 
 	MonitorInterval  time.Duration // MONITOR_SKALD_INTERVAL; default 1 s
 	NodeTimeout      time.Duration // MONITOR_HEARTBEAT_TIMEOUT; default 10 s
@@ -184,6 +187,7 @@ func loadConfig(c Config, env func(string) (string, bool)) (Config, error) {
 	if c.MaxBody <= 0 {
 		e.Errorf("SKALD_API_MAX_BODY=%d must be a positive number of bytes", c.MaxBody)
 	}
+	e.Duration(&c.StoreTimeout, "SKALD_API_STORE_TIMEOUT", 2*time.Second)
 	e.Duration(&c.MonitorInterval, "MONITOR_SKALD_INTERVAL", time.Second)
 	e.Duration(&c.NodeTimeout, "MONITOR_HEARTBEAT_TIMEOUT", 10*time.Second)
 	e.Duration(&c.DispatchInterval, "DISPATCHER_INTERVAL", 2*time.Second)
@@ -280,7 +284,7 @@ func (c Config) Report() map[string]any {
 		"logLevel":    i.LogLevel,
 		"auth":        map[string]any{"enabled": c.Token != "", "insecure": c.Insecure},
 		"api": map[string]any{"tls": c.TLSCert != "", "corsOrigins": append([]string{}, c.CORSOrigins...),
-			"maxBody": c.MaxBody},
+			"maxBody": c.MaxBody, "storeTimeout": c.StoreTimeout.Seconds()},
 		"mongo": map[string]any{"host": config.MaskURI(i.MongoHost), "dbName": i.DBName},
 		"redis": map[string]any{"host": i.RedisHost, "port": i.RedisPort, "username": i.RedisUsername,
 			"password": config.Mask(i.RedisPassword), "tls": i.RedisTLS.String()},
@@ -403,7 +407,7 @@ func New(ctx context.Context, cfg Config, opts Options) (*Controller, error) {
 		Store: c.Store, Monitor: c.Monitor, Dispatcher: c.Dispatcher, Publisher: apiPub,
 		Redis: c.Redis, KafkaCheck: kafkaCheck, Metrics: c.Metrics,
 	}, api.Options{
-		Token: cfg.Token, CORSOrigins: cfg.CORSOrigins, MaxBody: cfg.MaxBody, EventPoll: opts.EventPoll, KeepAlive: opts.KeepAlive, MonitorInterval: cfg.MonitorInterval,
+		Token: cfg.Token, CORSOrigins: cfg.CORSOrigins, MaxBody: cfg.MaxBody, StoreTimeout: cfg.StoreTimeout, EventPoll: opts.EventPoll, KeepAlive: opts.KeepAlive, MonitorInterval: cfg.MonitorInterval,
 		Logger: c.log, Mode: string(cfg.Mode), Version: opts.Version, Config: cfg.Report(),
 		Info: map[string]any{"mode": cfg.Mode, "version": opts.Version, "strategy": cfg.Strategy,
 			"auth": cfg.Token != "", "kafka": !cfg.Infra.KafkaDisabled},

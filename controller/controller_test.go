@@ -79,8 +79,9 @@ func TestAPIIsLoopbackOnlyWithoutAToken(t *testing.T) {
 	if _, err = load(map[string]string{"SKALD_API_MAX_BODY": "-1"}); err == nil || !strings.Contains(err.Error(), "SKALD_API_MAX_BODY") {
 		t.Errorf("negative body limit: %v", err)
 	}
-	c, err = load(map[string]string{"SKALD_API_CORS_ORIGINS": " https://a.example , http://b:8080 ", "SKALD_API_MAX_BODY": "2048"})
-	if err != nil || strings.Join(c.CORSOrigins, "|") != "https://a.example|http://b:8080" || c.MaxBody != 2048 {
+	c, err = load(map[string]string{"SKALD_API_CORS_ORIGINS": " https://a.example , http://b:8080 ", "SKALD_API_MAX_BODY": "2048",
+		"SKALD_API_STORE_TIMEOUT": "5"})
+	if err != nil || strings.Join(c.CORSOrigins, "|") != "https://a.example|http://b:8080" || c.MaxBody != 2048 || c.StoreTimeout != 5*time.Second {
 		t.Errorf("origins and body limit: %v %+v", err, c)
 	}
 	rep, _ := json.Marshal(c.Report())

@@ -96,6 +96,21 @@ func (s *Server) unavailable(w http.ResponseWriter, r *http.Request, err error) 
 	if !timedOut && !unreachable(err) {
 		return false
 	}
+	if timedOut && s.d.Store != nil {
+		// A slow query is not an outage: if MongoDB answers a ping at
+		// once, only this request is refused.
+		ctx, cancel := context.WithTimeout(context.Background(), probeInterval)
+		perr := s.d.Store.Ping(ctx)
+		cancel()
+		if perr == nil {
+			s.log.Warn("a MongoDB call outlasted the API's store timeout", "path", r.URL.Path, "timeout", s.opts.StoreTimeout)
+			w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
+			s.fail(w, r, http.StatusServiceUnavailable, fmt.Sprintf(
+				"MongoDB did not answer within %s; nothing was changed, retry (a narrower query, a smaller page) or raise SKALD_API_STORE_TIMEOUT",
+				s.opts.StoreTimeout))
+			return true
+		}
+	}
 	s.log.Warn("MongoDB is unreachable; answering 503 until it answers again", "path", r.URL.Path, "err", err)
 	s.markDown()
 	s.answerUnreachable(w, r)
