@@ -59,7 +59,10 @@ func File(p *model.Package) ([]byte, error) {
 		f.ImportAlias(path, alias)
 	}
 	r.guard(f)
-	r.register(f)
+	if len(p.Workers) > 0 {
+		// Register of a package without workers would do nothing.
+		r.register(f)
+	}
 	r.validations(f)
 	for _, w := range p.Workers {
 		r.worker(f, w)
@@ -241,14 +244,18 @@ func (r *renderer) model(f *jen.File, s *model.Struct) error {
 	if err := json.Compact(&compact, js); err != nil {
 		return err
 	}
-	f.Line()
-	f.Commentf("schema%s is the JSON Schema of %s; skaldgen -schema writes it to a file.", n, n)
-	lit := jen.Lit(compact.String())
-	if !strings.Contains(compact.String(), "`") {
-		// A raw string keeps the schema readable in the generated file.
-		lit = jen.Op("`" + compact.String() + "`")
+	// Only a worker's class carries the schema; skaldgen -schema writes
+	// every model's from the generator itself.
+	if slices.ContainsFunc(r.pkg.Workers, func(w *model.Worker) bool { return w.Model == s }) {
+		f.Line()
+		f.Commentf("schema%s is the JSON Schema of %s; skaldgen -schema writes it to a file.", n, n)
+		lit := jen.Lit(compact.String())
+		if !strings.Contains(compact.String(), "`") {
+			// A raw string keeps the schema readable in the generated file.
+			lit = jen.Op("`" + compact.String() + "`")
+		}
+		f.Const().Id("schema" + n).Op("=").Add(lit)
 	}
-	f.Const().Id("schema" + n).Op("=").Add(lit)
 	finish := jen.Id("r").Dot("End").Call()
 	if r.need[s] {
 		finish = jen.Id("r").Dot("Finish").Call(jen.Func().Params().Error().Block(

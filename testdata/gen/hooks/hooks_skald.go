@@ -103,9 +103,6 @@ func ValidateParams(m Params) error {
 	return c.Err()
 }
 
-// schemaUnused is the JSON Schema of Unused; skaldgen -schema writes it to a file.
-const schemaUnused = `{"$schema":"https://json-schema.org/draft/2020-12/schema","title":"Unused","type":"object","properties":{"on":{"type":"boolean"},"On":{"$ref":"#/properties/on","description":"another accepted name of on","x-skald-alias-of":"on"}},"allOf":[{"not":{"required":["on","On"]}}],"additionalProperties":false}`
-
 // DecodeUnused strictly decodes Unused from JSON and validates it. Decode
 // and validation errors are reported together, as long as the document
 // is well-formed JSON.
