@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -76,67 +77,117 @@ func TestKafkaTLSAndSASL(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			b, err := event.NewBroker(cfg)
+			roundTrip(t, cfg)
+			if c.mechanism != "" {
+				refused(t, cfg, kafkaPassword, "wrong password", func(c *config.Config) { c.KafkaPassword = "not-" + kafkaPassword })
+			}
+			if c.tls {
+				refused(t, cfg, kafkaPassword, "no TLS", func(c *config.Config) { c.KafkaTLS = config.TLS{}; c.KafkaSecurityProtocol = config.KafkaSASLPlaintext })
+				refused(t, cfg, kafkaPassword, "unknown authority", func(c *config.Config) { c.KafkaTLS.CAFile = "" })
+			}
+		})
+	}
+}
+
+// roundTrip creates the topics, then publishes a task event and consumes
+// it as a consumer group over the link cfg describes.
+func roundTrip(t *testing.T, cfg config.Config) {
+	t.Helper()
+	b, err := event.NewBroker(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), deadline)
+	defer cancel()
+	if err := event.EnsureTopics(ctx, b, event.Topics...); err != nil {
+		t.Fatalf("creating topics: %v", err)
+	}
+	// Publish first: once a write succeeded the partitions have leaders,
+	// so the group that joins next is assigned them (on a fresh broker a
+	// group that joins while a new topic comes up can be assigned none).
+	// A new group reads from the oldest message.
+	id := "secure-task-" + randomID()
+	pub := event.NewPublisher(b)
+	defer pub.Close()
+	if err := pub.Publish(ctx, event.TopicAssign, event.NewTaskEvent(id)); err != nil {
+		t.Fatalf("publishing: %v", err)
+	}
+	got := make(chan event.Delivery, 16)
+	sub := event.Subscribe(b, "secure-"+randomID(), []string{event.TopicAssign}, slog.New(slog.DiscardHandler))
+	defer sub.Close()
+	go func() {
+		_ = sub.RunBatch(ctx, 10, func(_ context.Context, batch []event.Delivery) error {
+			for _, d := range batch {
+				select {
+				case got <- d:
+				default:
+				}
+			}
+			return nil
+		})
+	}()
+	for {
+		select {
+		case d := <-got:
+			// A shared broker's topic holds other tests' events too.
+			if len(d.Event.TaskIDs) == 1 && d.Event.TaskIDs[0] == id {
+				return
+			}
+		case <-ctx.Done():
+			t.Fatal("the event did not come back over the secured link")
+		}
+	}
+}
+
+// refused checks that the broker turns away a client whose config is cfg
+// after tweak, with an error that does not show password.
+func refused(t *testing.T, cfg config.Config, password, what string, tweak func(*config.Config)) {
+	t.Helper()
+	bad := cfg
+	tweak(&bad)
+	bb, err := event.NewBroker(bad)
+	if err == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err = event.EnsureTopics(ctx, bb, event.Topics...)
+		cancel()
+	}
+	if err == nil {
+		t.Fatalf("%s: the broker let the client in", what)
+	}
+	if strings.Contains(err.Error(), password) {
+		t.Fatalf("%s: the error shows the password: %v", what, err)
+	}
+}
+
+// TestRealKafkaSASLSSL runs the same checks against the real broker's
+// SASL_SSL listener that scripts/peers starts (TLS with its own CA, user
+// skald on PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512).
+func TestRealKafkaSASLSSL(t *testing.T) {
+	addr := os.Getenv("SKALDS_TEST_KAFKA_SASL_SSL")
+	if addr == "" {
+		skaldtest.Absent(t, "Kafka's SASL_SSL listener", "SKALDS_TEST_KAFKA_SASL_SSL is unset")
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		t.Fatalf("SKALDS_TEST_KAFKA_SASL_SSL=%q: %v", addr, err)
+	}
+	password := os.Getenv("SKALDS_TEST_KAFKA_PASSWORD")
+	for _, mechanism := range []string{config.SASLPlain, config.SASLScramSHA256, config.SASLScramSHA512} {
+		t.Run(mechanism, func(t *testing.T) {
+			c := config.Config{KafkaHost: host, KafkaSASLMechanism: mechanism,
+				KafkaUsername: os.Getenv("SKALDS_TEST_KAFKA_USER"), KafkaPassword: password,
+				KafkaTLS: config.TLS{CAFile: os.Getenv("SKALDS_TEST_KAFKA_CA")}}
+			c.KafkaPort, _ = strconv.Atoi(port)
+			cfg, err := config.Load(c)
 			if err != nil {
 				t.Fatal(err)
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), deadline)
-			defer cancel()
-			if err := event.EnsureTopics(ctx, b, event.Topics...); err != nil {
-				t.Fatalf("creating topics: %v", err)
+			if cfg.KafkaSecurityProtocol != config.KafkaSASLSSL {
+				t.Fatalf("credentials alone gave %s, not SASL_SSL", cfg.KafkaSecurityProtocol)
 			}
-			got := make(chan event.Delivery, 1)
-			sub := event.Subscribe(b, "secure-"+randomID(), []string{event.TopicAssign}, slog.New(slog.DiscardHandler))
-			defer sub.Close()
-			go func() {
-				_ = sub.RunBatch(ctx, 10, func(_ context.Context, batch []event.Delivery) error {
-					for _, d := range batch {
-						select {
-						case got <- d:
-						default:
-						}
-					}
-					return nil
-				})
-			}()
-			pub := event.NewPublisher(b)
-			defer pub.Close()
-			if err := pub.Publish(ctx, event.TopicAssign, event.NewTaskEvent("secure-task")); err != nil {
-				t.Fatalf("publishing: %v", err)
-			}
-			select {
-			case d := <-got:
-				if len(d.Event.TaskIDs) != 1 || d.Event.TaskIDs[0] != "secure-task" {
-					t.Fatalf("received %+v", d.Event)
-				}
-			case <-ctx.Done():
-				t.Fatal("the event did not come back over the secured link")
-			}
-
-			refused := func(what string, tweak func(*config.Config)) {
-				t.Helper()
-				bad := cfg
-				tweak(&bad)
-				bb, err := event.NewBroker(bad)
-				if err == nil {
-					short, stop := context.WithTimeout(ctx, 5*time.Second)
-					err = event.EnsureTopics(short, bb, event.Topics...)
-					stop()
-				}
-				if err == nil {
-					t.Fatalf("%s: the broker let the client in", what)
-				}
-				if strings.Contains(err.Error(), kafkaPassword) {
-					t.Fatalf("%s: the error shows the password: %v", what, err)
-				}
-			}
-			if c.mechanism != "" {
-				refused("wrong password", func(c *config.Config) { c.KafkaPassword = "not-" + kafkaPassword })
-			}
-			if c.tls {
-				refused("no TLS", func(c *config.Config) { c.KafkaTLS = config.TLS{}; c.KafkaSecurityProtocol = config.KafkaSASLPlaintext })
-				refused("unknown authority", func(c *config.Config) { c.KafkaTLS.CAFile = "" })
-			}
+			roundTrip(t, cfg)
+			refused(t, cfg, password, "wrong password", func(c *config.Config) { c.KafkaPassword = "not-" + password })
+			refused(t, cfg, password, "unknown authority", func(c *config.Config) { c.KafkaTLS.CAFile = "" })
 		})
 	}
 }
