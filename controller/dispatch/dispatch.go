@@ -125,6 +125,13 @@ type Dispatcher struct {
 	// nodesSeen and loadSeen are the usable nodes and their load as the
 	// last plan counted them, for CycleStatus.
 	nodesSeen, loadSeen int
+	// backlog is the pending tasks as a capped cycle left them (its
+	// claims written in), which the cycle that follows at once works on
+	// instead of reading them all again; see pending.
+	backlog   []task.Task
+	backlogAt time.Time
+	// reread is set by Kick: a new task is not in the backlog.
+	reread atomic.Bool
 }
 
 // leavingTask is a task that MongoDB no longer assigns to a node (it was
@@ -214,6 +221,7 @@ func (d *Dispatcher) LastCycle() *CycleStatus { return d.last.Load() }
 // Kick asks for a cycle now, for example after a task was created through
 // the API, instead of at the next tick.
 func (d *Dispatcher) Kick() {
+	d.reread.Store(true)
 	select {
 	case d.kick <- struct{}{}:
 	default:
@@ -296,13 +304,21 @@ func (d *Dispatcher) Cycle(ctx context.Context) (Result, error) {
 		st.Result.Assignments = nil
 		d.last.Store(st)
 	}()
-	docs, err := d.tasks.Pending(ctx)
+	docs, err := d.pending(ctx)
 	if err != nil {
 		st.Err = err.Error()
 		return res, err
 	}
 	actions, capped := d.plan(time.Now(), docs, snap)
 	res.Capped = capped
+	defer func() {
+		// Only a backlog whose every write went through is kept: a
+		// conflict or an error means another writer was there.
+		d.backlog = nil
+		if capped && res.Conflicts == 0 && res.Assigned+res.Moved+res.Released+res.Retried == len(actions) {
+			d.backlog, d.backlogAt = docs, start
+		}
+	}()
 	st.Nodes, st.NodeLoad = d.nodesSeen, d.loadSeen
 	if capped {
 		d.log.Info("dispatch cycle reached its cap; the rest follows in the next cycle", "maxClaims", d.opts.MaxClaimsPerCycle)
@@ -328,17 +344,34 @@ func (d *Dispatcher) Cycle(ctx context.Context) (Result, error) {
 	return res, nil
 }
 
+// pending returns the tasks to plan a cycle on: read from the store, or
+// the backlog of the capped cycle just before, with that cycle's claims
+// written into it. Reading every pending task is one scan of the
+// collection on FerretDB; a backlog worked through in capped cycles costs
+// one read instead of one per cycle. The backlog is read afresh after an
+// Interval, after a Kick (a new task), and after any cycle that was not
+// capped or met another writer.
+func (d *Dispatcher) pending(ctx context.Context) ([]task.Task, error) {
+	reread := d.reread.Swap(false)
+	if d.backlog != nil && !reread && time.Since(d.backlogAt) < d.opts.Interval {
+		return d.backlog, nil
+	}
+	d.backlog = nil
+	return d.tasks.Pending(ctx)
+}
+
 // write carries out one action as a conditional write, and counts, logs
 // and measures it in res and the metrics. It reports whether the write
 // took effect; a task that changed meanwhile is left to the next cycle.
 func (d *Dispatcher) write(ctx context.Context, a action, res *Result) bool {
 	e := task.ExpectOf(a.doc)
+	var written *task.Task
 	var err error
 	switch a.kind {
 	case release:
-		_, err = d.tasks.Release(ctx, e, false)
+		written, err = d.tasks.Release(ctx, e, false)
 	default:
-		_, err = d.tasks.Claim(ctx, e, a.node, a.kind != move)
+		written, err = d.tasks.Claim(ctx, e, a.node, a.kind != move)
 	}
 	if errors.Is(err, task.ErrConflict) {
 		res.Conflicts++
@@ -373,6 +406,9 @@ func (d *Dispatcher) write(ctx context.Context, a action, res *Result) bool {
 		res.Released++
 		log.Warn("task of an offline node handed back; no node can take it now", "from", deref(a.doc.Executor))
 	}
+	// The task as written replaces the one read, for a backlog that the
+	// next cycle reuses.
+	*a.doc = *written
 	return true
 }
 
