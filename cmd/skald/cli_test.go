@@ -62,6 +62,8 @@ func TestUsageErrorsExitTwoAndSayWhatToDo(t *testing.T) {
 		{[]string{"tasks", "create"}, "--class is required"},
 		{[]string{"tasks", "create", "--class", "A", "--attachments", "[1]"}, "--attachments must be a JSON object"},
 		{[]string{"tasks", "update", "t1"}, "--attachments is required"},
+		{[]string{"tasks", "create", "--class", "A", "--id", "../etc/passwd"}, `task id "../etc/passwd" has '.' at byte 0`},
+		{[]string{"tasks", "create", "--class", "A", "--id", "a b"}, `task id "a b" has ' ' at byte 1`},
 		{[]string{"tasks", "list", "--server", "localhost:8000"}, "is not a controller URL; give one like http://localhost:8000"},
 		{[]string{"version", "extra"}, "takes no arguments"},
 	} {
