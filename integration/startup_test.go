@@ -14,21 +14,17 @@ import (
 )
 
 // TestNodeWaitsForItsServersAtStart starts a node while MongoDB is cut off
-// and Redis is down. It neither exits nor starts half-connected: it says
+// and Redis and Kafka are down. It neither exits nor starts half-connected: it says
 // which servers it waits for, with the settings to check, retries with
 // backoff, and runs its tasks once they answer. go-redis's own complaints
 // reach the node's logger, not raw stderr.
 func TestNodeWaitsForItsServersAtStart(t *testing.T) {
 	e := newEnv(t)
 	mongo, viaMongo := e.mongoRelay()
-	// Nothing listens on Redis' port until the relay starts there: the
-	// node's connections are refused, as when the server is down.
-	hold, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	redisAddr := hold.Addr().String()
-	_ = hold.Close()
+	// Nothing listens on Redis' and Kafka's ports until relays start
+	// there: the node's connections are refused, as when a server is down.
+	redisPort, kafkaPort := closedPort(t), closedPort(t)
+	redisAddr, kafkaAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(redisPort)), net.JoinHostPort("127.0.0.1", strconv.Itoa(kafkaPort))
 	mongo.Cut()
 
 	p := &probe{}
@@ -37,10 +33,11 @@ func TestNodeWaitsForItsServersAtStart(t *testing.T) {
 	a := e.launchNode("a", node.Options{StartRetry: backoff.Policy{First: 20 * time.Millisecond, Max: 100 * time.Millisecond}},
 		func(c *config.Config) {
 			viaMongo(c)
-			c.RedisHost, c.RedisPort = "127.0.0.1", redisPort(t, redisAddr)
+			c.RedisHost, c.RedisPort = "127.0.0.1", redisPort
+			c.KafkaHost, c.KafkaPort = "127.0.0.1", kafkaPort
 		}, cls)
 	id := a.n.ID()
-	for _, dep := range []string{"mongo", "redis"} {
+	for _, dep := range []string{"mongo", "redis", "kafka"} {
 		r := e.await(mark, "dependency not reachable; retrying", "skaldId", id, "dependency", dep)
 		if r.Attrs["check"] == nil || r.Attrs["retryIn"] == nil {
 			t.Fatalf("the wait for %s does not say what to check or when it retries: %v", dep, r.Attrs)
@@ -65,37 +62,28 @@ func TestNodeWaitsForItsServersAtStart(t *testing.T) {
 		t.Error("go-redis's records about the unreachable Redis did not reach the node's logger")
 	}
 	if e.logs.CountFrom(mark, skaldtest.Msg("node ready", "skaldId", id)) != 0 {
-		t.Fatal("the node said it was ready without MongoDB and Redis")
+		t.Fatal("the node said it was ready without its servers")
 	}
 
 	retried := e.logs.Mark()
 	mongo.Restore()
-	redis, err := skaldtest.NewRelayAt(redisAddr, e.stack.RedisAddr)
-	if err != nil {
-		t.Fatal(err)
+	for addr, target := range map[string]string{redisAddr: e.stack.RedisAddr, kafkaAddr: e.stack.KafkaAddr} {
+		r, err := skaldtest.NewRelayAt(addr, target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(r.Close)
 	}
-	t.Cleanup(redis.Close)
-	e.await(retried, "dependency reachable", "skaldId", id, "dependency", "mongo")
-	e.await(retried, "dependency reachable", "skaldId", id, "dependency", "redis")
+	for _, dep := range []string{"mongo", "redis", "kafka"} {
+		e.await(retried, "dependency reachable", "skaldId", id, "dependency", dep)
+	}
 	e.ready(a, mark)
 
 	task := e.id("late")
 	e.create(task, cls, params{})
 	e.running(task, a, e.assign(task, a))
+	e.handled(id, task) // the assignment came over Kafka
 	if e.heartbeat(task) == "" {
 		t.Fatal("no heartbeat in Redis for the running task")
 	}
-}
-
-func redisPort(t *testing.T, addr string) int {
-	t.Helper()
-	_, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := strconv.Atoi(port)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
 }
