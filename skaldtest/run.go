@@ -119,7 +119,7 @@ func (k *Task[M]) loop(attachments []byte) {
 	restarted := int64(-1) // the version a new run starts with, if any
 	for {
 		// Release gets the node's default stop grace.
-		r := runner.New(skald.WithLogger(context.Background(), k.log), Timeout, runner.Observer{
+		r := runner.New(k.log, Timeout, runner.Observer{
 			Hook:     k.entered,
 			Applied:  func(v int64) { k.resolve(v, nil) },
 			Rejected: k.resolve,

@@ -57,3 +57,7 @@ var ErrNoUpdateHandler = errors.New("worker has no update handler; add a //skald
 // internal/erased to run workers also imports package skald for the
 // Worker type, so it is set before use.
 var Of func(w any) *Class
+
+// LoggerKey is the context key of a task's logger, which skald.Logger
+// reads and internal/runner sets.
+type LoggerKey struct{}

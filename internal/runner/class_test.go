@@ -77,7 +77,7 @@ func TestPrepareImmutable(t *testing.T) {
 	}
 	apply, err := in.Prepare(doc("bob", "a", 2))
 	var errs codec.Errors
-	if apply != nil || !errors.As(err, &errs) || len(errs) != 1 || errs[0].Path != "$.owner" || errs[0].Msg != skald.ImmutableMsg {
+	if apply != nil || !errors.As(err, &errs) || len(errs) != 1 || errs[0].Path != "$.owner" || errs[0].Msg != "may not change while the task runs" {
 		t.Fatalf("apply %v, err %v; want codec.Errors at $.owner", apply != nil, err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -86,11 +87,11 @@ type update struct {
 	raw     []byte
 }
 
-// New returns a run whose hooks get contexts derived from ctx (which
-// should carry the task's logger, skald.WithLogger). Release gets a
-// context that is not cancelled, bounded by grace.
-func New(ctx context.Context, grace time.Duration, obs Observer) *Run {
-	ctx, cancel := context.WithCancel(ctx)
+// New returns a run whose hooks get contexts that carry log, the task's
+// logger, for skald.Logger. Release gets a context that is not cancelled,
+// bounded by grace.
+func New(log *slog.Logger, grace time.Duration, obs Observer) *Run {
+	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), erased.LoggerKey{}, log))
 	return &Run{ctx: ctx, cancel: cancel, grace: grace, obs: obs}
 }
 

@@ -13,7 +13,6 @@ import (
 	"github.com/skalds-go/skalds/internal/runner"
 	"github.com/skalds-go/skalds/runtime/codec"
 	"github.com/skalds-go/skalds/runtime/liveness"
-	"github.com/skalds-go/skalds/runtime/skald"
 	"github.com/skalds-go/skalds/runtime/task"
 )
 
@@ -129,7 +128,7 @@ func (n *Node) start(t *task.Task) *run {
 		returned: make(chan struct{}), done: make(chan struct{}),
 		seen: t.AttachmentsVersion, seenRaw: t.Attachments,
 	}
-	r.w = runner.New(skald.WithLogger(context.Background(), log), n.grace, runner.Observer{
+	r.w = runner.New(log, n.grace, runner.Observer{
 		Applied:  func(v int64) { n.applied(r, v) },
 		Rejected: func(v int64, err error) { n.reject(r, v, err) },
 		Restart: func(v int64) {

@@ -75,8 +75,8 @@ type Change struct {
 	Immutable []string
 }
 
-// ImmutableMsg is the message of the error for a changed immutable field.
-const ImmutableMsg = "may not change while the task runs"
+// immutableMsg is the message of the error for a changed immutable field.
+const immutableMsg = "may not change while the task runs"
 
 // Err returns the rejection of a change to immutable fields, as
 // codec.Errors naming each path, or nil.
@@ -86,7 +86,7 @@ func (ch Change) Err() error {
 	}
 	errs := make(codec.Errors, len(ch.Immutable))
 	for i, p := range ch.Immutable {
-		errs[i] = &codec.FieldError{Path: p, Msg: ImmutableMsg}
+		errs[i] = &codec.FieldError{Path: p, Msg: immutableMsg}
 	}
 	return errs
 }

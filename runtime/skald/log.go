@@ -3,20 +3,16 @@ package skald
 import (
 	"context"
 	"log/slog"
+
+	"github.com/skalds-go/skalds/internal/erased"
 )
 
-type loggerKey struct{}
-
-// WithLogger returns a context that carries l. The node gives each worker a
-// context whose logger already carries the task id, class and epoch, so
-// every record a worker writes can be traced to its task.
-func WithLogger(ctx context.Context, l *slog.Logger) context.Context {
-	return context.WithValue(ctx, loggerKey{}, l)
-}
-
-// Logger returns the logger carried by ctx, or slog.Default().
+// Logger returns the logger of the task ctx belongs to, or slog.Default()
+// outside a task. The node (and skaldtest.Run) give each worker a context
+// whose logger already carries the task id, class and epoch, so every
+// record a worker writes can be traced to its task.
 func Logger(ctx context.Context) *slog.Logger {
-	if l, ok := ctx.Value(loggerKey{}).(*slog.Logger); ok {
+	if l, ok := ctx.Value(erased.LoggerKey{}).(*slog.Logger); ok {
 		return l
 	}
 	return slog.Default()
