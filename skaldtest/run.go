@@ -82,6 +82,9 @@ func (o Outcome) String() string {
 // running.
 func Run[M any](t testing.TB, class *skald.Class[M], m M) *Task[M] {
 	t.Helper()
+	if class.Encode == nil {
+		t.Fatalf("class %s has no Encode; start it with RunJSON", class.Name)
+	}
 	return RunJSON(t, class, class.Encode(m))
 }
 
@@ -246,6 +249,9 @@ func (k *Task[M]) resolveAll(err error) {
 // update leaves the worker on its attachments.
 func (k *Task[M]) Update(m M) error {
 	k.t.Helper()
+	if k.class.Encode == nil {
+		k.t.Fatalf("class %s has no Encode; push updates with UpdateJSON", k.class.Name)
+	}
 	return k.UpdateJSON(k.class.Encode(m))
 }
 
