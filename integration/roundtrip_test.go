@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"fmt"
 	"net/url"
 	"sync/atomic"
 	"testing"
@@ -138,4 +139,49 @@ func sameCounts(a, b map[string]int) bool {
 		}
 	}
 	return true
+}
+
+// TestShutdownHandsBackInBatches: a node that stops hands its tasks back
+// in a few writes, not one per task.
+func TestShutdownHandsBackInBatches(t *testing.T) {
+	e := newEnv(t)
+	mongo, err := url.Parse(e.stack.MongoURI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	relay, err := skaldtest.NewCommandRelay(mongo.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(relay.Close)
+	p := &probe{}
+	cls := newClass("HandBack", p)
+	n := e.startNode("hb", node.Options{}, func(c *config.Config) {
+		c.MongoHost = "mongodb://" + relay.Addr() + "/"
+		c.ReconcilePeriod = time.Hour
+	}, cls)
+	const count = 40
+	ids := make([]string, count)
+	for i := range ids {
+		ids[i] = e.id(fmt.Sprintf("hb-%02d", i))
+		e.create(ids[i], cls, params{Value: i})
+		e.assign(ids[i], n)
+	}
+	for _, id := range ids {
+		e.running(id, n, 1)
+	}
+	relay.ResetCommands()
+	if err := n.stop(); err != nil {
+		t.Fatal(err)
+	}
+	writes := relay.Commands()["update"]
+	t.Logf("%d tasks handed back in %d writes (%v)", count, writes, relay.Commands())
+	if writes == 0 || writes > count/4 {
+		t.Errorf("%d tasks handed back in %d writes (%v); want a few batches", count, writes, relay.Commands())
+	}
+	for _, id := range ids {
+		if got, err := e.store.Get(e.ctx, id); err != nil || got.LifecycleStatus != task.Created || got.Executor != nil {
+			t.Errorf("%s after the shutdown: %s %v", id, describe(got), err)
+		}
+	}
 }

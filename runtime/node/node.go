@@ -265,7 +265,7 @@ func (n *Node) connect(ctx context.Context) (event.Broker, error) {
 		Connect: func(ctx context.Context) error {
 			store, err := task.Open(ctx, n.cfg.MongoHost, n.cfg.DBName)
 			if err == nil {
-				n.store, n.w = store, gated{w: store, sem: make(chan struct{}, 8)}
+				n.store, n.w = store, newGated(store, n.cfg.SkaldID)
 			}
 			return err
 		}}}

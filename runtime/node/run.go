@@ -475,6 +475,13 @@ func (n *Node) forget(r *run) {
 type gated struct {
 	w   writer
 	sem chan struct{}
+	hb  *handBacks // batches hand-backs, through the same gate
+}
+
+func newGated(store *task.Store, executor string) gated {
+	g := gated{w: store, sem: make(chan struct{}, 8)}
+	g.hb = &handBacks{store: store, executor: executor, gate: g.do}
+	return g
 }
 
 func (g gated) do(ctx context.Context, f func() error) error {
@@ -499,8 +506,11 @@ func (g gated) Report(ctx context.Context, ref task.Ref, status task.Status, fai
 	return g.do(ctx, func() error { return g.w.Report(ctx, ref, status, failure) })
 }
 
+// HandBack is not gated as a whole: the callers that wait for a batch to
+// be written must not hold the gate meanwhile, or the batch could never
+// grow past its size.
 func (g gated) HandBack(ctx context.Context, ref task.Ref) error {
-	return g.do(ctx, func() error { return g.w.HandBack(ctx, ref) })
+	return g.hb.handBack(ctx, ref)
 }
 
 func (g gated) MarkStuck(ctx context.Context, ref task.Ref, note string) error {

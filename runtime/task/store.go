@@ -275,33 +275,41 @@ func (s *Store) StartedFrom(ctx context.Context, executor string, from Status, r
 		bson.E{Key: "executor", Value: executor}, bson.E{Key: "lifecycleStatus", Value: from})
 }
 
-// startedMany writes Running for refs under conds. The key list comes
-// last: servers that match filters in order (FerretDB) then reject other
-// documents on the cheap conditions before searching the list.
+// startedMany writes Running for refs under conds.
 func (s *Store) startedMany(ctx context.Context, refs []Ref, version int64, conds ...bson.E) (int64, error) {
+	return s.fencedMany(ctx, "reporting Running", refs, bson.D{
+		{Key: "$set", Value: bson.D{
+			{Key: "lifecycleStatus", Value: Running},
+			{Key: "appliedAttachmentsVersion", Value: version},
+			{Key: "updateDateTime", Value: NowMillis()},
+		}},
+		clearedOnStart,
+	}, conds...)
+}
+
+// fencedMany applies update, in one write, to the tasks of refs that are
+// still in the epoch of refs (one for all) and meet conds, each addressed
+// by its _id (Ref.Key, which must be set). It returns how many matched;
+// fewer than len(refs) means some were fenced, and the single-task write
+// tells which. The key list comes last: servers that match filters in
+// order (FerretDB) then reject other documents on the cheap conditions
+// before searching the list.
+func (s *Store) fencedMany(ctx context.Context, what string, refs []Ref, update bson.D, conds ...bson.E) (int64, error) {
 	if len(refs) == 0 {
 		return 0, nil
 	}
 	keys := make(bson.A, len(refs))
 	for i, r := range refs {
 		if r.Key == nil || r.Epoch != refs[0].Epoch {
-			return 0, errors.New("task: StartedAll needs refs with keys and one epoch")
+			return 0, errors.New("task: a write of many tasks needs refs with keys and one epoch")
 		}
 		keys[i] = r.Key
 	}
 	filter := append(bson.D{{Key: "assignmentEpoch", Value: epochFilter(refs[0].Epoch)}}, conds...)
 	filter = append(filter, bson.E{Key: "_id", Value: bson.D{{Key: "$in", Value: keys}}})
-	res, err := s.coll.UpdateMany(ctx, filter,
-		bson.D{
-			{Key: "$set", Value: bson.D{
-				{Key: "lifecycleStatus", Value: Running},
-				{Key: "appliedAttachmentsVersion", Value: version},
-				{Key: "updateDateTime", Value: NowMillis()},
-			}},
-			clearedOnStart,
-		})
+	res, err := s.coll.UpdateMany(ctx, filter, update)
 	if err != nil {
-		return 0, fmt.Errorf("reporting %d tasks Running: %w", len(refs), err)
+		return 0, fmt.Errorf("%s: %d tasks: %w", what, len(refs), err)
 	}
 	return res.MatchedCount, nil
 }
@@ -387,13 +395,29 @@ func (s *Store) fenced(ctx context.Context, ref Ref, update bson.D, conds ...bso
 // a controller can give it to another node. A node does this for its tasks
 // when it shuts down. A cancelled task is not handed back (ErrFenced).
 func (s *Store) HandBack(ctx context.Context, ref Ref) error {
-	return s.fenced(ctx, ref, bson.D{
+	return s.fenced(ctx, ref, handBack(), notCancelled)
+}
+
+func handBack() bson.D {
+	return bson.D{
 		{Key: "$set", Value: bson.D{
 			{Key: "lifecycleStatus", Value: Created},
 			{Key: "updateDateTime", Value: NowMillis()},
 		}},
 		{Key: "$unset", Value: bson.D{{Key: "executor", Value: ""}}},
-	}, notCancelled)
+	}
+}
+
+// HandBackAll is HandBack for many tasks of executor in one write: tasks
+// that share an assignment epoch, each addressed by its _id (Ref.Key,
+// which must be set). It returns how many it handed back; fewer than
+// len(refs) means some were fenced or cancelled, and HandBack tells which.
+// The filter names the executor, an equality that FerretDB evaluates in
+// SQL, so that only this node's documents reach the key list: a node
+// stopping with thousands of tasks hands them back in a few writes.
+func (s *Store) HandBackAll(ctx context.Context, executor string, refs []Ref) (int64, error) {
+	return s.fencedMany(ctx, "handing back", refs, handBack(),
+		bson.E{Key: "executor", Value: executor}, notCancelled)
 }
 
 // GetMany reads the tasks with the given ids: by _id in one query, then,
