@@ -184,6 +184,16 @@ func TestDashboardEditsAttachmentsOfARunningTask(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitJS(t, ctx, "the task running again", `document.getElementById('status')?.textContent === 'Running' && Number(document.getElementById('epoch')?.textContent) > 1`)
+
+	// Another node publishes a different schema for the class: the node
+	// list shows the conflict on both.
+	e.fakeNode("rogue-node", "node", "Other")
+	e.publishSchema("rogue-node", "Camera", `{"type":"object"}`)
+	if err := chromedp.Do(ctx, chromedp.Navigate(c.url+"/dashboard/#/")); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, "the schema conflict in the node list",
+		`['dash-node', 'rogue-node'].every((id) => document.querySelector('#nodes tr[data-node="' + id + '"] .schema-conflict')?.textContent === 'schema conflict: Camera')`)
 	if p := problems(); len(p) > 0 {
 		t.Errorf("the page reported errors:\n%s", strings.Join(p, "\n"))
 	}
