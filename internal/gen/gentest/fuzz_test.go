@@ -56,3 +56,13 @@ func FuzzDecodePipeline(f *testing.F) {
 		roundTrip(t, data, gentest.DecodePipeline, gentest.EncodePipeline)
 	})
 }
+
+// FuzzDecodeTagged covers the generated validation of every tag: no
+// input may make it panic, and what it accepts round-trips.
+func FuzzDecodeTagged(f *testing.F) {
+	f.Add([]byte(`{"name":"cam","tags":["ab"],"start":"2024-01-02T03:04:05Z","ptr":5,"main":{"id":"m"},"legacy":{"even":3}}`))
+	f.Add([]byte(`{"labels":{"a":"x","a":"y"},"byMode":{"fast":1e2},"grid":[[1],[2,3,4]],"itemMap":{"k":{}}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		roundTrip(t, data, gentest.DecodeTagged, gentest.EncodeTagged)
+	})
+}

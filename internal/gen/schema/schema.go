@@ -21,8 +21,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"math"
-	"math/big"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -34,14 +34,14 @@ const Draft = "https://json-schema.org/draft/2020-12/schema"
 
 // Model returns the schema of m, indented.
 func Model(m *model.Struct) ([]byte, error) {
-	b := &builder{defs: make(map[*model.Struct]bool), top: m}
-	root := b.object(m)
+	b := &builder{defs: make(map[def]bool), top: m}
+	root := b.object(def{m, true})
 	root = append(obj{{"$schema", Draft}, {"title", m.Name}}, root...)
 	if len(b.order) > 0 {
 		defs := obj{}
 		// object may add to b.order: walk it by index.
 		for i := 0; i < len(b.order); i++ {
-			defs = append(defs, kv{b.order[i].Name, b.object(b.order[i])})
+			defs = append(defs, kv{b.order[i].name(), b.object(b.order[i])})
 		}
 		root = append(root, kv{"$defs", defs})
 	}
@@ -107,19 +107,37 @@ func (o *obj) set(k string, v any) {
 
 type builder struct {
 	top   *model.Struct
-	defs  map[*model.Struct]bool
-	order []*model.Struct
+	defs  map[def]bool
+	order []def
 }
 
-func (b *builder) ref(s *model.Struct) obj {
-	if s == b.top {
+// def is a struct as validation sees it. validator/v10 does not descend
+// into the elements of a slice or map without dive, nor below
+// validate:"-"; a struct reached that way is only decoded: its fields
+// must have their types and the required ones must be present, but no
+// other rule applies. Such a struct has a $def of its own, named
+// <Name>.unvalidated.
+type def struct {
+	s       *model.Struct
+	checked bool
+}
+
+func (d def) name() string {
+	if d.checked {
+		return d.s.Name
+	}
+	return d.s.Name + ".unvalidated"
+}
+
+func (b *builder) ref(d def) obj {
+	if d.s == b.top && d.checked {
 		return obj{{"$ref", "#"}}
 	}
-	if !b.defs[s] {
-		b.defs[s] = true
-		b.order = append(b.order, s)
+	if !b.defs[d] {
+		b.defs[d] = true
+		b.order = append(b.order, d)
 	}
-	return obj{{"$ref", "#/$defs/" + pointerToken(s.Name)}}
+	return obj{{"$ref", "#/$defs/" + pointerToken(d.name())}}
 }
 
 // pointerToken escapes one JSON Pointer token for use in a "$ref" URI
@@ -129,20 +147,21 @@ func pointerToken(name string) string {
 	return (&url.URL{Fragment: name}).EscapedFragment()
 }
 
-func (b *builder) object(s *model.Struct) obj {
+func (b *builder) object(d def) obj {
+	s := d.s
 	base := "#"
-	if s != b.top {
-		base = "#/$defs/" + pointerToken(s.Name)
+	if s != b.top || !d.checked {
+		base = "#/$defs/" + pointerToken(d.name())
 	}
 	props := obj{}
 	var required []string
 	var all []any
 	for _, f := range s.Fields {
 		var rs *model.Rules
-		if !f.NoValidate && s.Fallback == "" {
+		if !f.NoValidate && s.Fallback == "" && d.checked {
 			rs = f.Rules
 		}
-		p := b.value(f.Type, rs)
+		p := b.value(f.Type, rs, d.checked && !f.NoValidate)
 		if f.Policy != model.Hot {
 			p = append(p, kv{"x-skald-update", f.Policy.String()})
 		}
@@ -161,8 +180,11 @@ func (b *builder) object(s *model.Struct) obj {
 				all = append(all, obj{{"not", obj{{"required", []string{k, k2}}}}})
 			}
 		}
+		// validator/v10 checks an absent field as its zero value, so a
+		// field whose zero value fails is as good as required.
+		mustGive := f.Required || d.checked && s.Fallback == "" && !f.NoValidate && zeroFails(f.Type, f.Rules, 0)
 		switch {
-		case !f.Required:
+		case !mustGive:
 		case len(f.Keys) == 1:
 			required = append(required, f.JSONName)
 		default:
@@ -190,7 +212,7 @@ const durationPattern = `^[-+]?(0|(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms
 const zeroDurationPattern = `^[-+]?(0|((0+(\.0*)?|\.0+)(ns|us|µs|μs|ms|s|m|h))+)$`
 
 // value is the schema of a t with rules rs.
-func (b *builder) value(t *model.Type, rs *model.Rules) obj {
+func (b *builder) value(t *model.Type, rs *model.Rules, checked bool) obj {
 	var list []model.Rule
 	var dive *model.Rules
 	if rs != nil {
@@ -235,14 +257,14 @@ func (b *builder) value(t *model.Type, rs *model.Rules) obj {
 	case model.Raw:
 		s = obj{}
 	case model.StructKind:
-		s = b.ref(t.Struct)
+		s = b.ref(def{t.Struct, checked})
 	case model.Slice, model.Array:
-		s = obj{{"type", "array"}, {"items", b.value(t.Elem, dive)}}
+		s = obj{{"type", "array"}, {"items", b.value(t.Elem, dive, checked && dive != nil)}}
 		if t.Kind == model.Array {
 			s = append(s, kv{"minItems", t.Len}, kv{"maxItems", t.Len})
 		}
 	case model.Map:
-		s = obj{{"type", "object"}, {"additionalProperties", b.value(t.Elem, dive)}}
+		s = obj{{"type", "object"}, {"additionalProperties", b.value(t.Elem, dive, checked && dive != nil)}}
 	}
 	// Rules after omitempty bind only a value that is not empty. Behind a
 	// pointer, or on a collection, "empty" is nil, which nullable covers;
@@ -280,6 +302,151 @@ func (b *builder) value(t *model.Type, rs *model.Rules) obj {
 		}
 	}
 	return s
+}
+
+// zeroSchema matches the JSON forms of t's zero value, or is nil when
+// that cannot be said. A time matches only in its canonical spelling:
+// another offset or a fraction of zero slips through, and the decoder still
+// refuses it.
+func zeroSchema(t *model.Type, depth int) obj {
+	if depth > 8 {
+		return nil
+	}
+	switch t.Kind {
+	case model.Pointer, model.Slice, model.Map:
+		return obj{{"type", "null"}}
+	case model.String, model.Bool, model.Int, model.Uint, model.Float:
+		return obj{{"const", zeroValue(t)}}
+	case model.Time:
+		return obj{{"const", "0001-01-01T00:00:00Z"}}
+	case model.Duration:
+		return obj{{"anyOf", []any{obj{{"const", 0}}, obj{{"type", "string"}, {"pattern", zeroDurationPattern}}}}}
+	case model.Array:
+		z := zeroSchema(t.Elem, depth+1)
+		if z == nil {
+			return nil
+		}
+		return obj{{"items", z}}
+	case model.StructKind:
+		props := obj{}
+		for _, f := range t.Struct.Fields {
+			z := zeroSchema(f.Type, depth+1)
+			if z == nil {
+				return nil
+			}
+			for _, k := range f.Keys {
+				props = append(props, kv{k, z})
+			}
+		}
+		return obj{{"type", "object"}, {"properties", props}}
+	case model.Raw:
+		return obj{{"not", obj{}}} // any value given is not nil
+	}
+	return nil
+}
+
+// zeroFails reports whether the zero value of t fails the rules rs, as
+// validator/v10 applies them to a field the document leaves out.
+func zeroFails(t *model.Type, rs *model.Rules, depth int) bool {
+	var list []model.Rule
+	var dive *model.Rules
+	if rs != nil {
+		list, dive = rs.List, rs.Dive
+	}
+	switch t.Kind {
+	case model.Pointer:
+		return !(len(list) == 0 && dive == nil || len(list) > 0 && list[0].Tag == "omitempty")
+	case model.Slice, model.Map, model.Raw:
+		return !nilPasses(list)
+	}
+	for _, r := range list {
+		if r.Tag == "omitempty" {
+			return false
+		}
+		if r.Tag == "required" || ruleFailsOnZero(t, r) {
+			return true
+		}
+	}
+	switch {
+	case t.Kind == model.StructKind && depth < 8 && t.Struct.Fallback == "":
+		for _, f := range t.Struct.Fields {
+			if !f.NoValidate && zeroFails(f.Type, f.Rules, depth+1) {
+				return true
+			}
+		}
+	case t.Kind == model.Array && dive != nil && t.Len > 0:
+		return zeroFails(t.Elem, dive, depth+1)
+	}
+	return false
+}
+
+// ruleFailsOnZero reports whether r fails on the zero value of t (an
+// array has its fixed length).
+func ruleFailsOnZero(t *model.Type, r model.Rule) bool {
+	sign := 0
+	switch n := r.Num.(type) {
+	case int64:
+		sign = cmpZero(n > 0, n < 0)
+	case uint64:
+		sign = cmpZero(n > 0, false)
+	case float64:
+		sign = cmpZero(n > 0, n < 0)
+	}
+	switch t.Kind {
+	case model.String:
+		switch r.Tag {
+		case "eq":
+			return r.Param != ""
+		case "ne":
+			return r.Param == ""
+		case "oneof":
+			return true // no choice is empty
+		case "url", "email", "uuid":
+			return true
+		}
+	case model.Bool:
+		switch b, _ := r.Num.(bool); r.Tag {
+		case "eq":
+			return b
+		case "ne":
+			return !b
+		}
+		return false
+	case model.Int, model.Uint:
+		if r.Tag == "oneof" {
+			return !slices.Contains(r.Values, "0")
+		}
+	case model.Array:
+		sign = cmpZero(r.Num.(int64) > t.Len, r.Num.(int64) < t.Len)
+	case model.Float, model.Duration:
+	default:
+		return false
+	}
+	switch r.Tag {
+	case "min", "gte":
+		return sign > 0
+	case "max", "lte":
+		return sign < 0
+	case "gt":
+		return sign >= 0
+	case "lt":
+		return sign <= 0
+	case "len", "eq":
+		return sign != 0
+	case "ne":
+		return sign == 0
+	}
+	return false
+}
+
+func cmpZero(pos, neg bool) int {
+	switch {
+	case pos:
+		return 1
+	case neg:
+		return -1
+	}
+	return 0
 }
 
 // zeroValue is the JSON form of a scalar's zero value, or nil.
@@ -389,26 +556,28 @@ func applyRule(s *obj, t *model.Type, r model.Rule, wasPtr bool) {
 		case model.Duration:
 			s.set("not", obj{{"anyOf", []any{obj{{"const", 0}}, obj{{"type", "string"}, {"pattern", zeroDurationPattern}}}}})
 		case model.Time:
-			// Other spellings of the zero time (another offset, a
-			// fraction) slip through; the decoder still refuses them.
-			s.set("not", obj{{"const", "0001-01-01T00:00:00Z"}})
+			s.set("not", zeroSchema(t, 0))
+		case model.StructKind:
+			// A struct is missing when every field holds its zero value.
+			if z := zeroSchema(t, 0); z != nil {
+				*s = obj{{"allOf", []any{*s, obj{{"not", z}}}}}
+			}
 		}
 	case "min", "gte":
-		if n, ok := num(); ok && lo != "" && t.Kind != model.Duration {
+		if n, ok := num(); ok && lo != "" {
 			s.set(lo, n)
 		}
 	case "max", "lte":
-		if n, ok := num(); ok && hi != "" && t.Kind != model.Duration {
+		if n, ok := num(); ok && hi != "" {
 			s.set(hi, n)
 		}
 	case "gt", "lt":
 		n, ok := r.Num.(int64)
 		switch {
-		case t.Kind == model.Int || t.Kind == model.Uint || t.Kind == model.Float:
+		case t.Kind == model.Int || t.Kind == model.Uint || t.Kind == model.Float || t.Kind == model.Duration:
 			if v, ok := num(); ok {
 				s.set(map[string]string{"gt": "exclusiveMinimum", "lt": "exclusiveMaximum"}[r.Tag], v)
 			}
-		case t.Kind == model.Duration:
 		case ok && lo != "" && r.Tag == "gt":
 			s.set(lo, n+1)
 		case ok && hi != "" && r.Tag == "lt" && n > 0:
@@ -418,6 +587,7 @@ func applyRule(s *obj, t *model.Type, r model.Rule, wasPtr bool) {
 		}
 	case "len":
 		if n, ok := num(); ok && lo != "" && t.Kind != model.Duration {
+			// validator/v10 has no len for durations; skaldgen refuses it.
 			if eqK == "const" {
 				s.set("const", n)
 			} else {
@@ -471,16 +641,15 @@ func intRange(t *model.Type) (lo, hi any) {
 	return -(int64(1) << (bits - 1)), int64(uint64(1)<<(bits-1) - 1)
 }
 
-// floatLimit is the smallest magnitude that strconv.ParseFloat rounds to
-// infinity for a float of the given size: the largest finite value plus
-// half a unit in its last place, written out in full.
+// floatLimit bounds the magnitude of a float of the given size: the
+// smallest number with few digits above the largest finite value plus half
+// a unit in its last place, from where strconv.ParseFloat rounds to
+// infinity. (The exact limits have 39 and 309 digits; between them and
+// these, the schema refuses a few numbers that the decoder would round
+// down to the largest float.)
 func floatLimit(bits int) string {
-	mant, exp := 53, 1024
 	if bits == 32 {
-		mant, exp = 24, 128
+		return "3.4028235677973367e38"
 	}
-	// 2^exp - 2^(exp-mant-1)
-	v := new(big.Int).Lsh(big.NewInt(1), uint(exp))
-	v.Sub(v, new(big.Int).Lsh(big.NewInt(1), uint(exp-mant-1)))
-	return v.String()
+	return "1.7976931348623159e308"
 }
