@@ -173,16 +173,16 @@ func TestSchemaIntegerSpellings(t *testing.T) {
 	v := cschema.NewValidator()
 	s := subjects()[0]
 	for doc, want := range map[string]bool{
-		`{"rtspUrl":"rtsp://a/b","fixFrame":100}`:     true,
-		`{"rtspUrl":"rtsp://a/b","fixFrame":1e2}`:     true,
-		`{"rtspUrl":"rtsp://a/b","fixFrame":100.0}`:   true,
-		`{"rtspUrl":"rtsp://a/b","fixFrame":2.50e1}`:  true,
-		`{"rtspUrl":"rtsp://a/b","fixFrame":1.5}`:     false,
-		`{"rtspUrl":"rtsp://a/b","fixFrame":1e-1}`:    false,
-		`{"rtspUrl":"rtsp://a/b","fixFrame":"100"}`:   false,
-		`{"rtspUrl":"rtsp://a/b","fixFrame":1e3}`:     true,
-		`{"rtspUrl":"rtsp://a/b","fixFrame":1.001e3}`: false,
-		`{"rtsp_url":"rtsp://a/b","fix_frame":60}`:    true,
+		`{"rtspUrl":"rtsp://a/b","fixFrame":100}`:                        true,
+		`{"rtspUrl":"rtsp://a/b","fixFrame":1e2}`:                        true,
+		`{"rtspUrl":"rtsp://a/b","fixFrame":100.0}`:                      true,
+		`{"rtspUrl":"rtsp://a/b","fixFrame":2.50e1}`:                     true,
+		`{"rtspUrl":"rtsp://a/b","fixFrame":1.5}`:                        false,
+		`{"rtspUrl":"rtsp://a/b","fixFrame":1e-1}`:                       false,
+		`{"rtspUrl":"rtsp://a/b","fixFrame":"100"}`:                      false,
+		`{"rtspUrl":"rtsp://a/b","fixFrame":1e3}`:                        true,
+		`{"rtspUrl":"rtsp://a/b","fixFrame":1.001e3}`:                    false,
+		`{"rtsp_url":"rtsp://a/b","fix_frame":60}`:                       true,
 		`{"rtsp_url":"rtsp://a/b","rtspUrl":"rtsp://a/b","fixFrame":60}`: false,
 	} {
 		if got := agree(t, v, s, []byte(doc)); got != want {
