@@ -11,11 +11,13 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	cschema "github.com/skalds-go/skalds/controller/schema"
 	"github.com/skalds-go/skalds/example/worker"
+	"github.com/skalds-go/skalds/internal/gen"
 	"github.com/skalds-go/skalds/internal/gen/gentest"
 	"github.com/skalds-go/skalds/testdata/gen/hooks"
 	nested "github.com/skalds-go/skalds/testdata/gen/nested"
@@ -57,11 +59,11 @@ func subjects() []subject {
 	return []subject{
 		{name: "example", schema: worker.MySimpleWorkerClass.JSONSchema, decode: decodeErr(worker.DecodeMySimpleDataModel)},
 		{name: "pipeline", schema: gentest.PipelineWorkerClass.JSONSchema, decode: decodeErr(gentest.DecodePipeline)},
-		{name: "stream", schema: gentest.SchemaOf("Stream"), decode: decodeErr(gentest.DecodeStream), fixed: map[string]func(*rand.Rand) string{
+		{name: "stream", schema: generated("Stream"), decode: decodeErr(gentest.DecodeStream), fixed: map[string]func(*rand.Rand) string{
 			"threshold": durs("0", "0.5", "1", "-0.5", "1.5"),
 			"interval":  durs(`"1s"`, `"1m"`, `1000000`, `999999`),
 		}},
-		{name: "tagged", schema: gentest.SchemaOf("Tagged"), decode: decodeErr(gentest.DecodeTagged), fixed: map[string]func(*rand.Rand) string{
+		{name: "tagged", schema: generated("Tagged"), decode: decodeErr(gentest.DecodeTagged), fixed: map[string]func(*rand.Rand) string{
 			"every":   durs(`"1s"`, `"1h"`, `"30m"`, `1000000000`, `"1h0m0s"`, `999999999`, `3600000000001`),
 			"ratio32": durs("0.05", "0.5", "0.95", "0.2"),
 			"raw":     durs(`1`, `"a"`, `[1,2]`, `{}`, `null`),
@@ -70,6 +72,31 @@ func subjects() []subject {
 		{name: "nested", schema: golden("nested", "Scene"), decode: decodeErr(nested.DecodeScene)},
 		{name: "hooks", schema: golden("hooks", "Params"), decode: decodeErr(hooks.DecodeParams)},
 	}
+}
+
+// generatedSchemas are the schemas skaldgen writes for this package's
+// models, of which only the worker's is compiled in.
+var generatedSchemas = sync.OnceValues(func() (map[string][]byte, error) {
+	dir, err := filepath.Abs(".")
+	if err != nil {
+		return nil, err
+	}
+	res, err := gen.Generate(gen.Options{Dir: dir})
+	if err != nil {
+		return nil, err
+	}
+	return res.Schemas()
+})
+
+func generated(model string) []byte {
+	all, err := generatedSchemas()
+	if err != nil {
+		panic(err)
+	}
+	if all[model+".schema.json"] == nil {
+		panic("skaldgen wrote no schema for " + model)
+	}
+	return all[model+".schema.json"]
 }
 
 // golden reads the committed schema of a generator test case.
