@@ -2,7 +2,6 @@ package integration
 
 import (
 	"fmt"
-	"net/url"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -34,22 +33,11 @@ func TestRoundTripsPerOperation(t *testing.T) {
 		produces.Add(1)
 		return nil, nil, false
 	})
-	mongo, err := url.Parse(e.stack.MongoURI)
-	if err != nil {
-		t.Fatal(err)
-	}
-	relay := func() *skaldtest.Relay {
-		r, err := skaldtest.NewCommandRelay(mongo.Host)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(r.Close)
-		return r
-	}
-	clientRelay, nodeRelay := relay(), relay()
+	clientRelay, clientURI := skaldtest.CommandRelayFor(t, e.stack.MongoURI)
+	nodeRelay, nodeURI := skaldtest.CommandRelayFor(t, e.stack.MongoURI)
 
 	cfg := e.cfg
-	cfg.MongoHost = "mongodb://" + clientRelay.Addr() + "/"
+	cfg.MongoHost = clientURI
 	c, err := client.New(e.ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -58,7 +46,7 @@ func TestRoundTripsPerOperation(t *testing.T) {
 	p := &probe{}
 	cls := newClass("RoundTrips", p)
 	n := e.startNode("rt", node.Options{}, func(c *config.Config) {
-		c.MongoHost = "mongodb://" + nodeRelay.Addr() + "/"
+		c.MongoHost = nodeURI
 		c.ReconcilePeriod = time.Hour // no periodic read in the counts
 	}, cls)
 	id := e.id("rt")
@@ -145,19 +133,11 @@ func sameCounts(a, b map[string]int) bool {
 // in a few writes, not one per task.
 func TestShutdownHandsBackInBatches(t *testing.T) {
 	e := newEnv(t)
-	mongo, err := url.Parse(e.stack.MongoURI)
-	if err != nil {
-		t.Fatal(err)
-	}
-	relay, err := skaldtest.NewCommandRelay(mongo.Host)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(relay.Close)
+	relay, uri := skaldtest.CommandRelayFor(t, e.stack.MongoURI)
 	p := &probe{}
 	cls := newClass("HandBack", p)
 	n := e.startNode("hb", node.Options{}, func(c *config.Config) {
-		c.MongoHost = "mongodb://" + relay.Addr() + "/"
+		c.MongoHost = uri
 		c.ReconcilePeriod = time.Hour
 	}, cls)
 	const count = 40

@@ -5,7 +5,9 @@ import (
 	"encoding/binary"
 	"io"
 	"net"
+	"net/url"
 	"sync"
+	"testing"
 	"time"
 )
 
@@ -211,4 +213,23 @@ func commandName(msg []byte) string {
 		return string(name[:i])
 	}
 	return ""
+}
+
+// CommandRelayFor starts a NewCommandRelay to the MongoDB server of uri
+// (mongodb://host:port/...) for the test, closed when it ends, and returns
+// it with the URI that goes through it.
+func CommandRelayFor(t testing.TB, uri string) (*Relay, string) {
+	t.Helper()
+	u, err := url.Parse(uri)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := NewCommandRelay(u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.Close)
+	through := *u
+	through.Host = r.Addr()
+	return r, through.String()
 }

@@ -3,7 +3,6 @@ package controller
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"testing"
 	"time"
 
@@ -25,16 +24,8 @@ func TestDispatchCycleRoundTrips(t *testing.T) {
 	for i := range n {
 		e.create(fmt.Sprintf("rt-%d", i), "RT", 0)
 	}
-	mongo, err := url.Parse(e.stack.MongoURI)
-	if err != nil {
-		t.Fatal(err)
-	}
-	relay, err := skaldtest.NewCommandRelay(mongo.Host)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(relay.Close)
-	store, err := task.Open(e.ctx, "mongodb://"+relay.Addr()+"/", "skalds")
+	relay, uri := skaldtest.CommandRelayFor(t, e.stack.MongoURI)
+	store, err := task.Open(e.ctx, uri, "skalds")
 	if err != nil {
 		t.Fatal(err)
 	}
