@@ -191,6 +191,9 @@ func TestRestartedNodeResumesItsTask(t *testing.T) {
 	e.create(id, cls, params{Value: 3})
 	epoch := e.assign(id, a)
 	e.running(id, a, epoch)
+	// Running is written before the worker starts: wait for main, or a
+	// stop that comes first leaves it out and counts no start.
+	e.await(0, "main running", "taskId", id, "value", 3)
 	if err := a.stop(); err != nil {
 		t.Fatal(err)
 	}
