@@ -36,12 +36,21 @@ func (h *health) isDown() bool {
 }
 
 // storeBound tells whether a request reads or writes MongoDB, and so is
-// answered 503 during an outage. The event streams are served from memory,
-// and the health endpoint reports the outage itself.
+// answered 503 during an outage. The node list, the classes and the
+// event streams are served from Redis and memory and stay up; the health
+// endpoint reports the outage itself.
 func storeBound(r *http.Request) bool {
 	p := r.URL.Path
-	return strings.HasPrefix(p, "/api/") && !strings.HasPrefix(p, "/api/events/") &&
-		!strings.HasPrefix(p, "/api/system/health")
+	switch {
+	case strings.HasPrefix(p, "/api/tasks"):
+		return true
+	case strings.HasPrefix(p, "/api/skalds/"):
+		return strings.HasSuffix(p, "/tasks")
+	case strings.HasPrefix(p, "/api/system/"):
+		return strings.HasPrefix(p, "/api/system/metrics") || strings.HasPrefix(p, "/api/system/analytics/") ||
+			strings.HasPrefix(p, "/api/system/dashboard/")
+	}
+	return false
 }
 
 // waits tells whether a request may wait beyond StoreTimeout on purpose:

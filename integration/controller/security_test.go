@@ -278,6 +278,10 @@ func TestAPIAnswers503AtOnceWhileMongoIsUnreachable(t *testing.T) {
 			t.Fatalf("a request while MongoDB is known to be down: %d, Retry-After %q, after %s", code, h.Get("Retry-After"), took)
 		}
 	}
+	// What Redis and memory serve stays up.
+	if code := c.call(t, "GET", "/api/skalds", "", nil, nil); code != 200 {
+		t.Errorf("the node list in a MongoDB outage: %d", code)
+	}
 	// The health endpoint says what is down, not the driver's text.
 	var health struct {
 		Services map[string]string `json:"services"`
