@@ -148,7 +148,14 @@ func run(ctx context.Context, s settings) error {
 	if b.dir, err = os.MkdirTemp("", "sidebyside"); err != nil {
 		return err
 	}
-	defer os.RemoveAll(b.dir)
+	keep := true
+	defer func() {
+		if keep {
+			fmt.Fprintf(os.Stderr, "the nodes' output is kept in %s\n", b.dir)
+		} else {
+			os.RemoveAll(b.dir)
+		}
+	}()
 	if s.only != "go" {
 		if err := b.findPython(); err != nil {
 			return err
@@ -185,6 +192,7 @@ func run(ctx context.Context, s settings) error {
 		results = append(results, r)
 	}
 	printTable(os.Stdout, s, fl, results)
+	keep = false
 	return nil
 }
 
@@ -346,7 +354,7 @@ func (b *bench) goSide() *side {
 			if err != nil {
 				return nil, err
 			}
-			p, err := startProc(b.dir, b.stack.Env(), self, "-node", id)
+			p, err := startProc(b.dir, id, b.stack.Env(), self, "-node", id)
 			if err != nil {
 				return nil, err
 			}
@@ -369,7 +377,7 @@ func (b *bench) pythonSide() *side {
 		start: func(ctx context.Context, id string) (*proc, error) {
 			env := append(b.stack.Env(), "PYTHONPATH="+b.s.pyDir, "PYTHONUNBUFFERED=1", "PYTHONDONTWRITEBYTECODE=1",
 				"LOG_PATH="+filepath.Join(b.dir, id), "SKALD_ID="+id)
-			p, err := startProc(b.dir, env, b.s.python, filepath.Join(b.s.pyDir, "skald_node.py"))
+			p, err := startProc(b.dir, id, env, b.s.python, filepath.Join(b.s.pyDir, "skald_node.py"))
 			if err != nil {
 				return nil, err
 			}
@@ -440,7 +448,7 @@ type result struct {
 	rssBase, rssN        int64 // node process tree, kB
 	pssBase, pssN        int64
 	cpuBase, cpuN        float64 // cores busy, over the idle window
-	startup              time.Duration
+	startup, stopN       time.Duration
 	processesN, tasksRun int
 }
 
@@ -566,7 +574,7 @@ func (b *bench) measure(ctx context.Context, sd *side) (*result, error) {
 	if r.cpuN, err = busy(ctx, p.pid(), b.s.idle); err != nil {
 		return nil, err
 	}
-	if err := b.cancel(ctx, p, sd, idle, tasks.Cancel, taskID, 0, b.s.tasks); err != nil {
+	if r.stopN, err = b.cancel(ctx, p, sd, idle, tasks.Cancel, taskID, 0, b.s.tasks); err != nil {
 		return nil, err
 	}
 
@@ -576,7 +584,7 @@ func (b *bench) measure(ctx context.Context, sd *side) (*result, error) {
 		return nil, err
 	}
 	r.tasksRun = b.s.start
-	if err := b.cancel(ctx, p, sd, idle, tasks.Cancel, taskID, base, base+b.s.start); err != nil {
+	if _, err := b.cancel(ctx, p, sd, idle, tasks.Cancel, taskID, base, base+b.s.start); err != nil {
 		return nil, err
 	}
 	if p.exited() {
@@ -585,17 +593,21 @@ func (b *bench) measure(ctx context.Context, sd *side) (*result, error) {
 	return r, nil
 }
 
-// cancel cancels tasks from..to-1 and waits until their workers stopped:
-// for Python, until the node has no processes left but those of idle.
-func (b *bench) cancel(ctx context.Context, p *proc, sd *side, idle map[int]bool, cancel func(context.Context, string) error, taskID func(int) string, from, to int) error {
+// cancel cancels tasks from..to-1 and waits until their workers stopped
+// (for Python, until the node has no processes left but those of idle);
+// it returns how long that took.
+func (b *bench) cancel(ctx context.Context, p *proc, sd *side, idle map[int]bool, cancel func(context.Context, string) error, taskID func(int) string, from, to int) (time.Duration, error) {
 	mark := p.out.mark()
+	t0 := time.Now()
 	for i := from; i < to; i++ {
 		if err := cancel(ctx, taskID(i)); err != nil {
-			return err
+			return 0, err
 		}
 	}
 	if sd.workersForked {
-		wctx, stop := context.WithTimeout(ctx, 2*time.Minute)
+		// A Python Skald stops its workers one after the other, each in
+		// a few seconds.
+		wctx, stop := context.WithTimeout(ctx, time.Minute+time.Duration(to-from)*10*time.Second)
 		defer stop()
 		workers := func() (n int) {
 			for _, c := range descendants(p.pid()) {
@@ -607,21 +619,26 @@ func (b *bench) cancel(ctx context.Context, p *proc, sd *side, idle map[int]bool
 		}
 		for {
 			if workers() == 0 {
-				return nil
+				return time.Since(t0), nil
 			}
 			select {
 			case <-wctx.Done():
-				return fmt.Errorf("%d worker processes still running after the cancel", workers())
+				return 0, fmt.Errorf("%d worker processes still running after the cancel", workers())
 			case <-time.After(100 * time.Millisecond):
 			}
 		}
 	}
+	var last time.Time
 	for i := from; i < to; i++ {
-		if _, err := p.await(ctx, mark, regexp.MustCompile(`msg=released .*taskId=`+regexp.QuoteMeta(taskID(i))+`( |$)`), time.Minute); err != nil {
-			return err
+		at, err := p.await(ctx, mark, regexp.MustCompile(`msg=released .*taskId=`+regexp.QuoteMeta(taskID(i))+`( |$)`), time.Minute)
+		if err != nil {
+			return 0, err
+		}
+		if at.After(last) {
+			last = at
 		}
 	}
-	return nil
+	return last.Sub(t0), nil
 }
 
 // ---- output --------------------------------------------------------------
@@ -656,6 +673,7 @@ func printTable(w io.Writer, s settings, f *floor, rs []*result) {
 		{"RSS per running task", func(r *result) float64 { return float64(r.rssN-r.rssBase) / float64(s.tasks) }, perTask},
 		{"PSS per running task", func(r *result) float64 { return float64(r.pssN-r.pssBase) / float64(s.tasks) }, perTask},
 		{fmt.Sprintf("start-up of %d assigned tasks", s.start), func(r *result) float64 { return float64(r.startup) }, func(v float64) string { return fmt.Sprintf("%.2f s", v/1e9) }},
+		{fmt.Sprintf("cancel of %d tasks, until all stopped", s.tasks), func(r *result) float64 { return float64(r.stopN) }, func(v float64) string { return fmt.Sprintf("%.2f s", v/1e9) }},
 		{"CPU per idle running task", func(r *result) float64 { return (r.cpuN - r.cpuBase) / float64(s.tasks) }, func(v float64) string { return fmt.Sprintf("%.3f%% of a core", 100*v) }},
 	}
 	fmt.Fprintf(w, "\nGo node vs Python node (Python / Go in the last column):\n\n| Measure |")
@@ -735,7 +753,13 @@ func (l *lines) tail(n int) string {
 	return strings.Join(s, "\n")
 }
 
-func startProc(dir string, env []string, name string, args ...string) (*proc, error) {
+// startProc starts the node called id; its output also goes to
+// dir/id.log.
+func startProc(dir, id string, env []string, name string, args ...string) (*proc, error) {
+	logFile, err := os.Create(filepath.Join(dir, id+".log"))
+	if err != nil {
+		return nil, err
+	}
 	cmd := exec.Command(name, args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
@@ -751,8 +775,10 @@ func startProc(dir string, env []string, name string, args ...string) (*proc, er
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
 		for sc.Scan() {
 			p.out.add(sc.Text())
+			fmt.Fprintln(logFile, sc.Text())
 		}
-		_, _ = io.Copy(io.Discard, pr)
+		_, _ = io.Copy(logFile, pr)
+		_ = logFile.Close()
 	}()
 	go func() {
 		p.err = cmd.Wait()

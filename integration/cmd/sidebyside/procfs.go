@@ -18,7 +18,9 @@ import (
 // is 100 on every Linux architecture Go supports.
 const clockTicks = 100
 
-// descendants returns the pids of every process below pid.
+// descendants returns the pids of every live process below pid. Zombies
+// (a Python Skald does not always reap the workers it stopped) hold no
+// memory and run nothing, so they are left out.
 func descendants(pid int) []int {
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
@@ -30,7 +32,7 @@ func descendants(pid int) []int {
 		if err != nil {
 			continue
 		}
-		if st, err := stat(p); err == nil {
+		if st, err := stat(p); err == nil && st.state != "Z" {
 			children[st.ppid] = append(children[st.ppid], p)
 		}
 	}
@@ -48,6 +50,7 @@ func descendants(pid int) []int {
 }
 
 type procStat struct {
+	state string
 	ppid  int
 	ticks int64 // utime + stime
 }
@@ -67,7 +70,7 @@ func stat(pid int) (procStat, error) {
 	ppid, _ := strconv.Atoi(f[1])
 	ut, _ := strconv.ParseInt(f[11], 10, 64)
 	st, _ := strconv.ParseInt(f[12], 10, 64)
-	return procStat{ppid: ppid, ticks: ut + st}, nil
+	return procStat{state: f[0], ppid: ppid, ticks: ut + st}, nil
 }
 
 // kB returns the value of key (in kB) in a /proc file of pid.
