@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -352,5 +353,24 @@ func TestWaitingUpdatesShareTheEventFeed(t *testing.T) {
 	polls := 2*int(wait/(100*time.Millisecond)) + 5 // slack for a loaded machine
 	if cmds["find"] > waiters+polls || cmds["findAndModify"] != waiters {
 		t.Errorf("MongoDB commands during %d waits of %s: %v; want at most %d finds and %d findAndModify", waiters, wait, cmds, waiters+polls, waiters)
+	}
+}
+
+// TestAPISlowQueryFailsAlone gives the API a store timeout no MongoDB call
+// can meet: each request gets its own 503, and MongoDB, which answers
+// pings, is not taken for down.
+func TestAPISlowQueryFailsAlone(t *testing.T) {
+	e := newEnv(t)
+	e.create("slow-1", "Api", 0)
+	s := e.serve(listen(t, "127.0.0.1:0"), func(c *ctl.Config) { c.StoreTimeout = time.Microsecond })
+	c := &controller{url: s.url}
+	e.await("the API", func() bool { return c.call(t, "GET", "/api", "", nil, nil) == 200 })
+	for range 3 {
+		var eb errBody
+		code, h, body := c.raw(t, "GET", "/api/tasks/slow-1", "", "")
+		_ = json.Unmarshal(body, &eb)
+		if code != http.StatusServiceUnavailable || h.Get("Retry-After") == "" || !strings.Contains(eb.Error, "did not answer within 1µs") {
+			t.Fatalf("a query past the store timeout: %d %s", code, body)
+		}
 	}
 }
