@@ -92,6 +92,26 @@ func TestImmutableFieldIsRefusedByClientAndNode(t *testing.T) {
 	if _, _, _, updates := p.snapshot(); len(updates) != 0 {
 		t.Fatalf("the update hook ran for a refused change: %v", updates)
 	}
+
+	// The stored attachments now hold the refused value 3; the worker runs
+	// with 1. The typed client checks against what runs: it refuses 3,
+	// which the node would refuse, and lets through a change that keeps 1.
+	if _, err := newTyped(e, cls).Update(e.ctx, id, params{Mode: "wait", Value: 3}); err == nil ||
+		!strings.Contains(err.Error(), "$.value: may not change while the task runs") {
+		t.Fatalf("client update to the stored but refused value: got %v, want the immutable error", err)
+	}
+	mark = e.logs.Mark()
+	version, err = newTyped(e, cls).Update(e.ctx, id, params{Mode: "wait", Value: 1})
+	if err != nil {
+		t.Fatalf("client update that keeps the running value: %v", err)
+	}
+	e.await(mark, "attachments applied", "taskId", id, "attachmentsVersion", version)
+	got := e.waitTask(id, "the update applied", func(tk *task.Task) bool {
+		return tk.AppliedAttachmentsVersion == version && tk.AttachmentsRejection == nil
+	})
+	if applied, err := cls.Decode(got.AppliedAttachments); err != nil || applied != (params{Mode: "wait", Value: 1}) {
+		t.Fatalf("appliedAttachments %s (%v), want the applied update", got.AppliedAttachments, err)
+	}
 }
 
 func TestNodePublishesClassSchemas(t *testing.T) {

@@ -49,7 +49,9 @@ func (t *Typed[M]) Assign(ctx context.Context, id, skaldID string) (epoch int64,
 // When the class has update policies, Update first reads the task and
 // refuses a change of an immutable field with codec.Errors naming each
 // path, before writing anything: the node would reject it anyway, but only
-// after the task had been changed in MongoDB.
+// after the task had been changed in MongoDB. The check is against the
+// attachments the worker runs with (the applied ones), not the stored
+// ones, which may be a change the node refused.
 func (t *Typed[M]) Update(ctx context.Context, id string, m M) (version int64, err error) {
 	if err := t.validate(m); err != nil {
 		return 0, err
@@ -59,7 +61,13 @@ func (t *Typed[M]) Update(ctx context.Context, id string, m M) (version int64, e
 		if err != nil {
 			return 0, err
 		}
-		if err := checkUpdate(t.class, tk.Attachments, m); err != nil {
+		// The worker may run with other attachments than the stored ones:
+		// another writer may have stored a change the node refused.
+		running := tk.Attachments
+		if tk.AppliedAttachments != nil {
+			running = tk.AppliedAttachments
+		}
+		if err := checkUpdate(t.class, running, m); err != nil {
 			return 0, err
 		}
 	}

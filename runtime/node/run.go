@@ -34,8 +34,8 @@ const (
 
 // writer is the part of task.Store a worker writes through.
 type writer interface {
-	Applied(ctx context.Context, ref task.Ref, version int64) error
-	Reject(ctx context.Context, ref task.Ref, r task.Rejection) error
+	Applied(ctx context.Context, ref task.Ref, version int64, applied task.Attachments) error
+	Reject(ctx context.Context, ref task.Ref, r task.Rejection, running task.Attachments) error
 	Report(ctx context.Context, ref task.Ref, status task.Status, failure string) error
 	HandBack(ctx context.Context, ref task.Ref) error
 	MarkStuck(ctx context.Context, ref task.Ref, note string) error
@@ -45,11 +45,11 @@ type writer interface {
 // MongoDB (as in Python Skalds).
 type noWrites struct{}
 
-func (noWrites) Applied(context.Context, task.Ref, int64) error              { return nil }
-func (noWrites) Reject(context.Context, task.Ref, task.Rejection) error      { return nil }
-func (noWrites) Report(context.Context, task.Ref, task.Status, string) error { return nil }
-func (noWrites) HandBack(context.Context, task.Ref) error                    { return nil }
-func (noWrites) MarkStuck(context.Context, task.Ref, string) error           { return nil }
+func (noWrites) Applied(context.Context, task.Ref, int64, task.Attachments) error         { return nil }
+func (noWrites) Reject(context.Context, task.Ref, task.Rejection, task.Attachments) error { return nil }
+func (noWrites) Report(context.Context, task.Ref, task.Status, string) error              { return nil }
+func (noWrites) HandBack(context.Context, task.Ref) error                                 { return nil }
+func (noWrites) MarkStuck(context.Context, task.Ref, string) error                        { return nil }
 
 // run is one running task.
 type run struct {
@@ -78,6 +78,13 @@ type run struct {
 	// for this run, queued or not. Only reconcile touches them.
 	seen    int64
 	seenRaw []byte
+
+	// offered are the attachments handed to the worker and not yet
+	// applied or rejected, by version; running are those the worker runs
+	// with. Both are guarded by mu: the reconcile offers, the worker's
+	// update loop applies and rejects.
+	offered map[int64][]byte
+	running []byte
 
 	// status is the outcome, for RunSingle; set before done is closed.
 	status task.Status
@@ -150,6 +157,7 @@ func (n *Node) start(t *task.Task) *run {
 	n.perClass[t.ClassName]++
 	n.mu.Unlock()
 	r.startRaw, r.startVersion, r.startStatus = t.Attachments, t.AttachmentsVersion, t.LifecycleStatus
+	r.running, r.offered = t.Attachments, make(map[int64][]byte)
 	return r
 }
 
@@ -255,12 +263,35 @@ func (n *Node) reportStarted(ctx context.Context, runs []*run) map[*run]bool {
 // queued version: a worker needs the newest, not each step.
 func (n *Node) update(r *run, t *task.Task) {
 	r.seen, r.seenRaw = t.AttachmentsVersion, t.Attachments
+	r.mu.Lock()
+	// A writer that does not bump the version offers new content under
+	// the same one; the worker is given the newest, and so is this map.
+	r.offered[t.AttachmentsVersion] = t.Attachments
+	r.mu.Unlock()
 	r.w.Offer(t.AttachmentsVersion, t.Attachments)
 }
 
-// applied records that the worker's update hook accepted version.
+// settle forgets the offers up to version, which the worker has applied
+// or rejected, and returns the attachments it runs with afterwards.
+func (r *run) settle(version int64, applied bool) []byte {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if raw, ok := r.offered[version]; ok && applied {
+		r.running = raw
+	}
+	for v := range r.offered {
+		if v <= version {
+			delete(r.offered, v)
+		}
+	}
+	return r.running
+}
+
+// applied records that the worker's update hook accepted version, and the
+// attachments it now runs with: what the typed client checks immutable
+// fields against.
 func (n *Node) applied(r *run, version int64) {
-	if err := n.w.Applied(context.WithoutCancel(r.ctx), r.ref, version); err != nil {
+	if err := n.w.Applied(context.WithoutCancel(r.ctx), r.ref, version, r.settle(version, true)); err != nil {
 		n.writeFailed(r, "recording the applied attachments version", err)
 	}
 	r.log.Info("attachments applied", "attachmentsVersion", version)
@@ -274,7 +305,7 @@ func (n *Node) reject(r *run, version int64, err error) {
 			rej.Fields = append(rej.Fields, task.FieldError{Path: e.Path, Message: e.Msg})
 		}
 	}
-	if werr := n.w.Reject(context.WithoutCancel(r.ctx), r.ref, rej); werr != nil {
+	if werr := n.w.Reject(context.WithoutCancel(r.ctx), r.ref, rej, r.settle(version, false)); werr != nil {
 		n.writeFailed(r, "recording the rejection", werr)
 	}
 	r.log.Warn("attachments update rejected; the worker keeps its current attachments",
@@ -494,12 +525,12 @@ func (g gated) do(ctx context.Context, f func() error) error {
 	return f()
 }
 
-func (g gated) Applied(ctx context.Context, ref task.Ref, version int64) error {
-	return g.do(ctx, func() error { return g.w.Applied(ctx, ref, version) })
+func (g gated) Applied(ctx context.Context, ref task.Ref, version int64, applied task.Attachments) error {
+	return g.do(ctx, func() error { return g.w.Applied(ctx, ref, version, applied) })
 }
 
-func (g gated) Reject(ctx context.Context, ref task.Ref, r task.Rejection) error {
-	return g.do(ctx, func() error { return g.w.Reject(ctx, ref, r) })
+func (g gated) Reject(ctx context.Context, ref task.Ref, r task.Rejection, running task.Attachments) error {
+	return g.do(ctx, func() error { return g.w.Reject(ctx, ref, r, running) })
 }
 
 func (g gated) Report(ctx context.Context, ref task.Ref, status task.Status, failure string) error {

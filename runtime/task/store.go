@@ -247,6 +247,7 @@ func (s *Store) Started(ctx context.Context, ref Ref, version int64) error {
 // writer that does not bump the version, replaced by them).
 var clearedOnStart = bson.E{Key: "$unset", Value: bson.D{
 	{Key: "error", Value: ""}, {Key: "stuck", Value: ""}, {Key: "refusal", Value: ""}, {Key: "attachmentsRejection", Value: ""},
+	{Key: "appliedAttachments", Value: ""},
 }}
 
 // StartedAll is Started for many tasks in one write: tasks that share an
@@ -321,19 +322,27 @@ func (s *Store) fencedMany(ctx context.Context, what string, refs []Ref, update 
 // since moved past. Python writers never bump the version, so the stale
 // rejection can carry the very version now applied: only removing it tells
 // a reader that the newest attachments were taken.
-func (s *Store) Applied(ctx context.Context, ref Ref, version int64) error {
+//
+// applied are the attachments the worker now runs with, recorded as
+// appliedAttachments: another writer may store attachments the node then
+// refuses, and whoever checks a change against the running ones must not
+// read those.
+func (s *Store) Applied(ctx context.Context, ref Ref, version int64, applied Attachments) error {
 	return s.fenced(ctx, ref, bson.D{
-		{Key: "$set", Value: bson.D{{Key: "appliedAttachmentsVersion", Value: version}}},
+		{Key: "$set", Value: bson.D{{Key: "appliedAttachmentsVersion", Value: version}, {Key: "appliedAttachments", Value: applied}}},
 		{Key: "$unset", Value: bson.D{{Key: "attachmentsRejection", Value: ""}}},
 	})
 }
 
-// Reject records that the worker of ref refused attachments version r.
-func (s *Store) Reject(ctx context.Context, ref Ref, r Rejection) error {
+// Reject records that the worker of ref refused attachments version r,
+// and running, the attachments it keeps (see Applied): from now on the
+// stored attachments are not the running ones.
+func (s *Store) Reject(ctx context.Context, ref Ref, r Rejection, running Attachments) error {
 	r = r.Bounded()
 	r.At = NowMillis()
 	return s.fenced(ctx, ref, bson.D{{Key: "$set", Value: bson.D{
 		{Key: "attachmentsRejection", Value: r},
+		{Key: "appliedAttachments", Value: running},
 	}}})
 }
 

@@ -82,6 +82,11 @@ type Task struct {
 	// AppliedAttachmentsVersion is the version the running worker has
 	// applied (observedGeneration in Kubernetes terms).
 	AppliedAttachmentsVersion int64 `bson:"appliedAttachmentsVersion" json:"appliedAttachmentsVersion"`
+	// AppliedAttachments are the attachments the running worker applied,
+	// once it has handled an update (applied or refused it); absent, the
+	// worker runs with Attachments as they were when it started. Checks of
+	// immutable fields compare against them.
+	AppliedAttachments Attachments `bson:"appliedAttachments,omitempty" json:"appliedAttachments,omitempty"`
 	// AttachmentsRejection is the last version a node refused, and why.
 	AttachmentsRejection *Rejection `bson:"attachmentsRejection,omitempty" json:"attachmentsRejection,omitempty"`
 	// AssignmentEpoch grows by one with every assignment; a node acts on
