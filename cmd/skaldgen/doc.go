@@ -111,10 +111,19 @@
 // with tags for the elements after it) are generated as plain Go code, with
 // the messages and JSON paths of codec.Validate, which runs
 // github.com/go-playground/validator/v10 by reflection. A struct type with
-// any other tag, alternatives (a|b), keys, a parameter validator/v10
-// would refuse, or a tag on a kind it does not apply to, is validated
-// entirely by codec.Validate instead, as before: skaldgen falls back
-// rather than guess. A differential test holds both to the same results.
+// another tag of validator/v10, alternatives (a|b), dive,keys,...,endkeys,
+// or a custom tag declared with //skald:validation tag=<name> is validated
+// entirely by codec.Validate instead: skaldgen falls back rather than
+// guess. A differential test holds both to the same results.
+//
+// Every tag is checked at generation time, since validator/v10 panics on
+// a tag it cannot apply: an unknown tag (with the closest known one), a
+// parameter the tag cannot take or that does not parse for the field's
+// type, a tag on a kind it does not apply to, and dive on a value that is
+// not a slice, array or map are errors at the position of the tag.
+//
+// //skald:alias name=<key> on a field adds a key the decoder accepts for
+// it, such as a Python field name; the encoder writes the json name.
 // One difference remains: a map key that contains "]" is quoted correctly
 // by the generated code and mangled by validator/v10's namespace.
 //

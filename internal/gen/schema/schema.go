@@ -2,19 +2,23 @@
 // model, for forms in a controller or dashboard and for producers written
 // in other languages.
 //
-// The schema describes what the generated decoder accepts under the
-// canonical (json tag) names, so that a document valid for the schema
-// decodes: properties with their types, the fields that must be present
-// ("required"), no other properties, and the validate tags that map cleanly
-// onto JSON Schema keywords (min, max, gte, lte, gt, lt, len, eq, oneof,
-// url, email, uuid; after dive for items). Tags after omitempty are left
-// out, since they do not bind the empty value, and so are tags that only
-// validator/v10 knows. The decoder is stricter than any schema in one way
-// only: it checks number ranges of Go types, which the schema states as
-// minimum and maximum for sized integers.
+// The schema accepts exactly the documents the generated decoder accepts,
+// validation included, as far as JSON Schema can say it: properties with
+// their types, every name the decoder accepts (json name, Go name,
+// aliases; at most one per field), the fields that must be given, no other
+// properties, null where a nil value passes validation, the ranges of Go
+// number types, and the validate tags as keywords. What it cannot say (a
+// key given twice, tags that fall back to validator/v10, bounds of
+// duration strings, lengths of json.RawMessage, float32 rounding) is left
+// to the decoder; the differential test in internal/gen/gentest holds the
+// two together.
 //
-// Nested struct types are $defs, referenced by name; update policies other
-// than hot appear as "x-skald-update".
+// Nested struct types are $defs, referenced by name; a struct reached where
+// validator/v10 does not look (elements without dive) has a second,
+// unvalidated definition, <Name>.unvalidated. Update policies other than
+// hot appear as "x-skald-update", other accepted names as properties with
+// "x-skald-alias-of". Durations carry the format "x-skald-duration", which
+// the controller checks with the decoder's parser.
 package schema
 
 import (
