@@ -27,9 +27,9 @@ func fakeAPI(t *testing.T) (*httptest.Server, *http.Request) {
 		case r.Method == "GET" && r.URL.Path == "/api/tasks":
 			io.WriteString(w, `{"items":[{"id":"t1","className":"A","lifecycleStatus":"Running","executor":"n1","priority":3,"assignmentEpoch":2,"attempts":1,"attachmentsVersion":2,"appliedAttachmentsVersion":2}],"total":1,"page":1,"pageSize":20}`)
 		case r.Method == "GET" && r.URL.Path == "/api/skalds":
-			// Strings that read as other YAML types, and a null, for -o yaml.
+			// Class names that read as other YAML types, for -o yaml.
 			io.WriteString(w, `{"items":[{"id":"n1","type":"node","status":"online","lastHeartbeat":1700000000000,`+
-				`"supportedTasks":["A","B"],"taskCount":2,"note":"123","ok":"true","gone":null}],"total":1}`)
+				`"supportedTasks":["A","B","123","true","null"],"currentTasks":[],"taskCount":2,"schemaConflicts":[]}],"total":1}`)
 		case r.Method == "PUT" && strings.HasSuffix(r.URL.Path, "/attachments"):
 			w.WriteHeader(422)
 			io.WriteString(w, `{"success":false,"message":"The worker rejected the attachments","data":{"state":"rejected","attachmentsVersion":3,"rejection":{"version":3,"message":"bad","fields":[{"path":"$.fps","message":"must be positive"}]}}}`)

@@ -1,17 +1,17 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
-	"net/url"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+
+	"github.com/skalds-go/skalds/controller/api/client"
 )
 
 func newNodesCmd() *cobra.Command {
-	var api *apiClient
+	var api **client.Client
 	var output *string
 	var status, typ string
 	list := &cobra.Command{
@@ -20,32 +20,12 @@ func newNodesCmd() *cobra.Command {
 		Example: "  skald nodes list --status online\n  skald nodes list --type edge -o yaml",
 		Args:    noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			q := url.Values{}
-			if status != "" {
-				q.Set("status", status)
-			}
-			if typ != "" {
-				q.Set("type", typ)
-			}
-			var raw json.RawMessage
-			if err := api.do(c.Context(), "GET", "/api/skalds", q, nil, &raw); err != nil {
+			res, err := (*api).ListSkalds(c.Context(), status, typ)
+			if err != nil {
 				return err
 			}
 			if *output != "table" {
-				return printRaw(c.OutOrStdout(), *output, raw)
-			}
-			var res struct {
-				Items []struct {
-					ID             string   `json:"id"`
-					Type           string   `json:"type"`
-					Status         string   `json:"status"`
-					LastHeartbeat  int64    `json:"lastHeartbeat"`
-					SupportedTasks []string `json:"supportedTasks"`
-					TaskCount      int      `json:"taskCount"`
-				} `json:"items"`
-			}
-			if err := json.Unmarshal(raw, &res); err != nil {
-				return err
+				return printAs(c.OutOrStdout(), *output, res)
 			}
 			tw := tabwriter.NewWriter(c.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "ID\tTYPE\tSTATUS\tTASKS\tLAST ACTIVITY\tCLASSES")

@@ -23,15 +23,19 @@ func checkOutput(o string) error {
 	return usagef("-o %q is not an output format; use table, json or yaml", o)
 }
 
-// printRaw prints an API answer as JSON or YAML, keeping its keys in the
-// API's order.
-func printRaw(w io.Writer, format string, raw json.RawMessage) error {
+// printAs prints an API answer as JSON or YAML, with the API's keys in
+// its order.
+func printAs(w io.Writer, format string, v any) error {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
 	if format == "yaml" {
 		return printYAML(w, raw)
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	return enc.Encode(raw)
+	return enc.Encode(json.RawMessage(raw))
 }
 
 // printYAML prints JSON as block-style YAML. JSON is YAML already, so it

@@ -5,33 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
-	"net/url"
-	"strconv"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/skalds-go/skalds/controller/api/client"
+	"github.com/skalds-go/skalds/controller/api/wire"
 	taskdoc "github.com/skalds-go/skalds/runtime/task"
 )
 
-type task struct {
-	ID                        string          `json:"id"`
-	ClassName                 string          `json:"className"`
-	LifecycleStatus           string          `json:"lifecycleStatus"`
-	Executor                  *string         `json:"executor"`
-	Priority                  int             `json:"priority"`
-	UpdateDateTime            int64           `json:"updateDateTime"`
-	Attachments               json.RawMessage `json:"attachments"`
-	AttachmentsVersion        int64           `json:"attachmentsVersion"`
-	AppliedAttachmentsVersion int64           `json:"appliedAttachmentsVersion"`
-	AssignmentEpoch           int64           `json:"assignmentEpoch"`
-	Attempts                  int             `json:"attempts"`
-	Error                     *string         `json:"error"`
-}
-
-func printTasks(w io.Writer, ts []task) error {
+func printTasks(w io.Writer, ts []wire.Task) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tCLASS\tSTATUS\tEXECUTOR\tPRIORITY\tEPOCH\tATTEMPTS\tVERSION\tUPDATED")
 	for _, t := range ts {
@@ -39,15 +23,6 @@ func printTasks(w io.Writer, ts []task) error {
 			t.Priority, t.AssignmentEpoch, t.Attempts, t.AppliedAttachmentsVersion, t.AttachmentsVersion, when(t.UpdateDateTime))
 	}
 	return tw.Flush()
-}
-
-// taskPath is the API path of one task, its id escaped.
-func taskPath(id string, more ...string) string {
-	p := "/api/tasks/" + url.PathEscape(id)
-	for _, m := range more {
-		p += "/" + m
-	}
-	return p
 }
 
 // jsonObject checks that the value of flag name is a JSON object.
@@ -60,76 +35,47 @@ func jsonObject(name, v string) (json.RawMessage, error) {
 }
 
 func newTasksCmd() *cobra.Command {
-	var api *apiClient
+	var api **client.Client
 	var output *string
-	// table prints a task answer with print.
-	table := func(raw json.RawMessage, print func(task) error) error {
-		var t task
-		if err := json.Unmarshal(raw, &t); err != nil {
-			return err
-		}
-		return print(t)
-	}
-
-	// fetch sends a request; for -o json and yaml it also prints the
-	// answer as it came, and reports that it did.
-	fetch := func(c *cobra.Command, method, path string, q url.Values, body any) (raw json.RawMessage, printed bool, err error) {
-		if err := api.do(c.Context(), method, path, q, body, &raw); err != nil {
-			return nil, false, err
-		}
+	// show prints v as -o asks: JSON or YAML as the API answered, or with
+	// table.
+	show := func(c *cobra.Command, v any, table func(io.Writer) error) error {
 		if *output != "table" {
-			return raw, true, printRaw(c.OutOrStdout(), *output, raw)
+			return printAs(c.OutOrStdout(), *output, v)
 		}
-		return raw, false, nil
+		return table(c.OutOrStdout())
 	}
 
-	var f struct {
-		status, class, id, executor string
-		page, size                  int
-	}
+	var f client.TaskFilter
 	list := &cobra.Command{
 		Use:     "list",
 		Short:   "List tasks, newest first, a page at a time",
 		Example: "  skald tasks list --status Running --class MySimpleWorker\n  skald tasks list --executor skald_123 -o json",
 		Args:    noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			if f.page < 1 || f.size < 1 || f.size > 100 {
+			if f.Page < 1 || f.PageSize < 1 || f.PageSize > 100 {
 				return usagef("--page must be 1 or more and --size from 1 to 100")
 			}
-			q := url.Values{}
-			for k, v := range map[string]string{"lifecycleStatus": f.status, "className": f.class, "id": f.id, "executor": f.executor} {
-				if v != "" {
-					q.Set(k, v)
+			res, err := (*api).ListTasks(c.Context(), f)
+			if err != nil {
+				return err
+			}
+			return show(c, res, func(w io.Writer) error {
+				if err := printTasks(w, res.Items); err != nil {
+					return err
 				}
-			}
-			q.Set("page", strconv.Itoa(f.page))
-			q.Set("pageSize", strconv.Itoa(f.size))
-			raw, printed, err := fetch(c, "GET", "/api/tasks", q, nil)
-			if printed || err != nil {
+				_, err := fmt.Fprintf(w, "page %d, %d of %d tasks\n", res.Page, len(res.Items), res.Total)
 				return err
-			}
-			var res struct {
-				Items []task `json:"items"`
-				Total int    `json:"total"`
-				Page  int    `json:"page"`
-			}
-			if err := json.Unmarshal(raw, &res); err != nil {
-				return err
-			}
-			if err := printTasks(c.OutOrStdout(), res.Items); err != nil {
-				return err
-			}
-			_, err = fmt.Fprintf(c.OutOrStdout(), "page %d, %d of %d tasks\n", res.Page, len(res.Items), res.Total)
-			return err
+			})
 		},
 	}
 	lf := list.Flags()
-	lf.StringVar(&f.status, "status", "", "only tasks whose lifecycleStatus contains this")
-	lf.StringVar(&f.class, "class", "", "only tasks whose className contains this")
-	lf.StringVar(&f.id, "id", "", "only tasks whose id contains this")
-	lf.StringVar(&f.executor, "executor", "", "only the tasks of this node")
-	lf.IntVar(&f.page, "page", 1, "page number, from 1")
-	lf.IntVar(&f.size, "size", 20, "tasks per page, 1 to 100")
+	lf.StringVar(&f.Status, "status", "", "only tasks whose lifecycleStatus contains this")
+	lf.StringVar(&f.ClassName, "class", "", "only tasks whose className contains this")
+	lf.StringVar(&f.ID, "id", "", "only tasks whose id contains this")
+	lf.StringVar(&f.Executor, "executor", "", "only the tasks of this node")
+	lf.IntVar(&f.Page, "page", 1, "page number, from 1")
+	lf.IntVar(&f.PageSize, "size", 20, "tasks per page, 1 to 100")
 	completeWords(list, "status", "Created", "Assigning", "Running", "Paused", "Finished", "Failed", "Cancelled")
 
 	get := &cobra.Command{
@@ -138,13 +84,12 @@ func newTasksCmd() *cobra.Command {
 		Example: "  skald tasks get task_123\n  skald tasks get task_123 -o yaml",
 		Args:    exactArgs("ID"),
 		RunE: func(c *cobra.Command, args []string) error {
-			raw, printed, err := fetch(c, "GET", taskPath(args[0]), nil, nil)
-			if printed || err != nil {
+			t, err := (*api).GetTask(c.Context(), args[0])
+			if err != nil {
 				return err
 			}
-			w := c.OutOrStdout()
-			return table(raw, func(t task) error {
-				if err := printTasks(w, []task{t}); err != nil {
+			return show(c, t, func(w io.Writer) error {
+				if err := printTasks(w, []wire.Task{*t}); err != nil {
 					return err
 				}
 				fmt.Fprintf(w, "\nattachments: %s\n", t.Attachments)
@@ -156,10 +101,9 @@ func newTasksCmd() *cobra.Command {
 		},
 	}
 
-	var cf struct {
-		class, id, attachments, executor string
-		priority                         int
-	}
+	var req wire.CreateTask
+	var priority int
+	var attachments string
 	create := &cobra.Command{
 		Use:   "create --class CLASS",
 		Short: "Create a task; the dispatcher assigns it, or --executor does at once",
@@ -167,39 +111,35 @@ func newTasksCmd() *cobra.Command {
       --attachments '{"rtspUrl": "rtsp://example.com/stream", "fixFrame": 10}'`,
 		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			if cf.class == "" {
+			if req.ClassName == "" {
 				return usagef("--class is required: the worker class that runs the task")
 			}
-			body := map[string]any{"className": cf.class, "priority": cf.priority}
-			if cf.id != "" {
-				if err := taskdoc.ValidateID(cf.id); err != nil {
+			if req.ID != "" {
+				if err := taskdoc.ValidateID(req.ID); err != nil {
 					return usagef("--id: %v", err)
 				}
-				body["id"] = cf.id
 			}
-			if cf.executor != "" {
-				body["executor"] = cf.executor
-			}
-			if cf.attachments != "" {
-				att, err := jsonObject("attachments", cf.attachments)
+			req.Priority = &priority
+			if attachments != "" {
+				att, err := jsonObject("attachments", attachments)
 				if err != nil {
 					return err
 				}
-				body["attachments"] = att
+				req.Attachments = att
 			}
-			raw, printed, err := fetch(c, "POST", "/api/tasks", nil, body)
-			if printed || err != nil {
+			t, err := (*api).CreateTask(c.Context(), req)
+			if err != nil {
 				return err
 			}
-			return table(raw, func(t task) error { return printTasks(c.OutOrStdout(), []task{t}) })
+			return show(c, t, func(w io.Writer) error { return printTasks(w, []wire.Task{*t}) })
 		},
 	}
 	crf := create.Flags()
-	crf.StringVar(&cf.class, "class", "", "className, the worker class that runs the task (required)")
-	crf.StringVar(&cf.id, "id", "", "task id (default: generated)")
-	crf.IntVar(&cf.priority, "priority", 0, "priority 0..10, higher first")
-	crf.StringVar(&cf.attachments, "attachments", "", "attachments, a JSON object")
-	crf.StringVar(&cf.executor, "executor", "", "assign to this node at once instead of letting the dispatcher choose")
+	crf.StringVar(&req.ClassName, "class", "", "className, the worker class that runs the task (required)")
+	crf.StringVar(&req.ID, "id", "", "task id (default: generated)")
+	crf.IntVar(&priority, "priority", 0, "priority 0..10, higher first")
+	crf.StringVar(&attachments, "attachments", "", "attachments, a JSON object")
+	crf.StringVar(&req.Executor, "executor", "", "assign to this node at once instead of letting the dispatcher choose")
 
 	var uf struct {
 		attachments string
@@ -221,50 +161,29 @@ func newTasksCmd() *cobra.Command {
 			if uf.wait < 0 {
 				return usagef("--wait must not be negative")
 			}
-			var q url.Values
-			if uf.wait > 0 {
-				q = url.Values{"wait": {uf.wait.String()}}
-			}
-			var res struct {
-				Success bool           `json:"success"`
-				Message string         `json:"message"`
-				Data    map[string]any `json:"data"`
-			}
 			stop := func() {}
 			if uf.wait > 0 {
 				stop = showProgress(c.ErrOrStderr(), fmt.Sprintf("waiting up to %s for the worker to apply the attachments", uf.wait))
 			}
-			var raw json.RawMessage
-			err = api.do(c.Context(), "PUT", taskPath(args[0], "attachments"), q, map[string]any{"attachments": att}, &raw)
+			res, err := (*api).UpdateAttachments(c.Context(), args[0], att, uf.wait)
 			stop()
-			var ae *apiError
-			if errors.As(err, &ae) && ae.Code == http.StatusUnprocessableEntity && ae.Body["data"] != nil {
-				// The worker rejected the update: the answer carries the
-				// rejection, which is the useful part to show.
-				raw, _ = json.Marshal(ae.Body)
+			if errors.Is(err, client.ErrRejected) {
+				// The answer carries the rejection, the useful part to show.
 				err = errors.New("the worker rejected the attachments and keeps its previous ones; fix the fields above and update again")
-			}
-			if raw == nil {
+			} else if err != nil {
 				return err
 			}
-			w := c.OutOrStdout()
-			if *output != "table" {
-				return errors.Join(printRaw(w, *output, raw), err)
-			}
-			if jerr := json.Unmarshal(raw, &res); jerr != nil {
-				return errors.Join(jerr, err)
-			}
-			fmt.Fprintf(w, "%s (state %v, version %v)\n", res.Message, res.Data["state"], res.Data["attachmentsVersion"])
-			if rj, ok := res.Data["rejection"].(map[string]any); ok {
-				if fields, ok := rj["fields"].([]any); ok {
-					for _, f := range fields {
-						if m, ok := f.(map[string]any); ok {
-							fmt.Fprintf(w, "  %v: %v\n", m["path"], m["message"])
-						}
+			perr := show(c, res, func(w io.Writer) error {
+				d := res.Data
+				fmt.Fprintf(w, "%s (state %s, version %d)\n", res.Message, d.State, d.AttachmentsVersion)
+				if d.Rejection != nil {
+					for _, f := range d.Rejection.Fields {
+						fmt.Fprintf(w, "  %s: %s\n", f.Path, f.Message)
 					}
 				}
-			}
-			return err
+				return nil
+			})
+			return errors.Join(perr, err)
 		},
 	}
 	update.Flags().StringVar(&uf.attachments, "attachments", "", "the new attachments, a JSON object (required)")
@@ -276,18 +195,14 @@ func newTasksCmd() *cobra.Command {
 		Example: "  skald tasks cancel task_123",
 		Args:    exactArgs("ID"),
 		RunE: func(c *cobra.Command, args []string) error {
-			raw, printed, err := fetch(c, "DELETE", taskPath(args[0]), nil, nil)
-			if printed || err != nil {
+			res, err := (*api).CancelTask(c.Context(), args[0])
+			if err != nil {
 				return err
 			}
-			var res struct {
-				Message string `json:"message"`
-			}
-			if err := json.Unmarshal(raw, &res); err != nil {
+			return show(c, res, func(w io.Writer) error {
+				_, err := fmt.Fprintln(w, res.Message)
 				return err
-			}
-			_, err = fmt.Fprintln(c.OutOrStdout(), res.Message)
-			return err
+			})
 		},
 	}
 

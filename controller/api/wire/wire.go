@@ -1,0 +1,500 @@
+// Package wire holds the request and response shapes of the controller's
+// REST API, as Go types: the API writes its answers with them, the Go
+// client (package controller/api/client) and the tests read them back
+// with the same types, so that a field is spelled in one place.
+//
+// The shapes are those of the Python SystemController (camelCase keys,
+// the same envelopes), with the Go additions documented on each type.
+package wire
+
+import (
+	"encoding/json"
+
+	"github.com/skalds-go/skalds/runtime/task"
+)
+
+// Error is the body of every error answer.
+type Error struct {
+	Error      string       `json:"error"`
+	StatusCode int          `json:"status_code"`
+	Path       string       `json:"path"`
+	Fields     []FieldError `json:"fields,omitempty"`
+	// Incident is set on a 500: the id under which the controller's log
+	// holds the detail.
+	Incident string `json:"incident,omitempty"`
+}
+
+// FieldError is one invalid field of a request, by JSON path.
+type FieldError struct {
+	Path    string `json:"path"`
+	Message string `json:"message"`
+}
+
+// Success is Python's SuccessResponse, with typed data.
+type Success[T any] struct {
+	Success bool   `json:"success"`
+	Message string `json:"message"`
+	Data    T      `json:"data"`
+}
+
+// Root is GET / and GET /api.
+type Root struct {
+	Name                  string            `json:"name"`
+	Status                string            `json:"status"`
+	Endpoints             map[string]string `json:"endpoints"`
+	AttachmentsValidation string            `json:"attachmentsValidation"`
+	Info
+}
+
+// Info is what the controller says of itself in Root.
+type Info struct {
+	Mode     string `json:"mode,omitempty"`
+	Version  string `json:"version,omitempty"`
+	Strategy string `json:"strategy,omitempty"`
+	Auth     bool   `json:"auth"`
+	Kafka    bool   `json:"kafka"`
+}
+
+// Task is Python's TaskResponse with the Go additions after Priority.
+type Task struct {
+	ID              string          `json:"id"`
+	ClassName       string          `json:"className"`
+	LifecycleStatus task.Status     `json:"lifecycleStatus"`
+	Executor        *string         `json:"executor"`
+	CreateDateTime  int64           `json:"createDateTime"`
+	UpdateDateTime  int64           `json:"updateDateTime"`
+	Mode            task.Mode       `json:"mode"`
+	Attachments     json.RawMessage `json:"attachments"`
+	Heartbeat       int             `json:"heartbeat"`
+	Error           *string         `json:"error"`
+	Exception       *string         `json:"exception"`
+	Priority        int             `json:"priority"`
+
+	Source                    string          `json:"source"`
+	Name                      *string         `json:"name"`
+	Description               *string         `json:"description"`
+	Dependencies              []string        `json:"dependencies"`
+	IsPersistent              bool            `json:"isPersistent"`
+	DeadlineDateTime          int64           `json:"deadlineDateTime"`
+	AttachmentsVersion        int64           `json:"attachmentsVersion"`
+	AppliedAttachmentsVersion int64           `json:"appliedAttachmentsVersion"`
+	AttachmentsRejection      *task.Rejection `json:"attachmentsRejection"`
+	AssignmentEpoch           int64           `json:"assignmentEpoch"`
+	Attempts                  int             `json:"attempts"`
+	AssignedDateTime          *int64          `json:"assignedDateTime"`
+	Refusal                   *task.Refusal   `json:"refusal"`
+	Stuck                     *string         `json:"stuck"`
+}
+
+// TaskList is GET /api/tasks: one page, newest first.
+type TaskList struct {
+	Items    []Task `json:"items"`
+	Total    int64  `json:"total"`
+	Page     int    `json:"page"`
+	PageSize int    `json:"pageSize"`
+}
+
+// CreateTask is the body of POST /api/tasks. Only ClassName is required;
+// Python's snake_case spellings are accepted too.
+type CreateTask struct {
+	ID               string          `json:"id,omitempty"`
+	ClassName        string          `json:"className"`
+	Source           string          `json:"source,omitempty"`
+	Name             *string         `json:"name,omitempty"`
+	Description      *string         `json:"description,omitempty"`
+	Priority         *int            `json:"priority,omitempty"`
+	Attachments      json.RawMessage `json:"attachments,omitempty"`
+	Mode             string          `json:"mode,omitempty"`
+	Executor         string          `json:"executor,omitempty"`
+	DeadlineDateTime *int64          `json:"deadlineDateTime,omitempty"`
+	Dependencies     []string        `json:"dependencies,omitempty"`
+	IsPersistent     *bool           `json:"isPersistent,omitempty"`
+}
+
+// UpdateStatus is the body of PUT /api/tasks/{id}/status: Created (run
+// the task again) or Cancelled.
+type UpdateStatus struct {
+	LifecycleStatus task.Status `json:"lifecycleStatus"`
+}
+
+// UpdateAttachments is the body of PUT /api/tasks/{id}/attachments.
+type UpdateAttachments struct {
+	Attachments json.RawMessage `json:"attachments"`
+}
+
+// TaskStatus is the data of a cancel or a reset.
+type TaskStatus struct {
+	TaskID string      `json:"taskId"`
+	Status task.Status `json:"status"`
+}
+
+// The states of an attachments update (AttachmentsUpdate.State).
+const (
+	StateStored   = "stored"   // written; nobody waited for the worker
+	StateApplied  = "applied"  // the worker applied them
+	StateRejected = "rejected" // the worker refused them and keeps the previous ones
+	StatePending  = "pending"  // the wait ended before the worker answered
+)
+
+// AttachmentsUpdate is the data of PUT /api/tasks/{id}/attachments.
+type AttachmentsUpdate struct {
+	TaskID                    string          `json:"taskId"`
+	Attachments               json.RawMessage `json:"attachments"`
+	AttachmentsVersion        int64           `json:"attachmentsVersion"`
+	AppliedAttachmentsVersion int64           `json:"appliedAttachmentsVersion"`
+	LifecycleStatus           task.Status     `json:"lifecycleStatus"`
+	State                     string          `json:"state"`
+	Rejection                 *task.Rejection `json:"rejection,omitempty"`
+}
+
+// TaskHeartbeat is GET /api/tasks/{id}/heartbeat.
+type TaskHeartbeat struct {
+	TaskID           string      `json:"taskId"`
+	Heartbeat        int         `json:"heartbeat"`
+	Status           task.Status `json:"status"`
+	IsAlive          bool        `json:"isAlive"`
+	IsAssigning      bool        `json:"isAssigning"`
+	Error            *string     `json:"error"`
+	Exception        *string     `json:"exception"`
+	LastUpdate       int64       `json:"lastUpdate"`
+	HeartbeatHistory []int       `json:"heartbeatHistory"`
+}
+
+// Skald is Python's SkaldResponse; lastHeartbeat is an integer (epoch
+// ms) here, as everywhere else.
+type Skald struct {
+	ID             string   `json:"id"`
+	Type           string   `json:"type"`
+	Status         string   `json:"status"`
+	LastHeartbeat  int64    `json:"lastHeartbeat"`
+	SupportedTasks []string `json:"supportedTasks"`
+	CurrentTasks   []string `json:"currentTasks"`
+	Heartbeat      int      `json:"heartbeat"`
+	TaskCount      int      `json:"taskCount"`
+	// SchemaConflicts are the classes for which this node publishes a
+	// schema that differs from another online node's: attachments must
+	// satisfy both, so an operator should align the nodes.
+	SchemaConflicts []string `json:"schemaConflicts"`
+}
+
+// SkaldList is GET /api/skalds.
+type SkaldList struct {
+	Items []Skald `json:"items"`
+	Total int     `json:"total"`
+}
+
+// SkaldTasks is GET /api/skalds/{id}/tasks.
+type SkaldTasks struct {
+	SkaldID    string      `json:"skaldId"`
+	Tasks      []SkaldTask `json:"tasks"`
+	TotalTasks int         `json:"totalTasks"`
+}
+
+// SkaldTask is one task of SkaldTasks; AssignedAt is when a controller
+// assigned it (epoch ms), null when none did.
+type SkaldTask struct {
+	ID              string      `json:"id"`
+	ClassName       string      `json:"className"`
+	LifecycleStatus task.Status `json:"lifecycleStatus"`
+	AssignedAt      *int64      `json:"assignedAt"`
+}
+
+// SkaldStatistics is GET /api/skalds/summary/statistics.
+type SkaldStatistics struct {
+	TotalSkalds          int     `json:"totalSkalds"`
+	OnlineSkalds         int     `json:"onlineSkalds"`
+	OfflineSkalds        int     `json:"offlineSkalds"`
+	NodeSkalds           int     `json:"nodeSkalds"`
+	EdgeSkalds           int     `json:"edgeSkalds"`
+	AvailableNodes       int     `json:"availableNodes"`
+	TotalRunningTasks    int     `json:"totalRunningTasks"`
+	AverageTasksPerSkald float64 `json:"averageTasksPerSkald"`
+	Details              struct {
+		OnlineNodes int `json:"onlineNodes"`
+		OnlineEdges int `json:"onlineEdges"`
+		BusyNodes   int `json:"busyNodes"`
+		IdleNodes   int `json:"idleNodes"`
+	} `json:"details"`
+}
+
+// SkaldStatus is GET /api/skalds/{id}/status. Uptime stays null: nodes
+// do not publish their start time.
+type SkaldStatus struct {
+	SkaldID    string   `json:"skaldId"`
+	Status     string   `json:"status"`
+	Type       string   `json:"type"`
+	Heartbeat  int      `json:"heartbeat"`
+	LastUpdate int64    `json:"lastUpdate"`
+	TaskCount  int      `json:"taskCount"`
+	IsOnline   bool     `json:"isOnline"`
+	Uptime     *float64 `json:"uptime"`
+	Details    struct {
+		CanAcceptTasks   bool         `json:"canAcceptTasks"`
+		LastHeartbeatAge int64        `json:"lastHeartbeatAge"`
+		Tasks            []RunningRef `json:"tasks"`
+		Capacity         Capacity     `json:"capacity"`
+	} `json:"details"`
+}
+
+// RunningRef is a task a node lists as running.
+type RunningRef struct {
+	ID        string `json:"id"`
+	ClassName string `json:"className"`
+}
+
+// Capacity is the limits a node publishes; null or absent is no limit.
+type Capacity struct {
+	MaxTasks    *int           `json:"maxTasks"`
+	ClassLimits map[string]int `json:"classLimits"`
+}
+
+// SkaldHeartbeat is GET /api/skalds/{id}/heartbeat.
+type SkaldHeartbeat struct {
+	SkaldID      string `json:"skaldId"`
+	Heartbeat    int    `json:"heartbeat"`
+	LastUpdate   int64  `json:"lastUpdate"`
+	HeartbeatAge int64  `json:"heartbeatAge"`
+	IsOnline     bool   `json:"isOnline"`
+	Timestamp    int64  `json:"timestamp"`
+}
+
+// SkaldPing is the data of GET /api/skalds/{id}/ping.
+type SkaldPing struct {
+	SkaldID       string `json:"skaldId"`
+	Online        bool   `json:"online"`
+	LastHeartbeat int64  `json:"lastHeartbeat"`
+	HeartbeatAge  int64  `json:"heartbeatAge"`
+}
+
+// Health is GET /api/system/health: healthy, degraded or unhealthy, with
+// each service's state.
+type Health struct {
+	Status    string            `json:"status"`
+	Timestamp int64             `json:"timestamp"`
+	Services  map[string]string `json:"services"`
+}
+
+// Summary is GET /api/system/dashboard/summary.
+type Summary struct {
+	TotalSkalds    int   `json:"totalSkalds"`
+	OnlineSkalds   int   `json:"onlineSkalds"`
+	NodeSkalds     int   `json:"nodeSkalds"`
+	EdgeSkalds     int   `json:"edgeSkalds"`
+	TotalTasks     int64 `json:"totalTasks"`
+	CreatedTasks   int64 `json:"createdTasks"`
+	AssigningTasks int64 `json:"assigningTasks"`
+	RunningTasks   int64 `json:"runningTasks"`
+	PausedTasks    int64 `json:"pausedTasks"`
+	FinishedTasks  int64 `json:"finishedTasks"`
+	FailedTasks    int64 `json:"failedTasks"`
+	CancelledTasks int64 `json:"cancelledTasks"`
+}
+
+// SystemStatus is GET /api/system/status.
+type SystemStatus struct {
+	Mode       string      `json:"mode"`
+	Components []Component `json:"components"`
+	Uptime     float64     `json:"uptime"`
+	StartedAt  *int64      `json:"startedAt"`
+	Version    string      `json:"version"`
+}
+
+// Component is one loop of the controller. Details holds the fields that
+// apply to it: the monitors' counts, the dispatcher's settings and last
+// cycle, the event streams' clients.
+type Component struct {
+	Name    string           `json:"name"`
+	Running bool             `json:"running"`
+	Details ComponentDetails `json:"details"`
+}
+
+// ComponentDetails are the details of a Component; a field that does not
+// apply to the component is absent.
+type ComponentDetails struct {
+	Interval          *float64 `json:"interval,omitempty"` // seconds
+	Timeout           *float64 `json:"timeout,omitempty"`  // seconds
+	MonitoredSkalds   *int     `json:"monitoredSkalds,omitempty"`
+	OnlineSkalds      *int     `json:"onlineSkalds,omitempty"`
+	LastRefresh       *int64   `json:"lastRefresh,omitempty"`
+	MonitoredTasks    *int     `json:"monitoredTasks,omitempty"`
+	AliveTasks        *int     `json:"aliveTasks,omitempty"`
+	Strategy          string   `json:"strategy,omitempty"`
+	MaxClaimsPerCycle *int     `json:"maxClaimsPerCycle,omitempty"`
+	LastCycle         *Cycle   `json:"lastCycle,omitempty"`
+	AvailableSkalds   *int     `json:"availableSkalds,omitempty"`
+	TotalSkaldTasks   *int     `json:"totalSkaldTasks,omitempty"`
+	ConnectedClients  *int     `json:"connectedClients,omitempty"`
+}
+
+// Cycle is what the dispatcher's last cycle did.
+type Cycle struct {
+	At         int64  `json:"at"`
+	DurationMs int64  `json:"durationMs"`
+	Error      string `json:"error"`
+	Assigned   int    `json:"assigned"`
+	Moved      int    `json:"moved"`
+	Released   int    `json:"released"`
+	Retried    int    `json:"retried"`
+	Conflicts  int    `json:"conflicts"`
+	Capped     bool   `json:"capped"`
+}
+
+// Version is GET /api/system/version.
+type Version struct {
+	Version      string            `json:"version"`
+	BuildDate    string            `json:"buildDate"`
+	GitCommit    string            `json:"gitCommit"`
+	GoVersion    string            `json:"goVersion"`
+	Dependencies map[string]string `json:"dependencies"`
+}
+
+// Metrics is GET /api/system/metrics.
+type Metrics struct {
+	Timestamp int64 `json:"timestamp"`
+	Skalds    struct {
+		Total          int `json:"total"`
+		Online         int `json:"online"`
+		Offline        int `json:"offline"`
+		Nodes          int `json:"nodes"`
+		Edges          int `json:"edges"`
+		AvailableNodes int `json:"availableNodes"`
+		BusyNodes      int `json:"busyNodes"`
+		IdleNodes      int `json:"idleNodes"`
+	} `json:"skalds"`
+	Tasks struct {
+		Monitored     int64 `json:"monitored"`
+		Running       int64 `json:"running"`
+		Failed        int64 `json:"failed"`
+		Finished      int64 `json:"finished"`
+		Cancelled     int64 `json:"cancelled"`
+		Assigning     int64 `json:"assigning"`
+		Total         int64 `json:"total"`
+		TotalAssigned int64 `json:"totalAssigned"`
+	} `json:"tasks"`
+	Performance struct {
+		AverageTasksPerSkald float64        `json:"averageTasksPerSkald"`
+		TaskDistribution     map[string]int `json:"taskDistribution"`
+		SystemLoad           struct {
+			SkaldUtilization float64 `json:"skaldUtilization"`
+			NodeUtilization  float64 `json:"nodeUtilization"`
+			// CapacityUtilization is the share of the MaxTasks slots
+			// that online nodes publish in use; null when none does.
+			CapacityUtilization *float64 `json:"capacityUtilization"`
+		} `json:"systemLoad"`
+	} `json:"performance"`
+}
+
+// Distribution is GET /api/system/analytics/tasks/distribution.
+type Distribution struct {
+	Distribution []StatusCount `json:"distribution"`
+	Total        int64         `json:"total"`
+	Timestamp    int64         `json:"timestamp"`
+}
+
+// StatusCount is the number and share (percent) of tasks in one status.
+type StatusCount struct {
+	Status     string  `json:"status"`
+	Count      int64   `json:"count"`
+	Percentage float64 `json:"percentage"`
+}
+
+// Activity is GET /api/system/analytics/recent-activity.
+type Activity struct {
+	Timeframe     string  `json:"timeframe"`
+	Hours         int     `json:"hours"`
+	Since         int64   `json:"since"`
+	TasksCreated  int64   `json:"tasksCreated"`
+	TasksUpdated  int64   `json:"tasksUpdated"`
+	TasksFinished int64   `json:"tasksFinished"`
+	TasksFailed   int64   `json:"tasksFailed"`
+	SuccessRate   float64 `json:"successRate"`
+}
+
+// Class is one entry of GET /api/classes.
+type Class struct {
+	ClassName string   `json:"className"`
+	Nodes     []string `json:"nodes"`     // online nodes that registered the class
+	HasSchema bool     `json:"hasSchema"` // some online node publishes its schema
+	// SchemaConflict says that online nodes publish different schemas for
+	// the class; attachments must satisfy all of them.
+	SchemaConflict bool `json:"schemaConflict"`
+	// SchemaSources are the nodes publishing each distinct schema, the
+	// most published first.
+	SchemaSources [][]string `json:"schemaSources"`
+}
+
+// ClassList is GET /api/classes.
+type ClassList struct {
+	Items []Class `json:"items"`
+	Total int     `json:"total"`
+}
+
+// EventsStatus is GET /api/events/status.
+type EventsStatus struct {
+	ConnectedClients int            `json:"connectedClients"`
+	Streams          map[string]int `json:"streams"`
+	Timestamp        int64          `json:"timestamp"`
+	Status           string         `json:"status"`
+}
+
+// Event is one server-sent event frame. Type says which: connection,
+// resync and test carry a Message; the task_* and skald_* ones carry the
+// id and Data (TaskState, TaskError, TaskBeat, TaskException, SkaldState
+// or SkaldBeat).
+type Event struct {
+	Type      string `json:"type"`
+	TaskID    string `json:"taskId,omitempty"`
+	SkaldID   string `json:"skaldId,omitempty"`
+	Message   string `json:"message,omitempty"`
+	Data      any    `json:"data,omitempty"`
+	Timestamp int64  `json:"timestamp,omitempty"`
+}
+
+// TaskState is the data of a task_update event; a change of any field is
+// an event.
+type TaskState struct {
+	LifecycleStatus           task.Status     `json:"lifecycleStatus"`
+	Executor                  *string         `json:"executor"`
+	AssignmentEpoch           int64           `json:"assignmentEpoch"`
+	AttachmentsVersion        int64           `json:"attachmentsVersion"`
+	AppliedAttachmentsVersion int64           `json:"appliedAttachmentsVersion"`
+	AttachmentsRejection      *task.Rejection `json:"attachmentsRejection"`
+	Attempts                  int             `json:"attempts"`
+	Priority                  int             `json:"priority"`
+	Error                     string          `json:"error,omitempty"`
+	Refusal                   *task.Refusal   `json:"refusal,omitempty"`
+	UpdateDateTime            int64           `json:"updateDateTime"`
+}
+
+// TaskError is the data of a task_error event.
+type TaskError struct {
+	Error           string      `json:"error"`
+	LifecycleStatus task.Status `json:"lifecycleStatus"`
+}
+
+// TaskBeat is the data of a task_heartbeat event.
+type TaskBeat struct {
+	Heartbeat       int         `json:"heartbeat"`
+	LifecycleStatus task.Status `json:"lifecycleStatus"`
+}
+
+// TaskException is the data of a task_exception event.
+type TaskException struct {
+	Exception       string      `json:"exception"`
+	LifecycleStatus task.Status `json:"lifecycleStatus"`
+}
+
+// SkaldState is the data of a skald_status event; Removed is set when the
+// node left the registry.
+type SkaldState struct {
+	Status    string `json:"status"`
+	TaskCount int    `json:"taskCount"`
+	Removed   bool   `json:"removed,omitempty"`
+}
+
+// SkaldBeat is the data of a skald_heartbeat event.
+type SkaldBeat struct {
+	Heartbeat int      `json:"heartbeat"`
+	Status    string   `json:"status"`
+	Tasks     []string `json:"tasks"`
+}
