@@ -20,6 +20,13 @@ func String() string {
 	if !ok {
 		return "dev"
 	}
+	if bi.Main.Path != Module {
+		// A tool of another module (go tool skaldgen): the framework is a
+		// dependency, at the version that module's go.mod names.
+		if v := Dependency(); v != "(devel)" {
+			return v
+		}
+	}
 	if v := bi.Main.Version; v != "" && v != "(devel)" {
 		return v
 	}
@@ -38,4 +45,29 @@ func String() string {
 		return "dev"
 	}
 	return "dev (" + rev[:min(len(rev), 12)] + modified + ")"
+}
+
+// Module is the framework's module path.
+const Module = "github.com/skalds-go/skalds"
+
+// Dependency is the version of the framework as the module that built the
+// binary requires it: what go.mod names when the binary is a tool of
+// another module, and "(devel)" when it was built from the framework's own
+// checkout or a replaced one. Unlike String it never depends on the
+// commit, so generated files that record it stay the same from build to
+// build.
+func Dependency() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok || bi.Main.Path == Module {
+		return "(devel)"
+	}
+	for _, d := range bi.Deps {
+		if d.Path == Module {
+			if d.Replace != nil {
+				return "(devel)"
+			}
+			return d.Version
+		}
+	}
+	return "(devel)"
 }

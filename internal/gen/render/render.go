@@ -15,7 +15,6 @@ import (
 	"go/token"
 	"go/types"
 	"path/filepath"
-	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -24,6 +23,7 @@ import (
 	"github.com/skalds-go/skalds/internal/gen/load"
 	"github.com/skalds-go/skalds/internal/gen/model"
 	"github.com/skalds-go/skalds/internal/gen/schema"
+	"github.com/skalds-go/skalds/internal/version"
 	"golang.org/x/tools/imports"
 )
 
@@ -143,27 +143,10 @@ func sources(p *model.Package) []string {
 	return names
 }
 
-// Version is the skalds module version skaldgen was built from: the
-// version in go.mod when it runs as a tool of another module, "(devel)"
-// when it runs from the framework's own checkout or a replaced one.
-func Version() string {
-	info, ok := debug.ReadBuildInfo()
-	if !ok || info.Main.Path == module {
-		return "(devel)"
-	}
-	for _, d := range info.Deps {
-		if d.Path == module {
-			if d.Replace != nil {
-				return "(devel)"
-			}
-			return d.Version
-		}
-	}
-	return "(devel)"
-}
-
-// module is the framework's module path.
-const module = "github.com/skalds-go/skalds"
+// Version is the framework version skaldgen records in the header: the
+// one in go.mod when it runs as a tool of another module, "(devel)" from
+// the framework's own checkout or a replaced one.
+func Version() string { return version.Dependency() }
 
 func (r *renderer) register(f *jen.File) {
 	f.Line()
