@@ -2,7 +2,8 @@
 // runtime: the typed description of a worker class, its hooks, and the
 // per-task logger. It has no infrastructure dependencies, so a package that
 // defines workers stays light; the node that runs them lives in
-// runtime/node, and the client that publishes to them in runtime/client.
+// runtime/node, the client that publishes to them in runtime/client, and
+// skaldtest.Run runs them in-process for unit tests.
 package skald
 
 import (
@@ -59,7 +60,7 @@ type Class[M any] struct {
 	// the update policy of each field (//skald:restart, //skald:immutable;
 	// others are hot). nil means every field is hot.
 	Changes func(old, new M) Change
-	// Schema is the JSON Schema (2020-12) of the attachments, for forms
+	// JSONSchema is the JSON Schema (2020-12) of the attachments, for forms
 	// and for producers in other languages; nil when unknown.
 	JSONSchema []byte
 }
