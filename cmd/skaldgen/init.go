@@ -17,7 +17,7 @@ import (
 	"strings"
 
 	"github.com/skalds-go/skalds/internal/gen"
-	"github.com/skalds-go/skalds/internal/gen/render"
+	"github.com/skalds-go/skalds/internal/version"
 	"github.com/skalds-go/skalds/templates"
 )
 
@@ -58,9 +58,6 @@ func runInit(args []string, stdout, stderr io.Writer) int {
 
 // generate is gen.Generate; a test makes it fail.
 var generate = gen.Generate
-
-// frameworkModule is the module the scaffold's imports come from.
-const frameworkModule = "github.com/skalds-go/skalds"
 
 // Scaffold writes the package name into dir, which must not hold Go files
 // yet, generates its code and returns the paths written. It checks
@@ -140,7 +137,7 @@ func Scaffold(dir, name string) ([]string, error) {
 		written = append(written, f.Path)
 	}
 	ok = true
-	if mod.Path != frameworkModule {
+	if mod.Path != version.Module {
 		if out, err := goCmd(abs, "mod", "tidy"); err != nil {
 			return written, fmt.Errorf("the package is written, but go mod tidy failed; run it yourself before go test:\n%s", out)
 		}
@@ -193,8 +190,10 @@ func moduleOf(dir, name string) (*module, error) {
 		}
 		at = filepath.Dir(at)
 	}
-	get := "go get -tool " + frameworkModule + "/cmd/skaldgen"
-	if v := render.Version(); v != "(devel)" {
+	get := "go get -tool " + version.Module + "/cmd/skaldgen"
+	// Pin the version this skaldgen is (go run ...@v1.2.3, or a tool at
+	// that version), so that the tool and the runtime fit each other.
+	if v := version.String(); strings.HasPrefix(v, "v") {
 		get += "@" + v
 	}
 	gomod, err := goCmd(at, "env", "GOMOD")
@@ -205,14 +204,14 @@ func moduleOf(dir, name string) (*module, error) {
 		return nil, fmt.Errorf("no go.mod in %s or above: a worker package lives in a Go module. Nothing was written; run first:\n"+
 			"\tgo mod init example.com/%s   # your module path\n\t%s\n\tgo tool skaldgen init %s", at, name, get, name)
 	}
-	out, err := goCmd(at, "list", "-m", "-json", frameworkModule)
+	out, err := goCmd(at, "list", "-m", "-json", version.Module)
 	if err != nil {
 		return nil, fmt.Errorf("%s does not require %s. Nothing was written; run first:\n\t%s\n\tgo tool skaldgen init %s",
-			gomod, frameworkModule, get, name)
+			gomod, version.Module, get, name)
 	}
 	var m module
 	if err := json.Unmarshal([]byte(out), &m); err != nil {
-		return nil, fmt.Errorf("go list -m %s: %v", frameworkModule, err)
+		return nil, fmt.Errorf("go list -m %s: %v", version.Module, err)
 	}
 	return &m, nil
 }
