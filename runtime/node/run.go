@@ -113,6 +113,14 @@ func (r *run) requestStop(why stopReason, failure error) bool {
 	return true
 }
 
+// hook is the hook r's worker is in, or "start" before it reached init.
+func (r *run) hook() string {
+	if h := r.w.Hook(); h != "" {
+		return h
+	}
+	return "start"
+}
+
 func (r *run) stopping() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -359,10 +367,7 @@ func (n *Node) awaitStop(r *run) bool {
 		return true
 	case <-t.C:
 	}
-	hook := r.w.Hook()
-	if hook == "" {
-		hook = "start" // the goroutine has not reached init yet
-	}
+	hook := r.hook()
 	note := fmt.Sprintf("the %s hook ignored its cancelled context for %s; the node cannot confirm that the worker stopped", hook, n.grace)
 	r.log.Error("worker did not stop within the grace period", "hook", hook, "grace", n.grace, "stuck", note)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

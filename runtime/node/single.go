@@ -111,7 +111,7 @@ func (n *Node) RunSingle(ctx context.Context) error {
 	case <-ctx.Done():
 		r.requestStop(stopShutdown, nil)
 		if !n.awaitStop(r) {
-			return fmt.Errorf("%w, but its %s hook did not return within %s", ErrStopped, r.w.Hook(), n.grace)
+			return fmt.Errorf("%w, but its %s hook did not return within %s", ErrStopped, r.hook(), n.grace)
 		}
 	}
 	switch r.status {
