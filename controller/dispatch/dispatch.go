@@ -17,6 +17,8 @@
 //   - moves tasks whose node went offline (executor set, status Assigning,
 //     Running or Created) to another such node, conditional on their
 //     epoch, or hands them back as Created when no node can take them;
+//     a task whose worker still beats after its node went silent (a
+//     Python Skald's orphaned worker) stays until the heartbeat stops;
 //   - retries Failed tasks after an exponential backoff while their attempt
 //     counter is below the limit; past it they stay Failed with their error.
 //
@@ -43,6 +45,7 @@ import (
 	"github.com/skalds-go/skalds/controller/monitor"
 	"github.com/skalds-go/skalds/runtime/backoff"
 	"github.com/skalds-go/skalds/runtime/event"
+	"github.com/skalds-go/skalds/runtime/liveness"
 	"github.com/skalds-go/skalds/runtime/task"
 )
 
@@ -132,6 +135,10 @@ type Dispatcher struct {
 	backlogAt time.Time
 	// reread is set by Kick: a new task is not in the backlog.
 	reread atomic.Bool
+	// beating are the tasks of gone nodes whose workers still beat, as of
+	// the last plan: each is logged once while it stays so. orphans are
+	// those whose heartbeat this cycle read as alive (see readOrphans).
+	beating, orphans map[string]bool
 }
 
 // leavingTask is a task that MongoDB no longer assigns to a node (it was
@@ -191,6 +198,7 @@ func New(tasks Tasks, pub Publisher, nodes Nodes, opts Options) *Dispatcher {
 		choose:   newChooser(opts.Strategy, opts.Seed),
 		absent:   map[string]time.Time{},
 		unplace:  map[string]bool{},
+		beating:  map[string]bool{},
 		assigned: map[string]map[string]string{},
 		leaving:  map[string]map[string]leavingTask{},
 	}
@@ -309,6 +317,7 @@ func (d *Dispatcher) Cycle(ctx context.Context) (Result, error) {
 		st.Err = err.Error()
 		return res, err
 	}
+	d.orphans = d.readOrphans(ctx, docs, snap)
 	actions, capped := d.plan(time.Now(), docs, snap)
 	res.Capped = capped
 	defer func() {
@@ -439,6 +448,8 @@ func (d *Dispatcher) plan(now time.Time, docs []task.Task, snap *monitor.Snapsho
 // has passed.
 func (d *Dispatcher) triage(now time.Time, docs []task.Task, snap *monitor.Snapshot, online map[string]*monitor.Node) []action {
 	d.trackAbsent(now, docs, snap)
+	beating := map[string]bool{}
+	defer func() { d.beating = beating }()
 	var todo []action
 	for i := range docs {
 		t := &docs[i]
@@ -450,6 +461,9 @@ func (d *Dispatcher) triage(now time.Time, docs []task.Task, snap *monitor.Snaps
 		switch {
 		case t.LifecycleStatus == task.Created && t.Executor == nil:
 			todo = append(todo, action{kind: assign, doc: t})
+		case gone && d.stillBeats(snap, t):
+			beating[t.ID] = true
+			d.noteBeating(t)
 		case gone:
 			todo = append(todo, action{kind: move, doc: t, lost: lost})
 		case t.LifecycleStatus == task.Failed && t.Attempts < d.opts.MaxAttempts:
@@ -470,6 +484,73 @@ func (d *Dispatcher) triage(now time.Time, docs []task.Task, snap *monitor.Snaps
 		return a.ID < b.ID
 	})
 	return todo
+}
+
+// stillBeats reports whether the worker of t, whose executor is gone,
+// still keeps its heartbeat alive. Its node went silent but the worker did
+// not: a Python Skald's worker processes outlive a node process that was
+// killed. Moving the task would run it twice, so it stays until the
+// heartbeat stops (a Go node's beats stop with the node, and expire 8 s
+// after the last).
+func (d *Dispatcher) stillBeats(snap *monitor.Snapshot, t *task.Task) bool {
+	if d.orphans[t.ID] {
+		return true
+	}
+	b, ok := snap.Beats[t.ID]
+	return ok && t.Executor != nil && b.Node == *t.Executor && b.Alive()
+}
+
+// beatReader is what the dispatcher reads task heartbeats with, when its
+// Nodes has it (*monitor.Monitor does).
+type beatReader interface {
+	Beats(ctx context.Context, ids []string) ([]liveness.Beat, error)
+}
+
+// readOrphans reads, in one round trip, the heartbeats of the tasks whose
+// executor is not an online node, and returns those that still beat. The
+// snapshot has the beats of the tasks nodes list, but a node killed right
+// after it started a task may not have listed it yet. Any live beat counts:
+// the task is assigned to that executor, so no other node runs it.
+func (d *Dispatcher) readOrphans(ctx context.Context, docs []task.Task, snap *monitor.Snapshot) map[string]bool {
+	br, ok := d.nodes.(beatReader)
+	if !ok {
+		return nil
+	}
+	var ids []string
+	for i := range docs {
+		t := &docs[i]
+		if t.Executor == nil || t.LifecycleStatus == task.Failed {
+			continue
+		}
+		if n := snap.Node(*t.Executor); n == nil || !n.Online || n.Mode != "node" {
+			ids = append(ids, t.ID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	beats, err := br.Beats(ctx, ids)
+	if err != nil {
+		d.log.Warn("reading the heartbeats of tasks of offline nodes; judging by the registry snapshot alone", "tasks", len(ids), "err", err)
+		return nil
+	}
+	out := map[string]bool{}
+	for _, b := range beats {
+		if b.Alive() {
+			out[b.TaskID] = true
+		}
+	}
+	return out
+}
+
+// noteBeating logs that a task of a gone node is not moved because its
+// worker still beats, unless the last plan found it so already.
+func (d *Dispatcher) noteBeating(t *task.Task) {
+	if d.beating[t.ID] {
+		return
+	}
+	d.log.Warn("task of an offline node not moved: its worker still beats, so it still runs; it moves once the heartbeat stops",
+		"taskId", t.ID, "from", deref(t.Executor))
 }
 
 // trackAbsent forgets the executors missing from the registry that are

@@ -99,6 +99,15 @@ func TestPlanMatchesClassPriorityAndCapacity(t *testing.T) {
 	}
 }
 
+// planned prints a plan as task id -> "kind node", sorted by id.
+func planned(acts []action) string {
+	got := map[string]string{}
+	for _, a := range acts {
+		got[a.doc.ID] = fmt.Sprintf("%d %s", a.kind, a.node)
+	}
+	return fmt.Sprint(got)
+}
+
 func TestPlanMovesTasksOfOfflineNodesAndReleasesWhenNobodyCan(t *testing.T) {
 	d := New(nil, nil, nil, Options{OfflineGrace: time.Minute})
 	now := time.Now()
@@ -110,17 +119,42 @@ func TestPlanMovesTasksOfOfflineNodesAndReleasesWhenNobodyCan(t *testing.T) {
 	}
 	s := snap(node("dead", false, "A", "Z"), node("live", true, "A"))
 	acts, _ := d.plan(now, docs, s)
-	got := map[string]string{}
-	for _, a := range acts {
-		got[a.doc.ID] = fmt.Sprintf("%d %s", a.kind, a.node)
-	}
-	if fmt.Sprint(got) != fmt.Sprintf("map[run:%d live stuck:%d ]", move, release) {
+	if got := planned(acts); got != fmt.Sprintf("map[run:%d live stuck:%d ]", move, release) {
 		t.Fatalf("plan %v", got)
 	}
 	// The absent executor is moved once its grace has passed.
 	acts, _ = d.plan(now.Add(2*time.Minute), docs[2:3], s)
 	if len(acts) != 1 || acts[0].kind != move || acts[0].node != "live" {
 		t.Fatalf("absent executor after the grace: %+v", acts)
+	}
+}
+
+// A worker that outlives its node (a Python Skald's worker process after
+// its node was killed) keeps its heartbeat alive: its task is not moved
+// while it beats, since that would run it twice, and moves once it stops.
+func TestPlanKeepsATaskWhoseWorkerOutlivedItsNode(t *testing.T) {
+	d := New(nil, nil, nil, Options{})
+	now := time.Now()
+	docs := []task.Task{
+		doc("orphan", "A", task.Running, ptr("dead"), 0),
+		doc("quiet", "A", task.Running, ptr("dead"), 0),
+		doc("ended", "A", task.Running, ptr("dead"), 0),
+	}
+	s := snap(node("dead", false, "A"), node("live", true, "A"))
+	s.Beats = map[string]monitor.TaskBeat{
+		"orphan": {Beat: liveness.Beat{TaskID: "orphan", Heartbeat: 42, Present: true}, Node: "dead"},
+		"quiet":  {Beat: liveness.Beat{TaskID: "quiet"}, Node: "dead"},                                               // expired
+		"ended":  {Beat: liveness.Beat{TaskID: "ended", Heartbeat: liveness.Cancelled, Present: true}, Node: "dead"}, // terminal
+	}
+	acts, _ := d.plan(now, docs, s)
+	if got := planned(acts); got != fmt.Sprintf("map[ended:%d live quiet:%d live]", move, move) {
+		t.Fatalf("plan %v; want quiet and ended moved, orphan kept", got)
+	}
+	// The heartbeat stops: the task moves.
+	s.Beats["orphan"] = monitor.TaskBeat{Beat: liveness.Beat{TaskID: "orphan"}, Node: "dead"}
+	acts, _ = d.plan(now, docs[:1], s)
+	if len(acts) != 1 || acts[0].kind != move || acts[0].node != "live" {
+		t.Fatalf("after the heartbeat stopped: %+v", acts)
 	}
 }
 

@@ -226,6 +226,12 @@ func New(rdb redis.UniversalClient, opts Options) *Monitor {
 	}
 }
 
+// Beats reads the heartbeats of the given tasks now, whichever node runs
+// them.
+func (m *Monitor) Beats(ctx context.Context, ids []string) ([]liveness.Beat, error) {
+	return m.reg.Beats(ctx, ids)
+}
+
 // Timeout is the offline threshold in use.
 func (m *Monitor) Timeout() time.Duration { return m.opts.Timeout }
 
@@ -336,14 +342,14 @@ func (m *Monitor) judge(now time.Time, entries []liveness.Entry) (snap *Snapshot
 	return snap, forget
 }
 
-// readBeats reads the heartbeat and exception of every task an online
-// node lists, in one round trip.
+// readBeats reads the heartbeat and exception of every task a node lists,
+// in one round trip. Offline nodes count too: a task whose worker still
+// beats after its node went silent is still running somewhere (a Python
+// Skald's workers outlive their node), and the dispatcher must not start
+// a second copy of it.
 func (m *Monitor) readBeats(ctx context.Context, snap *Snapshot) error {
 	var ids, nodes []string
 	for _, n := range snap.Nodes {
-		if !n.Online {
-			continue
-		}
 		for _, t := range n.Tasks {
 			ids = append(ids, t.ID)
 			nodes = append(nodes, n.ID)

@@ -169,7 +169,7 @@ func TestPythonControllerAnswersOnGoState(t *testing.T) {
 	c := e.newClient()
 	tasks := worker.NewMySimpleWorkerClient(c)
 	e.goNodeIn(nodeID, logs)
-	goAPI := e.goController(10 * time.Second)
+	goAPI := e.goController(10*time.Second, nil)
 
 	running, cancelled, waiting := e.id("running"), e.id("cancelled"), e.id("waiting")
 	for i, id := range []string{running, cancelled} {

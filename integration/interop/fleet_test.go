@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
@@ -43,9 +44,9 @@ func (e *env) goNodeIn(id string, logs *skaldtest.Logs) {
 	}
 }
 
-// goController runs a Go controller (dispatcher mode) in this process and
-// returns the base URL of its API.
-func (e *env) goController(nodeTimeout time.Duration) string {
+// goController runs a Go controller (dispatcher mode) in this process,
+// logging to logs (nil discards), and returns the base URL of its API.
+func (e *env) goController(nodeTimeout time.Duration, logs *skaldtest.Logs) string {
 	e.t.Helper()
 	cfg, err := ctl.LoadConfig(ctl.Config{
 		Infra:            e.cfg,
@@ -61,7 +62,11 @@ func (e *env) goController(nodeTimeout time.Duration) string {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	c, err := ctl.New(e.ctx, cfg, ctl.Options{Logger: slog.New(slog.DiscardHandler), Listener: ln, Version: "interop"})
+	log := slog.New(slog.DiscardHandler)
+	if logs != nil {
+		log = slog.New(logs)
+	}
+	c, err := ctl.New(e.ctx, cfg, ctl.Options{Logger: log, Listener: ln, Version: "interop"})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -114,10 +119,10 @@ func (e *env) poll(what string, f func(ctx context.Context) error) {
 }
 
 // A Go controller runs a mixed fleet: one Python node and one Go node. It
-// sees both in the registry with their classes, dispatches tasks to both,
-// and after a kill -9 of the Python node (the whole process group, as when
-// its machine dies: Python Skalds' workers would otherwise outlive their
-// node, a known Python bug) moves that node's tasks to the Go node. No
+// sees both in the registry with their classes and dispatches tasks to
+// both. After a kill -9 of the Python node process, whose workers outlive
+// it (a known Python bug) and keep beating, it leaves their tasks alone;
+// once the workers are killed too, it moves the tasks to the Go node. No
 // task runs twice.
 func TestGoControllerRunsMixedFleet(t *testing.T) {
 	e := newEnvRedis(t, "") // the controller reads the whole registry
@@ -126,7 +131,7 @@ func TestGoControllerRunsMixedFleet(t *testing.T) {
 	client := worker.NewMySimpleWorkerClient(e.newClient())
 	py := e.pythonNode(pyID)
 	e.goNodeIn(goID, logs)
-	api := e.goController(10 * time.Second) // as Python's own monitor; Python beats every 3 s
+	api := e.goController(10*time.Second, logs) // as Python's own monitor; Python beats every 3 s
 
 	e.poll("the controller lists both nodes with MySimpleWorker", func(ctx context.Context) error {
 		var res struct {
@@ -193,7 +198,22 @@ func TestGoControllerRunsMixedFleet(t *testing.T) {
 		})
 	}
 
-	// kill -9 of the Python node's whole process group: no handler runs.
+	// kill -9 of the Python node process alone: its workers outlive it
+	// (a Python bug) and keep beating. The controller sees the node go
+	// offline but leaves the tasks where they still run.
+	mark := logs.Mark()
+	if err := syscall.Kill(py.cmd.Process.Pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	for id := range onPython {
+		e.awaitLog(logs, mark, "task of an offline node not moved: its worker still beats, so it still runs; it moves once the heartbeat stops", "taskId", id)
+		if tk, err := e.store.Get(e.ctx, id); err != nil || tk.Executor == nil || *tk.Executor != pyID {
+			t.Fatalf("task %s of the killed Python node with a live worker: %+v, %v; want it left there", id, tk, err)
+		}
+	}
+
+	// kill -9 of the rest of the group, the orphaned workers: their
+	// heartbeats expire and the tasks move.
 	killed := logs.Mark()
 	py.kill()
 	e.poll("no Python process of the node is left", func(context.Context) error {
@@ -224,5 +244,15 @@ func TestGoControllerRunsMixedFleet(t *testing.T) {
 		if onPython[id] && logs.CountFrom(killed, skaldtest.Msg("worker started", "taskId", id)) != 1 {
 			t.Errorf("task %s of the Python node started on the Go node before the Python node was killed", id)
 		}
+	}
+}
+
+// awaitLog waits for a record of logs from mark on with msg and attrs.
+func (e *env) awaitLog(logs *skaldtest.Logs, mark int, msg string, attrs ...any) {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(e.ctx, awaitLimit)
+	defer cancel()
+	if _, err := logs.AwaitFrom(ctx, mark, skaldtest.Msg(msg, attrs...)); err != nil {
+		e.t.Fatalf("awaiting log %q %v: %v", msg, attrs, err)
 	}
 }
