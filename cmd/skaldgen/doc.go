@@ -25,6 +25,9 @@
 //		that is out of date, missing or left over, for example
 //		"example/worker/worker_skald.go is out of date; run go generate ./...".
 //		Meant for CI, with every module named: skaldgen -check ./... ./example/...
+//		When all are up to date it names the files it checked; when no
+//		package among the patterns has a //skald: marker, it says so and
+//		exits 1 (without -check, it only warns).
 //	-markers
 //		Print every marker, where it may stand and its arguments.
 //	-schema dir
@@ -36,7 +39,18 @@
 //
 // "skaldgen init name" writes a new worker package name into ./name (or
 // -dir) from the templates of package templates, and generates its code,
-// so that it builds and its test passes at once.
+// so that it builds and its test (on skaldtest.Run) passes at once. The
+// types are named after the package: camera gives CameraModel and
+// CameraWorker. The directory must be in a module that requires the
+// framework; otherwise init prints the commands that make it so (go mod
+// init, go get -tool github.com/skalds-go/skalds/cmd/skaldgen) and writes
+// nothing. If a step fails after it started writing, it removes what it
+// wrote; in a module of its own, it ends with go mod tidy.
+//
+// Every generated file starts with the skaldgen version and the source
+// files it was generated from, and holds a compile-time guard: when the
+// file and the runtime in go.mod no longer fit each other, the build fails
+// on that line, whose comment says to regenerate.
 //
 // The same checks are available as a go/analysis analyzer for editors and
 // go vet: see cmd/skaldvet.
