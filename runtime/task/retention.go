@@ -20,8 +20,8 @@ func terminalBefore(before int64) bson.D {
 // DeleteEnded deletes at most limit tasks that ended before the given
 // time (epoch ms, by their updateDateTime) and returns how many it
 // deleted; a caller deletes a backlog by calling it until it returns
-// fewer than limit. One batch is two commands: a read of the keys of the
-// oldest matches, then one delete by those keys that repeats the
+// fewer than limit. One batch is two commands: a read of the keys of
+// some matches, then one delete by those keys that repeats the
 // condition, so that a task retried or written between the two is kept.
 // Bounding the batch bounds how long one delete holds a server that
 // serializes its writes, as FerretDB does.
@@ -29,9 +29,10 @@ func (s *Store) DeleteEnded(ctx context.Context, before int64, limit int) (int64
 	if limit <= 0 {
 		return 0, fmt.Errorf("deleting ended tasks: the batch size must be positive, not %d", limit)
 	}
+	// No sort: every match is due, in any order, and a sort would make
+	// the server read all matches before it returns the first batch.
 	cur, err := s.coll.Find(ctx, terminalBefore(before), options.Find().
 		SetProjection(bson.D{{Key: "_id", Value: 1}}).
-		SetSort(bson.D{{Key: "updateDateTime", Value: 1}}).
 		SetLimit(int64(limit)))
 	if err != nil {
 		return 0, fmt.Errorf("finding ended tasks to delete: %w", err)
