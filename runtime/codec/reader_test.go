@@ -263,8 +263,8 @@ func TestDecodeValues(t *testing.T) {
 	limit := 3
 	want := nestedModel{
 		Name:    "n",
-		A:       nestedA{B: []nestedB{{1}, {2}}},
-		Cameras: []camera{{"x", 2}, {"y", 0}},
+		A:       nestedA{B: []nestedB{{C: 1}, {C: 2}}},
+		Cameras: []camera{{ID: "x", FixFrame: 2}, {ID: "y", FixFrame: 0}},
 		Limit:   &limit,
 		Tags:    []string{"a", "bé"},
 		When:    time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC),
@@ -290,11 +290,11 @@ func TestGeneratedShape(t *testing.T) {
 		want simpleModel
 		err  string
 	}{
-		{`{"rtspUrl":"rtsp://cam/1","fixFrame":10}`, simpleModel{"rtsp://cam/1", 10}, ""},
-		{`{"RTSPURL":"rtsp://cam/1","FixFrame":10}`, simpleModel{"rtsp://cam/1", 10}, ""},
-		{`{"rtspUrl":"rtsp://cam/1","fixFrame":0}`, simpleModel{"rtsp://cam/1", 0}, "$.fixFrame: is required"},
-		{`{"rtspUrl":"rtsp://cam/1","fixFrame":1001}`, simpleModel{"rtsp://cam/1", 1001}, "$.fixFrame: must be at most 1000"},
-		{`{"rtspUrl":"not a url","fixFrame":1}`, simpleModel{"not a url", 1}, "$.rtspUrl: must be a valid URL"},
+		{`{"rtspUrl":"rtsp://cam/1","fixFrame":10}`, simpleModel{RTSPURL: "rtsp://cam/1", FixFrame: 10}, ""},
+		{`{"RTSPURL":"rtsp://cam/1","FixFrame":10}`, simpleModel{RTSPURL: "rtsp://cam/1", FixFrame: 10}, ""},
+		{`{"rtspUrl":"rtsp://cam/1","fixFrame":0}`, simpleModel{RTSPURL: "rtsp://cam/1", FixFrame: 0}, "$.fixFrame: is required"},
+		{`{"rtspUrl":"rtsp://cam/1","fixFrame":1001}`, simpleModel{RTSPURL: "rtsp://cam/1", FixFrame: 1001}, "$.fixFrame: must be at most 1000"},
+		{`{"rtspUrl":"not a url","fixFrame":1}`, simpleModel{RTSPURL: "not a url", FixFrame: 1}, "$.rtspUrl: must be a valid URL"},
 		{`{"fixFrame":"1"}`, simpleModel{}, "2 errors: $.fixFrame: expected integer, got string; $.rtspUrl: required field missing"},
 	}
 	for _, tt := range tests {

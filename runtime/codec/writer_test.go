@@ -226,8 +226,8 @@ func TestWriterRoundTripModel(t *testing.T) {
 	limit := 7
 	in := nestedModel{
 		Name:    "cam \"1\"\n",
-		A:       nestedA{B: []nestedB{{1}, {-2}}},
-		Cameras: []camera{{"x", 2}},
+		A:       nestedA{B: []nestedB{{C: 1}, {C: -2}}},
+		Cameras: []camera{{ID: "x", FixFrame: 2}},
 		Limit:   &limit,
 		Tags:    []string{"é", "\u2028"},
 		When:    time.Date(2024, 1, 2, 3, 4, 5, 6, time.UTC),
