@@ -2,6 +2,7 @@ package schema
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -84,5 +85,19 @@ func TestPath(t *testing.T) {
 	inst := map[string]any{"a b": []any{map[string]any{"1": 2}}}
 	if got := Path(inst, []string{"a b", "0", "1"}); got != `$["a b"][0]["1"]` {
 		t.Errorf("got %s", got)
+	}
+}
+
+// TestErrorPathsBounded: a huge unknown key is named in part, as the
+// nodes name it, so that a response cannot be made as large as the input.
+func TestErrorPathsBounded(t *testing.T) {
+	key := strings.Repeat("k", 1<<20)
+	doc := `{"rtspUrl":"rtsp://a/b","fixFrame":1,"` + key + `":1}`
+	res, err := NewValidator().Check([]byte(doc), []Source{{Schema: []byte(camera), Nodes: []string{"n"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Errors) != 1 || len(res.Errors[0].Path) > 100 || !strings.HasPrefix(res.Errors[0].Path, `$["kkk`) || !strings.HasSuffix(res.Errors[0].Path, `..."]`) {
+		t.Fatalf("errors %.200v", res.Errors)
 	}
 }

@@ -44,8 +44,9 @@ func (p *Path) Index(i int) Path { return Path{up: p, idx: i, kind: stepIndex} }
 // MapKey returns the path of the value under key in the map at p.
 func (p *Path) MapKey(key string) Path { return Path{up: p, name: key, kind: stepMapKey} }
 
-// String formats p as a JSON path such as "$.cameras[2].fixFrame".
-func (p *Path) String() string { return string(p.appendTo(make([]byte, 0, 32))) }
+// String formats p as a JSON path such as "$.cameras[2].fixFrame", with
+// long keys and a long path cut as in every error text.
+func (p *Path) String() string { return clipPath(string(p.appendTo(make([]byte, 0, 32)))) }
 
 func (p *Path) appendTo(b []byte) []byte {
 	if p == nil || p.kind == stepRoot {
@@ -91,7 +92,7 @@ func (c *Check) Fail(p *Path, name, msg string) {
 
 // FailAt records msg for the value at p itself, such as a slice element.
 func (c *Check) FailAt(p *Path, msg string) {
-	c.errs = append(c.errs, &FieldError{Path: clipPath(p.String()), Msg: msg})
+	c.errs = append(c.errs, &FieldError{Path: p.String(), Msg: msg})
 }
 
 // Len is the number of failures so far. Generated code compares it before
