@@ -29,6 +29,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/skalds-go/skalds/controller/api"
+	"github.com/skalds-go/skalds/controller/api/wire"
 	"github.com/skalds-go/skalds/controller/dispatch"
 	"github.com/skalds-go/skalds/controller/metrics"
 	"github.com/skalds-go/skalds/controller/monitor"
@@ -256,42 +257,37 @@ func isLoopback(host string) bool {
 // logLevel) plus the Go settings, with every secret masked. The API token
 // is never shown, only whether one is required. Durations are seconds, as
 // in the environment.
-func (c Config) Report() map[string]any {
+func (c Config) Report() wire.Config {
 	host, port, _ := net.SplitHostPort(c.Addr)
-	portNum, _ := strconv.Atoi(port)
-	var env any
+	var r wire.Config
+	r.Mode, r.Host = string(c.Mode), host
+	r.Port, _ = strconv.Atoi(port)
+	r.Monitoring.SkaldInterval = c.MonitorInterval.Seconds()
+	// One refresh reads the registry and the task heartbeats.
+	r.Monitoring.TaskInterval = c.MonitorInterval.Seconds()
+	r.Monitoring.HeartbeatTimeout = c.NodeTimeout.Seconds()
+	d := &r.Dispatcher
+	d.Interval, d.Strategy = c.DispatchInterval.Seconds(), string(c.Strategy)
+	d.MaxTasksPerNode, d.MaxClaimsPerCycle, d.MaxAttempts = c.MaxTasksPerNode, c.MaxClaimsPerCycle, c.MaxAttempts
+	d.RetryBackoff, d.RetryBackoffMax = c.RetryBackoff.Seconds(), c.RetryBackoffMax.Seconds()
+	r.Retention.Enabled, r.Retention.Age = c.Retention > 0, max(c.Retention, 0).Seconds()
+	r.Retention.Interval, r.Retention.Batch = c.RetentionInterval.Seconds(), c.RetentionBatch
 	if v := os.Getenv("SKALD_ENV"); v != "" {
-		env = v
+		r.Environment = &v
 	}
 	i := c.Infra
-	return map[string]any{
-		"mode": c.Mode, "host": host, "port": portNum,
-		"monitoring": map[string]any{
-			"skaldInterval": c.MonitorInterval.Seconds(),
-			// One refresh reads the registry and the task heartbeats.
-			"taskInterval":     c.MonitorInterval.Seconds(),
-			"heartbeatTimeout": c.NodeTimeout.Seconds(),
-		},
-		"dispatcher": map[string]any{
-			"interval": c.DispatchInterval.Seconds(), "strategy": c.Strategy,
-			"maxTasksPerNode": c.MaxTasksPerNode, "maxClaimsPerCycle": c.MaxClaimsPerCycle,
-			"maxAttempts": c.MaxAttempts, "retryBackoff": c.RetryBackoff.Seconds(),
-			"retryBackoffMax": c.RetryBackoffMax.Seconds(),
-		},
-		"retention": map[string]any{"enabled": c.Retention > 0, "age": max(c.Retention, 0).Seconds(),
-			"interval": c.RetentionInterval.Seconds(), "batch": c.RetentionBatch},
-		"environment": env,
-		"logLevel":    i.LogLevel,
-		"auth":        map[string]any{"enabled": c.Token != "", "insecure": c.Insecure},
-		"api": map[string]any{"tls": c.TLSCert != "", "corsOrigins": append([]string{}, c.CORSOrigins...),
-			"maxBody": c.MaxBody, "storeTimeout": c.StoreTimeout.Seconds()},
-		"mongo": map[string]any{"host": config.MaskURI(i.MongoHost), "dbName": i.DBName},
-		"redis": map[string]any{"host": i.RedisHost, "port": i.RedisPort, "username": i.RedisUsername,
-			"password": config.Mask(i.RedisPassword), "tls": i.RedisTLS.String()},
-		"kafka": map[string]any{"host": i.KafkaHost, "port": i.KafkaPort, "enabled": !i.KafkaDisabled,
-			"securityProtocol": i.KafkaSecurityProtocol, "saslMechanism": i.KafkaSASLMechanism, "tls": i.KafkaTLS.String(),
-			"username": i.KafkaUsername, "password": config.Mask(i.KafkaPassword), "partitions": i.KafkaPartitions},
-	}
+	r.LogLevel = i.LogLevel
+	r.Auth.Enabled, r.Auth.Insecure = c.Token != "", c.Insecure
+	r.API.TLS, r.API.CORSOrigins = c.TLSCert != "", append([]string{}, c.CORSOrigins...)
+	r.API.MaxBody, r.API.StoreTimeout = c.MaxBody, c.StoreTimeout.Seconds()
+	r.Mongo.Host, r.Mongo.DBName = config.MaskURI(i.MongoHost), i.DBName
+	r.Redis.Host, r.Redis.Port, r.Redis.Username = i.RedisHost, i.RedisPort, i.RedisUsername
+	r.Redis.Password, r.Redis.TLS = config.Mask(i.RedisPassword), i.RedisTLS.String()
+	k := &r.Kafka
+	k.Host, k.Port, k.Enabled = i.KafkaHost, i.KafkaPort, !i.KafkaDisabled
+	k.SecurityProtocol, k.SASLMechanism, k.TLS = i.KafkaSecurityProtocol, i.KafkaSASLMechanism, i.KafkaTLS.String()
+	k.Username, k.Password, k.Partitions = i.KafkaUsername, config.Mask(i.KafkaPassword), i.KafkaPartitions
+	return r
 }
 
 // Options are what a controller needs besides its configuration.
@@ -409,8 +405,8 @@ func New(ctx context.Context, cfg Config, opts Options) (*Controller, error) {
 	}, api.Options{
 		Token: cfg.Token, CORSOrigins: cfg.CORSOrigins, MaxBody: cfg.MaxBody, StoreTimeout: cfg.StoreTimeout, EventPoll: opts.EventPoll, KeepAlive: opts.KeepAlive, MonitorInterval: cfg.MonitorInterval,
 		Logger: c.log, Mode: string(cfg.Mode), Version: opts.Version, Config: cfg.Report(),
-		Info: map[string]any{"mode": cfg.Mode, "version": opts.Version, "strategy": cfg.Strategy,
-			"auth": cfg.Token != "", "kafka": !cfg.Infra.KafkaDisabled},
+		Info: wire.Info{Mode: string(cfg.Mode), Version: opts.Version, Strategy: string(cfg.Strategy),
+			Auth: cfg.Token != "", Kafka: !cfg.Infra.KafkaDisabled},
 	})
 	return c, nil
 }

@@ -53,6 +53,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/skalds-go/skalds/controller/api/wire"
 	"github.com/skalds-go/skalds/controller/dashboard"
 	"github.com/skalds-go/skalds/controller/dispatch"
 	"github.com/skalds-go/skalds/controller/metrics"
@@ -118,13 +119,13 @@ type Options struct {
 	// a probe again, so that an outage costs clients no waiting.
 	StoreTimeout time.Duration
 	// Info is merged into GET / and GET /api (mode, version, strategy...).
-	Info map[string]any
+	Info wire.Info
 	// Mode and Version are reported by GET /api/system/status and
 	// /api/system/version.
 	Mode, Version string
 	// Config is the configuration GET /api/system/config reports. The
 	// caller masks the secrets; the API reports it as given.
-	Config map[string]any
+	Config wire.Config
 	Logger *slog.Logger
 }
 
@@ -341,28 +342,16 @@ func (s *Server) auth(next http.Handler) http.Handler {
 	})
 }
 
-// errorBody is the shape of every error response.
-type errorBody struct {
-	Error      string       `json:"error"`
-	StatusCode int          `json:"status_code"`
-	Path       string       `json:"path"`
-	Fields     []fieldError `json:"fields,omitempty"`
-	// Incident is set on a 500: the id under which the log holds the
-	// detail.
-	Incident string `json:"incident,omitempty"`
-}
+// The shapes of the API's bodies are package wire's; these are their
+// names here.
+type (
+	errorBody  = wire.Error
+	fieldError = wire.FieldError
+	success    = wire.Success[any]
+)
 
-type fieldError struct {
-	Path    string `json:"path"`
-	Message string `json:"message"`
-}
-
-// success is Python's SuccessResponse.
-type success struct {
-	Success bool   `json:"success"`
-	Message string `json:"message"`
-	Data    any    `json:"data"`
-}
+// succeeded is a successful answer with data.
+func succeeded(msg string, data any) success { return success{Success: true, Message: msg, Data: data} }
 
 func (s *Server) writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
@@ -407,10 +396,10 @@ func incidentID() string {
 func invalid(field, msg string) fieldError { return fieldError{Path: field, Message: msg} }
 
 func (s *Server) root(w http.ResponseWriter, r *http.Request) {
-	body := map[string]any{
-		"name":   "Skalds SystemController",
-		"status": "running",
-		"endpoints": map[string]string{
+	s.writeJSON(w, http.StatusOK, wire.Root{
+		Name:   "Skalds SystemController",
+		Status: "running",
+		Endpoints: map[string]string{
 			"tasks":     "/api/tasks",
 			"skalds":    "/api/skalds",
 			"events":    "/api/events",
@@ -419,10 +408,7 @@ func (s *Server) root(w http.ResponseWriter, r *http.Request) {
 			"metrics":   "/metrics",
 			"dashboard": "/dashboard/",
 		},
-		"attachmentsValidation": AttachmentsValidation,
-	}
-	for k, v := range s.opts.Info {
-		body[k] = v
-	}
-	s.writeJSON(w, http.StatusOK, body)
+		AttachmentsValidation: AttachmentsValidation,
+		Info:                  s.opts.Info,
+	})
 }

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+
+	"github.com/skalds-go/skalds/controller/api/wire"
 )
 
 // AttachmentsValidation describes, in GET /api, how attachments are
@@ -51,17 +53,7 @@ func (s *Server) checkAttachments(w http.ResponseWriter, r *http.Request, class 
 }
 
 // classInfo is one entry of GET /api/classes.
-type classInfo struct {
-	ClassName string   `json:"className"`
-	Nodes     []string `json:"nodes"`     // online nodes that registered the class
-	HasSchema bool     `json:"hasSchema"` // some online node publishes its schema
-	// SchemaConflict says that online nodes publish different schemas for
-	// the class; attachments must satisfy all of them.
-	SchemaConflict bool `json:"schemaConflict"`
-	// SchemaSources are the nodes publishing each distinct schema, the
-	// most published first.
-	SchemaSources [][]string `json:"schemaSources"`
-}
+type classInfo = wire.Class
 
 // listClasses lists the classes that online nodes can run.
 func (s *Server) listClasses(w http.ResponseWriter, r *http.Request) {
@@ -103,7 +95,7 @@ func (s *Server) listClasses(w http.ResponseWriter, r *http.Request) {
 		out = append(out, *ci)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ClassName < out[j].ClassName })
-	s.writeJSON(w, http.StatusOK, map[string]any{"items": out, "total": len(out)})
+	s.writeJSON(w, http.StatusOK, wire.ClassList{Items: out, Total: len(out)})
 }
 
 // classSchema answers the schema most online nodes publish for the class,

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/skalds-go/skalds/controller/api/wire"
 	"github.com/skalds-go/skalds/controller/metrics"
 	"github.com/skalds-go/skalds/controller/monitor"
 	"github.com/skalds-go/skalds/runtime/task"
@@ -160,19 +161,7 @@ func (c *statusCache) get(id string) task.Status {
 
 // taskState is what a task_update event reports; a change of any field is
 // an event.
-type taskState struct {
-	LifecycleStatus           task.Status     `json:"lifecycleStatus"`
-	Executor                  *string         `json:"executor"`
-	AssignmentEpoch           int64           `json:"assignmentEpoch"`
-	AttachmentsVersion        int64           `json:"attachmentsVersion"`
-	AppliedAttachmentsVersion int64           `json:"appliedAttachmentsVersion"`
-	AttachmentsRejection      *task.Rejection `json:"attachmentsRejection"`
-	Attempts                  int             `json:"attempts"`
-	Priority                  int             `json:"priority"`
-	Error                     string          `json:"error,omitempty"`
-	Refusal                   *task.Refusal   `json:"refusal,omitempty"`
-	UpdateDateTime            int64           `json:"updateDateTime"`
-}
+type taskState = wire.TaskState
 
 func stateOf(d *task.Task) taskState {
 	return taskState{
@@ -183,8 +172,9 @@ func stateOf(d *task.Task) taskState {
 	}
 }
 
-func (ts taskState) key() string {
-	b, _ := json.Marshal(ts)
+// stateKey is st as a string that changes when any field does.
+func stateKey(st taskState) string {
+	b, _ := json.Marshal(st)
 	return string(b)
 }
 
@@ -222,7 +212,7 @@ func (s *Server) watchTasks(ctx context.Context, statuses *statusCache) {
 				d := &docs[i]
 				st := stateOf(d)
 				states[d.ID] = st
-				k := st.key()
+				k := stateKey(st)
 				next[d.ID] = seenTask{key: k, err: d.Error, applied: d.AppliedAttachmentsVersion, rejected: rejectedVersion(d.AttachmentsRejection), epoch: d.AssignmentEpoch}
 				statuses.m[d.ID] = d.LifecycleStatus
 				old, known := prev[d.ID]
@@ -232,13 +222,13 @@ func (s *Server) watchTasks(ctx context.Context, statuses *statusCache) {
 				if (first && d.UpdateDateTime < startedAt) || (known && old.key == k) {
 					continue
 				}
-				s.hub.publish(streamTasks, d.ID, map[string]any{"type": "task_update", "taskId": d.ID, "data": st, "timestamp": now})
+				s.hub.publish(streamTasks, d.ID, wire.Event{Type: "task_update", TaskID: d.ID, Data: st, Timestamp: now})
 				if known && old.epoch == st.AssignmentEpoch {
 					s.countAck(old.applied, old.rejected, st)
 				}
 				if d.Error != "" && old.err != d.Error {
-					s.hub.publish(streamTasks, d.ID, map[string]any{"type": "task_error", "taskId": d.ID,
-						"data": map[string]any{"error": d.Error, "lifecycleStatus": d.LifecycleStatus}, "timestamp": now})
+					s.hub.publish(streamTasks, d.ID, wire.Event{Type: "task_error", TaskID: d.ID,
+						Data: wire.TaskError{Error: d.Error, LifecycleStatus: d.LifecycleStatus}, Timestamp: now})
 				}
 			}
 			for id := range statuses.m {
@@ -304,34 +294,34 @@ func (s *Server) watchNodes(ctx context.Context, statuses *statusCache) {
 					continue
 				}
 				if !known || old.online != st.online || old.taskCount != st.taskCount {
-					s.hub.publish(streamSkalds, n.ID, map[string]any{"type": "skald_status", "skaldId": n.ID,
-						"data": map[string]any{"status": status(n.Online), "taskCount": st.taskCount}, "timestamp": now})
+					s.hub.publish(streamSkalds, n.ID, wire.Event{Type: "skald_status", SkaldID: n.ID,
+						Data: wire.SkaldState{Status: status(n.Online), TaskCount: st.taskCount}, Timestamp: now})
 				}
 				if known && old.heartbeat != st.heartbeat {
 					ids := make([]string, len(n.Tasks))
 					for i, t := range n.Tasks {
 						ids[i] = t.ID
 					}
-					s.hub.publish(streamSkalds, n.ID, map[string]any{"type": "skald_heartbeat", "skaldId": n.ID,
-						"data": map[string]any{"heartbeat": n.Heartbeat, "status": status(n.Online), "tasks": ids}, "timestamp": now})
+					s.hub.publish(streamSkalds, n.ID, wire.Event{Type: "skald_heartbeat", SkaldID: n.ID,
+						Data: wire.SkaldBeat{Heartbeat: n.Heartbeat, Status: status(n.Online), Tasks: ids}, Timestamp: now})
 				}
 			}
 			if !first {
 				for id := range prev {
 					if _, ok := next[id]; !ok {
-						s.hub.publish(streamSkalds, id, map[string]any{"type": "skald_status", "skaldId": id,
-							"data": map[string]any{"status": "offline", "taskCount": 0, "removed": true}, "timestamp": now})
+						s.hub.publish(streamSkalds, id, wire.Event{Type: "skald_status", SkaldID: id,
+							Data: wire.SkaldState{Status: "offline", Removed: true}, Timestamp: now})
 					}
 				}
 				for id, b := range snap.Beats {
 					old, known := beats[id]
 					if !known || old.Heartbeat != b.Heartbeat || old.Present != b.Present {
-						s.hub.publish(streamTasks, id, map[string]any{"type": "task_heartbeat", "taskId": id,
-							"data": map[string]any{"heartbeat": b.Heartbeat, "lifecycleStatus": statuses.get(id)}, "timestamp": now})
+						s.hub.publish(streamTasks, id, wire.Event{Type: "task_heartbeat", TaskID: id,
+							Data: wire.TaskBeat{Heartbeat: b.Heartbeat, LifecycleStatus: statuses.get(id)}, Timestamp: now})
 					}
 					if b.Exception != "" && (!known || old.Exception != b.Exception) {
-						s.hub.publish(streamTasks, id, map[string]any{"type": "task_exception", "taskId": id,
-							"data": map[string]any{"exception": b.Exception, "lifecycleStatus": statuses.get(id)}, "timestamp": now})
+						s.hub.publish(streamTasks, id, wire.Event{Type: "task_exception", TaskID: id,
+							Data: wire.TaskException{Exception: b.Exception, LifecycleStatus: statuses.get(id)}, Timestamp: now})
 					}
 				}
 			}
@@ -383,10 +373,10 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, stream, key, hel
 	after, ok := s.hub.position(lastID)
 	fmt.Fprintf(w, "retry: 2000\n\n")
 	if lastID == "" {
-		writeFrame(w, "", map[string]any{"type": "connection", "message": hello})
+		writeFrame(w, "", wire.Event{Type: "connection", Message: hello})
 	} else if !ok {
-		writeFrame(w, s.hub.id(after), map[string]any{"type": "resync",
-			"message": "events since the given Last-Event-ID are no longer available; reload the current state"})
+		writeFrame(w, s.hub.id(after), wire.Event{Type: "resync",
+			Message: "events since the given Last-Event-ID are no longer available; reload the current state"})
 	}
 	if err := rc.Flush(); err != nil {
 		return
@@ -436,8 +426,8 @@ const testInterval = 5 * time.Second
 // eventsStatus reports the open event streams.
 func (s *Server) eventsStatus(w http.ResponseWriter, r *http.Request) {
 	total, by := s.hub.connected()
-	s.writeJSON(w, http.StatusOK, map[string]any{
-		"connectedClients": total, "streams": by, "timestamp": time.Now().UnixMilli(), "status": "active",
+	s.writeJSON(w, http.StatusOK, wire.EventsStatus{
+		ConnectedClients: total, Streams: by, Timestamp: time.Now().UnixMilli(), Status: "active",
 	})
 }
 
@@ -454,11 +444,11 @@ func (s *Server) eventsTest(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
 	defer s.hub.connect(streamTest)()
-	writeFrame(w, "", map[string]any{"type": "connection", "message": "Connected to Skalds test events"})
+	writeFrame(w, "", wire.Event{Type: "connection", Message: "Connected to Skalds test events"})
 	t := time.NewTicker(testInterval)
 	defer t.Stop()
 	for n := 1; ; n++ {
-		writeFrame(w, "", map[string]any{"type": "test", "message": fmt.Sprintf("Test message %d", n), "timestamp": time.Now().UnixMilli()})
+		writeFrame(w, "", wire.Event{Type: "test", Message: fmt.Sprintf("Test message %d", n), Timestamp: time.Now().UnixMilli()})
 		if err := rc.Flush(); err != nil {
 			return
 		}

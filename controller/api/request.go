@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 
+	"github.com/skalds-go/skalds/controller/api/wire"
 	"github.com/skalds-go/skalds/runtime/codec"
 )
 
@@ -58,20 +59,7 @@ func fieldErrors(err error) []fieldError {
 }
 
 // createRequest is the body of POST /api/tasks.
-type createRequest struct {
-	ID               string
-	ClassName        string
-	Source           string
-	Name             *string
-	Description      *string
-	Priority         *int
-	Attachments      []byte // raw JSON; null and absent are nil
-	Mode             string
-	Executor         string
-	DeadlineDateTime *int64
-	Dependencies     []string
-	IsPersistent     *bool
-}
+type createRequest = wire.CreateTask
 
 func optString(rd *codec.Reader) *string {
 	if rd.Null() {

@@ -8,26 +8,10 @@ import (
 	"sort"
 	"time"
 
+	"github.com/skalds-go/skalds/controller/api/wire"
 	"github.com/skalds-go/skalds/controller/monitor"
 	"github.com/skalds-go/skalds/runtime/task"
 )
-
-// SkaldResponse is Python's SkaldResponse; lastHeartbeat is an integer
-// (epoch ms) here, as everywhere else.
-type SkaldResponse struct {
-	ID             string   `json:"id"`
-	Type           string   `json:"type"`
-	Status         string   `json:"status"`
-	LastHeartbeat  int64    `json:"lastHeartbeat"`
-	SupportedTasks []string `json:"supportedTasks"`
-	CurrentTasks   []string `json:"currentTasks"`
-	Heartbeat      int      `json:"heartbeat"`
-	TaskCount      int      `json:"taskCount"`
-	// SchemaConflicts are the classes for which this node publishes a
-	// schema that differs from another online node's: attachments must
-	// satisfy both, so an operator should align the nodes.
-	SchemaConflicts []string `json:"schemaConflicts"`
-}
 
 func status(online bool) string {
 	if online {
@@ -52,7 +36,7 @@ func schemaConflicts(snap *monitor.Snapshot, n *monitor.Node) []string {
 	return out
 }
 
-func skaldResponse(snap *monitor.Snapshot, n *monitor.Node) SkaldResponse {
+func skaldResponse(snap *monitor.Snapshot, n *monitor.Node) wire.Skald {
 	cur := make([]string, len(n.Tasks))
 	for i, t := range n.Tasks {
 		cur[i] = t.ID
@@ -61,7 +45,7 @@ func skaldResponse(snap *monitor.Snapshot, n *monitor.Node) SkaldResponse {
 	if sup == nil {
 		sup = []string{}
 	}
-	return SkaldResponse{
+	return wire.Skald{
 		ID: n.ID, Type: n.Mode, Status: status(n.Online), LastHeartbeat: n.LastActivity,
 		SupportedTasks: sup, CurrentTasks: cur, Heartbeat: n.Heartbeat, TaskCount: len(n.Tasks),
 		SchemaConflicts: schemaConflicts(snap, n),
@@ -96,13 +80,13 @@ func (s *Server) listSkalds(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusUnprocessableEntity, "invalid query", errs...)
 		return
 	}
-	items := []SkaldResponse{}
+	items := []wire.Skald{}
 	for _, n := range snap.Nodes {
 		if (typ == "" || n.Mode == typ) && (st == "" || status(n.Online) == st) {
 			items = append(items, skaldResponse(snap, n))
 		}
 	}
-	s.writeJSON(w, http.StatusOK, map[string]any{"items": items, "total": len(items)})
+	s.writeJSON(w, http.StatusOK, wire.SkaldList{Items: items, Total: len(items)})
 }
 
 func (s *Server) getSkald(w http.ResponseWriter, r *http.Request) {
@@ -136,15 +120,15 @@ func (s *Server) skaldTasks(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, r, err)
 		return
 	}
-	tasks := make([]map[string]any, len(docs))
+	tasks := make([]wire.SkaldTask, len(docs))
 	for i, d := range docs {
 		var at *int64
 		if d.AssignedDateTime != 0 {
 			at = &docs[i].AssignedDateTime
 		}
-		tasks[i] = map[string]any{"id": d.ID, "className": d.ClassName, "lifecycleStatus": d.LifecycleStatus, "assignedAt": at}
+		tasks[i] = wire.SkaldTask{ID: d.ID, ClassName: d.ClassName, LifecycleStatus: d.LifecycleStatus, AssignedAt: at}
 	}
-	s.writeJSON(w, http.StatusOK, map[string]any{"skaldId": id, "tasks": tasks, "totalTasks": len(tasks)})
+	s.writeJSON(w, http.StatusOK, wire.SkaldTasks{SkaldID: id, Tasks: tasks, TotalTasks: len(tasks)})
 }
 
 func (s *Server) skaldStatistics(w http.ResponseWriter, r *http.Request) {
@@ -157,12 +141,14 @@ func (s *Server) skaldStatistics(w http.ResponseWriter, r *http.Request) {
 	if c.Total > 0 {
 		avg = float64(c.Listed) / float64(c.Total)
 	}
-	s.writeJSON(w, http.StatusOK, map[string]any{
-		"totalSkalds": c.Total, "onlineSkalds": c.Online, "offlineSkalds": c.Total - c.Online,
-		"nodeSkalds": c.Nodes, "edgeSkalds": c.Edges, "availableNodes": c.OnlineNodes,
-		"totalRunningTasks": c.Listed, "averageTasksPerSkald": avg,
-		"details": map[string]int{"onlineNodes": c.OnlineNodes, "onlineEdges": c.OnlineEdges, "busyNodes": c.BusyNodes, "idleNodes": c.OnlineNodes - c.BusyNodes},
-	})
+	st := wire.SkaldStatistics{
+		TotalSkalds: c.Total, OnlineSkalds: c.Online, OfflineSkalds: c.Total - c.Online,
+		NodeSkalds: c.Nodes, EdgeSkalds: c.Edges, AvailableNodes: c.OnlineNodes,
+		TotalRunningTasks: c.Listed, AverageTasksPerSkald: avg,
+	}
+	st.Details.OnlineNodes, st.Details.OnlineEdges = c.OnlineNodes, c.OnlineEdges
+	st.Details.BusyNodes, st.Details.IdleNodes = c.BusyNodes, c.OnlineNodes-c.BusyNodes
+	s.writeJSON(w, http.StatusOK, st)
 }
 
 // health probes every dependency. MongoDB down is unhealthy (503): the
@@ -216,7 +202,7 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 	case degraded:
 		st = "degraded"
 	}
-	s.writeJSON(w, code, map[string]any{"status": st, "timestamp": time.Now().UnixMilli(), "services": services})
+	s.writeJSON(w, code, wire.Health{Status: st, Timestamp: time.Now().UnixMilli(), Services: services})
 }
 
 func (s *Server) monitorInterval() time.Duration {
@@ -237,16 +223,16 @@ func (s *Server) summary(w http.ResponseWriter, r *http.Request) {
 		total += c
 	}
 	c := s.snapshot().Counts()
-	s.writeJSON(w, http.StatusOK, map[string]any{
-		"totalSkalds": c.Total, "onlineSkalds": c.Online, "nodeSkalds": c.Nodes, "edgeSkalds": c.Edges,
-		"totalTasks":     total,
-		"createdTasks":   counts[string(task.Created)],
-		"assigningTasks": counts[string(task.Assigning)],
-		"runningTasks":   counts[string(task.Running)],
-		"pausedTasks":    counts[string(task.Paused)],
-		"finishedTasks":  counts[string(task.Finished)],
-		"failedTasks":    counts[string(task.Failed)],
-		"cancelledTasks": counts[string(task.Cancelled)],
+	s.writeJSON(w, http.StatusOK, wire.Summary{
+		TotalSkalds: c.Total, OnlineSkalds: c.Online, NodeSkalds: c.Nodes, EdgeSkalds: c.Edges,
+		TotalTasks:     total,
+		CreatedTasks:   counts[string(task.Created)],
+		AssigningTasks: counts[string(task.Assigning)],
+		RunningTasks:   counts[string(task.Running)],
+		PausedTasks:    counts[string(task.Paused)],
+		FinishedTasks:  counts[string(task.Finished)],
+		FailedTasks:    counts[string(task.Failed)],
+		CancelledTasks: counts[string(task.Cancelled)],
 	})
 }
 
@@ -275,7 +261,7 @@ func heartbeatAge(n *monitor.Node) int64 {
 }
 
 // capacityOf reports a node's published limits; null fields are no limit.
-func capacityOf(n *monitor.Node) map[string]any {
+func capacityOf(n *monitor.Node) wire.Capacity {
 	var maxTasks *int
 	if n.Capacity.MaxTasks > 0 {
 		maxTasks = &n.Capacity.MaxTasks
@@ -284,7 +270,7 @@ func capacityOf(n *monitor.Node) map[string]any {
 	for c, k := range n.Capacity.Classes {
 		classes[c] = k
 	}
-	return map[string]any{"maxTasks": maxTasks, "classLimits": classes}
+	return wire.Capacity{MaxTasks: maxTasks, ClassLimits: classes}
 }
 
 // skaldStatus is Python's GET /api/skalds/{id}/status. canAcceptTasks
@@ -296,21 +282,20 @@ func (s *Server) skaldStatus(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	tasks := make([]map[string]string, len(n.Tasks))
+	tasks := make([]wire.RunningRef, len(n.Tasks))
 	for i, t := range n.Tasks {
-		tasks[i] = map[string]string{"id": t.ID, "className": t.ClassName}
+		tasks[i] = wire.RunningRef{ID: t.ID, ClassName: t.ClassName}
 	}
 	room := n.Capacity.MaxTasks == 0 || len(n.Tasks) < n.Capacity.MaxTasks
-	s.writeJSON(w, http.StatusOK, map[string]any{
-		"skaldId": n.ID, "status": status(n.Online), "type": n.Mode, "heartbeat": n.Heartbeat,
-		"lastUpdate": n.LastActivity, "taskCount": len(n.Tasks), "isOnline": n.Online, "uptime": nil,
-		"details": map[string]any{
-			"canAcceptTasks":   n.Mode == "node" && n.Online && room,
-			"lastHeartbeatAge": heartbeatAge(n),
-			"tasks":            tasks,
-			"capacity":         capacityOf(n),
-		},
-	})
+	st := wire.SkaldStatus{
+		SkaldID: n.ID, Status: status(n.Online), Type: n.Mode, Heartbeat: n.Heartbeat,
+		LastUpdate: n.LastActivity, TaskCount: len(n.Tasks), IsOnline: n.Online,
+	}
+	st.Details.CanAcceptTasks = n.Mode == "node" && n.Online && room
+	st.Details.LastHeartbeatAge = heartbeatAge(n)
+	st.Details.Tasks = tasks
+	st.Details.Capacity = capacityOf(n)
+	s.writeJSON(w, http.StatusOK, st)
 }
 
 // skaldHeartbeat is Python's GET /api/skalds/{id}/heartbeat.
@@ -319,9 +304,9 @@ func (s *Server) skaldHeartbeat(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	s.writeJSON(w, http.StatusOK, map[string]any{
-		"skaldId": n.ID, "heartbeat": n.Heartbeat, "lastUpdate": n.LastActivity,
-		"heartbeatAge": heartbeatAge(n), "isOnline": n.Online, "timestamp": time.Now().UnixMilli(),
+	s.writeJSON(w, http.StatusOK, wire.SkaldHeartbeat{
+		SkaldID: n.ID, Heartbeat: n.Heartbeat, LastUpdate: n.LastActivity,
+		HeartbeatAge: heartbeatAge(n), IsOnline: n.Online, Timestamp: time.Now().UnixMilli(),
 	})
 }
 
@@ -337,7 +322,7 @@ func (s *Server) skaldPing(w http.ResponseWriter, r *http.Request) {
 	s.writeJSON(w, http.StatusOK, success{
 		Success: n.Online,
 		Message: fmt.Sprintf("Skald %s is %s", n.ID, status(n.Online)),
-		Data: map[string]any{"skaldId": n.ID, "online": n.Online, "lastHeartbeat": n.LastActivity,
-			"heartbeatAge": heartbeatAge(n)},
+		Data: wire.SkaldPing{SkaldID: n.ID, Online: n.Online, LastHeartbeat: n.LastActivity,
+			HeartbeatAge: heartbeatAge(n)},
 	})
 }

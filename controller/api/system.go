@@ -9,6 +9,8 @@ import (
 	"sort"
 	"time"
 
+	"github.com/skalds-go/skalds/controller/api/wire"
+	"github.com/skalds-go/skalds/controller/monitor"
 	"github.com/skalds-go/skalds/runtime/task"
 )
 
@@ -41,46 +43,50 @@ func (s *Server) systemStatus(w http.ResponseWriter, r *http.Request) {
 		uptime = math.Round(now.Sub(time.UnixMilli(st)).Seconds()*1000) / 1000
 		startedAt = &st
 	}
-	components := []map[string]any{}
+	components := []wire.Component{}
 	if m := s.d.Monitor; m != nil {
 		snap := m.Snapshot()
 		running := snap != nil && now.Sub(snap.At) <= 3*m.Interval()
-		nodes := map[string]any{"interval": m.Interval().Seconds(), "timeout": m.Timeout().Seconds(),
-			"monitoredSkalds": 0, "onlineSkalds": 0, "lastRefresh": nil}
-		tasks := map[string]any{"interval": m.Interval().Seconds(), "monitoredTasks": 0, "aliveTasks": 0}
+		interval, timeout := m.Interval().Seconds(), m.Timeout().Seconds()
+		var c monitor.Counts
+		var monitoredTasks int
+		var lastRefresh *int64
 		if snap != nil {
-			c := snap.Counts()
-			nodes["monitoredSkalds"], nodes["onlineSkalds"], nodes["lastRefresh"] = c.Total, c.Online, snap.At.UnixMilli()
-			tasks["monitoredTasks"], tasks["aliveTasks"] = len(snap.Beats), c.AliveTasks
+			c, monitoredTasks = snap.Counts(), len(snap.Beats)
+			at := snap.At.UnixMilli()
+			lastRefresh = &at
 		}
 		// One refresh reads both the registry and the task heartbeats; the
 		// two Python threads are reported as two components all the same.
 		components = append(components,
-			map[string]any{"name": "SkaldMonitor", "running": running, "details": nodes},
-			map[string]any{"name": "TaskMonitor", "running": running, "details": tasks})
+			wire.Component{Name: "SkaldMonitor", Running: running, Details: wire.ComponentDetails{
+				Interval: &interval, Timeout: &timeout, MonitoredSkalds: &c.Total, OnlineSkalds: &c.Online, LastRefresh: lastRefresh}},
+			wire.Component{Name: "TaskMonitor", Running: running, Details: wire.ComponentDetails{
+				Interval: &interval, MonitoredTasks: &monitoredTasks, AliveTasks: &c.AliveTasks}})
 	}
 	if d := s.d.Dispatcher; d != nil {
 		last := d.LastCycle()
-		details := map[string]any{"interval": d.Interval().Seconds(), "strategy": d.Strategy(),
-			"maxClaimsPerCycle": d.MaxClaimsPerCycle(), "lastCycle": nil, "availableSkalds": 0, "totalSkaldTasks": 0}
+		interval, maxClaims, nodes, load := d.Interval().Seconds(), d.MaxClaimsPerCycle(), 0, 0
+		details := wire.ComponentDetails{Interval: &interval, Strategy: string(d.Strategy()),
+			MaxClaimsPerCycle: &maxClaims, AvailableSkalds: &nodes, TotalSkaldTasks: &load}
 		running := false
 		if last != nil {
 			running = now.Sub(last.At) <= 3*d.Interval()+10*time.Second
-			details["lastCycle"] = map[string]any{
-				"at": last.At.UnixMilli(), "durationMs": last.Took.Milliseconds(), "error": last.Err,
-				"assigned": last.Result.Assigned, "moved": last.Result.Moved, "released": last.Result.Released,
-				"retried": last.Result.Retried, "conflicts": last.Result.Conflicts, "capped": last.Result.Capped,
+			details.LastCycle = &wire.Cycle{
+				At: last.At.UnixMilli(), DurationMs: last.Took.Milliseconds(), Error: last.Err,
+				Assigned: last.Result.Assigned, Moved: last.Result.Moved, Released: last.Result.Released,
+				Retried: last.Result.Retried, Conflicts: last.Result.Conflicts, Capped: last.Result.Capped,
 			}
-			details["availableSkalds"], details["totalSkaldTasks"] = last.Nodes, last.NodeLoad
+			nodes, load = last.Nodes, last.NodeLoad
 		}
-		components = append(components, map[string]any{"name": "Dispatcher", "running": running, "details": details})
+		components = append(components, wire.Component{Name: "Dispatcher", Running: running, Details: details})
 	}
 	clients, _ := s.hub.connected()
-	components = append(components, map[string]any{"name": "EventStreams", "running": startedAt != nil,
-		"details": map[string]any{"connectedClients": clients}})
-	s.writeJSON(w, http.StatusOK, map[string]any{
-		"mode": s.opts.Mode, "components": components, "uptime": uptime, "startedAt": startedAt,
-		"version": s.version(),
+	components = append(components, wire.Component{Name: "EventStreams", Running: startedAt != nil,
+		Details: wire.ComponentDetails{ConnectedClients: &clients}})
+	s.writeJSON(w, http.StatusOK, wire.SystemStatus{
+		Mode: s.opts.Mode, Components: components, Uptime: uptime, StartedAt: startedAt,
+		Version: s.version(),
 	})
 }
 
@@ -98,11 +104,7 @@ func (s *Server) version() string {
 // systemConfig reports the configuration as the controller was given it,
 // secrets masked by the caller.
 func (s *Server) systemConfig(w http.ResponseWriter, r *http.Request) {
-	cfg := s.opts.Config
-	if cfg == nil {
-		cfg = map[string]any{}
-	}
-	s.writeJSON(w, http.StatusOK, cfg)
+	s.writeJSON(w, http.StatusOK, s.opts.Config)
 }
 
 // reportedDeps are the modules whose versions GET /api/system/version
@@ -150,9 +152,9 @@ func (s *Server) systemVersion(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	s.writeJSON(w, http.StatusOK, map[string]any{
-		"version": s.version(), "buildDate": date, "gitCommit": commit, "goVersion": runtime.Version(),
-		"dependencies": deps,
+	s.writeJSON(w, http.StatusOK, wire.Version{
+		Version: s.version(), BuildDate: date, GitCommit: commit, GoVersion: runtime.Version(),
+		Dependencies: deps,
 	})
 }
 
@@ -180,28 +182,22 @@ func (s *Server) systemMetrics(w http.ResponseWriter, r *http.Request) {
 	if c.Online > 0 {
 		avg = math.Round(float64(c.Running)/float64(c.Online)*100) / 100
 	}
-	var capUse any
+	m := wire.Metrics{Timestamp: time.Now().UnixMilli()}
+	m.Skalds.Total, m.Skalds.Online, m.Skalds.Offline = c.Total, c.Online, c.Total-c.Online
+	m.Skalds.Nodes, m.Skalds.Edges, m.Skalds.AvailableNodes = c.Nodes, c.Edges, c.OnlineNodes
+	m.Skalds.BusyNodes, m.Skalds.IdleNodes = c.BusyNodes, c.OnlineNodes-c.BusyNodes
+	m.Tasks.Monitored, m.Tasks.Running, m.Tasks.Failed = int64(monitored), counts[string(task.Running)], counts[string(task.Failed)]
+	m.Tasks.Finished, m.Tasks.Cancelled, m.Tasks.Assigning = counts[string(task.Finished)], counts[string(task.Cancelled)], counts[string(task.Assigning)]
+	m.Tasks.Total, m.Tasks.TotalAssigned = total, int64(c.Running)
+	p := &m.Performance
+	p.AverageTasksPerSkald, p.TaskDistribution = avg, c.PerNode
+	p.SystemLoad.SkaldUtilization = percent(float64(c.Busy), float64(c.Online))
+	p.SystemLoad.NodeUtilization = percent(float64(c.BusyNodes), float64(c.OnlineNodes))
 	if c.Slots > 0 {
-		capUse = percent(float64(c.SlotsUsed), float64(c.Slots))
+		u := percent(float64(c.SlotsUsed), float64(c.Slots))
+		p.SystemLoad.CapacityUtilization = &u
 	}
-	s.writeJSON(w, http.StatusOK, map[string]any{
-		"timestamp": time.Now().UnixMilli(),
-		"skalds": map[string]int{"total": c.Total, "online": c.Online, "offline": c.Total - c.Online,
-			"nodes": c.Nodes, "edges": c.Edges, "availableNodes": c.OnlineNodes, "busyNodes": c.BusyNodes, "idleNodes": c.OnlineNodes - c.BusyNodes},
-		"tasks": map[string]int64{"monitored": int64(monitored), "running": counts[string(task.Running)],
-			"failed": counts[string(task.Failed)], "finished": counts[string(task.Finished)],
-			"cancelled": counts[string(task.Cancelled)], "assigning": counts[string(task.Assigning)],
-			"total": total, "totalAssigned": int64(c.Running)},
-		"performance": map[string]any{
-			"averageTasksPerSkald": avg,
-			"taskDistribution":     c.PerNode,
-			"systemLoad": map[string]any{
-				"skaldUtilization":    percent(float64(c.Busy), float64(c.Online)),
-				"nodeUtilization":     percent(float64(c.BusyNodes), float64(c.OnlineNodes)),
-				"capacityUtilization": capUse,
-			},
-		},
-	})
+	s.writeJSON(w, http.StatusOK, m)
 }
 
 // taskDistribution is the number and share of tasks per lifecycleStatus,
@@ -216,14 +212,9 @@ func (s *Server) taskDistribution(w http.ResponseWriter, r *http.Request) {
 	for _, c := range counts {
 		total += c
 	}
-	type row struct {
-		Status     string  `json:"status"`
-		Count      int64   `json:"count"`
-		Percentage float64 `json:"percentage"`
-	}
-	rows := make([]row, 0, len(counts))
+	rows := make([]wire.StatusCount, 0, len(counts))
 	for st, c := range counts {
-		rows = append(rows, row{Status: st, Count: c, Percentage: percent(float64(c), float64(total))})
+		rows = append(rows, wire.StatusCount{Status: st, Count: c, Percentage: percent(float64(c), float64(total))})
 	}
 	sort.Slice(rows, func(i, j int) bool {
 		if rows[i].Count != rows[j].Count {
@@ -231,7 +222,7 @@ func (s *Server) taskDistribution(w http.ResponseWriter, r *http.Request) {
 		}
 		return rows[i].Status < rows[j].Status
 	})
-	s.writeJSON(w, http.StatusOK, map[string]any{"distribution": rows, "total": total, "timestamp": time.Now().UnixMilli()})
+	s.writeJSON(w, http.StatusOK, wire.Distribution{Distribution: rows, Total: total, Timestamp: time.Now().UnixMilli()})
 }
 
 // recentActivity counts the tasks created, written, finished and failed in
@@ -249,9 +240,9 @@ func (s *Server) recentActivity(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, r, err)
 		return
 	}
-	s.writeJSON(w, http.StatusOK, map[string]any{
-		"timeframe": fmt.Sprintf("Last %d hours", hours), "hours": hours, "since": since,
-		"tasksCreated": a.Created, "tasksUpdated": a.Updated, "tasksFinished": a.Finished, "tasksFailed": a.Failed,
-		"successRate": percent(float64(a.Finished), float64(a.Finished+a.Failed)),
+	s.writeJSON(w, http.StatusOK, wire.Activity{
+		Timeframe: fmt.Sprintf("Last %d hours", hours), Hours: hours, Since: since,
+		TasksCreated: a.Created, TasksUpdated: a.Updated, TasksFinished: a.Finished, TasksFailed: a.Failed,
+		SuccessRate: percent(float64(a.Finished), float64(a.Finished+a.Failed)),
 	})
 }

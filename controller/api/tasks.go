@@ -15,43 +15,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/skalds-go/skalds/controller/api/wire"
 	"github.com/skalds-go/skalds/controller/monitor"
 	"github.com/skalds-go/skalds/runtime/codec"
 	"github.com/skalds-go/skalds/runtime/event"
 	"github.com/skalds-go/skalds/runtime/liveness"
 	"github.com/skalds-go/skalds/runtime/task"
 )
-
-// TaskResponse is Python's TaskResponse with the Go additions after it.
-type TaskResponse struct {
-	ID              string          `json:"id"`
-	ClassName       string          `json:"className"`
-	LifecycleStatus task.Status     `json:"lifecycleStatus"`
-	Executor        *string         `json:"executor"`
-	CreateDateTime  int64           `json:"createDateTime"`
-	UpdateDateTime  int64           `json:"updateDateTime"`
-	Mode            task.Mode       `json:"mode"`
-	Attachments     json.RawMessage `json:"attachments"`
-	Heartbeat       int             `json:"heartbeat"`
-	Error           *string         `json:"error"`
-	Exception       *string         `json:"exception"`
-	Priority        int             `json:"priority"`
-
-	Source                    string          `json:"source"`
-	Name                      *string         `json:"name"`
-	Description               *string         `json:"description"`
-	Dependencies              []string        `json:"dependencies"`
-	IsPersistent              bool            `json:"isPersistent"`
-	DeadlineDateTime          int64           `json:"deadlineDateTime"`
-	AttachmentsVersion        int64           `json:"attachmentsVersion"`
-	AppliedAttachmentsVersion int64           `json:"appliedAttachmentsVersion"`
-	AttachmentsRejection      *task.Rejection `json:"attachmentsRejection"`
-	AssignmentEpoch           int64           `json:"assignmentEpoch"`
-	Attempts                  int             `json:"attempts"`
-	AssignedDateTime          *int64          `json:"assignedDateTime"`
-	Refusal                   *task.Refusal   `json:"refusal"`
-	Stuck                     *string         `json:"stuck"`
-}
 
 func nonEmpty(s string) *string {
 	if s == "" {
@@ -60,7 +30,7 @@ func nonEmpty(s string) *string {
 	return &s
 }
 
-func taskResponse(d *task.Task, snap *monitor.Snapshot) TaskResponse {
+func taskResponse(d *task.Task, snap *monitor.Snapshot) wire.Task {
 	att := json.RawMessage(d.Attachments)
 	if len(att) == 0 {
 		att = json.RawMessage("{}")
@@ -69,7 +39,7 @@ func taskResponse(d *task.Task, snap *monitor.Snapshot) TaskResponse {
 	if mode == "" {
 		mode = task.Passive
 	}
-	r := TaskResponse{
+	r := wire.Task{
 		ID: d.ID, ClassName: d.ClassName, LifecycleStatus: d.LifecycleStatus, Executor: d.Executor,
 		CreateDateTime: d.CreateDateTime, UpdateDateTime: d.UpdateDateTime, Mode: mode,
 		Attachments: att, Error: nonEmpty(d.Error), Priority: d.Priority,
@@ -132,11 +102,11 @@ func (s *Server) listTasks(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	snap := s.snapshot()
-	items := make([]TaskResponse, len(docs))
+	items := make([]wire.Task, len(docs))
 	for i := range docs {
 		items[i] = taskResponse(&docs[i], snap)
 	}
-	s.writeJSON(w, http.StatusOK, map[string]any{"items": items, "total": total, "page": page, "pageSize": size})
+	s.writeJSON(w, http.StatusOK, wire.TaskList{Items: items, Total: total, Page: page, PageSize: size})
 }
 
 func (s *Server) classNames(w http.ResponseWriter, r *http.Request) {
@@ -328,8 +298,8 @@ func (s *Server) cancel(w http.ResponseWriter, r *http.Request, msg string) {
 		}
 		switch d.LifecycleStatus {
 		case task.Cancelled:
-			s.writeJSON(w, http.StatusOK, success{true, "Task was already cancelled",
-				map[string]any{"taskId": d.ID, "status": task.Cancelled}})
+			s.writeJSON(w, http.StatusOK, succeeded("Task was already cancelled",
+				wire.TaskStatus{TaskID: d.ID, Status: task.Cancelled}))
 			return
 		case task.Finished:
 			s.fail(w, r, http.StatusConflict, fmt.Sprintf("task %q has finished; there is nothing to cancel", d.ID))
@@ -344,7 +314,7 @@ func (s *Server) cancel(w http.ResponseWriter, r *http.Request, msg string) {
 			return
 		}
 		s.publish(r.Context(), event.TopicCancel, d.ID)
-		s.writeJSON(w, http.StatusOK, success{true, msg, map[string]any{"taskId": d.ID, "status": task.Cancelled}})
+		s.writeJSON(w, http.StatusOK, succeeded(msg, wire.TaskStatus{TaskID: d.ID, Status: task.Cancelled}))
 		return
 	}
 	s.fail(w, r, http.StatusConflict, "the task kept changing; try again")
@@ -361,8 +331,8 @@ func (s *Server) reset(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if d.LifecycleStatus == task.Created && d.Executor == nil {
-			s.writeJSON(w, http.StatusOK, success{true, "Task status updated to Created",
-				map[string]any{"taskId": d.ID, "status": task.Created}})
+			s.writeJSON(w, http.StatusOK, succeeded("Task status updated to Created",
+				wire.TaskStatus{TaskID: d.ID, Status: task.Created}))
 			return
 		}
 		_, err := s.d.Store.Release(r.Context(), task.ExpectOf(d), true)
@@ -380,8 +350,8 @@ func (s *Server) reset(w http.ResponseWriter, r *http.Request) {
 		if s.d.Dispatcher != nil {
 			s.d.Dispatcher.Kick()
 		}
-		s.writeJSON(w, http.StatusOK, success{true, "Task status updated to Created",
-			map[string]any{"taskId": d.ID, "status": task.Created}})
+		s.writeJSON(w, http.StatusOK, succeeded("Task status updated to Created",
+			wire.TaskStatus{TaskID: d.ID, Status: task.Created}))
 		return
 	}
 	s.fail(w, r, http.StatusConflict, "the task kept changing; try again")
@@ -421,10 +391,10 @@ func parseWait(v string, limit time.Duration) (time.Duration, error) {
 
 // The states of an attachment update in its response.
 const (
-	stateStored   = "stored"   // written; no running worker to apply it (or no wait asked)
-	stateApplied  = "applied"  // the worker applied it
-	stateRejected = "rejected" // the worker refused it and kept its previous attachments
-	statePending  = "pending"  // the wait ended before the worker answered
+	stateStored   = wire.StateStored   // written; no running worker to apply it (or no wait asked)
+	stateApplied  = wire.StateApplied  // the worker applied it
+	stateRejected = wire.StateRejected // the worker refused it and kept its previous attachments
+	statePending  = wire.StatePending  // the wait ended before the worker answered
 )
 
 func (s *Server) setAttachments(w http.ResponseWriter, r *http.Request) {
@@ -476,30 +446,30 @@ func (s *Server) setAttachments(w http.ResponseWriter, r *http.Request) {
 	if wait > 0 && running(d) {
 		state = s.awaitApplied(r.Context(), d, wait)
 	}
-	data := map[string]any{
-		"taskId": id, "attachments": json.RawMessage(att), "attachmentsVersion": version,
-		"appliedAttachmentsVersion": d.AppliedAttachmentsVersion, "lifecycleStatus": d.LifecycleStatus, "state": state,
+	data := wire.AttachmentsUpdate{
+		TaskID: id, Attachments: json.RawMessage(att), AttachmentsVersion: version,
+		AppliedAttachmentsVersion: d.AppliedAttachmentsVersion, LifecycleStatus: d.LifecycleStatus, State: state,
 	}
 	switch state {
 	case stateApplied:
-		s.writeJSON(w, http.StatusOK, success{true, "Attachments applied by the worker", data})
+		s.writeJSON(w, http.StatusOK, succeeded("Attachments applied by the worker", data))
 	case stateRejected:
-		data["rejection"] = d.AttachmentsRejection
-		s.writeJSON(w, http.StatusUnprocessableEntity, success{false,
-			"The worker rejected the attachments and keeps its previous ones: " + d.AttachmentsRejection.Message, data})
+		data.Rejection = d.AttachmentsRejection
+		s.writeJSON(w, http.StatusUnprocessableEntity, success{Success: false,
+			Message: "The worker rejected the attachments and keeps its previous ones: " + d.AttachmentsRejection.Message, Data: data})
 	case statePending:
 		// The write succeeded: the client polls the task until its
 		// appliedAttachmentsVersion reaches the version answered here.
 		w.Header().Set("Location", taskURL(id))
-		s.writeJSON(w, http.StatusAccepted, success{true, fmt.Sprintf(
+		s.writeJSON(w, http.StatusAccepted, succeeded(fmt.Sprintf(
 			"Attachments stored as version %d; the worker has not applied them yet: poll GET %s until appliedAttachmentsVersion is %d or more",
-			version, taskURL(id), version), data})
+			version, taskURL(id), version), data))
 	default:
 		msg := "Attachments updated"
 		if wait > 0 {
 			msg = "Attachments stored; the task is not running, so its next run uses them"
 		}
-		s.writeJSON(w, http.StatusOK, success{true, msg, data})
+		s.writeJSON(w, http.StatusOK, succeeded(msg, data))
 	}
 }
 
@@ -586,10 +556,10 @@ func (s *Server) taskHeartbeat(w http.ResponseWriter, r *http.Request) {
 	if hist == nil {
 		hist = []int{}
 	}
-	s.writeJSON(w, http.StatusOK, map[string]any{
-		"taskId": d.ID, "heartbeat": b.Heartbeat, "status": d.LifecycleStatus,
-		"isAlive": b.Alive(), "isAssigning": d.LifecycleStatus == task.Assigning,
-		"error": nonEmpty(d.Error), "exception": nonEmpty(b.Exception),
-		"lastUpdate": lastUpdate, "heartbeatHistory": hist,
+	s.writeJSON(w, http.StatusOK, wire.TaskHeartbeat{
+		TaskID: d.ID, Heartbeat: b.Heartbeat, Status: d.LifecycleStatus,
+		IsAlive: b.Alive(), IsAssigning: d.LifecycleStatus == task.Assigning,
+		Error: nonEmpty(d.Error), Exception: nonEmpty(b.Exception),
+		LastUpdate: lastUpdate, HeartbeatHistory: hist,
 	})
 }

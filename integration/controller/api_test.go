@@ -9,40 +9,29 @@ import (
 	"time"
 
 	ctl "github.com/skalds-go/skalds/controller"
+	"github.com/skalds-go/skalds/controller/api/wire"
 	"github.com/skalds-go/skalds/runtime/node"
 	"github.com/skalds-go/skalds/runtime/task"
 )
 
-type errBody struct {
-	Error      string `json:"error"`
-	StatusCode int    `json:"status_code"`
-	Path       string `json:"path"`
-	Fields     []struct {
-		Path    string `json:"path"`
-		Message string `json:"message"`
-	} `json:"fields"`
-}
+// The API's bodies, decoded into the API's own types.
+type (
+	errBody    = wire.Error
+	taskBody   = wire.Task
+	updateBody = wire.Success[wire.AttachmentsUpdate]
+	// successBody is the envelope of the answers whose data a test reads
+	// by key.
+	successBody = wire.Success[map[string]any]
+)
 
-type taskBody struct {
-	ID                        string         `json:"id"`
-	ClassName                 string         `json:"className"`
-	LifecycleStatus           string         `json:"lifecycleStatus"`
-	Executor                  *string        `json:"executor"`
-	Mode                      string         `json:"mode"`
-	Attachments               map[string]any `json:"attachments"`
-	Priority                  int            `json:"priority"`
-	Heartbeat                 int            `json:"heartbeat"`
-	Error                     *string        `json:"error"`
-	AttachmentsVersion        int64          `json:"attachmentsVersion"`
-	AppliedAttachmentsVersion int64          `json:"appliedAttachmentsVersion"`
-	AssignmentEpoch           int64          `json:"assignmentEpoch"`
-	Attempts                  int            `json:"attempts"`
-}
-
-type successBody struct {
-	Success bool           `json:"success"`
-	Message string         `json:"message"`
-	Data    map[string]any `json:"data"`
+// attachmentsOf decodes a task's attachments.
+func attachmentsOf(t *testing.T, tb taskBody) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(tb.Attachments, &m); err != nil {
+		t.Fatalf("attachments of %s: %v", tb.ID, err)
+	}
+	return m
 }
 
 func TestAPITasks(t *testing.T) {
@@ -59,7 +48,7 @@ func TestAPITasks(t *testing.T) {
 		t.Fatalf("create: %d", code)
 	}
 	if created.ID != "api-1" || created.LifecycleStatus != "Created" || created.Mode != "Passive" || created.Priority != 7 ||
-		created.Attachments["url"] != "rtsp://x" || created.AttachmentsVersion != 1 {
+		attachmentsOf(t, created)["url"] != "rtsp://x" || created.AttachmentsVersion != 1 {
 		t.Errorf("created %+v", created)
 	}
 	var generated taskBody
@@ -120,7 +109,7 @@ func TestAPITasks(t *testing.T) {
 		t.Errorf("classnames: %d %v", code, names)
 	}
 	var one taskBody
-	if code := c.call(t, "GET", "/api/tasks/api-1", tk, nil, &one); code != 200 || one.ID != "api-1" || one.Attachments["n"] != 1.0 {
+	if code := c.call(t, "GET", "/api/tasks/api-1", tk, nil, &one); code != 200 || one.ID != "api-1" || attachmentsOf(t, one)["n"] != 1.0 {
 		t.Errorf("detail: %d %+v", code, one)
 	}
 	eb = errBody{}
@@ -129,11 +118,12 @@ func TestAPITasks(t *testing.T) {
 	}
 
 	// Attachments: stored (no worker), version bumped; bad bodies refused.
-	var ok successBody
-	if code := c.call(t, "PUT", "/api/tasks/api-1/attachments?wait=1s", tk, map[string]any{"attachments": map[string]any{"n": 2}}, &ok); code != 200 ||
-		ok.Data["state"] != "stored" || ok.Data["attachmentsVersion"] != 2.0 {
-		t.Errorf("update attachments: %d %+v", code, ok)
+	var up updateBody
+	if code := c.call(t, "PUT", "/api/tasks/api-1/attachments?wait=1s", tk, map[string]any{"attachments": map[string]any{"n": 2}}, &up); code != 200 ||
+		up.Data.State != wire.StateStored || up.Data.AttachmentsVersion != 2 {
+		t.Errorf("update attachments: %d %+v", code, up)
 	}
+	var ok successBody
 	for _, body := range []string{`{"attachments":[1]}`, `{}`, `not json`} {
 		if code := c.call(t, "PUT", "/api/tasks/api-1/attachments", tk, body, &eb); code != http.StatusUnprocessableEntity {
 			t.Errorf("attachments body %s: %d", body, code)
@@ -199,16 +189,16 @@ func TestAPIAttachmentUpdateWaitsForTheWorker(t *testing.T) {
 		t.Fatalf("create: %d", code)
 	}
 	e.waitTask("w1", "Running", func(d *task.Task) bool { return d.LifecycleStatus == task.Running })
-	var res successBody
+	var res updateBody
 	if code := c.call(t, "PUT", "/api/tasks/w1/attachments?wait=5s", "", map[string]any{"attachments": map[string]any{"mode": "next"}}, &res); code != 200 ||
-		res.Data["state"] != "applied" || res.Data["appliedAttachmentsVersion"] != 2.0 {
+		res.Data.State != wire.StateApplied || res.Data.AppliedAttachmentsVersion != 2 {
 		t.Errorf("applied update: %d %+v", code, res)
 	}
 	// The worker's update hook refuses mode "reject": the answer is 422
 	// with the rejection, and the worker keeps running.
-	res = successBody{}
+	res = updateBody{}
 	if code := c.call(t, "PUT", "/api/tasks/w1/attachments?wait=5s", "", map[string]any{"attachments": map[string]any{"mode": "reject"}}, &res); code != http.StatusUnprocessableEntity ||
-		res.Success || res.Data["state"] != "rejected" || res.Data["rejection"] == nil {
+		res.Success || res.Data.State != wire.StateRejected || res.Data.Rejection == nil {
 		t.Errorf("rejected update: %d %+v", code, res)
 	}
 	if d, _ := e.store.Get(e.ctx, "w1"); d == nil || d.LifecycleStatus != task.Running {
@@ -217,9 +207,9 @@ func TestAPIAttachmentUpdateWaitsForTheWorker(t *testing.T) {
 	// A wait that ends before the worker answers is no failure: the write
 	// succeeded, so the answer is 202 with the version to poll for.
 	code, h, body := c.raw(t, "PUT", "/api/tasks/w1/attachments?wait=1ms", "", `{"attachments":{"mode":"later"}}`)
-	res = successBody{}
-	if err := json.Unmarshal(body, &res); err != nil || code != http.StatusAccepted || res.Data["state"] != "pending" ||
-		res.Data["attachmentsVersion"] != 4.0 || h.Get("Location") != "/api/tasks/w1" || !strings.Contains(res.Message, "version 4") {
+	res = updateBody{}
+	if err := json.Unmarshal(body, &res); err != nil || code != http.StatusAccepted || res.Data.State != wire.StatePending ||
+		res.Data.AttachmentsVersion != 4 || h.Get("Location") != "/api/tasks/w1" || !strings.Contains(res.Message, "version 4") {
 		t.Errorf("update with a wait too short: %d %s %v", code, body, err)
 	}
 	e.waitTask("w1", "version 4 applied", func(d *task.Task) bool { return d.AppliedAttachmentsVersion >= 4 })
@@ -236,19 +226,7 @@ func TestAPISkaldsAndHealth(t *testing.T) {
 	c := e.startController(nil)
 	e.assignedTo("on-sk1")
 
-	type skald struct {
-		ID             string   `json:"id"`
-		Type           string   `json:"type"`
-		Status         string   `json:"status"`
-		LastHeartbeat  int64    `json:"lastHeartbeat"`
-		SupportedTasks []string `json:"supportedTasks"`
-		CurrentTasks   []string `json:"currentTasks"`
-		TaskCount      int      `json:"taskCount"`
-	}
-	var list struct {
-		Items []skald `json:"items"`
-		Total int     `json:"total"`
-	}
+	var list wire.SkaldList
 	if code := c.call(t, "GET", "/api/skalds/", "", nil, &list); code != 200 || list.Total != 3 || list.Items[0].ID != "sk-1" {
 		t.Fatalf("skalds: %d %+v", code, list)
 	}
@@ -265,7 +243,7 @@ func TestAPISkaldsAndHealth(t *testing.T) {
 	if code := c.call(t, "GET", "/api/skalds?type=cloud", "", nil, &eb); code != http.StatusUnprocessableEntity {
 		t.Errorf("bad type: %d", code)
 	}
-	var one skald
+	var one wire.Skald
 	if code := c.call(t, "GET", "/api/skalds/sk-edge", "", nil, &one); code != 200 || one.Type != "edge" {
 		t.Errorf("one skald: %d %+v", code, one)
 	}

@@ -275,12 +275,12 @@ func TestWorkerAcknowledgementsAreCounted(t *testing.T) {
 		d, _ := f.data["data"].(map[string]any)
 		return f.data["type"] == "task_update" && d["lifecycleStatus"] == "Running"
 	})
-	var res successBody
-	if code := c.call(t, "PUT", "/api/tasks/ack-1/attachments?wait=10s", "", map[string]any{"attachments": map[string]any{"rtspUrl": "rtsp://cam/1", "fixFrame": 2}}, &res); code != 200 || res.Data["state"] != "applied" {
+	var res updateBody
+	if code := c.call(t, "PUT", "/api/tasks/ack-1/attachments?wait=10s", "", map[string]any{"attachments": map[string]any{"rtspUrl": "rtsp://cam/1", "fixFrame": 2}}, &res); code != 200 || res.Data.State != "applied" {
 		t.Fatalf("update: %d %+v", code, res)
 	}
 	// Valid for the schema, refused by the worker.
-	if code := c.call(t, "PUT", "/api/tasks/ack-1/attachments?wait=10s", "", map[string]any{"attachments": map[string]any{"rtspUrl": "rtsp://cam/1", "fixFrame": 13}}, &res); code != 422 || res.Data["state"] != "rejected" {
+	if code := c.call(t, "PUT", "/api/tasks/ack-1/attachments?wait=10s", "", map[string]any{"attachments": map[string]any{"rtspUrl": "rtsp://cam/1", "fixFrame": 13}}, &res); code != 422 || res.Data.State != "rejected" {
 		t.Fatalf("rejected update: %d %+v", code, res)
 	}
 	e.await("both acknowledgements counted", func() bool {

@@ -223,10 +223,7 @@ func TestAPIInternalErrorsAnswerAnIncidentID(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := &controller{url: s.url}
-	var eb struct {
-		errBody
-		Incident string `json:"incident"`
-	}
+	var eb errBody
 	e.await("the API", func() bool { return c.call(t, "GET", "/api", "", nil, nil) == 200 })
 	if code := c.call(t, "GET", "/api/tasks/broken-1", "", nil, &eb); code != 500 {
 		t.Fatalf("GET a broken task: %d %+v", code, eb)
@@ -333,9 +330,9 @@ func TestWaitingUpdatesShareTheEventFeed(t *testing.T) {
 	codes := make(chan int, waiters)
 	for i := range waiters {
 		go func() {
-			var res successBody
+			var res updateBody
 			code := c.call(t, "PUT", "/api/tasks/silent-1/attachments?wait="+wait.String(), "", fmt.Sprintf(`{"attachments":{"n":%d}}`, i), &res)
-			if code == http.StatusAccepted && (res.Data["state"] != "pending" || res.Data["attachmentsVersion"] == nil) {
+			if code == http.StatusAccepted && (res.Data.State != "pending" || res.Data.AttachmentsVersion == 0) {
 				code = -code
 			}
 			codes <- code

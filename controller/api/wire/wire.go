@@ -498,3 +498,67 @@ type SkaldBeat struct {
 	Status    string   `json:"status"`
 	Tasks     []string `json:"tasks"`
 }
+
+// Config is GET /api/system/config: the controller's settings as Python's
+// API shows them (mode, host, port, monitoring, dispatcher, environment,
+// logLevel), plus the Go ones, every secret masked. Durations are seconds,
+// as in the environment.
+type Config struct {
+	Mode       string `json:"mode"`
+	Host       string `json:"host"`
+	Port       int    `json:"port"`
+	Monitoring struct {
+		SkaldInterval    float64 `json:"skaldInterval"`
+		TaskInterval     float64 `json:"taskInterval"`
+		HeartbeatTimeout float64 `json:"heartbeatTimeout"`
+	} `json:"monitoring"`
+	Dispatcher struct {
+		Interval          float64 `json:"interval"`
+		Strategy          string  `json:"strategy"`
+		MaxTasksPerNode   int     `json:"maxTasksPerNode"`
+		MaxClaimsPerCycle int     `json:"maxClaimsPerCycle"`
+		MaxAttempts       int     `json:"maxAttempts"`
+		RetryBackoff      float64 `json:"retryBackoff"`
+		RetryBackoffMax   float64 `json:"retryBackoffMax"`
+	} `json:"dispatcher"`
+	Retention struct {
+		Enabled  bool    `json:"enabled"`
+		Age      float64 `json:"age"`
+		Interval float64 `json:"interval"`
+		Batch    int     `json:"batch"`
+	} `json:"retention"`
+	Environment *string `json:"environment"`
+	LogLevel    string  `json:"logLevel"`
+	Auth        struct {
+		Enabled  bool `json:"enabled"`
+		Insecure bool `json:"insecure"`
+	} `json:"auth"`
+	API struct {
+		TLS          bool     `json:"tls"`
+		CORSOrigins  []string `json:"corsOrigins"`
+		MaxBody      int64    `json:"maxBody"`
+		StoreTimeout float64  `json:"storeTimeout"`
+	} `json:"api"`
+	Mongo struct {
+		Host   string `json:"host"`
+		DBName string `json:"dbName"`
+	} `json:"mongo"`
+	Redis struct {
+		Host     string `json:"host"`
+		Port     int    `json:"port"`
+		Username string `json:"username"`
+		Password string `json:"password"`
+		TLS      string `json:"tls"`
+	} `json:"redis"`
+	Kafka struct {
+		Host             string `json:"host"`
+		Port             int    `json:"port"`
+		Enabled          bool   `json:"enabled"`
+		SecurityProtocol string `json:"securityProtocol"`
+		SASLMechanism    string `json:"saslMechanism"`
+		TLS              string `json:"tls"`
+		Username         string `json:"username"`
+		Password         string `json:"password"`
+		Partitions       int    `json:"partitions"`
+	} `json:"kafka"`
+}
