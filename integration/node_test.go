@@ -280,8 +280,8 @@ func TestPanicsAreRecovered(t *testing.T) {
 	failed := func(id, text string) *task.Task {
 		t.Helper()
 		got := e.waitTask(id, "Failed", func(t *task.Task) bool { return t.LifecycleStatus == task.Failed })
-		if !contains(got.Error, text) || !contains(got.Error, "goroutine") {
-			t.Fatalf("task %s error %q; want %q with a stack", id, got.Error, text)
+		if !contains(got.Error, text) || !contains(got.Error, "goroutine") || got.ErrorKind != task.FailedPanic {
+			t.Fatalf("task %s error %q, kind %q; want %q with a stack, kind panic", id, got.Error, got.ErrorKind, text)
 		}
 		if hb := e.heartbeat(id); hb != "-1" {
 			t.Fatalf("task %s heartbeat %q, want -1", id, hb)

@@ -54,7 +54,7 @@ type Task[M any] struct {
 	restart  []byte               // attachments to restart with, when a restart field changed
 	restartV int64
 	stopped  bool  // Cancel was called
-	failure  error // an update hook panicked
+	failure  error // an update hook failed the task (panic, Terminal, RetryLater)
 	outcome  Outcome
 }
 
@@ -67,6 +67,11 @@ type Outcome struct {
 	// that returned an error or panicked, or the decode or validation
 	// error (codec.Errors) of the attachments it could not start with.
 	Err error
+	// Kind is, for a Failed task, the errorKind a node would record:
+	// task.FailedTerminal after skald.Terminal, task.FailedRetryLater
+	// after skald.RetryLater, with RetryAfter its delay.
+	Kind       task.FailureKind
+	RetryAfter time.Duration
 }
 
 func (o Outcome) String() string {
@@ -127,7 +132,7 @@ func (k *Task[M]) loop(attachments []byte) {
 			Applied:  func(v int64) { k.resolve(v, nil) },
 			Rejected: k.resolve,
 			Restart:  k.restartWith,
-			Panicked: func(v int64, err error) {
+			Fatal: func(v int64, err error) {
 				k.mu.Lock()
 				if k.failure == nil {
 					k.failure = err
@@ -170,7 +175,7 @@ func (k *Task[M]) loop(attachments []byte) {
 		k.restart = nil
 		switch {
 		case k.failure != nil:
-			k.outcome = Outcome{Status: task.Failed, Err: k.failure}
+			k.outcome = failed(k.failure)
 		case k.stopped:
 			k.outcome = Outcome{Status: task.Cancelled}
 		case next != nil && err == nil:
@@ -178,7 +183,7 @@ func (k *Task[M]) loop(attachments []byte) {
 			attachments, restarted = next, v
 			continue
 		case err != nil:
-			k.outcome = Outcome{Status: task.Failed, Err: err}
+			k.outcome = failed(err)
 		default:
 			k.outcome = Outcome{Status: task.Finished}
 		}
@@ -186,6 +191,12 @@ func (k *Task[M]) loop(attachments []byte) {
 		k.resolveAll(errors.New("the worker ended before the update was delivered"))
 		return
 	}
+}
+
+// failed is the outcome of a task that failed with err.
+func failed(err error) Outcome {
+	kind, after := runner.Classify(err)
+	return Outcome{Status: task.Failed, Err: err, Kind: kind, RetryAfter: after}
 }
 
 func (k *Task[M]) entered(hook string) {

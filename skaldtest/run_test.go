@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/skalds-go/skalds/runtime/codec"
 	"github.com/skalds-go/skalds/runtime/skald"
@@ -29,7 +31,8 @@ type behaviour struct {
 	finish     bool  // Main returns nil at once
 	panicMain  bool
 	panicOnUpd bool
-	refuse     bool // Update refuses every change
+	refuse     bool  // Update refuses every change
+	updErr     error // Update returns it
 }
 
 // class is a hand-written class with a strict decoder in the manner of a
@@ -89,6 +92,9 @@ func class(b behaviour) *skald.Class[params] {
 					}
 					if b.refuse {
 						return errors.New("not now")
+					}
+					if b.updErr != nil {
+						return b.updErr
 					}
 					mu.Lock()
 					cur = m
@@ -234,6 +240,68 @@ func TestRunUpdatePanicFails(t *testing.T) {
 	out := tk.Wait()
 	if out.Status != task.Failed || !strings.Contains(out.Err.Error(), "update boom") {
 		t.Fatalf("outcome %v, want Failed with the panic", out)
+	}
+}
+
+func TestRunFailureKinds(t *testing.T) {
+	gone := errors.New("camera gone")
+	tests := []struct {
+		name  string
+		b     behaviour
+		kind  task.FailureKind
+		after time.Duration
+	}{
+		{"error", behaviour{mainErr: gone}, task.FailedError, 0},
+		{"panic", behaviour{panicMain: true}, task.FailedPanic, 0},
+		{"terminal", behaviour{mainErr: skald.Terminal(gone)}, task.FailedTerminal, 0},
+		{"terminal wrapped by the worker", behaviour{mainErr: fmt.Errorf("opening: %w", skald.Terminal(gone))}, task.FailedTerminal, 0},
+		{"retry later", behaviour{mainErr: skald.RetryLater(time.Minute, gone)}, task.FailedRetryLater, time.Minute},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out := skaldtest.Run(t, class(tt.b), start).Wait()
+			if out.Status != task.Failed || out.Kind != tt.kind || out.RetryAfter != tt.after {
+				t.Fatalf("outcome %v (kind %q, after %v), want Failed, %q, %v", out, out.Kind, out.RetryAfter, tt.kind, tt.after)
+			}
+			if !errors.Is(out.Err, gone) && tt.kind != task.FailedPanic {
+				t.Errorf("error %v does not wrap the worker's", out.Err)
+			}
+		})
+	}
+	out := skaldtest.RunJSON(t, class(behaviour{}), []byte(`{"rate":-1}`)).Wait()
+	if out.Kind != task.FailedStart {
+		t.Errorf("bad attachments: kind %q, want %q", out.Kind, task.FailedStart)
+	}
+}
+
+func TestRunUpdateTerminalFails(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want task.FailureKind
+	}{
+		{skald.Terminal(errors.New("owner revoked")), task.FailedTerminal},
+		{skald.RetryLater(time.Second, errors.New("owner revoked")), task.FailedRetryLater},
+	} {
+		tk := skaldtest.Run(t, class(behaviour{updErr: c.err}), start)
+		next := start
+		next.Rate = 2
+		if err := tk.Update(next); err == nil || !strings.Contains(err.Error(), "owner revoked") {
+			t.Fatalf("update: %v, want the hook's error", err)
+		}
+		if out := tk.Wait(); out.Status != task.Failed || out.Kind != c.want {
+			t.Fatalf("outcome %v (kind %q), want Failed, %q: an update hook's %T ends the task", out, out.Kind, c.want, c.err)
+		}
+	}
+	// A plain error from the update hook only refuses the update.
+	tk := skaldtest.Run(t, class(behaviour{updErr: errors.New("not this one")}), start)
+	next := start
+	next.Rate = 2
+	if err := tk.Update(next); err == nil {
+		t.Fatal("update applied, want it refused")
+	}
+	tk.Cancel()
+	if out := tk.Wait(); out.Status != task.Cancelled {
+		t.Fatalf("outcome %v, want Cancelled: a refused update keeps the worker running", out)
 	}
 }
 

@@ -79,7 +79,11 @@
 //		each kind. init, before, main and after run in that order, each
 //		only if the one before returned nil; after does not run when the
 //		task was cancelled (or reassigned, or its node stopped), even if
-//		main returned nil then. release always runs last.
+//		main returned nil then. release always runs last. An error fails
+//		the task, which the controller retries after its backoff; a hook
+//		returns skald.Terminal(err) to fail for good, skald.RetryLater(d,
+//		err) to be retried no sooner than after d. An error from update
+//		only refuses the update, unless it is one of those two.
 //	//skald:hot
 //	//skald:restart
 //	//skald:immutable

@@ -168,7 +168,7 @@ func stateOf(d *task.Task) taskState {
 		LifecycleStatus: d.LifecycleStatus, Executor: d.Executor, AssignmentEpoch: d.AssignmentEpoch,
 		AttachmentsVersion: d.AttachmentsVersion, AppliedAttachmentsVersion: d.AppliedAttachmentsVersion,
 		AttachmentsRejection: d.AttachmentsRejection, Attempts: d.Attempts, Priority: d.Priority,
-		Error: d.Error, Refusal: d.Refusal, UpdateDateTime: d.UpdateDateTime,
+		Error: d.Error, ErrorKind: d.ErrorKind, Refusal: d.Refusal, UpdateDateTime: d.UpdateDateTime,
 	}
 }
 

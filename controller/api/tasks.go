@@ -52,6 +52,10 @@ func taskResponse(d *task.Task, snap *monitor.Snapshot) wire.Task {
 	if d.AssignedDateTime != 0 {
 		r.AssignedDateTime = &d.AssignedDateTime
 	}
+	r.ErrorKind = d.ErrorKind
+	if d.RetryAt != 0 {
+		r.RetryAt = &d.RetryAt
+	}
 	if snap != nil {
 		if b, ok := snap.Beats[d.ID]; ok {
 			r.Heartbeat = b.Heartbeat

@@ -21,6 +21,9 @@
 //     Python Skald's orphaned worker) stays until the heartbeat stops;
 //   - retries Failed tasks after an exponential backoff while their attempt
 //     counter is below the limit; past it they stay Failed with their error.
+//     A task whose worker returned skald.Terminal (errorKind terminal) is
+//     never retried; one that returned skald.RetryLater is retried no
+//     sooner than its retryAt.
 //
 // A cycle writes at most Options.MaxClaimsPerCycle assignments, the most
 // urgent first; when it stops there, the next cycle starts at once with a
@@ -410,7 +413,7 @@ func (d *Dispatcher) write(ctx context.Context, a action, res *Result) bool {
 		log.Warn("task moved off an offline node", "from", deref(a.doc.Executor), "skaldId", a.node)
 	case retry:
 		res.Retried++
-		log.Info("failed task retried", "skaldId", a.node, "attempt", a.doc.Attempts+1, "maxAttempts", d.opts.MaxAttempts, "lastError", a.doc.Error)
+		log.Info("failed task retried", "skaldId", a.node, "attempt", a.doc.Attempts+1, "maxAttempts", d.opts.MaxAttempts, "lastError", a.doc.Error, "errorKind", a.doc.ErrorKind)
 	case release:
 		res.Released++
 		log.Warn("task of an offline node handed back; no node can take it now", "from", deref(a.doc.Executor))
@@ -466,9 +469,11 @@ func (d *Dispatcher) triage(now time.Time, docs []task.Task, snap *monitor.Snaps
 			d.noteBeating(t)
 		case gone:
 			todo = append(todo, action{kind: move, doc: t, lost: lost})
-		case t.LifecycleStatus == task.Failed && t.Attempts < d.opts.MaxAttempts:
+		case t.LifecycleStatus == task.Failed && t.Attempts < d.opts.MaxAttempts && t.ErrorKind.Retryable():
 			failedAt := time.UnixMilli(t.UpdateDateTime)
-			if now.Sub(failedAt) >= d.opts.Backoff.DelayFor(t.ID, max(t.Attempts, 1)) {
+			// A worker that asked to be retried later is not retried
+			// sooner, nor sooner than the backoff.
+			if now.Sub(failedAt) >= d.opts.Backoff.DelayFor(t.ID, max(t.Attempts, 1)) && now.UnixMilli() >= t.RetryAt {
 				todo = append(todo, action{kind: retry, doc: t})
 			}
 		}

@@ -187,6 +187,44 @@ func TestPlanRetriesWithBackoffThenGivesUp(t *testing.T) {
 	}
 }
 
+func TestPlanHonoursTerminalAndRetryLater(t *testing.T) {
+	d := New(nil, nil, nil, Options{MaxAttempts: 3, Backoff: backoff.Policy{First: 10 * time.Second, Max: time.Hour}})
+	now := time.Now()
+	s := snap(node("n1", true, "A"))
+	failed := func(kind task.FailureKind, retryAt time.Time) task.Task {
+		x := doc(fmt.Sprint(kind, retryAt.Unix()), "A", task.Failed, ptr("n1"), 0)
+		x.Attempts, x.ErrorKind = 1, kind
+		x.UpdateDateTime = now.Add(-time.Minute).UnixMilli() // past the 10 s backoff
+		if !retryAt.IsZero() {
+			x.RetryAt = retryAt.UnixMilli()
+		}
+		return x
+	}
+	cases := []struct {
+		name string
+		doc  task.Task
+		want bool
+	}{
+		{"plain error past its backoff", failed(task.FailedError, time.Time{}), true},
+		{"panic past its backoff", failed(task.FailedPanic, time.Time{}), true},
+		{"terminal, whatever the attempts left", failed(task.FailedTerminal, time.Time{}), false},
+		{"retry later, before its time", failed(task.FailedRetryLater, now.Add(time.Minute)), false},
+		{"retry later, its time come", failed(task.FailedRetryLater, now.Add(-time.Second)), true},
+	}
+	for _, c := range cases {
+		acts, _ := d.plan(now, []task.Task{c.doc}, s)
+		if got := len(acts) == 1 && acts[0].kind == retry; got != c.want {
+			t.Errorf("%s: retried=%v, want %v", c.name, got, c.want)
+		}
+	}
+	// A retry-later delay shorter than the backoff does not shorten it.
+	x := failed(task.FailedRetryLater, now.Add(-time.Second))
+	x.UpdateDateTime = now.Add(-2 * time.Second).UnixMilli()
+	if acts, _ := d.plan(now, []task.Task{x}, s); len(acts) != 0 {
+		t.Errorf("retried 2 s after a failure with a 10 s backoff: %+v", acts)
+	}
+}
+
 func TestPlanSkipsTheNodeThatRefusedRecently(t *testing.T) {
 	d := New(nil, nil, nil, Options{RefusalCooldown: time.Minute})
 	now := time.Now()

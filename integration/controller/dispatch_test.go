@@ -3,11 +3,13 @@ package controller
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	ctl "github.com/skalds-go/skalds/controller"
+	"github.com/skalds-go/skalds/controller/api/wire"
 	"github.com/skalds-go/skalds/controller/dispatch"
 	"github.com/skalds-go/skalds/controller/monitor"
 	"github.com/skalds-go/skalds/runtime/node"
@@ -255,5 +257,46 @@ func TestFailedTaskIsRetriedWithBackoffThenGivenUp(t *testing.T) {
 	}
 	if f.LifecycleStatus != task.Failed || f.Attempts != 3 || f.AssignmentEpoch != 3 || f.Error == "" {
 		t.Errorf("after the last attempt: %s; want Failed, attempts 3, epoch 3, with the error", describe(f))
+	}
+}
+
+func TestTerminalAndRetryLaterFailuresAreHonoured(t *testing.T) {
+	e := newEnv(t)
+	e.startNode("kinds-node", node.Options{}, newClass("Kinds"))
+	c := e.startController(func(c *ctl.Config) {
+		realNodes(c)
+		c.MaxAttempts = 3
+		c.RetryBackoff = 100 * time.Millisecond
+		c.RetryBackoffMax = time.Second
+	})
+	for id, mode := range map[string]string{"final": "terminal", "later": "later"} {
+		if err := e.store.Create(e.ctx, newDoc(id, "Kinds", `{"mode":"`+mode+`"}`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The retry-later task fails, asking for 1.5 s: the retry waits for
+	// it, although the backoff (100 ms) is long over by then.
+	first := e.waitTask("later", "first attempt Failed", func(x *task.Task) bool {
+		return x.Attempts == 1 && x.LifecycleStatus == task.Failed
+	})
+	if first.ErrorKind != task.FailedRetryLater || first.RetryAt == 0 || !strings.Contains(first.Error, "peer busy") {
+		t.Fatalf("after a retry-later failure: %s, kind %q, retryAt %d", describe(first), first.ErrorKind, first.RetryAt)
+	}
+	second := e.waitTask("later", "second attempt assigned", func(x *task.Task) bool { return x.Attempts == 2 })
+	if second.AssignedDateTime < first.RetryAt {
+		t.Errorf("retried at %d, before the retryAt %d the worker asked for", second.AssignedDateTime, first.RetryAt)
+	}
+	// The terminal task failed once and was never assigned again, while
+	// the other task went through two attempts with the same controller.
+	final, err := e.store.Get(e.ctx, "final")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if final.LifecycleStatus != task.Failed || final.ErrorKind != task.FailedTerminal || final.Attempts != 1 || final.AssignmentEpoch != 1 {
+		t.Errorf("terminal task: %s, kind %q; want Failed once, never retried", describe(final), final.ErrorKind)
+	}
+	var got wire.Task
+	if code := c.call(t, "GET", "/api/tasks/final", "", nil, &got); code != 200 || got.ErrorKind != task.FailedTerminal {
+		t.Errorf("GET /api/tasks/final: %d, errorKind %q; want 200, terminal", code, got.ErrorKind)
 	}
 }

@@ -293,7 +293,8 @@ type params struct {
 }
 
 // newClass returns a worker class whose main waits for its context, or
-// fails at once with mode "fail".
+// fails at once with mode "fail", for good with mode "terminal", and
+// asking to be retried in 1.5 s with mode "later".
 func newClass(name string) *skald.Class[params] {
 	return &skald.Class[params]{
 		Name: name,
@@ -312,8 +313,13 @@ func newClass(name string) *skald.Class[params] {
 			return skald.Hooks[params]{
 				Init: func(in params) error { p = in; return nil },
 				Main: func(ctx context.Context) error {
-					if p.Mode == "fail" {
+					switch p.Mode {
+					case "fail":
 						return errors.New("main failed on purpose")
+					case "terminal":
+						return skald.Terminal(errors.New("no run can succeed"))
+					case "later":
+						return skald.RetryLater(1500*time.Millisecond, errors.New("peer busy"))
 					}
 					<-ctx.Done()
 					return nil

@@ -17,6 +17,7 @@ import (
 
 	"github.com/skalds-go/skalds/internal/erased"
 	"github.com/skalds-go/skalds/runtime/skald"
+	"github.com/skalds-go/skalds/runtime/task"
 )
 
 // Of returns the erased class of w.
@@ -59,9 +60,39 @@ type Observer struct {
 	// Restart: version changes a //skald:restart field; the instance is
 	// left untouched and the caller must stop it and start a new one.
 	Restart func(version int64)
-	// Panicked: the update hook panicked with version; the worker's state
-	// can no longer be trusted, and the caller must fail the task.
-	Panicked func(version int64, err error)
+	// Fatal: the update hook with version panicked (the worker's state
+	// can no longer be trusted) or returned skald.Terminal or
+	// skald.RetryLater (the worker's call); the caller must fail the
+	// task, with the kind Classify gives err.
+	Fatal func(version int64, err error)
+}
+
+// Classify says which kind of failure err, returned by Begin or Run, is,
+// and with task.FailedRetryLater the delay the worker asked for. The
+// markers are found anywhere in err's chain, so a hook may wrap them in
+// its own errors; a panic beats Terminal, which beats RetryLater. An error
+// outside any hook is a failure to start.
+func Classify(err error) (task.FailureKind, time.Duration) {
+	var (
+		p    *Panic
+		term *skald.TerminalError
+		rl   *skald.RetryLaterError
+		hook *skald.HookError
+	)
+	switch {
+	case err == nil:
+		return "", 0
+	case errors.As(err, &p):
+		return task.FailedPanic, 0
+	case errors.As(err, &term):
+		return task.FailedTerminal, 0
+	case errors.As(err, &rl):
+		return task.FailedRetryLater, rl.After
+	case errors.As(err, &hook):
+		return task.FailedError, 0
+	default:
+		return task.FailedStart, 0
+	}
 }
 
 // Run is one run of a worker instance, from Begin to the end of Run.
@@ -226,11 +257,10 @@ func (r *Run) apply(u *update) {
 	if err == nil {
 		err = r.call("update", f)
 	}
-	var p *Panic
-	switch {
-	case errors.As(err, &p):
-		if r.obs.Panicked != nil {
-			r.obs.Panicked(u.version, err)
+	switch kind, _ := Classify(err); {
+	case kind == task.FailedPanic || kind == task.FailedTerminal || kind == task.FailedRetryLater:
+		if r.obs.Fatal != nil {
+			r.obs.Fatal(u.version, err)
 		}
 	case err != nil:
 		if r.ctx.Err() == nil && r.obs.Rejected != nil {

@@ -27,7 +27,7 @@ const (
 	stopDeleted               // the task is gone: write nothing
 	stopFenced                // a write of ours was fenced: write nothing
 	stopLease                 // MongoDB was out of reach too long: write nothing
-	stopFailed                // an update hook panicked: write Failed
+	stopFailed                // an update hook panicked or failed the task: write Failed
 	stopRestart               // a restart field changed: start again with the new attachments
 	stopShutdown              // the node is stopping: see Options.OnShutdown
 )
@@ -37,6 +37,7 @@ type writer interface {
 	Applied(ctx context.Context, ref task.Ref, version int64, applied task.Attachments) error
 	Reject(ctx context.Context, ref task.Ref, r task.Rejection, running task.Attachments) error
 	Report(ctx context.Context, ref task.Ref, status task.Status, failure string) error
+	Fail(ctx context.Context, ref task.Ref, f task.Failure) error
 	HandBack(ctx context.Context, ref task.Ref) error
 	MarkStuck(ctx context.Context, ref task.Ref, note string) error
 }
@@ -48,6 +49,7 @@ type noWrites struct{}
 func (noWrites) Applied(context.Context, task.Ref, int64, task.Attachments) error         { return nil }
 func (noWrites) Reject(context.Context, task.Ref, task.Rejection, task.Attachments) error { return nil }
 func (noWrites) Report(context.Context, task.Ref, task.Status, string) error              { return nil }
+func (noWrites) Fail(context.Context, task.Ref, task.Failure) error                       { return nil }
 func (noWrites) HandBack(context.Context, task.Ref) error                                 { return nil }
 func (noWrites) MarkStuck(context.Context, task.Ref, string) error                        { return nil }
 
@@ -153,9 +155,10 @@ func (n *Node) start(t *task.Task) *run {
 			r.log.Info("a field marked //skald:restart changed; restarting the worker", "attachmentsVersion", v)
 			n.stop(r, stopRestart)
 		},
-		Panicked: func(v int64, err error) {
+		Fatal: func(v int64, err error) {
 			n.reject(r, v, err)
-			r.log.Error("update hook panicked; failing the task", "attachmentsVersion", v, "err", err)
+			kind, _ := runner.Classify(err)
+			r.log.Error("update hook failed the task", "attachmentsVersion", v, "errorKind", kind, "err", err)
 			r.requestStop(stopFailed, err)
 		},
 	})
@@ -431,16 +434,17 @@ func (n *Node) finish(r *run, err error) {
 		status task.Status
 		code   int
 		text   string
+		cause  error // what failed the task
 	)
 	switch reason {
 	case stopNone:
 		if err != nil {
-			status, code, text = task.Failed, liveness.Failed, err.Error()
+			status, code, text, cause = task.Failed, liveness.Failed, err.Error(), err
 		} else {
 			status, code = task.Finished, liveness.Finished
 		}
 	case stopFailed:
-		status, code, text = task.Failed, liveness.Failed, failure.Error()
+		status, code, text, cause = task.Failed, liveness.Failed, failure.Error(), failure
 	case stopCancelled:
 		status, code = task.Cancelled, liveness.Cancelled
 	case stopShutdown:
@@ -473,7 +477,18 @@ func (n *Node) finish(r *run, err error) {
 		return
 	}
 	r.status, r.text = status, text
-	if err := n.w.Report(ctx, r.ref, status, text); err != nil {
+	var kind task.FailureKind
+	write := func() error { return n.w.Report(ctx, r.ref, status, text) }
+	if cause != nil {
+		var after time.Duration
+		kind, after = runner.Classify(cause)
+		f := task.Failure{Text: text, Kind: kind}
+		if kind == task.FailedRetryLater {
+			f.RetryAt = time.Now().Add(after).UnixMilli()
+		}
+		write = func() error { return n.w.Fail(ctx, r.ref, f) }
+	}
+	if err := write(); err != nil {
 		if errors.Is(err, task.ErrFenced) {
 			// Someone else owns the task now: its heartbeat keys are theirs.
 			r.log.Info("worker ended after the task was reassigned; its outcome is not recorded", "outcome", status)
@@ -485,7 +500,7 @@ func (n *Node) finish(r *run, err error) {
 		r.log.Warn("writing the terminal heartbeat", "err", err)
 	}
 	if status == task.Failed {
-		r.log.Error("worker failed", "err", text)
+		r.log.Error("worker failed", "errorKind", kind, "err", text)
 		return
 	}
 	r.log.Info("worker " + strings.ToLower(string(status)))
@@ -540,6 +555,10 @@ func (g gated) Reject(ctx context.Context, ref task.Ref, r task.Rejection, runni
 
 func (g gated) Report(ctx context.Context, ref task.Ref, status task.Status, failure string) error {
 	return g.do(ctx, func() error { return g.w.Report(ctx, ref, status, failure) })
+}
+
+func (g gated) Fail(ctx context.Context, ref task.Ref, f task.Failure) error {
+	return g.do(ctx, func() error { return g.w.Fail(ctx, ref, f) })
 }
 
 // HandBack is not gated as a whole: the callers that wait for a batch to

@@ -180,7 +180,8 @@ func (s *Store) Assign(ctx context.Context, id, executor string) (int64, error) 
 // clearedOnAssign is the part of an assignment's update that drops what an
 // earlier attempt left: its failure, stuck note and refusal.
 var clearedOnAssign = bson.E{Key: "$unset", Value: bson.D{
-	{Key: "error", Value: ""}, {Key: "stuck", Value: ""}, {Key: "refusal", Value: ""},
+	{Key: "error", Value: ""}, {Key: "errorKind", Value: ""}, {Key: "retryAt", Value: ""},
+	{Key: "stuck", Value: ""}, {Key: "refusal", Value: ""},
 }}
 
 // SetAttachments replaces the attachments and bumps their version. It
@@ -218,12 +219,40 @@ func (s *Store) Report(ctx context.Context, ref Ref, status Status, failure stri
 	}
 	update := bson.D{{Key: "$set", Value: set}}
 	if failure != "" {
-		update[0].Value = append(set, bson.E{Key: "error", Value: failure})
+		update[0].Value = append(set, bson.E{Key: "error", Value: failure}, bson.E{Key: "errorKind", Value: FailedError})
+		update = append(update, bson.E{Key: "$unset", Value: bson.D{{Key: "retryAt", Value: ""}}})
 	} else {
-		update = append(update, bson.E{Key: "$unset", Value: bson.D{{Key: "error", Value: ""}}})
+		update = append(update, clearedFailure)
 	}
 	if status == Cancelled {
 		return s.fenced(ctx, ref, update)
+	}
+	return s.fenced(ctx, ref, update, notCancelled)
+}
+
+// clearedFailure drops what a failure recorded.
+var clearedFailure = bson.E{Key: "$unset", Value: bson.D{
+	{Key: "error", Value: ""}, {Key: "errorKind", Value: ""}, {Key: "retryAt", Value: ""},
+}}
+
+// Fail records that the worker of ref failed, with the kind of failure
+// that decides whether and when a controller retries it; fenced as Report
+// is, and never over Cancelled.
+func (s *Store) Fail(ctx context.Context, ref Ref, f Failure) error {
+	if f.Kind == "" {
+		f.Kind = FailedError
+	}
+	set := bson.D{
+		{Key: "lifecycleStatus", Value: Failed},
+		{Key: "updateDateTime", Value: NowMillis()},
+		{Key: "error", Value: f.Text},
+		{Key: "errorKind", Value: f.Kind},
+	}
+	update := bson.D{{Key: "$set", Value: set}}
+	if f.RetryAt > 0 {
+		update[0].Value = append(set, bson.E{Key: "retryAt", Value: f.RetryAt})
+	} else {
+		update = append(update, bson.E{Key: "$unset", Value: bson.D{{Key: "retryAt", Value: ""}}})
 	}
 	return s.fenced(ctx, ref, update, notCancelled)
 }
@@ -246,7 +275,7 @@ func (s *Store) Started(ctx context.Context, ref Ref, version int64) error {
 // rejection of attachments older than the ones it starts with (or, from a
 // writer that does not bump the version, replaced by them).
 var clearedOnStart = bson.E{Key: "$unset", Value: bson.D{
-	{Key: "error", Value: ""}, {Key: "stuck", Value: ""}, {Key: "refusal", Value: ""}, {Key: "attachmentsRejection", Value: ""},
+	{Key: "error", Value: ""}, {Key: "errorKind", Value: ""}, {Key: "retryAt", Value: ""}, {Key: "stuck", Value: ""}, {Key: "refusal", Value: ""}, {Key: "attachmentsRejection", Value: ""},
 	{Key: "appliedAttachments", Value: ""},
 }}
 

@@ -40,6 +40,40 @@ func (s Status) Terminal() bool {
 	return s == Finished || s == Failed || s == Cancelled
 }
 
+// FailureKind is which kind of failure ended a task: what decides
+// whether a controller retries it.
+type FailureKind string
+
+// The failure kinds.
+const (
+	// FailedError: a hook returned an error; retried within the
+	// controller's attempt limit, after its backoff.
+	FailedError FailureKind = "error"
+	// FailedPanic: a hook panicked; retried as FailedError is.
+	FailedPanic FailureKind = "panic"
+	// FailedStart: the attachments did not decode or validate, or the
+	// node lacks the class; retried as FailedError is, since another node
+	// or fixed attachments may do.
+	FailedStart FailureKind = "start"
+	// FailedTerminal: the worker said no run can succeed
+	// (skald.Terminal); never retried.
+	FailedTerminal FailureKind = "terminal"
+	// FailedRetryLater: the worker asked to be retried no sooner than
+	// RetryAt (skald.RetryLater); retried within the attempt limit.
+	FailedRetryLater FailureKind = "retryLater"
+)
+
+// Retryable reports whether a controller may run a task that failed so
+// again.
+func (k FailureKind) Retryable() bool { return k != FailedTerminal }
+
+// Failure is what a node records of a failed run.
+type Failure struct {
+	Text    string      // the error, stored as the task's error
+	Kind    FailureKind // FailedError when empty
+	RetryAt int64       // with FailedRetryLater: not before this, in epoch ms
+}
+
 // Mode says where a task comes from.
 type Mode string
 
@@ -94,6 +128,12 @@ type Task struct {
 	AssignmentEpoch int64 `bson:"assignmentEpoch" json:"assignmentEpoch"`
 	// Error is why the task failed, when it did.
 	Error string `bson:"error,omitempty" json:"error,omitempty"`
+	// ErrorKind is which kind of failure ended the task (see FailureKind);
+	// absent when it did not fail, or was failed by Python tooling.
+	ErrorKind FailureKind `bson:"errorKind,omitempty" json:"errorKind,omitempty"`
+	// RetryAt is, after a retry-later failure, the time in epoch ms before
+	// which no controller retries the task.
+	RetryAt int64 `bson:"retryAt,omitempty" json:"retryAt,omitempty"`
 	// Stuck says that a hook of the worker ignored its cancelled context
 	// past the node's stop grace, so the node could not confirm that the
 	// worker stopped. It is cleared by the next assignment.

@@ -84,6 +84,11 @@ type Task struct {
 	AssignedDateTime          *int64          `json:"assignedDateTime"`
 	Refusal                   *task.Refusal   `json:"refusal"`
 	Stuck                     *string         `json:"stuck"`
+	// ErrorKind is which kind of failure ended a Failed task
+	// (task.FailureKind); RetryAt, after a retry-later one, is when the
+	// controller may retry it, in epoch ms.
+	ErrorKind task.FailureKind `json:"errorKind,omitempty"`
+	RetryAt   *int64           `json:"retryAt,omitempty"`
 }
 
 // TaskList is GET /api/tasks: one page, newest first.
@@ -453,17 +458,18 @@ type Event struct {
 // TaskState is the data of a task_update event; a change of any field is
 // an event.
 type TaskState struct {
-	LifecycleStatus           task.Status     `json:"lifecycleStatus"`
-	Executor                  *string         `json:"executor"`
-	AssignmentEpoch           int64           `json:"assignmentEpoch"`
-	AttachmentsVersion        int64           `json:"attachmentsVersion"`
-	AppliedAttachmentsVersion int64           `json:"appliedAttachmentsVersion"`
-	AttachmentsRejection      *task.Rejection `json:"attachmentsRejection"`
-	Attempts                  int             `json:"attempts"`
-	Priority                  int             `json:"priority"`
-	Error                     string          `json:"error,omitempty"`
-	Refusal                   *task.Refusal   `json:"refusal,omitempty"`
-	UpdateDateTime            int64           `json:"updateDateTime"`
+	LifecycleStatus           task.Status      `json:"lifecycleStatus"`
+	Executor                  *string          `json:"executor"`
+	AssignmentEpoch           int64            `json:"assignmentEpoch"`
+	AttachmentsVersion        int64            `json:"attachmentsVersion"`
+	AppliedAttachmentsVersion int64            `json:"appliedAttachmentsVersion"`
+	AttachmentsRejection      *task.Rejection  `json:"attachmentsRejection"`
+	Attempts                  int              `json:"attempts"`
+	Priority                  int              `json:"priority"`
+	Error                     string           `json:"error,omitempty"`
+	ErrorKind                 task.FailureKind `json:"errorKind,omitempty"`
+	Refusal                   *task.Refusal    `json:"refusal,omitempty"`
+	UpdateDateTime            int64            `json:"updateDateTime"`
 }
 
 // TaskError is the data of a task_error event.

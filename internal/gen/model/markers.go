@@ -80,14 +80,19 @@ var Markers = []*MarkerDef{
 	hookDef(Before, "func (w *W) X(ctx context.Context) error",
 		"Runs after init and before main."),
 	hookDef(Main, "func (w *W) X(ctx context.Context) error",
-		"Does the work; required. ctx is cancelled when the task is cancelled."),
+		"Does the work; required. ctx is cancelled when the task is cancelled.\n"+
+			"An error from any hook fails the task, and the controller retries it\n"+
+			"after its backoff; return skald.Terminal(err) to fail for good, or\n"+
+			"skald.RetryLater(d, err) to be retried no sooner than after d."),
 	hookDef(After, "func (w *W) X(ctx context.Context) error",
 		"Runs after main returns without error, unless the task was cancelled, reassigned\nor its node stopped meanwhile: then main was interrupted, and only release runs."),
 	hookDef(Release, "func (w *W) X(ctx context.Context) error",
 		"Always runs last, also after a cancel or a failure."),
 	hookDef(Update, "func (w *W) X(ctx context.Context, m M) error",
 		"Receives every accepted change of the attachments while the task runs,\n"+
-			"one at a time and in order, concurrently with main."),
+			"one at a time and in order, concurrently with main. An error refuses the\n"+
+			"update and the worker runs on; skald.Terminal or skald.RetryLater fails\n"+
+			"the task."),
 	{
 		Name:      "validation",
 		On:        onFunc,
