@@ -286,8 +286,8 @@ func TestCommand(t *testing.T) {
 	})
 
 	t.Run("check without markers", func(t *testing.T) {
-		_, stderr, code := runSkaldgen(t, bin, ".", "-check", "./runtime/...")
-		if code != 1 || !strings.Contains(stderr, "no package in ./runtime/... has a //skald: marker") {
+		_, stderr, code := runSkaldgen(t, bin, ".", "-check", "./controller/...")
+		if code != 1 || !strings.Contains(stderr, "no package in ./controller/... has a //skald: marker") {
 			t.Errorf("exit %d, stderr %q; want 1 and a message that nothing has markers", code, stderr)
 		}
 	})
