@@ -676,7 +676,10 @@ func printTable(w io.Writer, s settings, f *floor, rs []*result) {
 		{fmt.Sprintf("cancel of %d tasks, until all stopped", s.tasks), func(r *result) float64 { return float64(r.stopN) }, func(v float64) string { return fmt.Sprintf("%.2f s", v/1e9) }},
 		{"CPU per idle running task", func(r *result) float64 { return (r.cpuN - r.cpuBase) / float64(s.tasks) }, func(v float64) string { return fmt.Sprintf("%.3f%% of a core", 100*v) }},
 	}
-	fmt.Fprintf(w, "\nGo node vs Python node (Python / Go in the last column):\n\n| Measure |")
+	if len(rs) == 2 {
+		fmt.Fprintf(w, "\nGo node vs Python node (Python / Go in the last column):\n")
+	}
+	fmt.Fprintf(w, "\n| Measure |")
 	for _, r := range rs {
 		fmt.Fprintf(w, " %s node |", r.name)
 	}
