@@ -546,7 +546,11 @@ function taskView(app, id) {
       const v = res.data.attachmentsVersion;
       task.attachmentsVersion = Math.max(task.attachmentsVersion, v);
       formMsg = msg;
-      if (['Assigning', 'Running'].includes(task.lifecycleStatus) && task.appliedAttachmentsVersion < v) {
+      if (task.appliedAttachmentsVersion >= v) {
+        // The stream can bring the worker's answer before this response.
+        msg.textContent = `Version ${v} applied by the worker.`;
+        msg.className = 'msg ok';
+      } else if (['Assigning', 'Running'].includes(task.lifecycleStatus)) {
         pendingVersion = v;
         msg.textContent = `Stored as version ${v}; waiting for the worker to apply it…`;
         msg.className = 'msg';
