@@ -213,6 +213,7 @@ const (
 // user code a worker runs), or to its process's death.
 type life struct {
 	key         string
+	epoch       int64
 	start, end  time.Time
 	how         endKind
 	partitioned bool // its node was cut from Redis at some time of its life
@@ -243,6 +244,9 @@ type watch struct {
 	seen    map[string]bool     // overlaps reported
 	starts  int
 	doubles []string
+	// strict fails every overlap of two epochs that no Redis cut explains
+	// (SKALDS_SOAK_STRICT=1), not only those the fencing did not end in time.
+	strict bool
 }
 
 func newWatch() *watch {
@@ -274,6 +278,7 @@ func (w *watch) notify() {
 
 type record struct {
 	Time    time.Time `json:"time"`
+	Epoch   int64     `json:"epoch"`
 	Msg     string    `json:"msg"`
 	TaskID  string    `json:"taskId"`
 	RTSPURL string    `json:"rtspUrl"`
@@ -305,7 +310,7 @@ func (w *watch) record(key string, r record) {
 		if _, dup := w.open[key][r.TaskID]; dup {
 			w.doubles = append(w.doubles, fmt.Sprintf("%s started a second worker of %s at %s", key, r.TaskID, r.Time.Format(time.StampMilli)))
 		}
-		l := &life{key: key, start: r.Time, partitioned: w.cutOff[nodeOf(key)]}
+		l := &life{key: key, epoch: r.Epoch, start: r.Time, partitioned: w.cutOff[nodeOf(key)]}
 		w.open[key][r.TaskID] = l
 		w.lives[r.TaskID] = append(w.lives[r.TaskID], l)
 		w.starts++
@@ -392,16 +397,22 @@ func (w *watch) blindFor(id string, from, to time.Time) time.Duration {
 }
 
 // allowed is how long lives a and b of one task may overlap from start to
-// end: nothing, unless a node was cut from Redis, when the old copy may
-// run partitionSlack longer plus the time its node could not read MongoDB.
+// end. Two copies of one assignment epoch: never. A copy of an older
+// epoch, which the epoch fencing stops: when its node was cut from Redis,
+// or unless strict, partitionSlack plus the time its node could not read
+// MongoDB, since it cannot learn of the newer epoch then.
 func (w *watch) allowed(a, b *life, start, end time.Time) time.Duration {
-	var d time.Duration
-	for _, l := range []*life{a, b} {
-		if l.partitioned {
-			d = max(d, partitionSlack+w.blindFor(nodeOf(l.key), start, end))
-		}
+	if a.epoch == b.epoch && a.epoch != 0 {
+		return 0
 	}
-	return d
+	old := a
+	if b.epoch < a.epoch {
+		old = b
+	}
+	if w.strict && !a.partitioned && !b.partitioned {
+		return 0
+	}
+	return partitionSlack + w.blindFor(nodeOf(old.key), start, end)
 }
 
 // liveOn lists the processes where a worker of task id is live.
@@ -443,7 +454,7 @@ func (w *watch) lastEnd(id string) endKind {
 
 type watchStats struct {
 	starts, strict, partitioned int
-	longest                     time.Duration
+	longest, longestStrict      time.Duration
 }
 
 // checkOverlaps fails t on every violation overlaps finds.
@@ -511,6 +522,7 @@ func (w *watch) stats() watchStats {
 					st.partitioned++
 				} else {
 					st.strict++
+					st.longestStrict = max(st.longestStrict, over)
 				}
 				st.longest = max(st.longest, over)
 			}
