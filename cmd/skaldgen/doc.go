@@ -65,10 +65,17 @@
 //
 //	//skald:model
 //		on a struct type declaration: the attachments model.
-//	//skald:worker model=<TypeName> [name=<ClassName>]
+//	//skald:worker model=<TypeName> [name=<ClassName>] [progress=<TypeName>] [result=<TypeName>]
 //		on a type declaration: a worker whose attachments are the
 //		//skald:model type TypeName of the same package; its class name,
 //		stored in each task's className, defaults to the Go type name.
+//		progress=P and result=R name struct types of the package that
+//		the worker reports as its progress (Report<W>Progress(ctx, P),
+//		stored at most once per the node's progress interval, newest
+//		wins) and sets as its result (Set<W>Result(ctx, R), stored with
+//		the terminal status). They are encoded like models, get JSON
+//		Schemas, and New<W>Client then returns a <W>Client that reads
+//		them typed and watches the progress.
 //	//skald:init     func (w *W) X(m M) error
 //	//skald:before   func (w *W) X(ctx context.Context) error
 //	//skald:main     func (w *W) X(ctx context.Context) error   (required)

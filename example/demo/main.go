@@ -10,6 +10,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/skalds-go/skalds/example/internal/story"
 	"github.com/skalds-go/skalds/example/worker"
+	"github.com/skalds-go/skalds/runtime/client"
 	"github.com/skalds-go/skalds/runtime/task"
 	"github.com/skalds-go/skalds/skaldtest"
 )
@@ -91,6 +93,12 @@ func run(ctx context.Context, logTo slog.Handler) error {
 	}
 	step.done("")
 
+	step.begin("watching the worker's progress for two more frames")
+	if err := watchFrames(ctx, h.Tasks, id, 2); err != nil {
+		return err
+	}
+	step.done("")
+
 	step.begin("cancelling " + id)
 	if err := h.Tasks.Cancel(ctx, id); err != nil {
 		return err
@@ -108,7 +116,11 @@ func run(ctx context.Context, logTo slog.Handler) error {
 	if t.LifecycleStatus != task.Cancelled {
 		return fmt.Errorf("task status is %s, want %s", t.LifecycleStatus, task.Cancelled)
 	}
-	step.done("release ran, status " + string(t.LifecycleStatus))
+	sum, err := h.Tasks.Result(ctx, id)
+	if err != nil {
+		return err
+	}
+	step.done(fmt.Sprintf("release ran, status %s, result: %d frames processed, %d update applied", t.LifecycleStatus, sum.Frames, sum.Updates))
 
 	step.begin("stopping node " + story.NodeID)
 	if err := h.StopNode(); err != nil {
@@ -116,6 +128,31 @@ func run(ctx context.Context, logTo slog.Handler) error {
 	}
 	step.done("")
 	return nil
+}
+
+// watchFrames prints the progress of task id as the node stores it,
+// until the worker has reported more frames processed than at first.
+func watchFrames(ctx context.Context, tasks *worker.MySimpleWorkerClient, id string, more int64) error {
+	wctx, stop := context.WithCancel(ctx)
+	defer stop()
+	first := int64(-1)
+	err := tasks.WatchProgress(wctx, id, 100*time.Millisecond, func(p client.Progress[worker.FrameProgress]) {
+		fmt.Printf("\n    progress: %d frames processed, fixFrame %d", p.Value.Frames, p.Value.FixFrame)
+		if first < 0 {
+			first = p.Value.Frames
+		}
+		if p.Value.Frames >= first+more {
+			stop()
+		}
+	})
+	fmt.Print("\n   ")
+	if ctx.Err() == nil && errors.Is(err, context.Canceled) {
+		return nil // stopped by the callback
+	}
+	if err == nil {
+		return fmt.Errorf("task %s ended while its progress was watched", id)
+	}
+	return err
 }
 
 // stepper prints numbered steps with their duration.

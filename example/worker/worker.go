@@ -31,13 +31,33 @@ type MySimpleDataModel struct {
 	FixFrame int `json:"fixFrame" validate:"required,gte=1,lte=1000"`
 }
 
+// FrameProgress is what a MySimpleWorker reports as it runs: the node
+// stores the newest with the task, and clients read it typed.
+type FrameProgress struct {
+	// Frames counts the frames processed in this run.
+	Frames int64 `json:"frames"`
+	// FixFrame is the frame number the worker fixes on now.
+	FixFrame int `json:"fixFrame"`
+}
+
+// RunSummary is the result of a MySimpleWorker task, stored when it ends.
+type RunSummary struct {
+	// Frames counts the frames processed in the run.
+	Frames int64 `json:"frames"`
+	// Updates counts the parameter updates the worker applied.
+	Updates int `json:"updates"`
+}
+
 // MySimpleWorker logs its current parameters once a second until its task
-// is cancelled, and applies new parameters as soon as they arrive.
+// is cancelled, reporting each tick as a processed frame, and applies new
+// parameters as soon as they arrive.
 //
-//skald:worker model=MySimpleDataModel
+//skald:worker model=MySimpleDataModel progress=FrameProgress result=RunSummary
 type MySimpleWorker struct {
-	mu     sync.Mutex
-	params MySimpleDataModel
+	mu      sync.Mutex
+	params  MySimpleDataModel
+	frames  int64
+	updates int
 }
 
 // Init stores the attachments the task starts with.
@@ -66,6 +86,11 @@ func (w *MySimpleWorker) Run(ctx context.Context) error {
 	for {
 		p := w.current()
 		skald.Logger(ctx).Info("running", "rtspUrl", p.RTSPURL, "fixFrame", p.FixFrame)
+		w.mu.Lock()
+		w.frames++
+		frames := w.frames
+		w.mu.Unlock()
+		ReportMySimpleWorkerProgress(ctx, FrameProgress{Frames: frames, FixFrame: p.FixFrame})
 		select {
 		case <-ctx.Done():
 			return nil
@@ -80,6 +105,7 @@ func (w *MySimpleWorker) Run(ctx context.Context) error {
 func (w *MySimpleWorker) Update(ctx context.Context, m MySimpleDataModel) error {
 	w.mu.Lock()
 	w.params = m
+	w.updates++
 	w.mu.Unlock()
 	skald.Logger(ctx).Info("updated", "rtspUrl", m.RTSPURL, "fixFrame", m.FixFrame)
 	return nil
@@ -89,6 +115,10 @@ func (w *MySimpleWorker) Update(ctx context.Context, m MySimpleDataModel) error 
 //
 //skald:release
 func (w *MySimpleWorker) Release(ctx context.Context) error {
+	w.mu.Lock()
+	sum := RunSummary{Frames: w.frames, Updates: w.updates}
+	w.mu.Unlock()
+	SetMySimpleWorkerResult(ctx, sum)
 	skald.Logger(ctx).Info("released")
 	return nil
 }

@@ -6,6 +6,8 @@
 package worker
 
 import (
+	"context"
+
 	client "github.com/skalds-go/skalds/runtime/client"
 	codec "github.com/skalds-go/skalds/runtime/codec"
 	skald "github.com/skalds-go/skalds/runtime/skald"
@@ -40,13 +42,41 @@ var MySimpleWorkerClass = &skald.Class[MySimpleDataModel]{
 			Update:  w.Update,
 		}
 	},
-	JSONSchema: []byte(schemaMySimpleDataModel),
+	JSONSchema:     []byte(schemaMySimpleDataModel),
+	ProgressSchema: []byte(schemaFrameProgress),
+	ResultSchema:   []byte(schemaRunSummary),
 }
 
-// NewMySimpleWorkerClient returns a client that creates, assigns, updates and
-// cancels MySimpleWorker tasks with typed attachments.
-func NewMySimpleWorkerClient(c *client.Client) *client.Typed[MySimpleDataModel] {
-	return client.NewTyped(c, MySimpleWorkerClass)
+// ReportMySimpleWorkerProgress reports p as the progress of the MySimpleWorker task
+// that ctx, the context of one of its hooks, belongs to. It never blocks:
+// the node stores the newest report at most once per its progress
+// interval, and with the terminal status. See skald.ReportProgress.
+func ReportMySimpleWorkerProgress(ctx context.Context, p FrameProgress) {
+	skald.ReportProgress(ctx, EncodeFrameProgress(p))
+}
+
+// SetMySimpleWorkerResult sets res as the result of the MySimpleWorker task that ctx,
+// the context of one of its hooks, belongs to; the last result set is
+// stored with the terminal status. See skald.SetResult.
+func SetMySimpleWorkerResult(ctx context.Context, res RunSummary) {
+	skald.SetResult(ctx, EncodeRunSummary(res))
+}
+
+// MySimpleWorkerClient creates, assigns, updates and cancels MySimpleWorker tasks with typed
+// attachments, and reads what their workers report, typed.
+type MySimpleWorkerClient struct {
+	*client.Typed[MySimpleDataModel]
+	*client.ProgressReader[FrameProgress]
+	*client.ResultReader[RunSummary]
+}
+
+// NewMySimpleWorkerClient returns the typed client of MySimpleWorker tasks.
+func NewMySimpleWorkerClient(c *client.Client) *MySimpleWorkerClient {
+	return &MySimpleWorkerClient{
+		Typed:          client.NewTyped(c, MySimpleWorkerClass),
+		ProgressReader: client.NewProgressReader(c, DecodeFrameProgress),
+		ResultReader:   client.NewResultReader(c, DecodeRunSummary),
+	}
 }
 
 // schemaMySimpleDataModel is the JSON Schema of MySimpleDataModel; skaldgen -schema writes it to a file.
@@ -78,6 +108,46 @@ func ValidateMySimpleDataModel(m MySimpleDataModel) error {
 	var p codec.Path
 	validateMySimpleDataModel(&c, &p, &m)
 	return c.Err()
+}
+
+// schemaFrameProgress is the JSON Schema of FrameProgress; skaldgen -schema writes it to a file.
+const schemaFrameProgress = `{"$schema":"https://json-schema.org/draft/2020-12/schema","title":"FrameProgress","type":"object","properties":{"frames":{"type":"integer","minimum":-9223372036854775808,"maximum":9223372036854775807},"Frames":{"$ref":"#/properties/frames","description":"another accepted name of frames","x-skald-alias-of":"frames"},"fixFrame":{"type":"integer","minimum":-9223372036854775808,"maximum":9223372036854775807},"FixFrame":{"$ref":"#/properties/fixFrame","description":"another accepted name of fixFrame","x-skald-alias-of":"fixFrame"}},"allOf":[{"not":{"required":["frames","Frames"]}},{"not":{"required":["fixFrame","FixFrame"]}}],"additionalProperties":false}`
+
+// DecodeFrameProgress strictly decodes FrameProgress from JSON and validates it. Decode
+// and validation errors are reported together, as long as the document
+// is well-formed JSON.
+func DecodeFrameProgress(data []byte) (FrameProgress, error) {
+	var m FrameProgress
+	r := codec.NewReader(data)
+	decodeFrameProgress(r, &m)
+	return m, r.End()
+}
+
+// EncodeFrameProgress writes FrameProgress as JSON with its json key names.
+func EncodeFrameProgress(m FrameProgress) []byte {
+	var w codec.Writer
+	encodeFrameProgress(&w, &m)
+	return w.Bytes()
+}
+
+// schemaRunSummary is the JSON Schema of RunSummary; skaldgen -schema writes it to a file.
+const schemaRunSummary = `{"$schema":"https://json-schema.org/draft/2020-12/schema","title":"RunSummary","type":"object","properties":{"frames":{"type":"integer","minimum":-9223372036854775808,"maximum":9223372036854775807},"Frames":{"$ref":"#/properties/frames","description":"another accepted name of frames","x-skald-alias-of":"frames"},"updates":{"type":"integer","minimum":-9223372036854775808,"maximum":9223372036854775807},"Updates":{"$ref":"#/properties/updates","description":"another accepted name of updates","x-skald-alias-of":"updates"}},"allOf":[{"not":{"required":["frames","Frames"]}},{"not":{"required":["updates","Updates"]}}],"additionalProperties":false}`
+
+// DecodeRunSummary strictly decodes RunSummary from JSON and validates it. Decode
+// and validation errors are reported together, as long as the document
+// is well-formed JSON.
+func DecodeRunSummary(data []byte) (RunSummary, error) {
+	var m RunSummary
+	r := codec.NewReader(data)
+	decodeRunSummary(r, &m)
+	return m, r.End()
+}
+
+// EncodeRunSummary writes RunSummary as JSON with its json key names.
+func EncodeRunSummary(m RunSummary) []byte {
+	var w codec.Writer
+	encodeRunSummary(&w, &m)
+	return w.Bytes()
 }
 
 func decodeMySimpleDataModel(r *codec.Reader, m *MySimpleDataModel) {
@@ -131,4 +201,68 @@ func validateMySimpleDataModel(c *codec.Check, p *codec.Path, m *MySimpleDataMod
 	} else if int64(m.FixFrame) > 1000 {
 		c.Fail(p, "fixFrame", "must be at most 1000")
 	}
+}
+
+func decodeFrameProgress(r *codec.Reader, m *FrameProgress) {
+	if !r.BeginObject() {
+		return
+	}
+	var seen [2]bool
+	for r.More() {
+		switch string(r.Key()) {
+		case "frames", "Frames":
+			if r.SeenAs(&seen[0], "frames") {
+				continue
+			}
+			m.Frames = r.Int(64)
+		case "fixFrame", "FixFrame":
+			if r.SeenAs(&seen[1], "fixFrame") {
+				continue
+			}
+			m.FixFrame = int(r.Int(0))
+		default:
+			r.Unknown()
+		}
+	}
+}
+
+func encodeFrameProgress(w *codec.Writer, m *FrameProgress) {
+	w.BeginObject()
+	w.Key("frames")
+	w.Int(m.Frames)
+	w.Key("fixFrame")
+	w.Int(int64(m.FixFrame))
+	w.EndObject()
+}
+
+func decodeRunSummary(r *codec.Reader, m *RunSummary) {
+	if !r.BeginObject() {
+		return
+	}
+	var seen [2]bool
+	for r.More() {
+		switch string(r.Key()) {
+		case "frames", "Frames":
+			if r.SeenAs(&seen[0], "frames") {
+				continue
+			}
+			m.Frames = r.Int(64)
+		case "updates", "Updates":
+			if r.SeenAs(&seen[1], "updates") {
+				continue
+			}
+			m.Updates = int(r.Int(0))
+		default:
+			r.Unknown()
+		}
+	}
+}
+
+func encodeRunSummary(w *codec.Writer, m *RunSummary) {
+	w.BeginObject()
+	w.Key("frames")
+	w.Int(m.Frames)
+	w.Key("updates")
+	w.Int(int64(m.Updates))
+	w.EndObject()
 }

@@ -14,6 +14,9 @@ type Class struct {
 	Name string
 	// Schema is the JSON Schema of the attachments, or nil.
 	Schema []byte
+	// ProgressSchema and ResultSchema are the JSON Schemas of the
+	// worker's progress and result types, or nil when it declares none.
+	ProgressSchema, ResultSchema []byte
 	// Check decodes and validates attachments without starting anything.
 	Check func(attachments []byte) error
 	// Start decodes the attachments, creates an instance and runs its
@@ -61,3 +64,13 @@ var Of func(w any) *Class
 // LoggerKey is the context key of a task's logger, which skald.Logger
 // reads and internal/runner sets.
 type LoggerKey struct{}
+
+// ReporterKey is the context key of what a hook's reports go to, which
+// skald.ReportProgress and skald.SetResult read and internal/runner sets.
+type ReporterKey struct{}
+
+// Reporter takes a worker's progress and result, each a JSON object.
+type Reporter interface {
+	Progress(raw []byte)
+	Result(raw []byte)
+}

@@ -65,7 +65,20 @@ type Observer struct {
 	// skald.RetryLater (the worker's call); the caller must fail the
 	// task, with the kind Classify gives err.
 	Fatal func(version int64, err error)
+	// Progress: store raw, the newest progress the worker reported. It is
+	// called at most once per ProgressEvery, never concurrently with
+	// itself, and never after Run returned; reports made meanwhile are
+	// coalesced, the newest wins. The newest report, written or not, is
+	// also in Outputs once Run returned, for the terminal write.
+	Progress func(raw []byte)
+	// ProgressEvery is the least time between two Progress calls;
+	// DefaultProgressEvery when zero.
+	ProgressEvery time.Duration
 }
+
+// DefaultProgressEvery is how often at most a worker's progress is stored
+// unless configured otherwise: one write per second per reporting task.
+const DefaultProgressEvery = time.Second
 
 // Classify says which kind of failure err, returned by Begin or Run, is,
 // and with task.FailedRetryLater the delay the worker asked for. The
@@ -111,6 +124,89 @@ type Run struct {
 	closed     bool    // the worker has ended and takes no more updates
 	stopped    bool    // Stop was called
 	updating   sync.WaitGroup
+
+	rep reports
+}
+
+// reports is the Reporter of a Run: it keeps the newest progress and
+// result and rate-limits the Progress calls.
+type reports struct {
+	obs *Observer
+
+	mu       sync.Mutex
+	progress []byte    // newest progress reported
+	result   []byte    // newest result set
+	unsent   bool      // progress has not been passed to obs.Progress
+	armed    bool      // a flush is scheduled or running
+	closed   bool      // Run returned: no more flushes
+	last     time.Time // when the last flush started
+	flushing sync.WaitGroup
+}
+
+func (p *reports) Progress(raw []byte) {
+	raw = append([]byte(nil), raw...)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.progress, p.unsent = raw, true
+	if p.armed || p.closed || p.obs.Progress == nil {
+		return
+	}
+	p.armed = true
+	p.flushing.Add(1)
+	time.AfterFunc(time.Until(p.last.Add(p.every())), p.flush)
+}
+
+func (p *reports) Result(raw []byte) {
+	raw = append([]byte(nil), raw...)
+	p.mu.Lock()
+	p.result = raw
+	p.mu.Unlock()
+}
+
+func (p *reports) every() time.Duration {
+	if p.obs.ProgressEvery > 0 {
+		return p.obs.ProgressEvery
+	}
+	return DefaultProgressEvery
+}
+
+// flush passes the newest progress on, then schedules the next flush if
+// reports came in meanwhile, one interval after this one started.
+func (p *reports) flush() {
+	defer p.flushing.Done()
+	p.mu.Lock()
+	raw, send := p.progress, p.unsent && !p.closed
+	p.unsent = false
+	p.last = time.Now()
+	p.mu.Unlock()
+	if send {
+		p.obs.Progress(raw)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.unsent && !p.closed {
+		p.flushing.Add(1)
+		time.AfterFunc(time.Until(p.last.Add(p.every())), p.flush)
+		return
+	}
+	p.armed = false
+}
+
+// close stops the flushes and waits for one that is running.
+func (p *reports) close() {
+	p.mu.Lock()
+	p.closed = true
+	p.mu.Unlock()
+	p.flushing.Wait()
+}
+
+// Outputs returns the newest progress the worker reported and the result
+// it set, each nil when there was none. After Run returned they are
+// final; the progress may not have reached Observer.Progress yet.
+func (r *Run) Outputs() (progress, result []byte) {
+	r.rep.mu.Lock()
+	defer r.rep.mu.Unlock()
+	return r.rep.progress, r.rep.result
 }
 
 type update struct {
@@ -122,8 +218,12 @@ type update struct {
 // logger, for skald.Logger. Release gets a context that is not cancelled,
 // bounded by grace.
 func New(log *slog.Logger, grace time.Duration, obs Observer) *Run {
-	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), erased.LoggerKey{}, log))
-	return &Run{ctx: ctx, cancel: cancel, grace: grace, obs: obs}
+	r := &Run{grace: grace, obs: obs}
+	r.rep.obs = &r.obs
+	ctx := context.WithValue(context.Background(), erased.LoggerKey{}, log)
+	ctx = context.WithValue(ctx, erased.ReporterKey{}, erased.Reporter(&r.rep))
+	r.ctx, r.cancel = context.WithCancel(ctx)
+	return r
 }
 
 // Context is the context the hooks (other than release) run with.
@@ -193,8 +293,11 @@ func (r *Run) Run() (err, releaseErr error) {
 	r.updating.Wait()
 
 	// Release always runs, with a context that is not cancelled (see
-	// call), so that it can still close what it opened.
-	return err, r.call("release", in.Release)
+	// call), so that it can still close what it opened. It may still
+	// report; what it reports is in Outputs, for the terminal write.
+	releaseErr = r.call("release", in.Release)
+	r.rep.close()
+	return err, releaseErr
 }
 
 // Stop cancels the run's context and delivers no more updates. It may be

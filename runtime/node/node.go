@@ -77,6 +77,11 @@ type Options struct {
 	// hooks before it is reported as stuck, in the log and in the task's
 	// stuck field. Zero means 10 s.
 	StopGrace time.Duration
+	// ProgressInterval is the least time between two writes of one
+	// task's progress (skald.ReportProgress): reports in between are
+	// coalesced, the newest wins, and the newest is always stored with
+	// the terminal status. Zero means 1 s.
+	ProgressInterval time.Duration
 	// OnShutdown says what happens to the running tasks when Run's context
 	// ends. The zero value is HandBack.
 	OnShutdown Shutdown

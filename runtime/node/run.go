@@ -36,8 +36,9 @@ const (
 type writer interface {
 	Applied(ctx context.Context, ref task.Ref, version int64, applied task.Attachments) error
 	Reject(ctx context.Context, ref task.Ref, r task.Rejection, running task.Attachments) error
-	Report(ctx context.Context, ref task.Ref, status task.Status, failure string) error
-	Fail(ctx context.Context, ref task.Ref, f task.Failure) error
+	Report(ctx context.Context, ref task.Ref, status task.Status, failure string, out ...task.Outcome) error
+	Fail(ctx context.Context, ref task.Ref, f task.Failure, out ...task.Outcome) error
+	Progress(ctx context.Context, ref task.Ref, progress []byte) error
 	HandBack(ctx context.Context, ref task.Ref) error
 	MarkStuck(ctx context.Context, ref task.Ref, note string) error
 }
@@ -48,10 +49,13 @@ type noWrites struct{}
 
 func (noWrites) Applied(context.Context, task.Ref, int64, task.Attachments) error         { return nil }
 func (noWrites) Reject(context.Context, task.Ref, task.Rejection, task.Attachments) error { return nil }
-func (noWrites) Report(context.Context, task.Ref, task.Status, string) error              { return nil }
-func (noWrites) Fail(context.Context, task.Ref, task.Failure) error                       { return nil }
-func (noWrites) HandBack(context.Context, task.Ref) error                                 { return nil }
-func (noWrites) MarkStuck(context.Context, task.Ref, string) error                        { return nil }
+func (noWrites) Report(context.Context, task.Ref, task.Status, string, ...task.Outcome) error {
+	return nil
+}
+func (noWrites) Fail(context.Context, task.Ref, task.Failure, ...task.Outcome) error { return nil }
+func (noWrites) Progress(context.Context, task.Ref, []byte) error                    { return nil }
+func (noWrites) HandBack(context.Context, task.Ref) error                            { return nil }
+func (noWrites) MarkStuck(context.Context, task.Ref, string) error                   { return nil }
 
 // run is one running task.
 type run struct {
@@ -161,6 +165,14 @@ func (n *Node) start(t *task.Task) *run {
 			r.log.Error("update hook failed the task", "attachmentsVersion", v, "errorKind", kind, "err", err)
 			r.requestStop(stopFailed, err)
 		},
+		Progress: func(raw []byte) {
+			if err := n.w.Progress(context.WithoutCancel(r.ctx), r.ref, raw); err != nil && !errors.Is(err, task.ErrFenced) {
+				// Fenced: the task ended or moved meanwhile; the terminal
+				// write or the reconcile deals with that, not a report.
+				r.log.Warn("storing the progress", "err", err)
+			}
+		},
+		ProgressEvery: n.opts.ProgressInterval,
 	})
 	r.ctx = r.w.Context()
 	n.mu.Lock()
@@ -478,7 +490,10 @@ func (n *Node) finish(r *run, err error) {
 	}
 	r.status, r.text = status, text
 	var kind task.FailureKind
-	write := func() error { return n.w.Report(ctx, r.ref, status, text) }
+	// What the worker produced goes with its status, in the same write.
+	progress, result := r.w.Outputs()
+	out := task.Outcome{Progress: progress, Result: result}
+	write := func() error { return n.w.Report(ctx, r.ref, status, text, out) }
 	if cause != nil {
 		var after time.Duration
 		kind, after = runner.Classify(cause)
@@ -486,7 +501,7 @@ func (n *Node) finish(r *run, err error) {
 		if kind == task.FailedRetryLater {
 			f.RetryAt = time.Now().Add(after).UnixMilli()
 		}
-		write = func() error { return n.w.Fail(ctx, r.ref, f) }
+		write = func() error { return n.w.Fail(ctx, r.ref, f, out) }
 	}
 	if err := write(); err != nil {
 		if errors.Is(err, task.ErrFenced) {
@@ -553,12 +568,16 @@ func (g gated) Reject(ctx context.Context, ref task.Ref, r task.Rejection, runni
 	return g.do(ctx, func() error { return g.w.Reject(ctx, ref, r, running) })
 }
 
-func (g gated) Report(ctx context.Context, ref task.Ref, status task.Status, failure string) error {
-	return g.do(ctx, func() error { return g.w.Report(ctx, ref, status, failure) })
+func (g gated) Report(ctx context.Context, ref task.Ref, status task.Status, failure string, out ...task.Outcome) error {
+	return g.do(ctx, func() error { return g.w.Report(ctx, ref, status, failure, out...) })
 }
 
-func (g gated) Fail(ctx context.Context, ref task.Ref, f task.Failure) error {
-	return g.do(ctx, func() error { return g.w.Fail(ctx, ref, f) })
+func (g gated) Progress(ctx context.Context, ref task.Ref, progress []byte) error {
+	return g.do(ctx, func() error { return g.w.Progress(ctx, ref, progress) })
+}
+
+func (g gated) Fail(ctx context.Context, ref task.Ref, f task.Failure, out ...task.Outcome) error {
+	return g.do(ctx, func() error { return g.w.Fail(ctx, ref, f, out...) })
 }
 
 // HandBack is not gated as a whole: the callers that wait for a batch to

@@ -63,6 +63,10 @@ type Class[M any] struct {
 	// JSONSchema is the JSON Schema (2020-12) of the attachments, for forms
 	// and for producers in other languages; nil when unknown.
 	JSONSchema []byte
+	// ProgressSchema and ResultSchema are the JSON Schemas of the types
+	// the worker reports as its progress and sets as its result
+	// (//skald:worker progress=P result=R); nil when it declares none.
+	ProgressSchema, ResultSchema []byte
 }
 
 // Change is what a new version of the attachments means to a running
@@ -118,6 +122,9 @@ func (c *Class[M]) erase() *erased.Class {
 	return &erased.Class{
 		Name:   c.Name,
 		Schema: c.JSONSchema,
+
+		ProgressSchema: c.ProgressSchema,
+		ResultSchema:   c.ResultSchema,
 		Check: func(b []byte) error {
 			_, err := c.Decode(b)
 			return err

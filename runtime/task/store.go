@@ -212,10 +212,18 @@ func (s *Store) SetStatus(ctx context.Context, id string, status Status) error {
 // failure text is stored with Failed and cleared otherwise. Only Cancelled
 // may be written over Cancelled: a cancel is final, so a worker that
 // finished or failed while being cancelled stays Cancelled (ErrFenced).
-func (s *Store) Report(ctx context.Context, ref Ref, status Status, failure string) error {
+//
+// out, when given, is stored in the same write: the worker's newest
+// progress and its result, so that a reader who sees the terminal status
+// also sees what the worker produced.
+func (s *Store) Report(ctx context.Context, ref Ref, status Status, failure string, out ...Outcome) error {
+	now := NowMillis()
 	set := bson.D{
 		{Key: "lifecycleStatus", Value: status},
-		{Key: "updateDateTime", Value: NowMillis()},
+		{Key: "updateDateTime", Value: now},
+	}
+	for _, o := range out {
+		set = o.appendSet(set, now)
 	}
 	update := bson.D{{Key: "$set", Value: set}}
 	if failure != "" {
@@ -238,15 +246,20 @@ var clearedFailure = bson.E{Key: "$unset", Value: bson.D{
 // Fail records that the worker of ref failed, with the kind of failure
 // that decides whether and when a controller retries it; fenced as Report
 // is, and never over Cancelled.
-func (s *Store) Fail(ctx context.Context, ref Ref, f Failure) error {
+// out, when given, is stored in the same write, as with Report.
+func (s *Store) Fail(ctx context.Context, ref Ref, f Failure, out ...Outcome) error {
 	if f.Kind == "" {
 		f.Kind = FailedError
 	}
+	now := NowMillis()
 	set := bson.D{
 		{Key: "lifecycleStatus", Value: Failed},
-		{Key: "updateDateTime", Value: NowMillis()},
+		{Key: "updateDateTime", Value: now},
 		{Key: "error", Value: f.Text},
 		{Key: "errorKind", Value: f.Kind},
+	}
+	for _, o := range out {
+		set = o.appendSet(set, now)
 	}
 	update := bson.D{{Key: "$set", Value: set}}
 	if f.RetryAt > 0 {
@@ -271,12 +284,33 @@ func (s *Store) Started(ctx context.Context, ref Ref, version int64) error {
 	}, notCancelled)
 }
 
+// appendSet adds o's fields to the $set of a write made at now.
+func (o Outcome) appendSet(set bson.D, now int64) bson.D {
+	if o.Progress != nil {
+		set = append(set, bson.E{Key: "progress", Value: Attachments(o.Progress)}, bson.E{Key: "progressDateTime", Value: now})
+	}
+	if o.Result != nil {
+		set = append(set, bson.E{Key: "result", Value: Attachments(o.Result)})
+	}
+	return set
+}
+
+// Progress stores the newest progress of the worker of ref, a JSON
+// object. It is fenced like every write of a node, and applies only while
+// the task is Running, so that a report that was on its way when the
+// worker ended never lands over the terminal write (ErrFenced then).
+func (s *Store) Progress(ctx context.Context, ref Ref, progress []byte) error {
+	return s.fenced(ctx, ref, bson.D{{Key: "$set", Value: Outcome{Progress: progress}.appendSet(nil, NowMillis())}},
+		bson.E{Key: "lifecycleStatus", Value: Running})
+}
+
 // clearedOnStart is what a start drops: what clearedOnAssign drops, and a
 // rejection of attachments older than the ones it starts with (or, from a
 // writer that does not bump the version, replaced by them).
 var clearedOnStart = bson.E{Key: "$unset", Value: bson.D{
 	{Key: "error", Value: ""}, {Key: "errorKind", Value: ""}, {Key: "retryAt", Value: ""}, {Key: "stuck", Value: ""}, {Key: "refusal", Value: ""}, {Key: "attachmentsRejection", Value: ""},
 	{Key: "appliedAttachments", Value: ""},
+	{Key: "progress", Value: ""}, {Key: "progressDateTime", Value: ""}, {Key: "result", Value: ""},
 }}
 
 // StartedAll is Started for many tasks in one write: tasks that share an

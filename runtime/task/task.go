@@ -151,6 +151,23 @@ type Task struct {
 	// AssignedDateTime is when a controller last assigned the task, in
 	// epoch ms (Python's assignedAt only showed the node's last activity).
 	AssignedDateTime int64 `bson:"assignedDateTime,omitempty" json:"assignedDateTime,omitempty"`
+
+	// Progress is the newest progress the worker reported, as JSON of its
+	// class's progress type (see skald.ReportProgress), written at most
+	// once per the node's progress interval and with the terminal status.
+	// A start clears it: it belongs to one run.
+	Progress Attachments `bson:"progress,omitempty" json:"progress,omitempty"`
+	// ProgressDateTime is when Progress was written, in epoch ms.
+	ProgressDateTime int64 `bson:"progressDateTime,omitempty" json:"progressDateTime,omitempty"`
+	// Result is what the worker set as its result (skald.SetResult), as
+	// JSON of its class's result type, stored with the terminal status.
+	Result Attachments `bson:"result,omitempty" json:"result,omitempty"`
+}
+
+// Outcome is what a worker produced besides its status: its newest
+// progress and its result, as JSON objects; nil leaves a field as it is.
+type Outcome struct {
+	Progress, Result []byte
 }
 
 // Ref addresses one assignment of a task: the task, and the epoch a node

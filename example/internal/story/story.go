@@ -42,7 +42,7 @@ type Harness struct {
 	Config config.Config
 	Logs   *skaldtest.Logs
 	Client *client.Client
-	Tasks  *client.Typed[worker.MySimpleDataModel]
+	Tasks  *worker.MySimpleWorkerClient
 	Node   *node.Node
 	NodeID string
 

@@ -128,8 +128,12 @@ type workerMark struct {
 	pos      token.Pos // of the marker, the base of argument offsets
 	modelArg *markerArg
 	model    *types.TypeName // resolved from modelArg
-	ok       bool            // the marker's arguments and type are usable
-	hooks    map[HookKind]*hookMark
+	// outArgs are progress= and result=, and outs the struct types they
+	// name, once resolved.
+	outArgs map[string]*markerArg
+	outs    map[string]*types.TypeName
+	ok      bool // the marker's arguments and type are usable
+	hooks   map[HookKind]*hookMark
 }
 
 type hookMark struct {
@@ -205,6 +209,7 @@ func (b *builder) build() *Package {
 	b.resolveValidations(p)
 	for _, wm := range b.workers {
 		b.resolveModel(wm)
+		b.resolveOutputs(wm)
 	}
 	for _, hm := range b.hooks {
 		b.resolveHook(hm)
@@ -217,6 +222,12 @@ func (b *builder) build() *Package {
 			b.errorf(wm.pos, "worker %s has no //skald:main hook; mark the method that does the work with //skald:main", wm.w.Name)
 		}
 		wm.w.Model = b.structOf(wm.model)
+		if tn := wm.outs["progress"]; tn != nil {
+			wm.w.Progress = b.structOf(tn)
+		}
+		if tn := wm.outs["result"]; tn != nil {
+			wm.w.Result = b.structOf(tn)
+		}
 		for _, k := range HookKinds {
 			if hm := wm.hooks[k]; hm != nil {
 				wm.w.Hooks = append(wm.w.Hooks, &Hook{Kind: k, Method: hm.fd.Name.Name, Pos: b.fset.Position(hm.pos)})
@@ -706,6 +717,9 @@ func (b *builder) markWorker(spec *ast.TypeSpec, pos token.Pos, args []markerArg
 		pos:   pos,
 		ok:    argsOK,
 		hooks: make(map[HookKind]*hookMark),
+
+		outArgs: make(map[string]*markerArg),
+		outs:    make(map[string]*types.TypeName),
 	}
 	b.workers = append(b.workers, wm)
 	b.workerByType[obj] = wm
@@ -716,6 +730,10 @@ func (b *builder) markWorker(spec *ast.TypeSpec, pos token.Pos, args []markerArg
 		case "name":
 			if a.value != "" {
 				wm.w.Class = a.value
+			}
+		case "progress", "result":
+			if a.value != "" {
+				wm.outArgs[a.key] = &args[i]
 			}
 		}
 	}
@@ -812,6 +830,49 @@ func (b *builder) resolveModel(wm *workerMark) {
 		wm.ok = false // already reported at the model
 	default:
 		wm.model = tn
+	}
+}
+
+// resolveOutputs finds the types named by progress= and result=. Each
+// must be a non-generic struct type of the package; it becomes a model of
+// the package, so that it gets a decoder, an encoder, a validation and a
+// JSON Schema exactly as attachments do.
+func (b *builder) resolveOutputs(wm *workerMark) {
+	for _, key := range []string{"progress", "result"} {
+		a := wm.outArgs[key]
+		if a == nil {
+			continue
+		}
+		at := wm.pos + token.Pos(a.valueOff)
+		obj := b.lp.Types.Scope().Lookup(a.value)
+		if obj == nil {
+			where := "not found in package " + b.lp.Name
+			if strings.Contains(a.value, ".") {
+				where = "is not in this package"
+			}
+			b.errorf(at, "%s type %s %s; %s= must name a struct type declared in package %s", key, a.value, where, key, b.lp.Name)
+			wm.ok = false
+			continue
+		}
+		tn, isType := obj.(*types.TypeName)
+		if !isType {
+			b.errorRel(at, obj.Pos(), "%s= names %s, declared at %%@, which is not a type; it must name a struct type", key, a.value)
+			wm.ok = false
+			continue
+		}
+		named, _ := tn.Type().(*types.Named)
+		if _, isStruct := tn.Type().Underlying().(*types.Struct); !isStruct || tn.IsAlias() || named == nil || named.TypeParams().Len() > 0 {
+			b.errorRel(at, tn.Pos(), "%s type %s, declared at %%@, is not a non-generic struct type; %s is stored as a JSON object, so declare a struct type", key, a.value, key)
+			wm.ok = false
+			continue
+		}
+		if mm := b.models[tn]; mm == nil {
+			b.models[tn] = &modelMark{pos: tn.Pos(), ok: true}
+		} else if !mm.ok {
+			wm.ok = false // already reported at the model
+			continue
+		}
+		wm.outs[key] = tn
 	}
 }
 
@@ -952,6 +1013,15 @@ func (p *Package) GeneratedNames() map[string]string {
 	for _, w := range p.Workers {
 		names[w.Name+"Class"] = "worker " + w.Name
 		names["New"+w.Name+"Client"] = "worker " + w.Name
+		if w.Progress != nil {
+			names["Report"+w.Name+"Progress"] = "worker " + w.Name
+		}
+		if w.Result != nil {
+			names["Set"+w.Name+"Result"] = "worker " + w.Name
+		}
+		if w.Progress != nil || w.Result != nil {
+			names[w.Name+"Client"] = "worker " + w.Name
+		}
 	}
 	for _, m := range p.Models {
 		for _, pre := range []string{"Decode", "Encode", "Validate", "Changes", "schema"} {

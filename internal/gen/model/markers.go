@@ -70,10 +70,22 @@ var Markers = []*MarkerDef{
 				Doc: "the //skald:model struct type of this package that holds the attachments"},
 			{Key: "name", Value: "<ClassName>",
 				Doc: "the class name stored in a task's className; default: the Go type name"},
+			{Key: "progress", Value: "<TypeName>",
+				Doc: "a struct type of this package that the worker reports as its progress"},
+			{Key: "result", Value: "<TypeName>",
+				Doc: "a struct type of this package that the worker sets as its result"},
 		},
 		Doc: "Marks a worker type. skaldgen generates <W>Class, a *skald.Class that\n" +
 			"creates a fresh <W> for every task and binds its marked methods, adds\n" +
-			"it to Register, and generates New<W>Client, a typed client.",
+			"it to Register, and generates New<W>Client, a typed client.\n" +
+			"With progress=P, it generates Report<W>Progress(ctx, P), which any hook\n" +
+			"calls with its context; the node stores the newest report with the task\n" +
+			"at most once per its progress interval. With result=R, it generates\n" +
+			"Set<W>Result(ctx, R); the last result set is stored with the task's\n" +
+			"terminal status. P and R are encoded and decoded like models (they\n" +
+			"need no //skald:model marker), their JSON Schemas are published\n" +
+			"beside the attachments', and the typed client, then a <W>Client,\n" +
+			"reads them typed and can watch the progress.",
 	},
 	hookDef(Init, "func (w *W) X(m M) error",
 		"Receives the decoded attachments before any other hook runs."),

@@ -41,6 +41,8 @@ type Worker struct {
 	Name  string // Go type name
 	Class string // class name stored in a task's className
 	Model *Struct
+	// Progress and Result are the types of progress= and result=, or nil.
+	Progress, Result *Struct
 	// Hooks are the marked methods, ordered as the fields of skald.Hooks.
 	Hooks []*Hook
 	Pos   token.Position // of the //skald:worker marker

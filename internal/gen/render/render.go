@@ -47,7 +47,7 @@ func File(p *model.Package) ([]byte, error) {
 	f.HeaderComment("\tskaldgen " + Version())
 	f.HeaderComment("source: " + strings.Join(sources(p), ", "))
 	// An import must not take a name the package declares.
-	for _, path := range []string{skaldPkg, codecPkg, clientPkg, "maps", "slices", "time", "encoding/json"} {
+	for _, path := range []string{skaldPkg, codecPkg, clientPkg, "maps", "slices", "time", "encoding/json", "context"} {
 		name := path[strings.LastIndexByte(path, '/')+1:]
 		if p.Types.Scope().Lookup(name) == nil {
 			continue
@@ -207,14 +207,68 @@ func (r *renderer) worker(f *jen.File, w *model.Worker) {
 		fields = append(fields, jen.Id("Changes").Op(":").Id("Changes"+w.Model.Name))
 	}
 	fields = append(fields, jen.Id("JSONSchema").Op(":").Index().Byte().Parens(jen.Id("schema"+w.Model.Name)))
+	if w.Progress != nil {
+		fields = append(fields, jen.Id("ProgressSchema").Op(":").Index().Byte().Parens(jen.Id("schema"+w.Progress.Name)))
+	}
+	if w.Result != nil {
+		fields = append(fields, jen.Id("ResultSchema").Op(":").Index().Byte().Parens(jen.Id("schema"+w.Result.Name)))
+	}
 	f.Var().Id(w.Name+"Class").Op("=").Op("&").Qual(skaldPkg, "Class").Types(m).Custom(multi, fields...)
+	r.outputs(f, w)
 	f.Line()
-	f.Commentf("New%sClient returns a client that creates, assigns, updates and", w.Name)
-	f.Commentf("cancels %s tasks with typed attachments.", w.Name)
-	f.Func().Id("New"+w.Name+"Client").Params(jen.Id("c").Op("*").Qual(clientPkg, "Client")).
-		Op("*").Qual(clientPkg, "Typed").Types(jen.Id(w.Model.Name)).Block(
-		jen.Return(jen.Qual(clientPkg, "NewTyped").Call(jen.Id("c"), jen.Id(w.Name+"Class"))),
-	)
+	typed := jen.Qual(clientPkg, "Typed").Types(jen.Id(w.Model.Name))
+	newTyped := jen.Qual(clientPkg, "NewTyped").Call(jen.Id("c"), jen.Id(w.Name+"Class"))
+	if w.Progress == nil && w.Result == nil {
+		f.Commentf("New%sClient returns a client that creates, assigns, updates and", w.Name)
+		f.Commentf("cancels %s tasks with typed attachments.", w.Name)
+		f.Func().Id("New" + w.Name + "Client").Params(jen.Id("c").Op("*").Qual(clientPkg, "Client")).
+			Op("*").Add(typed).Block(jen.Return(newTyped))
+		return
+	}
+	// The typed client of a worker with outputs adds their readers; it
+	// embeds the plain typed client, so that it does all that one does.
+	members := []jen.Code{jen.Op("*").Add(typed)}
+	values := []jen.Code{jen.Id("Typed").Op(":").Add(newTyped)}
+	if w.Progress != nil {
+		members = append(members, jen.Op("*").Qual(clientPkg, "ProgressReader").Types(jen.Id(w.Progress.Name)))
+		values = append(values, jen.Id("ProgressReader").Op(":").Qual(clientPkg, "NewProgressReader").Call(jen.Id("c"), jen.Id("Decode"+w.Progress.Name)))
+	}
+	if w.Result != nil {
+		members = append(members, jen.Op("*").Qual(clientPkg, "ResultReader").Types(jen.Id(w.Result.Name)))
+		values = append(values, jen.Id("ResultReader").Op(":").Qual(clientPkg, "NewResultReader").Call(jen.Id("c"), jen.Id("Decode"+w.Result.Name)))
+	}
+	f.Commentf("%sClient creates, assigns, updates and cancels %s tasks with typed", w.Name, w.Name)
+	f.Comment("attachments, and reads what their workers report, typed.")
+	f.Type().Id(w.Name + "Client").Struct(members...)
+	f.Line()
+	f.Commentf("New%sClient returns the typed client of %s tasks.", w.Name, w.Name)
+	f.Func().Id("New" + w.Name + "Client").Params(jen.Id("c").Op("*").Qual(clientPkg, "Client")).
+		Op("*").Id(w.Name + "Client").Block(jen.Return(jen.Op("&").Id(w.Name+"Client").Custom(multi, values...)))
+}
+
+// outputs writes the typed calls that report w's progress and set its
+// result.
+func (r *renderer) outputs(f *jen.File, w *model.Worker) {
+	ctx := jen.Id("ctx").Qual("context", "Context")
+	if p := w.Progress; p != nil {
+		f.Line()
+		f.Commentf("Report%sProgress reports p as the progress of the %s task", w.Name, w.Name)
+		f.Comment("that ctx, the context of one of its hooks, belongs to. It never blocks:")
+		f.Comment("the node stores the newest report at most once per its progress")
+		f.Comment("interval, and with the terminal status. See skald.ReportProgress.")
+		f.Func().Id("Report"+w.Name+"Progress").Params(ctx, jen.Id("p").Id(p.Name)).Block(
+			jen.Qual(skaldPkg, "ReportProgress").Call(jen.Id("ctx"), jen.Id("Encode"+p.Name).Call(jen.Id("p"))),
+		)
+	}
+	if res := w.Result; res != nil {
+		f.Line()
+		f.Commentf("Set%sResult sets res as the result of the %s task that ctx,", w.Name, w.Name)
+		f.Comment("the context of one of its hooks, belongs to; the last result set is")
+		f.Comment("stored with the terminal status. See skald.SetResult.")
+		f.Func().Id("Set"+w.Name+"Result").Params(jen.Id("ctx").Qual("context", "Context"), jen.Id("res").Id(res.Name)).Block(
+			jen.Qual(skaldPkg, "SetResult").Call(jen.Id("ctx"), jen.Id("Encode"+res.Name).Call(jen.Id("res"))),
+		)
+	}
 }
 
 func (r *renderer) model(f *jen.File, s *model.Struct) error {
@@ -229,7 +283,7 @@ func (r *renderer) model(f *jen.File, s *model.Struct) error {
 	}
 	// Only a worker's class carries the schema; skaldgen -schema writes
 	// every model's from the generator itself.
-	if slices.ContainsFunc(r.pkg.Workers, func(w *model.Worker) bool { return w.Model == s }) {
+	if slices.ContainsFunc(r.pkg.Workers, func(w *model.Worker) bool { return w.Model == s || w.Progress == s || w.Result == s }) {
 		f.Line()
 		f.Commentf("schema%s is the JSON Schema of %s; skaldgen -schema writes it to a file.", n, n)
 		lit := jen.Lit(compact.String())
