@@ -348,8 +348,12 @@ func (s *Server) reset(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if d.Executor != nil {
-			// Any event makes the old node re-read the task and stop it.
-			s.publish(r.Context(), event.TopicCancel, d.ID)
+			// The old node re-reads the task on any event and stops the
+			// worker whose epoch moved on. Not task.cancel: nodes honour a
+			// bare cancel as Python's do, and one that arrives after the
+			// dispatcher has given the task to the same node again would
+			// cancel the new run. task.assign only says "look again".
+			s.publish(r.Context(), event.TopicAssign, d.ID)
 		}
 		if s.d.Dispatcher != nil {
 			s.d.Dispatcher.Kick()

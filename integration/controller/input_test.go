@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/skalds-go/skalds/runtime/node"
 	"github.com/skalds-go/skalds/runtime/task"
 )
 
@@ -94,4 +95,30 @@ func TestAPIRefusesBadInputAndWritesNothing(t *testing.T) {
 func jsonText(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// TestResetRunsTheTaskAgainAndNeverCancelsIt resets a running task several
+// times: each time the old worker stops and the task runs again under a
+// new epoch, on the same node, and is never recorded Cancelled (the event
+// that tells the old node to look again must not read as a cancel).
+func TestResetRunsTheTaskAgainAndNeverCancelsIt(t *testing.T) {
+	e := newEnv(t)
+	e.startNode("reset-node", node.Options{}, newClass("Resettable"))
+	c := e.startController(realNodes)
+	if code := c.call(t, "POST", "/api/tasks", "", `{"id":"reset-1","className":"Resettable","attachments":{"mode":"wait"}}`, nil); code != 201 {
+		t.Fatalf("create: %d", code)
+	}
+	d := e.waitTask("reset-1", "Running", func(d *task.Task) bool { return d.LifecycleStatus == task.Running })
+	for round := range 6 {
+		epoch := d.AssignmentEpoch
+		if code := c.call(t, "PUT", "/api/tasks/reset-1/status", "", `{"lifecycleStatus":"Created"}`, nil); code != 200 {
+			t.Fatalf("round %d: reset: %d", round, code)
+		}
+		d = e.waitTask("reset-1", "running again", func(d *task.Task) bool {
+			if d.LifecycleStatus == task.Cancelled {
+				t.Fatalf("round %d: the reset task was cancelled: %s", round, describe(d))
+			}
+			return d.LifecycleStatus == task.Running && d.AssignmentEpoch > epoch
+		})
+	}
 }
