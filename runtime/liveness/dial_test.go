@@ -47,7 +47,7 @@ func TestDialTLSWithAnACLUser(t *testing.T) {
 	// The narrow ACL that the README recommends is enough for every write
 	// of the registry.
 	if err := rdb.Do(ctx, "ACL", "SETUSER", "narrow", "on", ">narrow-pw", "~skalds:*", "~task:*",
-		"+@read", "+@write", "+@transaction", "+ping", "+hello").Err(); err != nil {
+		"+@read", "+@write", "+@transaction", "+evalsha", "+eval", "+ping", "+hello").Err(); err != nil {
 		t.Fatal(err)
 	}
 	narrow := good

@@ -10,6 +10,7 @@ package liveness
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -275,11 +276,23 @@ func (r *Registry) TaskBeats(ctx context.Context, tasks []string) error {
 	if len(tasks) == 0 {
 		return nil
 	}
-	_, err := r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for _, t := range tasks {
-			p.Set(ctx, TaskHeartbeatKey(t), beat(), beatTTL)
-		}
-		return nil
-	})
-	return err
+	keys := make([]string, len(tasks))
+	for i, t := range tasks {
+		keys[i] = TaskHeartbeatKey(t)
+	}
+	return beatUnlessEnded.Run(ctx, r.rdb, keys, beat(), beatTTL.Milliseconds()).Err()
 }
+
+// beatUnlessEnded sets live beats, except on keys that hold a terminal
+// code: a batch of beats read before a task ended may reach Redis after
+// TaskEnded, and must not turn a Finished, Failed or Cancelled task back
+// into a live one. Only TaskStarted, for a new attempt, replaces a
+// terminal code.
+var beatUnlessEnded = redis.NewScript(fmt.Sprintf(`
+for _, k in ipairs(KEYS) do
+	local v = redis.call('GET', k)
+	if v ~= '%d' and v ~= '%d' and v ~= '%d' then
+		redis.call('SET', k, ARGV[1], 'PX', ARGV[2])
+	end
+end
+return 0`, Finished, Failed, Cancelled))
