@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sort"
 	"text/tabwriter"
 	"time"
 
@@ -206,11 +207,79 @@ func newTasksCmd() *cobra.Command {
 		},
 	}
 
+	var lgf struct {
+		limit  int
+		follow bool
+	}
+	logs := &cobra.Command{
+		Use:   "logs ID",
+		Short: "Show what a task's worker logged; with -f, follow new records until interrupted",
+		Example: `  skald tasks logs task_123
+  skald tasks logs task_123 -n 20 -f
+  skald tasks logs task_123 -o json`,
+		Args: exactArgs("ID"),
+		RunE: func(c *cobra.Command, args []string) error {
+			if lgf.limit < 1 || lgf.limit > 1000 {
+				return usagef("-n must be from 1 to 1000")
+			}
+			res, err := (*api).TaskLogs(c.Context(), args[0], lgf.limit)
+			if err != nil {
+				return err
+			}
+			w := c.OutOrStdout()
+			emit := func(r wire.LogRecord) error { return printLogRecord(w, r) }
+			if *output != "table" {
+				if !lgf.follow {
+					return printAs(w, *output, res)
+				}
+				// Followed, one record per line (or YAML document), so that
+				// a reader can process them as they come.
+				emit = func(r wire.LogRecord) error {
+					if *output == "yaml" {
+						fmt.Fprintln(w, "---")
+					}
+					return printAs(w, *output, r)
+				}
+			}
+			for _, r := range res.Records {
+				if err := emit(r); err != nil {
+					return err
+				}
+			}
+			if !lgf.follow {
+				return nil
+			}
+			return (*api).FollowLogs(c.Context(), args[0], res.Next, emit)
+		},
+	}
+	logs.Flags().IntVarP(&lgf.limit, "lines", "n", 100, "how many of the last records to show, 1 to 1000")
+	logs.Flags().BoolVarP(&lgf.follow, "follow", "f", false, "keep showing new records as the worker writes them")
+
 	g := group("tasks", "List, show, create, update and cancel tasks through the controller's API",
 		`tasks talks to a controller's REST API (--server or SKALD_SERVER, --token or
 SKALD_API_TOKEN) and prints tables, or the API's answers as JSON or YAML (-o).`,
 		"  skald tasks list\n  skald tasks get task_123 -o json",
-		list, get, create, update, cancel)
+		list, get, create, update, cancel, logs)
 	api, output = apiFlags(g)
 	return g
+}
+
+// printLogRecord prints one record as a line: time, level, message and
+// attributes, sorted, as key=value.
+func printLogRecord(w io.Writer, r wire.LogRecord) error {
+	keys := make([]string, 0, len(r.Attrs))
+	for k := range r.Attrs {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	line := fmt.Sprintf("%s %-5s %s", time.UnixMilli(r.Time).Format("2006-01-02T15:04:05.000Z07:00"), r.Level, r.Msg)
+	for _, k := range keys {
+		v, err := json.Marshal(r.Attrs[k])
+		if err != nil {
+			v = []byte(fmt.Sprint(r.Attrs[k]))
+		}
+		line += " " + k + "=" + string(v)
+	}
+	_, err := fmt.Fprintln(w, line)
+	return err
 }

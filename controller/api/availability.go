@@ -54,9 +54,11 @@ func storeBound(r *http.Request) bool {
 }
 
 // waits tells whether a request may wait beyond StoreTimeout on purpose:
-// an attachment update with ?wait= bounds its MongoDB calls itself.
+// an attachment update with ?wait=, and a read of a task's log with
+// ?wait=, bound their MongoDB calls themselves.
 func waits(r *http.Request) bool {
-	return r.Method == http.MethodPut && strings.HasSuffix(r.URL.Path, "/attachments")
+	return r.Method == http.MethodPut && strings.HasSuffix(r.URL.Path, "/attachments") ||
+		r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/logs") && r.URL.Query().Has("wait")
 }
 
 // guard answers 503 while MongoDB is known to be unreachable, and bounds
@@ -101,7 +103,14 @@ func (s *Server) storeCtx(r *http.Request) (context.Context, context.CancelFunc)
 // or did not answer in time, marks MongoDB down and starts probing it. It
 // returns false, answering nothing, for any other error.
 func (s *Server) unavailable(w http.ResponseWriter, r *http.Request, err error) bool {
-	timedOut := errors.Is(err, context.Canceled) && errors.Is(context.Cause(r.Context()), errStoreTimeout)
+	storeTimeout := errors.Is(context.Cause(r.Context()), errStoreTimeout)
+	timedOut := errors.Is(err, context.Canceled) && storeTimeout
+	if r.Context().Err() != nil && !storeTimeout {
+		// The client went away: the driver reports the call it abandoned
+		// as a network error, which says nothing of MongoDB. There is no
+		// one to answer.
+		return true
+	}
 	if !timedOut && !unreachable(err) {
 		return false
 	}

@@ -50,6 +50,9 @@ type Observer struct {
 	// Hook is called as each hook starts: init, before, main, after,
 	// update, release.
 	Hook func(name string)
+	// HookDone is called as each hook returns, with how long it ran and
+	// what it returned (a panic as a *Panic inside a *skald.HookError).
+	HookDone func(name string, took time.Duration, err error)
 	// Applied: the update hook accepted version.
 	Applied func(version int64)
 	// Rejected: version was refused (decode, validation, an immutable
@@ -244,6 +247,10 @@ func (r *Run) Hook() string {
 // fit.
 func (r *Run) Begin(cls *erased.Class, attachments []byte) (err error) {
 	r.enter("init")
+	if r.obs.HookDone != nil {
+		start := time.Now()
+		defer func() { r.obs.HookDone("init", time.Since(start), err) }()
+	}
 	defer func() {
 		if p := recover(); p != nil {
 			err = &skald.HookError{Hook: "init", Err: &Panic{Value: p, Stack: debug.Stack()}}
@@ -388,6 +395,10 @@ func (r *Run) call(hook string, f func(context.Context) error) (err error) {
 		return nil
 	}
 	r.enter(hook)
+	if r.obs.HookDone != nil {
+		start := time.Now()
+		defer func() { r.obs.HookDone(hook, time.Since(start), err) }()
+	}
 	ctx := r.ctx
 	if hook == "release" {
 		// Release runs after a cancel too: give it a live context, bounded

@@ -37,6 +37,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/skalds-go/skalds/internal/erased"
@@ -107,6 +108,19 @@ type Options struct {
 	// BatchSize is the most events handled together; their tasks are read
 	// in one query. Zero means 1000.
 	BatchSize int
+	// MetricsAddr is where the node serves Prometheus metrics (GET
+	// /metrics, names skalds_node_*); empty takes SKALD_METRICS_ADDR, and
+	// when that is empty too no metrics are served. A port alone (":9464")
+	// listens on loopback; a wider listener needs a host, such as
+	// 0.0.0.0:9464, and is logged as such.
+	MetricsAddr string
+	// TaskLogs bounds the copy of each task's log records kept in Redis
+	// (task:{id}:logs), where the controller's API reads them; see
+	// liveness.LogLimits for the defaults.
+	TaskLogs liveness.LogLimits
+	// NoTaskLogs keeps workers' records out of Redis: they go only to the
+	// node's own log, as they always do.
+	NoTaskLogs bool
 	// StartRetry is the backoff between attempts to reach MongoDB, Redis
 	// and Kafka at start; the zero value waits 1 s, doubling up to 30 s.
 	StartRetry backoff.Policy
@@ -124,7 +138,11 @@ type Node struct {
 
 	store *task.Store
 	reg   *liveness.Registry
-	ctx   context.Context // Run's context, for reconciles started by finished workers
+	tlogs *liveness.LogWriter // nil without Redis or with NoTaskLogs
+
+	metrics   *nodeMetrics
+	metricsAt atomic.Pointer[string] // where the metrics are served, once they are
+	ctx       context.Context        // Run's context, for reconciles started by finished workers
 
 	recMu    sync.Mutex // one reconcile at a time: events, timers and start-up all converge through it
 	beatMu   sync.Mutex // orders task heartbeats before terminal heartbeats
@@ -166,7 +184,7 @@ func New(cfg config.Config, opts Options) (*Node, error) {
 	for name, k := range opts.ClassLimits {
 		limits[name] = k
 	}
-	return &Node{
+	n := &Node{
 		cfg:      cfg,
 		opts:     opts,
 		log:      log.With("skaldId", cfg.SkaldID),
@@ -177,7 +195,9 @@ func New(cfg config.Config, opts Options) (*Node, error) {
 		running:  map[string]*run{},
 		perClass: map[string]int{},
 		w:        noWrites{},
-	}, nil
+	}
+	n.metrics = newNodeMetrics(n)
+	return n, nil
 }
 
 // ID is the node's SKALD_ID, the executor value of the tasks it runs.
@@ -230,6 +250,19 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 	defer n.store.Close(context.Background())
 	defer n.reg.Close()
+	if addr := metricsAddr(n.opts.MetricsAddr); addr != "" {
+		stop, err := n.serveMetrics(ctx, addr)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+	// The task log writer outlives the workers, so that the records of
+	// their release hooks and outcomes are written too.
+	logsCtx, stopLogs := context.WithCancel(context.WithoutCancel(ctx))
+	logsDone := make(chan struct{})
+	go func() { defer close(logsDone); n.tlogs.Run(logsCtx) }()
+	defer func() { stopLogs(); <-logsDone }()
 	if n.cfg.KafkaDisabled {
 		n.log.Warn("running without Kafka: tasks are picked up by the reconcile every SKALD_RECONCILE_PERIOD", "reconcilePeriod", n.cfg.ReconcilePeriod)
 	}
@@ -283,6 +316,9 @@ func (n *Node) connect(ctx context.Context) (event.Broker, error) {
 			Check:   liveness.Check(n.cfg) + ", or REDIS_HOST empty to run without Redis",
 			Connect: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }})
 		n.reg = liveness.New(rdb, n.cfg.RedisKeyTTL)
+		if !n.opts.NoTaskLogs {
+			n.tlogs = n.reg.Logs(n.opts.TaskLogs, n.log)
+		}
 	}
 	if !n.cfg.KafkaDisabled {
 		var err error

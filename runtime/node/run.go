@@ -89,8 +89,9 @@ type run struct {
 	// applied or rejected, by version; running are those the worker runs
 	// with. Both are guarded by mu: the reconcile offers, the worker's
 	// update loop applies and rejects.
-	offered map[int64][]byte
-	running []byte
+	offered   map[int64][]byte
+	offeredAt map[int64]time.Time // when the node first offered each version
+	running   []byte
 
 	// status is the outcome, for RunSingle; set before done is closed.
 	status task.Status
@@ -144,12 +145,20 @@ func (r *run) outcome() (stopReason, error) {
 func (n *Node) start(t *task.Task) *run {
 	log, closeLog := n.logs.taskLogger(n.log, t.ID)
 	log = log.With("taskId", t.ID, "className", t.ClassName, "epoch", t.AssignmentEpoch)
+	if n.tlogs != nil {
+		// The copy in Redis is keyed by the task: its records carry the
+		// node and the epoch, which tell the runs of a task apart.
+		kept := n.tlogs.Handler(t.ID, level(n.cfg.LogLevel)).WithAttrs([]slog.Attr{
+			slog.String("skaldId", n.cfg.SkaldID), slog.Int64("epoch", t.AssignmentEpoch)})
+		log = slog.New(slog.NewMultiHandler(log.Handler(), kept))
+	}
 	r := &run{
 		id: t.ID, class: t.ClassName, ref: t.Ref(), epoch: t.AssignmentEpoch, log: log, closeLog: closeLog,
 		returned: make(chan struct{}), done: make(chan struct{}),
 		seen: t.AttachmentsVersion, seenRaw: t.Attachments,
 	}
 	r.w = runner.New(log, n.grace, runner.Observer{
+		HookDone: func(hook string, took time.Duration, err error) { n.metrics.hookDone(r.class, hook, took, err) },
 		Applied:  func(v int64) { n.applied(r, v) },
 		Rejected: func(v int64, err error) { n.reject(r, v, err) },
 		Restart: func(v int64) {
@@ -180,7 +189,7 @@ func (n *Node) start(t *task.Task) *run {
 	n.perClass[t.ClassName]++
 	n.mu.Unlock()
 	r.startRaw, r.startVersion, r.startStatus = t.Attachments, t.AttachmentsVersion, t.LifecycleStatus
-	r.running, r.offered = t.Attachments, make(map[int64][]byte)
+	r.running, r.offered, r.offeredAt = t.Attachments, make(map[int64][]byte), make(map[int64]time.Time)
 	return r
 }
 
@@ -290,31 +299,43 @@ func (n *Node) update(r *run, t *task.Task) {
 	// A writer that does not bump the version offers new content under
 	// the same one; the worker is given the newest, and so is this map.
 	r.offered[t.AttachmentsVersion] = t.Attachments
+	if _, ok := r.offeredAt[t.AttachmentsVersion]; !ok {
+		r.offeredAt[t.AttachmentsVersion] = time.Now()
+	}
 	r.mu.Unlock()
 	r.w.Offer(t.AttachmentsVersion, t.Attachments)
 }
 
 // settle forgets the offers up to version, which the worker has applied
-// or rejected, and returns the attachments it runs with afterwards.
-func (r *run) settle(version int64, applied bool) []byte {
+// or rejected, and returns the attachments it runs with afterwards and
+// when version was offered (zero if unknown).
+func (r *run) settle(version int64, applied bool) ([]byte, time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if raw, ok := r.offered[version]; ok && applied {
 		r.running = raw
 	}
+	at := r.offeredAt[version]
 	for v := range r.offered {
 		if v <= version {
 			delete(r.offered, v)
 		}
 	}
-	return r.running
+	for v := range r.offeredAt {
+		if v <= version {
+			delete(r.offeredAt, v)
+		}
+	}
+	return r.running, at
 }
 
 // applied records that the worker's update hook accepted version, and the
 // attachments it now runs with: what the typed client checks immutable
 // fields against.
 func (n *Node) applied(r *run, version int64) {
-	if err := n.w.Applied(context.WithoutCancel(r.ctx), r.ref, version, r.settle(version, true)); err != nil {
+	running, offered := r.settle(version, true)
+	n.metrics.update(r.class, true, offered)
+	if err := n.w.Applied(context.WithoutCancel(r.ctx), r.ref, version, running); err != nil {
 		n.writeFailed(r, "recording the applied attachments version", err)
 	}
 	r.log.Info("attachments applied", "attachmentsVersion", version)
@@ -328,7 +349,9 @@ func (n *Node) reject(r *run, version int64, err error) {
 			rej.Fields = append(rej.Fields, task.FieldError{Path: e.Path, Message: e.Msg})
 		}
 	}
-	if werr := n.w.Reject(context.WithoutCancel(r.ctx), r.ref, rej, r.settle(version, false)); werr != nil {
+	running, _ := r.settle(version, false)
+	n.metrics.update(r.class, false, time.Time{})
+	if werr := n.w.Reject(context.WithoutCancel(r.ctx), r.ref, rej, running); werr != nil {
 		n.writeFailed(r, "recording the rejection", werr)
 	}
 	r.log.Warn("attachments update rejected; the worker keeps its current attachments",
@@ -384,6 +407,7 @@ func (n *Node) awaitStop(r *run) bool {
 	}
 	hook := r.hook()
 	note := fmt.Sprintf("the %s hook ignored its cancelled context for %s; the node cannot confirm that the worker stopped", hook, n.grace)
+	n.metrics.fail(r.class, failStuck)
 	r.log.Error("worker did not stop within the grace period", "hook", hook, "grace", n.grace, "stuck", note)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -497,6 +521,7 @@ func (n *Node) finish(r *run, err error) {
 	if cause != nil {
 		var after time.Duration
 		kind, after = runner.Classify(cause)
+		n.metrics.fail(r.class, string(kind))
 		f := task.Failure{Text: text, Kind: kind}
 		if kind == task.FailedRetryLater {
 			f.RetryAt = time.Now().Add(after).UnixMilli()

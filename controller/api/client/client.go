@@ -218,3 +218,43 @@ func (c *Client) ListSkalds(ctx context.Context, status, typ string) (*wire.Skal
 	var out wire.SkaldList
 	return &out, c.Do(ctx, http.MethodGet, "/api/skalds", q, nil, &out)
 }
+
+// TaskLogs returns the last limit records of a task's log (at most 1000;
+// 0 means 100), oldest first. Pass the answer's Next to FollowLogs to read
+// what comes after.
+func (c *Client) TaskLogs(ctx context.Context, id string, limit int) (*wire.TaskLogs, error) {
+	q := url.Values{}
+	if limit > 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
+	var out wire.TaskLogs
+	return &out, c.Do(ctx, http.MethodGet, TaskPath(id, "logs"), q, nil, &out)
+}
+
+// followWait is how long one request of FollowLogs waits for a record.
+const followWait = 20 * time.Second
+
+// FollowLogs calls fn with every record of a task's log that follows the
+// record after (a Next from TaskLogs; "0-0" for the whole log), as they
+// are written, until ctx ends (then it returns nil), fn returns an error,
+// or a request fails. Each request waits on the controller until a record
+// comes, so that a quiet task costs one request per 20 s.
+func (c *Client) FollowLogs(ctx context.Context, id, after string, fn func(wire.LogRecord) error) error {
+	for {
+		q := url.Values{"after": {after}, "wait": {followWait.String()}, "limit": {"1000"}}
+		var out wire.TaskLogs
+		err := c.Do(ctx, http.MethodGet, TaskPath(id, "logs"), q, nil, &out)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		for _, r := range out.Records {
+			if err := fn(r); err != nil {
+				return err
+			}
+		}
+		after = out.Next
+	}
+}

@@ -165,6 +165,27 @@ type TaskHeartbeat struct {
 	HeartbeatHistory []int       `json:"heartbeatHistory"`
 }
 
+// TaskLogs is GET /api/tasks/{id}/logs: records of the task's log, oldest
+// first. Next is the cursor to pass as ?after= for the records that
+// follow; it is "0-0" for a log that has none yet.
+type TaskLogs struct {
+	TaskID  string      `json:"taskId"`
+	Records []LogRecord `json:"records"`
+	Next    string      `json:"next"`
+}
+
+// LogRecord is one record a task's worker logged (or the node logged about
+// the task), as slog wrote it: Attrs holds its attributes, with skaldId
+// and epoch naming the run that wrote it, and truncated when a long
+// record was cut.
+type LogRecord struct {
+	ID    string         `json:"id"`
+	Time  int64          `json:"time"` // epoch ms
+	Level string         `json:"level"`
+	Msg   string         `json:"msg"`
+	Attrs map[string]any `json:"attrs,omitempty"`
+}
+
 // Skald is Python's SkaldResponse; lastHeartbeat is an integer (epoch
 // ms) here, as everywhere else.
 type Skald struct {
