@@ -165,6 +165,10 @@ func TestDashboardEditsAttachmentsOfARunningTask(t *testing.T) {
 	waitJS(t, ctx, "the applied version moving", fmt.Sprintf(`document.getElementById('applied-version')?.textContent === '%d'`, want))
 	waitJS(t, ctx, "the confirmation", `document.getElementById('form-msg')?.textContent.includes('applied by the worker')`)
 	waitJS(t, ctx, "the error cleared", `!document.querySelector('.field.invalid')`)
+	// The task's log, kept by the node in Redis, shows the start and, live,
+	// the update applied.
+	waitJS(t, ctx, "the task's log with the start and the applied update",
+		`(() => { const ls = [...document.querySelectorAll('#logs .logline .logmsg')].map((e) => e.textContent); return ls.includes('worker started') && ls.includes('attachments applied'); })()`)
 	d := e.waitTask("cam-task", "the update applied", func(d *task.Task) bool { return d.AppliedAttachmentsVersion == want })
 	if !strings.Contains(string(d.Attachments), `"fixFrame":42`) {
 		t.Errorf("attachments %s, want fixFrame 42", d.Attachments)

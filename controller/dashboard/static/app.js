@@ -496,6 +496,7 @@ function taskView(app, id) {
       h('section', { class: 'panel' }, facts, h('div', { class: 'actions' }, cancelBtn, retryBtn), actionMsg),
       h('section', { class: 'panel' }, h('h2', { class: 'flush' }, 'Attachments'), rejection, formBox)),
   );
+  const logs = taskLogs(app, id);
 
   const fact = (k, v, fid) => [h('dt', {}, k), h('dd', { id: fid }, v)];
   function renderFacts() {
@@ -578,6 +579,7 @@ function taskView(app, id) {
 
   load();
   return {
+    dispose: logs.stop,
     listener(msg) {
       if (msg.type === 'resync') { load(); return; }
       if (!task || msg.taskId !== id) return;
@@ -591,6 +593,56 @@ function taskView(app, id) {
       }
     },
   };
+}
+
+// ---- a task's log ----
+
+// taskLogs appends the task's log to container: its last records, then
+// each new one as the worker writes it (the API holds each request until
+// a record comes, up to 20 s). stop ends the following.
+function taskLogs(container, id) {
+  const list = h('div', { class: 'logs', id: 'logs' });
+  const note = h('p', { class: 'muted', id: 'logs-note' }, 'Loading the log…');
+  container.append(h('section', { class: 'panel' }, h('h2', { class: 'flush' }, 'Log'), note, list));
+  let stopped = false;
+  const path = '/api/tasks/' + encodeURIComponent(id) + '/logs';
+  const line = (r) => {
+    const attrs = Object.entries(r.attrs || {}).sort(([a], [b]) => a.localeCompare(b))
+      .map(([k, v]) => h('span', { class: 'attr' }, k, '=', typeof v === 'string' ? v : JSON.stringify(v)));
+    return h('div', { class: 'logline ' + (r.level || '').toLowerCase(), dataset: { id: r.id } },
+      h('span', { class: 'muted' }, new Date(r.time).toLocaleTimeString()), ' ',
+      h('span', { class: 'lvl' }, r.level), ' ', h('span', { class: 'logmsg' }, r.msg), ' ', attrs);
+  };
+  const add = (records) => {
+    const atEnd = list.scrollTop + list.clientHeight >= list.scrollHeight - 4;
+    list.append(...records.map(line));
+    while (list.childElementCount > 1000) list.firstElementChild.remove();
+    if (atEnd) list.scrollTop = list.scrollHeight;
+    note.textContent = list.childElementCount ? '' : 'Nothing logged yet; new records appear here.';
+  };
+  (async () => {
+    let next;
+    try {
+      const first = await api(path + '?limit=200');
+      add(first.records);
+      next = first.next;
+    } catch (e) { showError(note, e); return; }
+    let failures = 0;
+    while (!stopped) {
+      try {
+        const res = await api(path + '?after=' + encodeURIComponent(next) + '&wait=20s&limit=1000');
+        if (stopped) return;
+        add(res.records);
+        next = res.next;
+        failures = 0;
+      } catch (e) {
+        // A controller restarting or a network hiccup: say so and retry.
+        note.textContent = 'Following the log failed (' + (e.message || e) + '); retrying…';
+        await new Promise((r) => setTimeout(r, Math.min(30000, 1000 * 2 ** failures++)));
+      }
+    }
+  })();
+  return { stop: () => { stopped = true; } };
 }
 
 // ---- start ----
