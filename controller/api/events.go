@@ -317,7 +317,7 @@ func (s *Server) watchNodes(ctx context.Context, statuses *statusCache) {
 					old, known := beats[id]
 					if !known || old.Heartbeat != b.Heartbeat || old.Present != b.Present {
 						s.hub.publish(streamTasks, id, wire.Event{Type: "task_heartbeat", TaskID: id,
-							Data: wire.TaskBeat{Heartbeat: b.Heartbeat, LifecycleStatus: statuses.get(id)}, Timestamp: now})
+							Data: wire.TaskBeat{Heartbeat: b.Heartbeat, LifecycleStatus: statuses.get(id), LastBeat: b.Changed.UnixMilli()}, Timestamp: now})
 					}
 					if b.Exception != "" && (!known || old.Exception != b.Exception) {
 						s.hub.publish(streamTasks, id, wire.Event{Type: "task_exception", TaskID: id,

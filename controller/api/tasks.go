@@ -57,9 +57,14 @@ func taskResponse(d *task.Task, snap *monitor.Snapshot) wire.Task {
 		r.RetryAt = &d.RetryAt
 	}
 	if snap != nil {
+		r.Unserved = !d.LifecycleStatus.Terminal() && !snap.Serves(d.ClassName)
 		if b, ok := snap.Beats[d.ID]; ok {
 			r.Heartbeat = b.Heartbeat
 			r.Exception = nonEmpty(b.Exception)
+			if !b.Changed.IsZero() {
+				ms := b.Changed.UnixMilli()
+				r.LastBeat = &ms
+			}
 		}
 	}
 	return r
@@ -324,10 +329,13 @@ func (s *Server) cancel(w http.ResponseWriter, r *http.Request, msg string) {
 	s.fail(w, r, http.StatusConflict, "the task kept changing; try again")
 }
 
-// reset makes the task Created and unassigned with a fresh retry budget.
-// The epoch moves on, so a worker still running it elsewhere stops instead
-// of running alongside the next assignment (Python's reset raced with the
-// dispatcher and could run a task twice).
+// reset makes a task that has ended (Finished, Failed or Cancelled)
+// Created and unassigned with a fresh retry budget. The epoch moves on, so
+// a worker still running it elsewhere stops instead of running alongside
+// the next assignment (Python's reset raced with the dispatcher and could
+// run a task twice). A task that has not ended is refused with 409 and left
+// as it is: resetting a running task restarted it under a new epoch, which
+// is a cancel and a run, not a retry.
 func (s *Server) reset(w http.ResponseWriter, r *http.Request) {
 	for range conflictRetries {
 		d, ok := s.load(w, r)
@@ -337,6 +345,12 @@ func (s *Server) reset(w http.ResponseWriter, r *http.Request) {
 		if d.LifecycleStatus == task.Created && d.Executor == nil {
 			s.writeJSON(w, http.StatusOK, succeeded("Task status updated to Created",
 				wire.TaskStatus{TaskID: d.ID, Status: task.Created}))
+			return
+		}
+		if !d.LifecycleStatus.Terminal() {
+			s.fail(w, r, http.StatusConflict, fmt.Sprintf(
+				"task %q is %s; only a Finished, Failed or Cancelled task can be retried (cancel it first to run it again); nothing was changed",
+				d.ID, d.LifecycleStatus))
 			return
 		}
 		_, err := s.d.Store.Release(r.Context(), task.ExpectOf(d), true)

@@ -53,6 +53,11 @@ type TaskBeat struct {
 	liveness.Beat
 	History []int // the last few samples, oldest first
 	Node    string
+	// Changed is when the monitor last saw the heartbeat value change, on
+	// the controller's clock (for a task seen for the first time, when it
+	// was first seen): what the dashboard shows as the age of the last
+	// beat. The value itself is a counter that says nothing of time.
+	Changed time.Time
 }
 
 // Snapshot is the registry as of one refresh. It is never modified after
@@ -88,6 +93,22 @@ func (s *Snapshot) Schemas(class string) []schema.Source {
 	}
 	schema.Sort(out)
 	return out
+}
+
+// Serves reports whether an online node registered class: a task of a
+// class that none serves waits until one comes. A nil snapshot (no
+// registry read yet) knows of no node and reports true, so that nothing
+// is flagged before the monitor has looked.
+func (s *Snapshot) Serves(class string) bool {
+	if s == nil {
+		return true
+	}
+	for _, n := range s.Nodes {
+		if n.Online && n.Supports(class) {
+			return true
+		}
+	}
+	return false
 }
 
 // Counts are the node figures of a snapshot, which the API's summaries,
@@ -192,6 +213,7 @@ type Monitor struct {
 	changed chan struct{} // closed and replaced after each refresh
 	seen    map[string]*seenNode
 	history map[string][]int
+	beatAt  map[string]time.Time // by task id; see TaskBeat.Changed
 }
 
 type seenNode struct {
@@ -223,6 +245,7 @@ func New(rdb redis.UniversalClient, opts Options) *Monitor {
 		changed: make(chan struct{}),
 		seen:    map[string]*seenNode{},
 		history: map[string][]int{},
+		beatAt:  map[string]time.Time{},
 	}
 }
 
@@ -362,15 +385,22 @@ func (m *Monitor) readBeats(ctx context.Context, snap *Snapshot) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	keep := map[string][]int{}
+	changed := map[string]time.Time{}
 	for i, b := range beats {
-		h := append(m.history[b.TaskID], b.Heartbeat)
+		old := m.history[b.TaskID]
+		at, seen := m.beatAt[b.TaskID]
+		if !seen || len(old) == 0 || old[len(old)-1] != b.Heartbeat {
+			at = snap.At
+		}
+		changed[b.TaskID] = at
+		h := append(old, b.Heartbeat)
 		if len(h) > m.opts.History {
 			h = h[len(h)-m.opts.History:]
 		}
 		keep[b.TaskID] = h
-		snap.Beats[b.TaskID] = TaskBeat{Beat: b, Node: nodes[i], History: append([]int(nil), h...)}
+		snap.Beats[b.TaskID] = TaskBeat{Beat: b, Node: nodes[i], History: append([]int(nil), h...), Changed: at}
 	}
-	m.history = keep
+	m.history, m.beatAt = keep, changed
 	return nil
 }
 

@@ -215,6 +215,54 @@ func TestAPIAttachmentUpdateWaitsForTheWorker(t *testing.T) {
 	e.waitTask("w1", "version 4 applied", func(d *task.Task) bool { return d.AppliedAttachmentsVersion >= 4 })
 }
 
+// Retry (PUT status Created) is for tasks that have ended: on a running
+// task it is refused with 409 and nothing is written, where it used to
+// restart the task under a new epoch.
+func TestAPIRetryOnlyForEndedTasks(t *testing.T) {
+	e := newEnv(t)
+	e.startNode("retry-node", node.Options{}, newClass("Retried"))
+	c := e.startController(realNodes)
+	if code := c.call(t, "POST", "/api/tasks", "", map[string]any{"id": "r1", "className": "Retried", "attachments": map[string]any{"mode": "wait"}}, nil); code != 201 {
+		t.Fatalf("create: %d", code)
+	}
+	before := e.waitTask("r1", "Running", func(d *task.Task) bool { return d.LifecycleStatus == task.Running })
+	// The running task's beat has a time, and its class is served; a task
+	// of a class no online node registered is flagged unserved.
+	var one taskBody
+	if code := c.call(t, "GET", "/api/tasks/r1", "", nil, &one); code != 200 || one.Unserved {
+		t.Errorf("served task: %d %+v", code, one)
+	}
+	e.waitTask("r1", "a beat the controller saw", func(*task.Task) bool {
+		one = taskBody{}
+		c.call(t, "GET", "/api/tasks/r1", "", nil, &one)
+		return one.LastBeat != nil && time.Since(time.UnixMilli(*one.LastBeat)) < time.Minute
+	})
+	var orphan taskBody
+	if code := c.call(t, "POST", "/api/tasks", "", map[string]any{"id": "r-orphan", "className": "Nobody"}, &orphan); code != 201 || !orphan.Unserved || orphan.LastBeat != nil {
+		t.Errorf("task of a class no node serves: %d %+v", code, orphan)
+	}
+	var eb errBody
+	if code := c.call(t, "PUT", "/api/tasks/r1/status", "", map[string]any{"lifecycleStatus": "Created"}, &eb); code != http.StatusConflict ||
+		!strings.Contains(eb.Error, "is Running") || !strings.Contains(eb.Error, "nothing was changed") {
+		t.Errorf("retry of a running task: %d %+v", code, eb)
+	}
+	if d, _ := e.store.Get(e.ctx, "r1"); d == nil || d.LifecycleStatus != task.Running || d.AssignmentEpoch != before.AssignmentEpoch ||
+		d.Attempts != before.Attempts || d.UpdateDateTime != before.UpdateDateTime {
+		t.Errorf("a refused retry changed the task: %s, was %s", describe(d), describe(before))
+	}
+	// Cancelled, it ends, and a retry runs it again under a new epoch.
+	if code := c.call(t, "DELETE", "/api/tasks/r1", "", nil, nil); code != 200 {
+		t.Fatalf("cancel: %d", code)
+	}
+	e.waitTask("r1", "Cancelled", func(d *task.Task) bool { return d.LifecycleStatus == task.Cancelled })
+	if code := c.call(t, "PUT", "/api/tasks/r1/status", "", map[string]any{"lifecycleStatus": "Created"}, nil); code != 200 {
+		t.Errorf("retry of a cancelled task: %d", code)
+	}
+	e.waitTask("r1", "running again", func(d *task.Task) bool {
+		return d.LifecycleStatus == task.Running && d.AssignmentEpoch > before.AssignmentEpoch
+	})
+}
+
 func TestAPISkaldsAndHealth(t *testing.T) {
 	e := newEnv(t)
 	e.fakeNode("sk-1", "node", "A", "B")

@@ -116,6 +116,10 @@ func TestDashboardEditsAttachmentsOfARunningTask(t *testing.T) {
 		t.Fatalf("create: %d", code)
 	}
 	before := e.waitTask("cam-task", "Running", func(d *task.Task) bool { return d.LifecycleStatus == task.Running })
+	// No online node serves class Nobody: the table flags its task.
+	if code := c.call(t, "POST", "/api/tasks", c.token, map[string]any{"id": "orphan-task", "className": "Nobody"}, nil); code != http.StatusCreated {
+		t.Fatalf("create: %d", code)
+	}
 
 	// The page itself needs no token; its API calls use the one from the
 	// fragment.
@@ -128,6 +132,8 @@ func TestDashboardEditsAttachmentsOfARunningTask(t *testing.T) {
 		`(() => { const r = document.querySelector('#nodes tr[data-node="dash-node"]'); return !!r && r.innerText.includes('Camera') && r.innerText.includes('cam-task') && r.innerText.includes('online'); })()`)
 	waitJS(t, ctx, "the overview counts", `document.querySelector('#c-running .n')?.textContent === '1'`)
 	waitJS(t, ctx, "the token removed from the address bar", `!location.hash.includes('token')`)
+	waitJS(t, ctx, "the unserved task flagged, the served one not",
+		`document.querySelector('#tasks tr[data-task="orphan-task"] .unserved')?.textContent === 'no node serves Nobody' && !document.querySelector('#tasks tr[data-task="cam-task"] .unserved')`)
 	if path := os.Getenv("SKALD_DASHBOARD_SCREENSHOT"); path != "" {
 		screenshot(t, ctx, strings.TrimSuffix(path, ".png")+"-overview.png")
 	}
@@ -137,6 +143,10 @@ func TestDashboardEditsAttachmentsOfARunningTask(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitJS(t, ctx, "the form", `!!document.querySelector('#att-form input[data-path="$.fixFrame"]')`)
+	// A running task offers no retry, and its heartbeat shows as the age
+	// of the last beat.
+	waitJS(t, ctx, "no retry on a running task", `document.getElementById('status')?.textContent === 'Running' && document.getElementById('retry').hidden && !document.getElementById('cancel').disabled`)
+	waitJS(t, ctx, "the heartbeat as an age", `/^last beat \d+ s ago$/.test(document.getElementById('heartbeat')?.textContent) && !document.querySelector('#heartbeat .stale')`)
 	waitJS(t, ctx, "the current attachments in the form",
 		`document.querySelector('input[data-path="$.fixFrame"]').value === '5' && document.querySelector('input[data-path="$.rtspUrl"]').value === 'rtsp://cam/1'`)
 
@@ -177,14 +187,31 @@ func TestDashboardEditsAttachmentsOfARunningTask(t *testing.T) {
 		screenshot(t, ctx, path)
 	}
 
-	// Cancel from the page; the status follows through the stream.
+	// Cancel asks first; saying no changes nothing.
 	if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("cancel"))); err != nil {
 		t.Fatal(err)
 	}
-	waitJS(t, ctx, "the task cancelled", `document.getElementById('status')?.textContent === 'Cancelled'`)
-	// Retry puts it back to Created; the dispatcher runs it again, under a
-	// new epoch.
+	waitJS(t, ctx, "the cancel confirmation", `!document.getElementById('confirm').hidden && document.getElementById('confirm').textContent.includes('Cancel task cam-task?')`)
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("confirm-no"))); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, "the confirmation dismissed", `document.getElementById('confirm').hidden`)
+	if d, _ := e.store.Get(e.ctx, "cam-task"); d.LifecycleStatus != task.Running {
+		t.Errorf("a declined cancel changed the task to %s", d.LifecycleStatus)
+	}
+	// Confirmed, the task is cancelled; the status follows through the
+	// stream.
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("cancel")), chromedp.Click(chromedp.ID("confirm-yes"))); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, "the task cancelled, retry offered", `document.getElementById('status')?.textContent === 'Cancelled' && !document.getElementById('retry').hidden`)
+	// Retry, confirmed, puts it back to Created; the dispatcher runs it
+	// again, under a new epoch.
 	if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("retry"))); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, "the retry confirmation", `document.getElementById('confirm').textContent.includes('Run task cam-task again?')`)
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("confirm-yes"))); err != nil {
 		t.Fatal(err)
 	}
 	waitJS(t, ctx, "the task running again", `document.getElementById('status')?.textContent === 'Running' && Number(document.getElementById('epoch')?.textContent) > 1`)

@@ -89,6 +89,14 @@ type Task struct {
 	// controller may retry it, in epoch ms.
 	ErrorKind task.FailureKind `json:"errorKind,omitempty"`
 	RetryAt   *int64           `json:"retryAt,omitempty"`
+	// LastBeat is when the controller last saw the heartbeat change, in
+	// epoch ms on its own clock; null when no node lists the task.
+	// Heartbeat is a counter: LastBeat is what says whether the worker
+	// still beats.
+	LastBeat *int64 `json:"lastBeat"`
+	// Unserved is set on a task that has not ended when no online node
+	// registered its class: no node will run it until one does.
+	Unserved bool `json:"unserved,omitempty"`
 }
 
 // TaskList is GET /api/tasks: one page, newest first.
@@ -503,6 +511,8 @@ type TaskError struct {
 type TaskBeat struct {
 	Heartbeat       int         `json:"heartbeat"`
 	LifecycleStatus task.Status `json:"lifecycleStatus"`
+	// LastBeat is as in Task: when the controller saw this beat.
+	LastBeat int64 `json:"lastBeat"`
 }
 
 // TaskException is the data of a task_exception event.

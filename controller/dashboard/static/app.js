@@ -9,6 +9,9 @@
 const TOKEN_KEY = 'skalds.token';
 const PAGE_SIZE = 20;
 const STATUSES = ['Created', 'Assigning', 'Running', 'Paused', 'Finished', 'Failed', 'Cancelled'];
+// TERMINAL are the statuses a task is retried from; the API refuses a
+// retry of any other with 409.
+const TERMINAL = ['Finished', 'Failed', 'Cancelled'];
 
 // ---- token and API ----
 
@@ -128,6 +131,20 @@ const ago = (ms) => {
   return s < 60 ? `${s}s ago` : s < 3600 ? `${Math.round(s / 60)}m ago` : `${Math.round(s / 3600)}h ago`;
 };
 
+// A worker beats every 3 s and a beat lasts 8 s in Redis: a beat older
+// than that means the worker has stopped beating.
+const STALE_MS = 8000;
+// beatAge renders the age of a task's last beat, red once stale.
+function beatAge(ms) {
+  if (!ms) return h('span', { class: 'muted beat' }, 'no beat');
+  const s = Math.max(0, Math.round((Date.now() - ms) / 1000));
+  const txt = s < 120 ? `${s} s ago` : s < 7200 ? `${Math.round(s / 60)} min ago` : `${Math.round(s / 3600)} h ago`;
+  const stale = Date.now() - ms > STALE_MS;
+  return h('span', { class: 'beat' + (stale ? ' stale' : ''), title: stale ? 'no beat for longer than a beat lasts: the worker may have stopped' : '' },
+    'last beat ' + txt);
+}
+const unservedNote = (t) => h('span', { class: 'badge Failed unserved', title: `No online node serves class ${t.className}: the task waits until one does.` }, 'no node serves ' + t.className);
+
 function debounce(fn, ms) {
   let t = null;
   return (...a) => { clearTimeout(t); t = setTimeout(() => fn(...a), ms); };
@@ -225,7 +242,7 @@ function overview(app) {
   function taskRow(t) {
     return h('tr', { dataset: { task: t.id } },
       h('td', {}, h('a', { href: '#/tasks/' + encodeURIComponent(t.id) }, t.id)),
-      h('td', {}, t.className), h('td', { class: 'status' }, badge(t.lifecycleStatus)),
+      h('td', {}, t.className), h('td', { class: 'status' }, badge(t.lifecycleStatus), t.unserved ? [' ', unservedNote(t)] : []),
       h('td', { class: 'executor' }, t.executor || '-'), h('td', { class: 'num' }, t.priority),
       h('td', { class: 'versions' }, `${t.appliedAttachmentsVersion}/${t.attachmentsVersion}`),
       h('td', { class: 'num attempts' }, t.attempts), h('td', { class: 'updated' }, when(t.updateDateTime)));
@@ -265,6 +282,8 @@ function overview(app) {
       if (msg.type === 'resync') { loadSummary(); loadNodes(); loadTasks(); return; }
       if (msg.stream === 'skalds') {
         if (msg.type === 'skald_status' || msg.type === 'skald_heartbeat') { reloadNodes(); reloadSummary(); }
+        // Whether a task's class is served changes with the nodes.
+        if (msg.type === 'skald_status') reloadTasks();
         return;
       }
       if (msg.type !== 'task_update') return;
@@ -273,7 +292,9 @@ function overview(app) {
       if (!row) { reloadTasks(); return; }
       const d = msg.data;
       if (statusIn.value && d.lifecycleStatus !== statusIn.value) { reloadTasks(); return; }
-      row.querySelector('.status').replaceChildren(badge(d.lifecycleStatus));
+      const flag = row.querySelector('.unserved');
+      row.querySelector('.status').replaceChildren(badge(d.lifecycleStatus),
+        flag && !TERMINAL.includes(d.lifecycleStatus) ? [' ', flag] : []);
       row.querySelector('.executor').textContent = d.executor || '-';
       row.querySelector('.versions').textContent = `${d.appliedAttachmentsVersion}/${d.attachmentsVersion}`;
       row.querySelector('.attempts').textContent = d.attempts;
@@ -486,14 +507,27 @@ function taskView(app, id) {
   let pendingVersion = 0;
   let formMsg = null;
 
-  const cancelBtn = h('button', { class: 'danger', id: 'cancel', onclick: () => act('cancel') }, 'Cancel');
-  const retryBtn = h('button', { class: 'secondary', id: 'retry', onclick: () => act('retry') }, 'Retry (back to Created)');
+  // Cancel and retry ask first, in the page: one stray click must not
+  // stop a worker or start a finished task again.
+  const confirmBox = h('div', { class: 'confirm', id: 'confirm', hidden: true });
+  const ask = (what, question) => {
+    actionMsg.textContent = '';
+    confirmBox.replaceChildren(h('span', {}, question),
+      h('button', { class: what === 'cancel' ? 'danger' : '', id: 'confirm-yes', onclick: () => { confirmBox.hidden = true; act(what); } },
+        what === 'cancel' ? 'Yes, cancel it' : 'Yes, retry it'),
+      h('button', { class: 'secondary', id: 'confirm-no', onclick: () => { confirmBox.hidden = true; } }, 'No'));
+    confirmBox.hidden = false;
+  };
+  const cancelBtn = h('button', { class: 'danger', id: 'cancel',
+    onclick: () => ask('cancel', `Cancel task ${id}? Its worker is stopped.`) }, 'Cancel');
+  const retryBtn = h('button', { class: 'secondary', id: 'retry',
+    onclick: () => ask('retry', `Run task ${id} again? It goes back to Created with a fresh retry budget.`) }, 'Retry (back to Created)');
 
   app.replaceChildren(
     h('p', {}, h('a', { href: '#/' }, '‹ overview')),
     h('h2', {}, 'Task ', h('code', { id: 'task-id' }, id)),
     h('div', { class: 'two' },
-      h('section', { class: 'panel' }, facts, h('div', { class: 'actions' }, cancelBtn, retryBtn), actionMsg),
+      h('section', { class: 'panel' }, facts, h('div', { class: 'actions' }, cancelBtn, retryBtn), confirmBox, actionMsg),
       h('section', { class: 'panel' }, h('h2', { class: 'flush' }, 'Attachments'), rejection, formBox)),
   );
   const logs = taskLogs(app, id);
@@ -510,13 +544,16 @@ function taskView(app, id) {
       ...fact('Assignment epoch', String(t.assignmentEpoch), 'epoch'),
       ...fact('Attempts', String(t.attempts), 'attempts'),
       ...fact('Priority', String(t.priority), 'priority'),
-      ...fact('Heartbeat', String(t.heartbeat), 'heartbeat'),
+      ...fact('Heartbeat', beatAge(t.lastBeat), 'heartbeat'),
+      ...(t.unserved && !TERMINAL.includes(t.lifecycleStatus) ? fact('Served by', unservedNote(t), 'unserved') : []),
       ...fact('Created', when(t.createDateTime)),
       ...fact('Updated', when(t.updateDateTime), 'updated'),
       ...(t.error ? fact('Error', t.error, 'error') : []),
     );
     cancelBtn.disabled = ['Cancelled', 'Finished'].includes(t.lifecycleStatus);
-    retryBtn.disabled = t.lifecycleStatus === 'Created' && !t.executor;
+    // Retry is offered only for a task that has ended.
+    retryBtn.hidden = !TERMINAL.includes(t.lifecycleStatus);
+    if (cancelBtn.disabled && retryBtn.hidden) confirmBox.hidden = true;
     const rj = t.attachmentsRejection;
     rejection.replaceChildren(rj && rj.version > t.appliedAttachmentsVersion
       ? h('div', { class: 'msg bad' }, `The worker rejected version ${rj.version} and keeps version ${t.appliedAttachmentsVersion}: ${rj.message}`,
@@ -572,16 +609,24 @@ function taskView(app, id) {
       actionMsg.textContent = res.message;
       actionMsg.className = 'msg ok';
     } catch (e) {
-      actionMsg.textContent = e.message;
+      // The API's own error says why (409: the task has not ended...).
+      actionMsg.textContent = `${what === 'cancel' ? 'Cancel' : 'Retry'} failed: ${e.message}`;
       actionMsg.className = 'msg bad';
     }
   }
 
   load();
+  // The age of the last beat grows between events.
+  const tick = setInterval(() => { if (task) document.getElementById('heartbeat')?.replaceChildren(beatAge(task.lastBeat)); }, 1000);
+  const reload = debounce(async () => {
+    try { Object.assign(task, await api('/api/tasks/' + encodeURIComponent(id))); renderFacts(); } catch { /* the next event retries */ }
+  }, 500);
   return {
-    dispose: logs.stop,
+    dispose: () => { logs.stop(); clearInterval(tick); },
     listener(msg) {
       if (msg.type === 'resync') { load(); return; }
+      // Whether the task's class is served changes with the nodes.
+      if (task && msg.stream === 'skalds' && msg.type === 'skald_status') { reload(); return; }
       if (!task || msg.taskId !== id) return;
       if (msg.type === 'task_update') {
         Object.assign(task, msg.data);
@@ -589,7 +634,8 @@ function taskView(app, id) {
         renderFacts();
       } else if (msg.type === 'task_heartbeat') {
         task.heartbeat = msg.data.heartbeat;
-        document.getElementById('heartbeat').textContent = String(task.heartbeat);
+        task.lastBeat = msg.data.lastBeat || msg.timestamp;
+        document.getElementById('heartbeat')?.replaceChildren(beatAge(task.lastBeat));
       }
     },
   };
