@@ -33,6 +33,9 @@ func fakeAPI(t *testing.T) (*httptest.Server, *http.Request) {
 		case r.Method == "PUT" && strings.HasSuffix(r.URL.Path, "/attachments"):
 			w.WriteHeader(422)
 			io.WriteString(w, `{"success":false,"message":"The worker rejected the attachments","data":{"state":"rejected","attachmentsVersion":3,"rejection":{"version":3,"message":"bad","fields":[{"path":"$.fps","message":"must be positive"}]}}}`)
+		case r.Method == "POST" && strings.Contains(readAll(r), `"className":"Lonely"`):
+			w.WriteHeader(201)
+			io.WriteString(w, `{"id":"t2","className":"Lonely","lifecycleStatus":"Created","unserved":true}`)
 		case r.Method == "POST":
 			w.WriteHeader(422)
 			io.WriteString(w, `{"error":"invalid task","status_code":422,"path":"/api/tasks","fields":[{"path":"className","message":"required"}]}`)
@@ -43,6 +46,11 @@ func fakeAPI(t *testing.T) (*httptest.Server, *http.Request) {
 	}))
 	t.Cleanup(srv.Close)
 	return srv, last
+}
+
+func readAll(r *http.Request) string {
+	b, _ := io.ReadAll(r.Body)
+	return string(b)
 }
 
 func runArgs(args ...string) (int, string, string) {
@@ -76,7 +84,11 @@ func TestErrorsAreReportedWithTheirFields(t *testing.T) {
 	if code != 1 || !strings.Contains(errs, "className: required") {
 		t.Errorf("invalid create: %d %s", code, errs)
 	}
-	code, out, errs := runArgs("tasks", "update", "t1", "--attachments", `{"fps":0}`, "--wait", "2s", "--server", srv.URL, "--token", "tok")
+	code, out, errs := runArgs("tasks", "create", "--class", "Lonely", "--server", srv.URL, "--token", "tok")
+	if code != 0 || !strings.Contains(out, "t2") || !strings.Contains(errs, `warning: no online node serves class "Lonely"`) {
+		t.Errorf("create of an unserved class: %d %s %s", code, out, errs)
+	}
+	code, out, errs = runArgs("tasks", "update", "t1", "--attachments", `{"fps":0}`, "--wait", "2s", "--server", srv.URL, "--token", "tok")
 	if code != 1 || !strings.Contains(out, "$.fps: must be positive") || !strings.Contains(errs, "update again") {
 		t.Errorf("rejected update: %d %s", code, out)
 	}

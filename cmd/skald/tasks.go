@@ -132,6 +132,11 @@ func newTasksCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if t.Unserved {
+				// Created all the same: a node of the class may be on its
+				// way; but a typo in --class would otherwise wait silently.
+				fmt.Fprintf(c.ErrOrStderr(), "warning: no online node serves class %q; the task waits until one registers it (check --class against skald nodes list)\n", t.ClassName)
+			}
 			return show(c, t, func(w io.Writer) error { return printTasks(w, []wire.Task{*t}) })
 		},
 	}
