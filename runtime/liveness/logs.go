@@ -34,7 +34,7 @@ type LogLimits struct {
 	// Zero means 500.
 	PerTask int
 	// Tasks is the most task log streams kept in total; the streams of the
-	// tasks that wrote least recently go first. Zero means 10000.
+	// tasks that wrote least recently go first. Zero means 1000.
 	Tasks int
 	// RecordBytes caps a record's JSON; a longer message is cut and the
 	// record marked "truncated". Zero means 2048.
@@ -52,7 +52,7 @@ func (l LogLimits) withDefaults() LogLimits {
 		l.PerTask = 500
 	}
 	if l.Tasks <= 0 {
-		l.Tasks = 10000
+		l.Tasks = 1000
 	}
 	if l.RecordBytes <= 0 {
 		l.RecordBytes = 2048

@@ -78,6 +78,26 @@ func (l *logFiles) taskLogger(base *slog.Logger, taskID string) (*slog.Logger, f
 	return slog.New(slog.NewMultiHandler(base.Handler(), fh)), func() { _ = f.Close() }
 }
 
+// taskLogLimits fills the bounds of the task logs kept in Redis that
+// opts leaves unset from SKALD_TASK_LOG_RECORDS (records per task; 0
+// keeps none) and SKALD_TASK_LOG_TASKS (tasks in total).
+func taskLogLimits(opts *Options) error {
+	e := config.NewEnv(os.LookupEnv)
+	if v, ok := os.LookupEnv("SKALD_TASK_LOG_RECORDS"); ok && strings.TrimSpace(v) == "0" && opts.TaskLogs.PerTask == 0 {
+		opts.NoTaskLogs = true
+		return nil
+	}
+	e.Int(&opts.TaskLogs.PerTask, "SKALD_TASK_LOG_RECORDS", 0)
+	e.Int(&opts.TaskLogs.Tasks, "SKALD_TASK_LOG_TASKS", 0)
+	if opts.TaskLogs.PerTask < 0 {
+		e.Errorf("SKALD_TASK_LOG_RECORDS=%d is negative; give the records kept per task, or 0 to keep none", opts.TaskLogs.PerTask)
+	}
+	if opts.TaskLogs.Tasks < 0 {
+		e.Errorf("SKALD_TASK_LOG_TASKS=%d is negative; give the most tasks whose logs are kept", opts.TaskLogs.Tasks)
+	}
+	return e.Err("node")
+}
+
 func (l *logFiles) close() {
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -116,10 +116,12 @@ type Options struct {
 	MetricsAddr string
 	// TaskLogs bounds the copy of each task's log records kept in Redis
 	// (task:{id}:logs), where the controller's API reads them; see
-	// liveness.LogLimits for the defaults.
+	// liveness.LogLimits for the defaults. Unset, PerTask and Tasks come
+	// from SKALD_TASK_LOG_RECORDS and SKALD_TASK_LOG_TASKS.
 	TaskLogs liveness.LogLimits
 	// NoTaskLogs keeps workers' records out of Redis: they go only to the
-	// node's own log, as they always do.
+	// node's own log, as they always do. SKALD_TASK_LOG_RECORDS=0 does
+	// the same.
 	NoTaskLogs bool
 	// StartRetry is the backoff between attempts to reach MongoDB, Redis
 	// and Kafka at start; the zero value waits 1 s, doubling up to 30 s.
@@ -170,6 +172,9 @@ func New(cfg config.Config, opts Options) (*Node, error) {
 	}
 	if (cfg.Mode == config.ModeEdge || cfg.Mode == config.ModeSingleProcess) && cfg.YAMLFile == "" {
 		return nil, fmt.Errorf("node: SKALD_MODE=%s needs YAML_FILE, the file that declares its TaskWorkers", cfg.Mode)
+	}
+	if err := taskLogLimits(&opts); err != nil {
+		return nil, err
 	}
 	logs := &logFiles{cfg: cfg}
 	log := opts.Logger
