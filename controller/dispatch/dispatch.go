@@ -377,6 +377,9 @@ func (d *Dispatcher) pending(ctx context.Context) ([]task.Task, error) {
 // took effect; a task that changed meanwhile is left to the next cycle.
 func (d *Dispatcher) write(ctx context.Context, a action, res *Result) bool {
 	e := task.ExpectOf(a.doc)
+	if a.kind == retry {
+		e.Backoff = d.opts.Backoff.DelayFor(a.doc.ID, max(a.doc.Attempts, 1))
+	}
 	var written *task.Task
 	var err error
 	switch a.kind {

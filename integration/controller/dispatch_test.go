@@ -300,3 +300,97 @@ func TestTerminalAndRetryLaterFailuresAreHonoured(t *testing.T) {
 		t.Errorf("GET /api/tasks/final: %d, errorKind %q; want 200, terminal", code, got.ErrorKind)
 	}
 }
+
+func TestHistoryRecordsEachTransition(t *testing.T) {
+	e := newEnv(t)
+	n := e.startNode("hist-node", node.Options{}, newClass("Hist"))
+	e.startController(func(c *ctl.Config) {
+		realNodes(c)
+		c.MaxAttempts = 2
+		c.RetryBackoff = 100 * time.Millisecond
+	})
+	if err := e.store.Create(e.ctx, newDoc("hist", "Hist", `{"mode":"fail"}`)); err != nil {
+		t.Fatal(err)
+	}
+	e.waitTask("hist", "second attempt Failed", func(x *task.Task) bool {
+		return x.Attempts == 2 && x.LifecycleStatus == task.Failed
+	})
+	h, err := e.store.History(e.ctx, "hist")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, x := range h.Entries {
+		got = append(got, fmt.Sprint(x.Event, "@", x.Epoch))
+	}
+	want := "[created@0 assigned@1 started@1 failed@1 retried@2 started@2 failed@2]"
+	if fmt.Sprint(got) != want || h.Total != 7 || h.Dropped() != 0 {
+		t.Fatalf("history %v (total %d), want %s", got, h.Total, want)
+	}
+	for _, x := range h.Entries {
+		switch x.Event {
+		case task.EventAssigned, task.EventRetried, task.EventStarted, task.EventFailed:
+			if x.Node != n.n.ID() {
+				t.Errorf("%s entry names node %q, want %q", x.Event, x.Node, n.n.ID())
+			}
+		}
+		if x.At == 0 {
+			t.Errorf("%s entry has no time", x.Event)
+		}
+	}
+	if s := h.Entries[2]; s.Version != 1 {
+		t.Errorf("started entry at attachments version %d, want 1", s.Version)
+	}
+	if f := h.Entries[3]; f.ErrorKind != task.FailedError || !strings.Contains(f.Message, "main failed on purpose") {
+		t.Errorf("failed entry %+v, want kind error with the hook's error", f)
+	}
+	if r := h.Entries[4]; r.BackoffMs <= 0 {
+		t.Errorf("retried entry %+v, want its backoff", r)
+	}
+}
+
+func TestHistoryIsBounded(t *testing.T) {
+	e := newEnv(t)
+	if err := e.store.Create(e.ctx, newDoc("long", "Long", `{}`)); err != nil {
+		t.Fatal(err)
+	}
+	e.store.KeepHistory(3)
+	t.Cleanup(func() { e.store.KeepHistory(0) })
+	statuses := []task.Status{task.Paused, task.Created, task.Paused, task.Created, task.Paused}
+	for _, s := range statuses {
+		if err := e.store.SetStatus(e.ctx, "long", s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h, err := e.store.History(e.ctx, "long")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(h.Entries) != 3 || h.Total != 6 || h.Dropped() != 3 {
+		t.Fatalf("%d entries, total %d, dropped %d; want the 3 newest of 6, 3 dropped", len(h.Entries), h.Total, h.Dropped())
+	}
+	for i, x := range h.Entries {
+		if x.Event != task.EventStatus || x.Status != statuses[len(statuses)-3+i] {
+			t.Errorf("entry %d: %+v, want status %s", i, x, statuses[len(statuses)-3+i])
+		}
+	}
+
+	// A node's writes (which do not read the task back) keep it within
+	// the limit and the trim interval (half the limit): 3 + 1 here.
+	e.store.KeepHistory(4)
+	ref := task.Ref{ID: "long", Key: "long"}
+	for i := range 20 {
+		if err := e.store.MarkStuck(e.ctx, ref, fmt.Sprint("stuck ", i)); err != nil {
+			t.Fatal(err)
+		}
+		if h, err = e.store.History(e.ctx, "long"); err != nil {
+			t.Fatal(err)
+		}
+		if len(h.Entries) > 4+2 {
+			t.Fatalf("after %d writes: %d entries, want at most 6", i+1, len(h.Entries))
+		}
+	}
+	if last := h.Entries[len(h.Entries)-1]; h.Total != 26 || last.Message != "stuck 19" {
+		t.Errorf("total %d, last %+v; want 26, the newest write", h.Total, last)
+	}
+}

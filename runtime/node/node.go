@@ -148,9 +148,12 @@ type Node struct {
 
 	recMu    sync.Mutex // one reconcile at a time: events, timers and start-up all converge through it
 	beatMu   sync.Mutex // orders task heartbeats before terminal heartbeats
-	mu       sync.Mutex // guards running and perClass
+	mu       sync.Mutex // guards running, perClass and restarting
 	running  map[string]*run
 	perClass map[string]int // running (and stopping) workers per class
+	// restarting holds the tasks whose worker stopped for a
+	// //skald:restart field: their next start is recorded as a restart.
+	restarting map[string]bool
 
 	w writer // the task writes; a no-op in single_process mode
 
@@ -199,7 +202,9 @@ func New(cfg config.Config, opts Options) (*Node, error) {
 		limits:   limits,
 		running:  map[string]*run{},
 		perClass: map[string]int{},
-		w:        noWrites{},
+
+		restarting: map[string]bool{},
+		w:          noWrites{},
 	}
 	n.metrics = newNodeMetrics(n)
 	return n, nil
@@ -308,6 +313,7 @@ func (n *Node) connect(ctx context.Context) (event.Broker, error) {
 		Connect: func(ctx context.Context) error {
 			store, err := task.Open(ctx, n.cfg.MongoHost, n.cfg.DBName)
 			if err == nil {
+				store.SetNode(n.cfg.SkaldID)
 				n.store, n.w = store, newGated(store, n.cfg.SkaldID)
 			}
 			return err

@@ -79,6 +79,7 @@ type run struct {
 	startRaw     []byte
 	startVersion int64
 	startStatus  task.Status
+	restart      bool // the run replaces one stopped for a //skald:restart field
 
 	// seen and seenRaw are the newest attachments the node has looked at
 	// for this run, queued or not. Only reconcile touches them.
@@ -187,6 +188,8 @@ func (n *Node) start(t *task.Task) *run {
 	n.mu.Lock()
 	n.running[t.ID] = r
 	n.perClass[t.ClassName]++
+	r.restart = n.restarting[t.ID]
+	delete(n.restarting, t.ID)
 	n.mu.Unlock()
 	r.startRaw, r.startVersion, r.startStatus = t.Attachments, t.AttachmentsVersion, t.LifecycleStatus
 	r.running, r.offered, r.offeredAt = t.Attachments, make(map[int64][]byte), make(map[int64]time.Time)
@@ -227,7 +230,7 @@ const startChunk = 1000
 // startChunks splits runs, in their order, into the groups that one write
 // can report Running: same epoch, attachments version and status as read,
 // with a known _id, at most startChunk of them. A run without _id is a
-// chunk of its own.
+// chunk of its own, and so is a restart, whose history entry differs.
 func startChunks(runs []*run) [][]*run {
 	type group struct {
 		epoch, version int64
@@ -236,7 +239,7 @@ func startChunks(runs []*run) [][]*run {
 	var chunks [][]*run
 	open := map[group]int{} // the chunk that still takes runs of a group
 	for _, r := range runs {
-		if r.ref.Key == nil {
+		if r.ref.Key == nil || r.restart {
 			chunks = append(chunks, []*run{r})
 			continue
 		}
@@ -280,7 +283,11 @@ func (n *Node) reportStarted(ctx context.Context, runs []*run) map[*run]bool {
 		// one write each tells which.
 	}
 	for _, r := range single {
-		if err := n.store.Started(ctx, r.ref, r.startVersion); err != nil {
+		started := n.store.Started
+		if r.restart {
+			started = n.store.Restarted
+		}
+		if err := started(ctx, r.ref, r.startVersion); err != nil {
 			if errors.Is(err, task.ErrFenced) {
 				fenced[r] = true
 				continue
@@ -506,6 +513,9 @@ func (n *Node) finish(r *run, err error) {
 			status, code = task.Cancelled, liveness.Cancelled
 		}
 	case stopRestart:
+		n.mu.Lock()
+		n.restarting[r.id] = true
+		n.mu.Unlock()
 		r.log.Info("worker stopped for a restart with new attachments")
 		return
 	default:

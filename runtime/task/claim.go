@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -32,6 +33,10 @@ type Expect struct {
 	Status   Status
 	Executor *string // nil: no executor
 	Epoch    int64
+
+	// Backoff is, for a Claim of a Failed task, the wait the caller kept
+	// since the failure: what the history's retried entry shows.
+	Backoff time.Duration
 }
 
 // ExpectOf returns the expectation that t is unchanged.
@@ -66,6 +71,7 @@ func (s *Store) modify(ctx context.Context, e Expect, update bson.D) (*Task, err
 	if err != nil {
 		return nil, fmt.Errorf("writing task %q: %w", e.ID, err)
 	}
+	s.written(ctx, &t)
 	return &t, nil
 }
 
@@ -81,7 +87,11 @@ func (s *Store) Claim(ctx context.Context, e Expect, executor string, countAttem
 	if countAttempt {
 		inc = append(inc, bson.E{Key: "attempts", Value: 1})
 	}
-	return s.modify(ctx, e, bson.D{
+	entry := Entry{Event: EventAssigned, Node: executor, Epoch: e.Epoch + 1}
+	if e.Status == Failed {
+		entry.Event, entry.BackoffMs = EventRetried, e.Backoff.Milliseconds()
+	}
+	return s.modify(ctx, e, s.withEntry(bson.D{
 		{Key: "$set", Value: bson.D{
 			{Key: "executor", Value: executor},
 			{Key: "lifecycleStatus", Value: Assigning},
@@ -90,7 +100,7 @@ func (s *Store) Claim(ctx context.Context, e Expect, executor string, countAttem
 		}},
 		clearedOnAssign,
 		{Key: "$inc", Value: inc},
-	})
+	}, entry))
 }
 
 // Release makes the task Created and unassigned, bumping the epoch so that
@@ -103,22 +113,26 @@ func (s *Store) Release(ctx context.Context, e Expect, resetAttempts bool) (*Tas
 		unset = append(unset, bson.E{Key: "attempts", Value: ""})
 		unset = append(unset, clearedOnAssign.Value.(bson.D)...)
 	}
-	return s.modify(ctx, e, bson.D{
+	why := "its node is gone"
+	if resetAttempts {
+		why = "reset to Created"
+	}
+	return s.modify(ctx, e, s.withEntry(bson.D{
 		{Key: "$set", Value: bson.D{
 			{Key: "lifecycleStatus", Value: Created},
 			{Key: "updateDateTime", Value: NowMillis()},
 		}},
 		{Key: "$unset", Value: unset},
 		{Key: "$inc", Value: bson.D{{Key: "assignmentEpoch", Value: int64(1)}}},
-	})
+	}, Entry{Event: EventHandedBack, Epoch: e.Epoch + 1, Message: why}))
 }
 
 // Cancel marks the task Cancelled if it is still as e says. The epoch is
 // kept: the node that runs the task sees Cancelled, stops the worker and
 // confirms with a write fenced on that epoch.
 func (s *Store) Cancel(ctx context.Context, e Expect) (*Task, error) {
-	return s.modify(ctx, e, bson.D{{Key: "$set", Value: bson.D{
+	return s.modify(ctx, e, s.withEntry(bson.D{{Key: "$set", Value: bson.D{
 		{Key: "lifecycleStatus", Value: Cancelled},
 		{Key: "updateDateTime", Value: NowMillis()},
-	}}})
+	}}}, Entry{Event: EventCancelled, Epoch: e.Epoch, Message: "cancel requested"}))
 }

@@ -42,6 +42,8 @@ func (s *Store) Recent(ctx context.Context, since int64) ([]Task, error) {
 // find returns every task that matches filter; what names the query in
 // errors.
 func (s *Store) find(ctx context.Context, what string, filter bson.D, opts ...options.Lister[options.FindOptions]) ([]Task, error) {
+	// Later options win: a caller's own projection replaces this one.
+	opts = append([]options.Lister[options.FindOptions]{options.Find().SetProjection(noHistory)}, opts...)
 	cur, err := s.coll.Find(ctx, filter, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)

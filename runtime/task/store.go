@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -38,6 +39,11 @@ func (e *DuplicateIDError) Error() string {
 type Store struct {
 	client *mongo.Client
 	coll   *mongo.Collection
+	keep   int    // entries kept in a task's history; see KeepHistory
+	node   string // the node this store writes for; see SetNode
+
+	trimMu sync.Mutex
+	pushes map[string]int // entries pushed per task since its last trim here
 }
 
 // Open connects to MongoDB at uri and makes sure the unique index on id
@@ -92,6 +98,13 @@ func (s *Store) Create(ctx context.Context, t *Task) error {
 	if t.Key == nil {
 		t.Key = t.ID
 	}
+	if t.History == nil {
+		e := Entry{Event: EventCreated, Epoch: t.AssignmentEpoch, Version: t.AttachmentsVersion, Status: t.LifecycleStatus}
+		if t.Executor != nil {
+			e.Node = *t.Executor
+		}
+		t.History, t.HistoryTotal = []Entry{s.entry(e)}, 1
+	}
 	_, err := s.coll.InsertOne(ctx, t)
 	if mongo.IsDuplicateKeyError(err) {
 		return &DuplicateIDError{ID: t.ID}
@@ -108,7 +121,7 @@ func (s *Store) Create(ctx context.Context, t *Task) error {
 func (s *Store) Get(ctx context.Context, id string) (*Task, error) {
 	for _, filter := range byID(id) {
 		var t Task
-		err := s.coll.FindOne(ctx, filter).Decode(&t)
+		err := s.coll.FindOne(ctx, filter, options.FindOne().SetProjection(noHistory)).Decode(&t)
 		if errors.Is(err, mongo.ErrNoDocuments) {
 			continue
 		}
@@ -139,6 +152,7 @@ func (s *Store) updateByID(ctx context.Context, what, id string, update bson.D) 
 		if err != nil {
 			return nil, fmt.Errorf("%s task %q: %w", what, id, err)
 		}
+		s.written(ctx, &t)
 		return &t, nil
 	}
 	return nil, fmt.Errorf("%w: %q", ErrNotFound, id)
@@ -162,7 +176,9 @@ func (s *Store) ListByExecutor(ctx context.Context, executor string) ([]Task, er
 // assignment epoch, which fences off any previous assignee. It returns the
 // new epoch.
 func (s *Store) Assign(ctx context.Context, id, executor string) (int64, error) {
-	t, err := s.updateByID(ctx, "assigning", id, bson.D{
+	// The epoch of the entry is not known before the write: 0 says so,
+	// and the task's own epoch, read with it, is the one given.
+	t, err := s.updateByID(ctx, "assigning", id, s.withEntry(bson.D{
 		{Key: "$set", Value: bson.D{
 			{Key: "executor", Value: executor},
 			{Key: "lifecycleStatus", Value: Assigning},
@@ -170,7 +186,7 @@ func (s *Store) Assign(ctx context.Context, id, executor string) (int64, error) 
 		}},
 		clearedOnAssign,
 		{Key: "$inc", Value: bson.D{{Key: "assignmentEpoch", Value: int64(1)}}},
-	})
+	}, Entry{Event: EventAssigned, Node: executor}))
 	if err != nil {
 		return 0, err
 	}
@@ -200,10 +216,10 @@ func (s *Store) SetAttachments(ctx context.Context, id string, attachments []byt
 // SetStatus writes a status without fencing, for users and controllers;
 // a node uses Report.
 func (s *Store) SetStatus(ctx context.Context, id string, status Status) error {
-	_, err := s.updateByID(ctx, "setting the status of", id, bson.D{{Key: "$set", Value: bson.D{
+	_, err := s.updateByID(ctx, "setting the status of", id, s.withEntry(bson.D{{Key: "$set", Value: bson.D{
 		{Key: "lifecycleStatus", Value: status},
 		{Key: "updateDateTime", Value: NowMillis()},
-	}}})
+	}}}, Entry{Event: EventStatus, Status: status}))
 	return err
 }
 
@@ -232,6 +248,15 @@ func (s *Store) Report(ctx context.Context, ref Ref, status Status, failure stri
 	} else {
 		update = append(update, clearedFailure)
 	}
+	e := Entry{Event: statusEvent(status), Epoch: ref.Epoch, Message: failure}
+	if e.Event == EventStatus {
+		e.Status = status
+	}
+	if failure != "" {
+		e.ErrorKind = FailedError
+	}
+	update = s.withEntry(update, e)
+	defer s.ended(ref.ID)
 	if status == Cancelled {
 		return s.fenced(ctx, ref, update)
 	}
@@ -267,21 +292,32 @@ func (s *Store) Fail(ctx context.Context, ref Ref, f Failure, out ...Outcome) er
 	} else {
 		update = append(update, bson.E{Key: "$unset", Value: bson.D{{Key: "retryAt", Value: ""}}})
 	}
-	return s.fenced(ctx, ref, update, notCancelled)
+	defer s.ended(ref.ID)
+	return s.fenced(ctx, ref, s.withEntry(update, Entry{Event: EventFailed, Epoch: ref.Epoch, ErrorKind: f.Kind, Message: f.Text}), notCancelled)
 }
 
 // Started records, in one write, that the worker of ref runs with
 // attachments version: status Running, the applied version, and nothing
 // left from an earlier attempt (see clearedOnStart).
 func (s *Store) Started(ctx context.Context, ref Ref, version int64) error {
-	return s.fenced(ctx, ref, bson.D{
+	return s.started(ctx, ref, version, EventStarted)
+}
+
+// Restarted is Started for a worker started again because a
+// //skald:restart field changed; only its history entry differs.
+func (s *Store) Restarted(ctx context.Context, ref Ref, version int64) error {
+	return s.started(ctx, ref, version, EventRestarted)
+}
+
+func (s *Store) started(ctx context.Context, ref Ref, version int64, event string) error {
+	return s.fenced(ctx, ref, s.withEntry(bson.D{
 		{Key: "$set", Value: bson.D{
 			{Key: "lifecycleStatus", Value: Running},
 			{Key: "appliedAttachmentsVersion", Value: version},
 			{Key: "updateDateTime", Value: NowMillis()},
 		}},
 		clearedOnStart,
-	}, notCancelled)
+	}, Entry{Event: event, Epoch: ref.Epoch, Version: version}), notCancelled)
 }
 
 // appendSet adds o's fields to the $set of a write made at now.
@@ -341,14 +377,18 @@ func (s *Store) StartedFrom(ctx context.Context, executor string, from Status, r
 
 // startedMany writes Running for refs under conds.
 func (s *Store) startedMany(ctx context.Context, refs []Ref, version int64, conds ...bson.E) (int64, error) {
-	return s.fencedMany(ctx, "reporting Running", refs, bson.D{
+	var epoch int64
+	if len(refs) > 0 {
+		epoch = refs[0].Epoch
+	}
+	return s.fencedMany(ctx, "reporting Running", refs, s.withEntry(bson.D{
 		{Key: "$set", Value: bson.D{
 			{Key: "lifecycleStatus", Value: Running},
 			{Key: "appliedAttachmentsVersion", Value: version},
 			{Key: "updateDateTime", Value: NowMillis()},
 		}},
 		clearedOnStart,
-	}, conds...)
+	}, Entry{Event: EventStarted, Epoch: epoch, Version: version}), conds...)
 }
 
 // fencedMany applies update, in one write, to the tasks of refs that are
@@ -375,6 +415,11 @@ func (s *Store) fencedMany(ctx context.Context, what string, refs []Ref, update 
 	if err != nil {
 		return 0, fmt.Errorf("%s: %d tasks: %w", what, len(refs), err)
 	}
+	for _, r := range refs {
+		if pushes(update) {
+			s.pushed(ctx, r.ID, r.Key)
+		}
+	}
 	return res.MatchedCount, nil
 }
 
@@ -391,10 +436,10 @@ func (s *Store) fencedMany(ctx context.Context, what string, refs []Ref, update 
 // refuses, and whoever checks a change against the running ones must not
 // read those.
 func (s *Store) Applied(ctx context.Context, ref Ref, version int64, applied Attachments) error {
-	return s.fenced(ctx, ref, bson.D{
+	return s.fenced(ctx, ref, s.withEntry(bson.D{
 		{Key: "$set", Value: bson.D{{Key: "appliedAttachmentsVersion", Value: version}, {Key: "appliedAttachments", Value: applied}}},
 		{Key: "$unset", Value: bson.D{{Key: "attachmentsRejection", Value: ""}}},
-	})
+	}, Entry{Event: EventUpdateApplied, Epoch: ref.Epoch, Version: version}))
 }
 
 // Reject records that the worker of ref refused attachments version r,
@@ -403,19 +448,23 @@ func (s *Store) Applied(ctx context.Context, ref Ref, version int64, applied Att
 func (s *Store) Reject(ctx context.Context, ref Ref, r Rejection, running Attachments) error {
 	r = r.Bounded()
 	r.At = NowMillis()
-	return s.fenced(ctx, ref, bson.D{{Key: "$set", Value: bson.D{
+	e := Entry{Event: EventUpdateRejected, Epoch: ref.Epoch, Version: r.Version, Message: r.Message}
+	for _, f := range r.Fields {
+		e.Paths = append(e.Paths, f.Path)
+	}
+	return s.fenced(ctx, ref, s.withEntry(bson.D{{Key: "$set", Value: bson.D{
 		{Key: "attachmentsRejection", Value: r},
 		{Key: "appliedAttachments", Value: running},
-	}}})
+	}}}, e))
 }
 
 // MarkStuck records that the worker of ref did not stop in time; note says
 // which hook and for how long.
 func (s *Store) MarkStuck(ctx context.Context, ref Ref, note string) error {
-	return s.fenced(ctx, ref, bson.D{{Key: "$set", Value: bson.D{
+	return s.fenced(ctx, ref, s.withEntry(bson.D{{Key: "$set", Value: bson.D{
 		{Key: "stuck", Value: note},
 		{Key: "updateDateTime", Value: NowMillis()},
-	}}})
+	}}}, Entry{Event: EventStuck, Epoch: ref.Epoch, Message: note}))
 }
 
 // Refuse hands the task of ref back (Created, no executor) with the
@@ -424,14 +473,14 @@ func (s *Store) MarkStuck(ctx context.Context, ref Ref, note string) error {
 func (s *Store) Refuse(ctx context.Context, ref Ref, r Refusal) error {
 	r.At = NowMillis()
 	r.Epoch = ref.Epoch
-	return s.fenced(ctx, ref, bson.D{
+	return s.fenced(ctx, ref, s.withEntry(bson.D{
 		{Key: "$set", Value: bson.D{
 			{Key: "lifecycleStatus", Value: Created},
 			{Key: "refusal", Value: r},
 			{Key: "updateDateTime", Value: NowMillis()},
 		}},
 		{Key: "$unset", Value: bson.D{{Key: "executor", Value: ""}}},
-	}, notCancelled)
+	}, Entry{Event: EventRefused, Node: r.SkaldID, Epoch: ref.Epoch, Message: r.Reason}), notCancelled)
 }
 
 // notCancelled is the extra condition of a node's writes that would move a
@@ -460,6 +509,9 @@ func (s *Store) fenced(ctx context.Context, ref Ref, update bson.D, conds ...bso
 	if res.MatchedCount == 0 {
 		return fmt.Errorf("task %q, epoch %d: %w", ref.ID, ref.Epoch, ErrFenced)
 	}
+	if pushes(update) {
+		s.pushed(ctx, ref.ID, ref.Key)
+	}
 	return nil
 }
 
@@ -467,17 +519,17 @@ func (s *Store) fenced(ctx context.Context, ref Ref, update bson.D, conds ...bso
 // a controller can give it to another node. A node does this for its tasks
 // when it shuts down. A cancelled task is not handed back (ErrFenced).
 func (s *Store) HandBack(ctx context.Context, ref Ref) error {
-	return s.fenced(ctx, ref, handBack(), notCancelled)
+	return s.fenced(ctx, ref, s.handBack(ref.Epoch), notCancelled)
 }
 
-func handBack() bson.D {
-	return bson.D{
+func (s *Store) handBack(epoch int64) bson.D {
+	return s.withEntry(bson.D{
 		{Key: "$set", Value: bson.D{
 			{Key: "lifecycleStatus", Value: Created},
 			{Key: "updateDateTime", Value: NowMillis()},
 		}},
 		{Key: "$unset", Value: bson.D{{Key: "executor", Value: ""}}},
-	}
+	}, Entry{Event: EventHandedBack, Epoch: epoch, Message: "the node stopped"})
 }
 
 // HandBackAll is HandBack for many tasks of executor in one write: tasks
@@ -488,7 +540,11 @@ func handBack() bson.D {
 // SQL, so that only this node's documents reach the key list: a node
 // stopping with thousands of tasks hands them back in a few writes.
 func (s *Store) HandBackAll(ctx context.Context, executor string, refs []Ref) (int64, error) {
-	return s.fencedMany(ctx, "handing back", refs, handBack(),
+	var epoch int64
+	if len(refs) > 0 {
+		epoch = refs[0].Epoch
+	}
+	return s.fencedMany(ctx, "handing back", refs, s.handBack(epoch),
 		bson.E{Key: "executor", Value: executor}, notCancelled)
 }
 
@@ -567,7 +623,7 @@ func (s *Store) ClaimActive(ctx context.Context, t *Task, executor string) (*Tas
 	var out Task
 	err = s.coll.FindOneAndUpdate(ctx,
 		bson.D{{Key: "_id", Value: cur.Key}, {Key: "className", Value: t.ClassName}},
-		bson.D{
+		s.withEntry(bson.D{
 			{Key: "$set", Value: bson.D{
 				{Key: "executor", Value: executor},
 				{Key: "mode", Value: Active},
@@ -576,11 +632,12 @@ func (s *Store) ClaimActive(ctx context.Context, t *Task, executor string) (*Tas
 			}},
 			clearedOnAssign,
 			{Key: "$inc", Value: bson.D{{Key: "assignmentEpoch", Value: int64(1)}}},
-		},
+		}, Entry{Event: EventAssigned, Node: executor, Epoch: cur.AssignmentEpoch + 1, Version: cur.AttachmentsVersion}),
 		options.FindOneAndUpdate().SetReturnDocument(options.After),
 	).Decode(&out)
 	if err != nil {
 		return nil, fmt.Errorf("claiming task %q: %w", t.ID, err)
 	}
+	s.written(ctx, &out)
 	return &out, nil
 }

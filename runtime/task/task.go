@@ -162,6 +162,12 @@ type Task struct {
 	// Result is what the worker set as its result (skald.SetResult), as
 	// JSON of its class's result type, stored with the terminal status.
 	Result Attachments `bson:"result,omitempty" json:"result,omitempty"`
+
+	// History is the task's most recent transitions and HistoryTotal how
+	// many were ever recorded (see History). Reads other than
+	// Store.History leave them out; Create writes the first entry.
+	History      []Entry `bson:"history,omitempty" json:"-"`
+	HistoryTotal int64   `bson:"historyTotal,omitempty" json:"-"`
 }
 
 // Outcome is what a worker produced besides its status: its newest
