@@ -38,8 +38,11 @@ const (
 	// after another node started the task: the controller moves the task
 	// once the node's heartbeat is stale, and the old node stops its copy
 	// when it hears of the reassignment, at its next reconcile at the
-	// latest. The margin covers a loaded 2-core machine.
-	partitionSlack = reconcilePeriod + 3*time.Second
+	// latest. A node that is still starting its tasks (one reconcile, its
+	// Running writes in chunks) reconciles again only after that: on a
+	// 2-core machine at a load of 20, a restarted node cut from Redis
+	// stopped a moved copy 10.6 s after the new one started.
+	partitionSlack = reconcilePeriod + 10*time.Second
 	// settleMargin is added to the node timeout, one dispatch interval and
 	// one reconcile period for everything to run as it should after the
 	// last fault: 200 workers restart on a loaded 2-core machine.
