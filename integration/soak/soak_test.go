@@ -87,7 +87,7 @@ type soak struct {
 	rng   *rand.Rand
 	stack *embedded.Stack
 	cli   *client.Client
-	typed *client.Typed[worker.MySimpleDataModel]
+	typed *worker.MySimpleWorkerClient
 	pub   *event.Publisher
 	uid   string
 	procs []*proc
