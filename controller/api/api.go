@@ -86,8 +86,10 @@ type Deps struct {
 // Options configures the API.
 type Options struct {
 	// Token, when set, is required as "Authorization: Bearer <token>" on
-	// every route. The event streams also accept it as the access_token
-	// query parameter, because browsers' EventSource cannot set headers.
+	// every route. Browsers' EventSource cannot set headers, so the event
+	// streams also accept the cookie that POST /api/events/session sets
+	// for a bearer of the token (see eventsSession); the token itself never
+	// travels in a URL, where proxies and logs would keep it.
 	Token string
 	// MaxWait is the longest ?wait= on attachment updates; a longer one is
 	// refused with 400. Zero means 60 s.
@@ -229,6 +231,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /api/events/skalds", s.streamSkalds)
 	m.HandleFunc("GET /api/events/status", s.eventsStatus)
 	m.HandleFunc("GET /api/events/test", s.eventsTest)
+	m.HandleFunc("POST /api/events/session", s.eventsSession)
 	both("GET", "/api/classes", s.listClasses)
 	m.HandleFunc("GET /api/classes/{name}/schema", s.classSchema)
 	if s.d.Metrics != nil {
@@ -327,14 +330,22 @@ func (s *Server) auth(next http.Handler) http.Handler {
 		got := ""
 		if scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " "); ok && strings.EqualFold(scheme, "Bearer") {
 			got = strings.TrimSpace(tok)
-		} else if strings.HasPrefix(r.URL.Path, "/api/events/") {
-			got = r.URL.Query().Get("access_token")
+		} else if r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/api/events/") && s.eventsCookieValid(r, time.Now()) {
+			// The cookie opens the read-only streams and nothing else:
+			// a browser sends it by itself, so it must not authorise a
+			// write.
+			next.ServeHTTP(w, r)
+			return
 		}
 		if got == "" || subtle.ConstantTimeCompare([]byte(got), want) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="skalds"`)
 			msg := "missing bearer token: send Authorization: Bearer <token>"
-			if got != "" {
+			switch {
+			case got != "":
 				msg = "invalid bearer token"
+			case r.URL.Query().Has("access_token"):
+				msg = "the token is not accepted in the URL, where proxies and logs keep it: send Authorization: Bearer <token>, " +
+					"or, from a browser, POST /api/events/session with it once for a cookie that opens the event streams"
 			}
 			s.fail(w, r, http.StatusUnauthorized, msg)
 			return

@@ -6,8 +6,10 @@
 // The page reads the REST API and follows the two event streams
 // (/api/events/tasks and /api/events/skalds). With a token, open it as
 // /dashboard/#token=<token>, or answer its prompt; the token is kept in
-// sessionStorage for the tab, sent as a bearer header to the API and as
-// access_token to the streams, which EventSource cannot send headers to.
+// sessionStorage for the tab and sent as a bearer header to the API. The
+// streams, which EventSource cannot send headers to, are opened with the
+// HttpOnly cookie that POST /api/events/session sets for a bearer of the
+// token, so that the token never appears in a URL.
 package dashboard
 
 import (

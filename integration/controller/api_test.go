@@ -343,21 +343,52 @@ func TestAPIAuth(t *testing.T) {
 	if code := c.call(t, "GET", "/api/tasks", "s3cret", nil, &page); code != 200 {
 		t.Errorf("with the token: %d", code)
 	}
-	// The event streams also take the token as a query parameter, since
-	// EventSource cannot send headers.
-	res, err := http.Get(c.url + "/api/events/skalds?access_token=s3cret")
-	if err != nil {
-		t.Fatal(err)
+	// The token is not taken from a URL, where logs keep it; the answer
+	// says what to do instead.
+	if code := c.call(t, "GET", "/api/events/skalds?access_token=s3cret", "", nil, &eb); code != http.StatusUnauthorized ||
+		!strings.Contains(eb.Error, "POST /api/events/session") {
+		t.Errorf("stream with access_token: %d %+v", code, eb)
 	}
-	res.Body.Close()
-	if res.StatusCode != 200 {
-		t.Errorf("stream with access_token: %d", res.StatusCode)
+	// A bearer of the token exchanges it for a cookie (HttpOnly,
+	// SameSite=Strict) that opens the event streams, and nothing else.
+	code, h, _ := c.raw(t, "POST", "/api/events/session", "s3cret", "")
+	cookies := (&http.Response{Header: h}).Cookies()
+	if code != 200 || len(cookies) != 1 || !cookies[0].HttpOnly || cookies[0].SameSite != http.SameSiteStrictMode ||
+		cookies[0].Path != "/api/events/" || strings.Contains(cookies[0].Value, "s3cret") {
+		t.Fatalf("events session: %d %+v", code, cookies)
+	}
+	if code, _, _ := c.raw(t, "POST", "/api/events/session", "", ""); code != http.StatusUnauthorized {
+		t.Errorf("events session without the token: %d", code)
+	}
+	withCookie := func(method, path string, ck *http.Cookie) int {
+		req, _ := http.NewRequest(method, c.url+path, nil)
+		req.AddCookie(ck)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	if code := withCookie("GET", "/api/events/skalds", cookies[0]); code != 200 {
+		t.Errorf("stream with the cookie: %d", code)
+	}
+	for _, r := range []struct{ method, path string }{{"GET", "/api/tasks"}, {"DELETE", "/api/tasks/x"}, {"POST", "/api/events/session"}} {
+		if code := withCookie(r.method, r.path, cookies[0]); code != http.StatusUnauthorized {
+			t.Errorf("%s %s with the events cookie: %d, want 401", r.method, r.path, code)
+		}
+	}
+	forged := *cookies[0]
+	exp, _, _ := strings.Cut(forged.Value, ".")
+	forged.Value = exp + "9." + strings.Repeat("0", 64)
+	if code := withCookie("GET", "/api/events/skalds", &forged); code != http.StatusUnauthorized {
+		t.Errorf("stream with a forged cookie: %d", code)
 	}
 	// A CORS preflight needs no token.
 	req, _ := http.NewRequest(http.MethodOptions, c.url+"/api/tasks", nil)
 	req.Header.Set("Origin", "http://dash")
 	req.Header.Set("Access-Control-Request-Method", "GET")
-	res, err = http.DefaultClient.Do(req)
+	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

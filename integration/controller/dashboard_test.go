@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
@@ -121,6 +122,18 @@ func TestDashboardEditsAttachmentsOfARunningTask(t *testing.T) {
 		t.Fatalf("create: %d", code)
 	}
 
+	// Every URL the page requests, to check that the token is in none.
+	var urlsMu sync.Mutex
+	var urls []string
+	if err := chromedp.Listen(ctx, func(ev any) {
+		if e, ok := ev.(*network.EventRequestWillBeSent); ok {
+			urlsMu.Lock()
+			urls = append(urls, e.Request.URL)
+			urlsMu.Unlock()
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
 	// The page itself needs no token; its API calls use the one from the
 	// fragment.
 	if err := chromedp.Do(ctx, chromedp.Navigate(c.url+"/dashboard/#token="+c.token)); err != nil {
@@ -132,6 +145,21 @@ func TestDashboardEditsAttachmentsOfARunningTask(t *testing.T) {
 		`(() => { const r = document.querySelector('#nodes tr[data-node="dash-node"]'); return !!r && r.innerText.includes('Camera') && r.innerText.includes('cam-task') && r.innerText.includes('online'); })()`)
 	waitJS(t, ctx, "the overview counts", `document.querySelector('#c-running .n')?.textContent === '1'`)
 	waitJS(t, ctx, "the token removed from the address bar", `!location.hash.includes('token')`)
+	waitJS(t, ctx, "the event streams open", `document.getElementById('conn')?.textContent === 'live'`)
+	urlsMu.Lock()
+	streams := 0
+	for _, u := range urls {
+		if strings.Contains(u, c.token) {
+			t.Errorf("the token is in a URL the page requested: %s", u)
+		}
+		if strings.Contains(u, "/api/events/tasks") {
+			streams++
+		}
+	}
+	urlsMu.Unlock()
+	if streams == 0 {
+		t.Errorf("no request of the task stream seen among %d", len(urls))
+	}
 	waitJS(t, ctx, "the unserved task flagged, the served one not",
 		`document.querySelector('#tasks tr[data-task="orphan-task"] .unserved')?.textContent === 'no node serves Nobody' && !document.querySelector('#tasks tr[data-task="cam-task"] .unserved')`)
 	if path := os.Getenv("SKALD_DASHBOARD_SCREENSHOT"); path != "" {

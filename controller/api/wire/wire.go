@@ -501,6 +501,12 @@ type TaskState struct {
 	UpdateDateTime            int64            `json:"updateDateTime"`
 }
 
+// EventsSession is POST /api/events/session: when the cookie it set stops
+// opening the event streams, in epoch ms (0 without a configured token).
+type EventsSession struct {
+	ExpiresAt int64 `json:"expiresAt"`
+}
+
 // TaskError is the data of a task_error event.
 type TaskError struct {
 	Error           string      `json:"error"`

@@ -72,9 +72,16 @@ const events = {
   start() {
     for (const name of ['tasks', 'skalds']) this.connect(name);
   },
-  connect(name) {
-    const q = token() ? '?access_token=' + encodeURIComponent(token()) : '';
-    const es = new EventSource(`/api/events/${name}${q}`);
+  // session asks the API, with the token as a bearer, for the HttpOnly
+  // cookie that opens the streams: the token never goes in their URL.
+  // Both streams share one request.
+  session: null,
+  async connect(name) {
+    if (token()) {
+      this.session ??= api('/api/events/session', { method: 'POST' }).finally(() => { setTimeout(() => { this.session = null; }, 1000); });
+      try { await this.session; } catch { /* the stream's 401 retries below */ }
+    }
+    const es = new EventSource(`/api/events/${name}`);
     this.sources[name] = es;
     es.onopen = () => { this.open[name] = true; this.status(); };
     es.onerror = () => {
