@@ -133,3 +133,46 @@ func TestUpdateWaitShowsProgress(t *testing.T) {
 		t.Errorf("spinner output %q", out)
 	}
 }
+
+// TestTasksLogsFollows prints the last records, then follows with the
+// cursor of the answer, waiting on the server, until interrupted.
+func TestTasksLogsFollows(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var queries []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.URL.Path != "/api/tasks/t%2F1/logs" && r.URL.RawPath != "/api/tasks/t%2F1/logs" {
+			w.WriteHeader(404)
+			io.WriteString(w, `{"error":"not found","status_code":404,"path":"x"}`)
+			return
+		}
+		queries = append(queries, r.URL.RawQuery)
+		switch r.URL.Query().Get("after") {
+		case "":
+			io.WriteString(w, `{"taskId":"t/1","records":[{"id":"5-0","time":1700000000000,"level":"INFO","msg":"started","attrs":{"epoch":2,"n":"x y"}}],"next":"5-0"}`)
+		case "5-0":
+			io.WriteString(w, `{"taskId":"t/1","records":[{"id":"6-0","time":1700000001000,"level":"WARN","msg":"slow frame"}],"next":"6-0"}`)
+		default:
+			// The follower is now waiting for more: interrupt it.
+			cancel()
+			io.WriteString(w, `{"taskId":"t/1","records":[],"next":"6-0"}`)
+		}
+	}))
+	defer srv.Close()
+	var out, errb bytes.Buffer
+	code := run(ctx, []string{"tasks", "logs", "t/1", "-n", "5", "-f", "--server", srv.URL}, &out, &errb)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], "INFO  started epoch=2 n=\"x y\"") || !strings.Contains(lines[1], "WARN  slow frame") {
+		t.Fatalf("output:\n%s", out.String())
+	}
+	if len(queries) != 3 || queries[0] != "limit=5" || !strings.Contains(queries[1], "after=5-0") || !strings.Contains(queries[1], "wait=20s") || !strings.Contains(queries[2], "after=6-0") {
+		t.Fatalf("queries %q", queries)
+	}
+	if code, _, errs := runArgs("tasks", "logs", "t1", "-n", "0"); code != 2 || !strings.Contains(errs, "-n must be from 1 to 1000") {
+		t.Fatalf("-n 0: exit %d %s", code, errs)
+	}
+}

@@ -84,7 +84,12 @@ type LogWriter struct {
 	errLog *slog.Logger
 
 	written, dropped, failed atomic.Uint64
+	lastWarn                 time.Time // of a failed batch; only Run's goroutine touches it
 }
+
+// warnEvery spaces the warnings about failed batches: in a Redis outage
+// every flush fails, and one line per 200 ms would bury the node's log.
+const warnEvery = 30 * time.Second
 
 // Logs returns a writer of task log records bounded by lim. Its Run loop
 // must be running for records to reach Redis. errLog receives the
@@ -256,8 +261,10 @@ func (w *LogWriter) flush(ctx context.Context, batch []logEntry) {
 	} else {
 		w.failed.Add(uint64(len(batch)))
 	}
-	if err != nil && ctx.Err() == nil && w.errLog != nil {
-		w.errLog.Warn("writing task log records to Redis; they are lost, the node's own log still has them", "records", len(batch), "err", err)
+	if err != nil && ctx.Err() == nil && w.errLog != nil && time.Since(w.lastWarn) >= warnEvery {
+		w.lastWarn = time.Now()
+		w.errLog.Warn("writing task log records to Redis; they are lost, the node's own log still has them (warned once per 30 s)",
+			"records", len(batch), "failedSoFar", w.failed.Load(), "err", err)
 	}
 }
 

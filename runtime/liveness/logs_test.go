@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -131,5 +132,37 @@ func TestTaskLogsDropWhenFull(t *testing.T) {
 	w.Run(ctx)
 	if st := w.Stats(); st.Written != 8 {
 		t.Fatalf("stats %+v, want the 8 buffered records written at stop", st)
+	}
+}
+
+// TestTaskLogsRedisDown writes to a Redis that does not answer: the
+// records are counted as failed, one warning says so, and logging never
+// blocks.
+func TestTaskLogsRedisDown(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	rdb := redis.NewClient(&redis.Options{Addr: addr, DialTimeout: 100 * time.Millisecond, MaxRetries: -1})
+	t.Cleanup(func() { _ = rdb.Close() })
+	logs := skaldtest.NewLogs(nil)
+	w := liveness.New(rdb, time.Minute).Logs(liveness.LogLimits{Flush: 10 * time.Millisecond}, slog.New(logs))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); w.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	log := slog.New(w.Handler("t", slog.LevelInfo))
+	for i := range 3 {
+		log.Info("r", "i", i)
+	}
+	wait, stop := context.WithTimeout(ctx, 10*time.Second)
+	defer stop()
+	if _, err := logs.Await(wait, skaldtest.Msg("writing task log records to Redis; they are lost, the node's own log still has them (warned once per 30 s)")); err != nil {
+		t.Fatal(err)
+	}
+	if st := w.Stats(); st.Failed == 0 || st.Written != 0 {
+		t.Fatalf("stats %+v, want failed records", st)
 	}
 }
