@@ -49,7 +49,7 @@ func TestUsageErrorsExitTwoAndSayWhatToDo(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"tasks"}, "name a command: list, get, create, update, cancel, logs"},
+		{[]string{"tasks"}, "name a command: list, get, create, update, cancel, logs, history"},
 		{[]string{"tasks", "lsit"}, `unknown command "lsit"; did you mean list`},
 		{[]string{"nodes", "ls"}, `unknown command "ls"`},
 		{[]string{"bogus"}, `unknown command "bogus"`},

@@ -26,6 +26,10 @@ func fakeAPI(t *testing.T) (*httptest.Server, *http.Request) {
 		switch {
 		case r.Method == "GET" && r.URL.Path == "/api/tasks":
 			io.WriteString(w, `{"items":[{"id":"t1","className":"A","lifecycleStatus":"Running","executor":"n1","priority":3,"assignmentEpoch":2,"attempts":1,"attachmentsVersion":2,"appliedAttachmentsVersion":2}],"total":1,"page":1,"pageSize":20}`)
+		case r.Method == "GET" && r.URL.Path == "/api/tasks/t1/history":
+			io.WriteString(w, `{"taskId":"t1","total":12,"dropped":10,"entries":[`+
+				`{"at":1700000000000,"event":"failed","node":"n1","epoch":2,"errorKind":"terminal","message":"camera gone\nstack"},`+
+				`{"at":1700000001000,"event":"updateRejected","node":"n1","epoch":2,"version":3,"paths":["$.fps"]}]}`)
 		case r.Method == "GET" && r.URL.Path == "/api/skalds":
 			// Class names that read as other YAML types, for -o yaml.
 			io.WriteString(w, `{"items":[{"id":"n1","type":"node","status":"online","lastHeartbeat":1700000000000,`+
@@ -70,6 +74,21 @@ func TestTasksListPrintsATable(t *testing.T) {
 	}
 	code, out, _ = runArgs("tasks", "list", "--server", srv.URL, "--token", "tok", "-o", "json")
 	if code != 0 || !strings.Contains(out, `"total": 1`) {
+		t.Errorf("json: %d %s", code, out)
+	}
+}
+
+func TestTasksHistoryPrintsOneLinePerEntry(t *testing.T) {
+	srv, _ := fakeAPI(t)
+	code, out, errs := runArgs("tasks", "history", "t1", "--server", srv.URL, "--token", "tok")
+	want := "(10 older entries not kept)\n" +
+		"2023-11-14 22:13:20.000  failed         epoch 2  node n1  [terminal]  camera gone\n" +
+		"2023-11-14 22:13:21.000  updateRejected epoch 2  node n1  v3  at $.fps\n"
+	if code != 0 || out != want {
+		t.Fatalf("code %d\n%s\nwant\n%s\n%s", code, out, want, errs)
+	}
+	code, out, _ = runArgs("tasks", "history", "t1", "--server", srv.URL, "--token", "tok", "-o", "json")
+	if code != 0 || !strings.Contains(out, `"errorKind": "terminal"`) {
 		t.Errorf("json: %d %s", code, out)
 	}
 }

@@ -260,11 +260,36 @@ func newTasksCmd() *cobra.Command {
 	logs.Flags().IntVarP(&lgf.limit, "lines", "n", 100, "how many of the last records to show, 1 to 1000")
 	logs.Flags().BoolVarP(&lgf.follow, "follow", "f", false, "keep showing new records as the worker writes them")
 
+	history := &cobra.Command{
+		Use:   "history ID",
+		Short: "Show what happened to a task: each transition, with its time, node, epoch and attachments version",
+		Example: `  skald tasks history task_123
+  skald tasks history task_123 -o json`,
+		Args: exactArgs("ID"),
+		RunE: func(c *cobra.Command, args []string) error {
+			res, err := (*api).TaskHistory(c.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			return show(c, res, func(w io.Writer) error {
+				if res.Dropped > 0 {
+					fmt.Fprintf(w, "(%d older entries not kept)\n", res.Dropped)
+				}
+				for _, e := range res.Entries {
+					if _, err := fmt.Fprintln(w, e.String()); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+		},
+	}
+
 	g := group("tasks", "List, show, create, update and cancel tasks through the controller's API",
 		`tasks talks to a controller's REST API (--server or SKALD_SERVER, --token or
 SKALD_API_TOKEN) and prints tables, or the API's answers as JSON or YAML (-o).`,
 		"  skald tasks list\n  skald tasks get task_123 -o json",
-		list, get, create, update, cancel, logs)
+		list, get, create, update, cancel, logs, history)
 	api, output = apiFlags(g)
 	return g
 }

@@ -212,6 +212,7 @@ func (s *Server) routes() {
 	m.HandleFunc("PUT /api/tasks/{id}/attachments", s.setAttachments)
 	m.HandleFunc("GET /api/tasks/{id}/heartbeat", s.taskHeartbeat)
 	m.HandleFunc("GET /api/tasks/{id}/logs", s.taskLogs)
+	m.HandleFunc("GET /api/tasks/{id}/history", s.taskHistory)
 	both("GET", "/api/skalds", s.listSkalds)
 	m.HandleFunc("GET /api/skalds/summary/statistics", s.skaldStatistics)
 	m.HandleFunc("GET /api/skalds/{id}", s.getSkald)

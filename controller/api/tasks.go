@@ -131,21 +131,37 @@ func (s *Server) classNames(w http.ResponseWriter, r *http.Request) {
 func (s *Server) load(w http.ResponseWriter, r *http.Request) (*task.Task, bool) {
 	id := r.PathValue("id")
 	d, err := s.d.Store.Get(r.Context(), id)
+	return d, s.readOK(w, r, id, err)
+}
+
+// readOK answers the error of a read of task id, 404 when it is not
+// found, and reports whether there was none.
+func (s *Server) readOK(w http.ResponseWriter, r *http.Request, id string, err error) bool {
 	if errors.Is(err, task.ErrNotFound) {
 		s.fail(w, r, http.StatusNotFound, fmt.Sprintf("task %q not found", id))
-		return nil, false
+		return false
 	}
 	if err != nil {
 		s.internal(w, r, err)
-		return nil, false
+		return false
 	}
-	return d, true
+	return true
 }
 
 func (s *Server) getTask(w http.ResponseWriter, r *http.Request) {
 	if d, ok := s.load(w, r); ok {
 		s.writeJSON(w, http.StatusOK, taskResponse(d, s.snapshot()))
 	}
+}
+
+// taskHistory serves GET /api/tasks/{id}/history.
+func (s *Server) taskHistory(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	h, err := s.d.Store.History(r.Context(), id)
+	if !s.readOK(w, r, id, err) {
+		return
+	}
+	s.writeJSON(w, http.StatusOK, wire.TaskHistory{TaskID: id, Entries: h.Entries, Total: h.Total, Dropped: h.Dropped()})
 }
 
 // checkNewAttachments converts raw attachments as they will be stored

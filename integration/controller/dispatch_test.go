@@ -9,6 +9,7 @@ import (
 	"time"
 
 	ctl "github.com/skalds-go/skalds/controller"
+	"github.com/skalds-go/skalds/controller/api/client"
 	"github.com/skalds-go/skalds/controller/api/wire"
 	"github.com/skalds-go/skalds/controller/dispatch"
 	"github.com/skalds-go/skalds/controller/monitor"
@@ -304,7 +305,7 @@ func TestTerminalAndRetryLaterFailuresAreHonoured(t *testing.T) {
 func TestHistoryRecordsEachTransition(t *testing.T) {
 	e := newEnv(t)
 	n := e.startNode("hist-node", node.Options{}, newClass("Hist"))
-	e.startController(func(c *ctl.Config) {
+	c := e.startController(func(c *ctl.Config) {
 		realNodes(c)
 		c.MaxAttempts = 2
 		c.RetryBackoff = 100 * time.Millisecond
@@ -346,6 +347,22 @@ func TestHistoryRecordsEachTransition(t *testing.T) {
 	}
 	if r := h.Entries[4]; r.BackoffMs <= 0 {
 		t.Errorf("retried entry %+v, want its backoff", r)
+	}
+
+	// The same, through the API and its Go client.
+	api, err := client.New(c.url, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got2, err := api.TaskHistory(e.ctx, "hist")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got2.TaskID != "hist" || got2.Total != 7 || got2.Dropped != 0 || len(got2.Entries) != 7 || got2.Entries[3].Message != h.Entries[3].Message {
+		t.Errorf("GET /api/tasks/hist/history: %+v; want the store's 7 entries", got2)
+	}
+	if _, err := api.TaskHistory(e.ctx, "no-such-task"); err == nil || !strings.Contains(err.Error(), "not found") {
+		t.Errorf("history of a missing task: %v, want not found", err)
 	}
 }
 

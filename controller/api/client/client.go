@@ -219,6 +219,12 @@ func (c *Client) ListSkalds(ctx context.Context, status, typ string) (*wire.Skal
 	return &out, c.Do(ctx, http.MethodGet, "/api/skalds", q, nil, &out)
 }
 
+// TaskHistory returns the recorded transitions of a task, oldest first.
+func (c *Client) TaskHistory(ctx context.Context, id string) (*wire.TaskHistory, error) {
+	var out wire.TaskHistory
+	return &out, c.Do(ctx, http.MethodGet, TaskPath(id, "history"), nil, nil, &out)
+}
+
 // TaskLogs returns the last limit records of a task's log (at most 1000;
 // 0 means 100), oldest first. Pass the answer's Next to FollowLogs to read
 // what comes after.

@@ -173,6 +173,17 @@ type TaskHeartbeat struct {
 	HeartbeatHistory []int       `json:"heartbeatHistory"`
 }
 
+// TaskHistory is GET /api/tasks/{id}/history: the task's most recent
+// transitions, oldest first (see task.Entry for their fields and
+// task.Event* for their events), with Total the number ever recorded and
+// Dropped the older ones no longer kept.
+type TaskHistory struct {
+	TaskID  string       `json:"taskId"`
+	Entries []task.Entry `json:"entries"`
+	Total   int64        `json:"total"`
+	Dropped int64        `json:"dropped"`
+}
+
 // TaskLogs is GET /api/tasks/{id}/logs: records of the task's log, oldest
 // first. Next is the cursor to pass as ?after= for the records that
 // follow; it is "0-0" for a log that has none yet.
