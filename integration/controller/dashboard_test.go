@@ -108,7 +108,7 @@ func screenshot(t *testing.T, ctx context.Context, path string) {
 func TestDashboardEditsAttachmentsOfARunningTask(t *testing.T) {
 	ctx, problems := browser(t)
 	e := newEnv(t)
-	rn := e.startNode("dash-node", node.Options{}, cameraClass("Camera"))
+	rn := e.startNode("dash-node", node.Options{}, cameraClass("Camera"), newClass("Doomed"))
 	e.publishSchema(rn.n.ID(), "Camera", cameraSchema)
 	c := e.startController(func(cfg *ctl.Config) { realNodes(cfg); cfg.Token = "dash-tok" })
 	var created taskBody
@@ -243,6 +243,22 @@ func TestDashboardEditsAttachmentsOfARunningTask(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitJS(t, ctx, "the task running again", `document.getElementById('status')?.textContent === 'Running' && Number(document.getElementById('epoch')?.textContent) > 1`)
+	// Its timeline, updated live, tells the story so far.
+	waitJS(t, ctx, "the timeline of the task",
+		`(() => { const ev = [...document.querySelectorAll('#history li')].map((e) => e.dataset.event).join(' '); return ev.startsWith('created assigned started') && ev.includes('updateApplied cancelled') && ev.includes('handedBack assigned started'); })()`)
+
+	// A task whose worker fails for good shows why on its page, and its
+	// timeline ends with the failure and its kind.
+	if err := e.store.Create(e.ctx, newDoc("doomed-task", "Doomed", `{"mode":"terminal"}`)); err != nil {
+		t.Fatal(err)
+	}
+	e.waitTask("doomed-task", "Failed", func(d *task.Task) bool { return d.LifecycleStatus == task.Failed })
+	if err := chromedp.Do(ctx, chromedp.Navigate(c.url+"/dashboard/#/tasks/doomed-task")); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, "the failed task's timeline with its kind",
+		`(() => { const ls = [...document.querySelectorAll('#history li')]; const last = ls[ls.length - 1]; return ls.length === 4 && last?.dataset.event === 'failed' && last.querySelector('.badge')?.textContent === 'terminal' && last.textContent.includes('no run can succeed'); })()`)
+	waitJS(t, ctx, "the error kind among the facts", `document.getElementById('error-kind')?.textContent === 'terminal: never retried' && !document.getElementById('retry').hidden`)
 
 	// Another node publishes a different schema for the class: the node
 	// list shows the conflict on both.

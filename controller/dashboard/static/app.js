@@ -537,6 +537,7 @@ function taskView(app, id) {
       h('section', { class: 'panel' }, facts, h('div', { class: 'actions' }, cancelBtn, retryBtn), confirmBox, actionMsg),
       h('section', { class: 'panel' }, h('h2', { class: 'flush' }, 'Attachments'), rejection, formBox)),
   );
+  const history = taskHistory(app, id);
   const logs = taskLogs(app, id);
 
   const fact = (k, v, fid) => [h('dt', {}, k), h('dd', { id: fid }, v)];
@@ -556,6 +557,7 @@ function taskView(app, id) {
       ...fact('Created', when(t.createDateTime)),
       ...fact('Updated', when(t.updateDateTime), 'updated'),
       ...(t.error ? fact('Error', t.error, 'error') : []),
+      ...(t.errorKind ? fact('Error kind', t.errorKind === 'terminal' ? 'terminal: never retried' : t.errorKind, 'error-kind') : []),
     );
     cancelBtn.disabled = ['Cancelled', 'Finished'].includes(t.lifecycleStatus);
     // Retry is offered only for a task that has ended.
@@ -638,7 +640,9 @@ function taskView(app, id) {
       if (msg.type === 'task_update') {
         Object.assign(task, msg.data);
         task.error = msg.data.error || null;
+        task.errorKind = msg.data.errorKind || null;
         renderFacts();
+        history.refresh();
       } else if (msg.type === 'task_heartbeat') {
         task.heartbeat = msg.data.heartbeat;
         task.lastBeat = msg.data.lastBeat || msg.timestamp;
@@ -646,6 +650,36 @@ function taskView(app, id) {
       }
     },
   };
+}
+
+// ---- a task's history ----
+
+// taskHistory appends the task's timeline to container: each transition
+// with its time, node, epoch and attachments version, newest last. refresh
+// reads it again (debounced), as task events come.
+function taskHistory(container, id) {
+  const list = h('ol', { class: 'timeline', id: 'history' });
+  const note = h('p', { class: 'muted', id: 'history-note' }, 'Loading the history…');
+  container.append(h('section', { class: 'panel' }, h('h2', { class: 'flush' }, 'History'), note, list));
+  const item = (e) => h('li', { class: 'ev-' + e.event, dataset: { event: e.event } },
+    h('span', { class: 'muted' }, new Date(e.at).toLocaleTimeString()), ' ',
+    h('strong', {}, e.event),
+    e.node ? ` on ${e.node}` : '', ` · epoch ${e.epoch}`,
+    e.version ? ` · v${e.version}` : '',
+    e.status ? ` · ${e.status}` : '',
+    e.errorKind ? h('span', { class: 'badge' }, e.errorKind) : '',
+    e.backoffMs ? ` · after ${(e.backoffMs / 1000).toFixed(1)} s` : '',
+    (e.paths || []).length ? h('span', {}, ' at ', ...e.paths.map((p) => h('code', {}, p, ' '))) : '',
+    e.message ? h('div', { class: 'muted' }, e.message.split('\n')[0]) : '');
+  const load = async () => {
+    try {
+      const res = await api('/api/tasks/' + encodeURIComponent(id) + '/history');
+      list.replaceChildren(...res.entries.map(item));
+      note.textContent = res.dropped ? `${res.dropped} older entries not kept.` : '';
+    } catch (e) { showError(note, e); }
+  };
+  load();
+  return { refresh: debounce(load, 300) };
 }
 
 // ---- a task's log ----
