@@ -72,6 +72,11 @@ type Outcome struct {
 	// after skald.RetryLater, with RetryAfter its delay.
 	Kind       task.FailureKind
 	RetryAfter time.Duration
+	// Progress and Result are what a node stores with the terminal
+	// status: the newest progress the worker reported in its last run
+	// and the result it set (JSON, nil when none). Decode them with the
+	// generated Decode<P> and Decode<R>.
+	Progress, Result []byte
 }
 
 func (o Outcome) String() string {
@@ -173,6 +178,7 @@ func (k *Task[M]) loop(attachments []byte) {
 		k.mu.Lock()
 		next, v := k.restart, k.restartV
 		k.restart = nil
+		progress, result := r.Outputs()
 		switch {
 		case k.failure != nil:
 			k.outcome = failed(k.failure)
@@ -187,6 +193,7 @@ func (k *Task[M]) loop(attachments []byte) {
 		default:
 			k.outcome = Outcome{Status: task.Finished}
 		}
+		k.outcome.Progress, k.outcome.Result = progress, result
 		k.mu.Unlock()
 		k.resolveAll(errors.New("the worker ended before the update was delivered"))
 		return
@@ -338,6 +345,23 @@ func (k *Task[M]) Wait() Outcome {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	return k.outcome
+}
+
+// Progress returns the newest progress the worker reported through
+// skald.ReportProgress (the generated Report<W>Progress), as JSON, or nil
+// before the first report. It is the newest report, not only those a
+// node's rate limit would have written: a node stores at most one per its
+// progress interval, always the newest. Decode it with the generated
+// Decode<P>; after the end, Outcome.Progress holds the same.
+func (k *Task[M]) Progress() []byte {
+	k.mu.Lock()
+	r := k.cur
+	k.mu.Unlock()
+	if r == nil {
+		return nil
+	}
+	p, _ := r.Outputs()
+	return p
 }
 
 // Done is closed when the worker has ended and its Release returned.

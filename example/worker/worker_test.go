@@ -74,3 +74,36 @@ func TestWorkerRefusesBadStart(t *testing.T) {
 		t.Fatalf("outcome %v, want Failed naming $.fixFrame", out)
 	}
 }
+
+// TestWorkerReportsProgress: the worker reports each frame as progress and
+// sets a summary as its result, which is what a node stores when the task
+// ends.
+func TestWorkerReportsProgress(t *testing.T) {
+	tk := skaldtest.Run(t, worker.MySimpleWorkerClass, worker.MySimpleDataModel{RTSPURL: "rtsp://example.com/stream", FixFrame: 10})
+	tk.Await(skaldtest.Msg("running", "fixFrame", 10))
+	if err := tk.Update(worker.MySimpleDataModel{RTSPURL: "rtsp://example.com/stream", FixFrame: 60}); err != nil {
+		t.Fatalf("update: %v", err)
+	}
+	tk.Await(skaldtest.Msg("running", "fixFrame", 60))
+	out := tk.Cancel()
+
+	// Main reports after each "running" record and before it waits, so
+	// the last report is of a frame with the new parameters.
+	p, err := worker.DecodeFrameProgress(out.Progress)
+	if err != nil {
+		t.Fatalf("stored progress %s: %v", out.Progress, err)
+	}
+	if p.Frames < 2 || p.FixFrame != 60 {
+		t.Errorf("last progress %+v, want at least 2 frames at fixFrame 60", p)
+	}
+	sum, err := worker.DecodeRunSummary(out.Result)
+	if err != nil {
+		t.Fatalf("stored result %s: %v", out.Result, err)
+	}
+	if want := (worker.RunSummary{Frames: p.Frames, Updates: 1}); sum != want {
+		t.Errorf("result %+v, want %+v", sum, want)
+	}
+	if got := tk.Progress(); string(got) != string(out.Progress) {
+		t.Errorf("Progress() after the end = %s, want the outcome's %s", got, out.Progress)
+	}
+}

@@ -72,7 +72,8 @@ type Observer struct {
 	// called at most once per ProgressEvery, never concurrently with
 	// itself, and never after Run returned; reports made meanwhile are
 	// coalesced, the newest wins. The newest report, written or not, is
-	// also in Outputs once Run returned, for the terminal write.
+	// also in Outputs once Run returned, and Unwritten tells whether the
+	// terminal write must carry it.
 	Progress func(raw []byte)
 	// ProgressEvery is the least time between two Progress calls;
 	// DefaultProgressEvery when zero.
@@ -178,7 +179,12 @@ func (p *reports) every() time.Duration {
 func (p *reports) flush() {
 	defer p.flushing.Done()
 	p.mu.Lock()
-	raw, send := p.progress, p.unsent && !p.closed
+	if p.closed {
+		// The terminal write carries what is left (Unwritten).
+		p.mu.Unlock()
+		return
+	}
+	raw, send := p.progress, p.unsent
 	p.unsent = false
 	p.last = time.Now()
 	p.mu.Unlock()
@@ -201,6 +207,18 @@ func (p *reports) close() {
 	p.closed = true
 	p.mu.Unlock()
 	p.flushing.Wait()
+}
+
+// Unwritten returns the newest progress when it has not been passed to
+// Observer.Progress, or nil: what the terminal write must add so that the
+// stored progress is the newest, without writing again what is stored.
+func (r *Run) Unwritten() []byte {
+	r.rep.mu.Lock()
+	defer r.rep.mu.Unlock()
+	if !r.rep.unsent {
+		return nil
+	}
+	return r.rep.progress
 }
 
 // Outputs returns the newest progress the worker reported and the result

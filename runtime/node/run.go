@@ -525,8 +525,8 @@ func (n *Node) finish(r *run, err error) {
 	r.status, r.text = status, text
 	var kind task.FailureKind
 	// What the worker produced goes with its status, in the same write.
-	progress, result := r.w.Outputs()
-	out := task.Outcome{Progress: progress, Result: result}
+	_, result := r.w.Outputs()
+	out := task.Outcome{Progress: r.w.Unwritten(), Result: result}
 	write := func() error { return n.w.Report(ctx, r.ref, status, text, out) }
 	if cause != nil {
 		var after time.Duration

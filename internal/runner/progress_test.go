@@ -1,0 +1,88 @@
+package runner_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/skalds-go/skalds/internal/runner"
+	"github.com/skalds-go/skalds/runtime/skald"
+)
+
+// TestProgressCoalesces reports 100 progresses in a burst after a first
+// one: the first is passed on at once, the burst as one call with the
+// newest, no sooner than the interval after the first; what release
+// reports and sets reaches Outputs, for the terminal write, and no call
+// follows the end of Run.
+func TestProgressCoalesces(t *testing.T) {
+	const every = 200 * time.Millisecond
+	type write struct {
+		raw string
+		at  time.Time
+	}
+	var mu sync.Mutex
+	var writes []write
+	wrote := make(chan string, 10)
+	obs := runner.Observer{
+		ProgressEvery: every,
+		Progress: func(raw []byte) {
+			mu.Lock()
+			writes = append(writes, write{string(raw), time.Now()})
+			mu.Unlock()
+			wrote <- string(raw)
+		},
+	}
+	cls := &skald.Class[params]{
+		Name:   "progress",
+		Decode: func([]byte) (params, error) { return params{}, nil },
+		New: func() skald.Hooks[params] {
+			return skald.Hooks[params]{
+				Main: func(ctx context.Context) error {
+					skald.ReportProgress(ctx, progressDoc(1))
+					if got := <-wrote; got != string(progressDoc(1)) {
+						return fmt.Errorf("first write is %s, want %s", got, progressDoc(1))
+					}
+					for i := 2; i <= 100; i++ {
+						skald.ReportProgress(ctx, progressDoc(i))
+					}
+					if got := <-wrote; got != string(progressDoc(100)) {
+						return fmt.Errorf("second write is %s, want the newest, %s", got, progressDoc(100))
+					}
+					return nil
+				},
+				Release: func(ctx context.Context) error {
+					skald.ReportProgress(ctx, progressDoc(101))
+					skald.SetResult(ctx, []byte(`{"sum":5050}`))
+					return nil
+				},
+			}
+		},
+	}
+	r := runner.New(slog.Default(), time.Second, obs)
+	if err := r.Begin(runner.Of(cls), []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err, rerr := r.Run(); err != nil || rerr != nil {
+		t.Fatal(err, rerr)
+	}
+	progress, result := r.Outputs()
+	if string(progress) != string(progressDoc(101)) || string(result) != `{"sum":5050}` {
+		t.Errorf("Outputs = %s, %s; want %s, {\"sum\":5050}", progress, result, progressDoc(101))
+	}
+	if got := r.Unwritten(); string(got) != string(progressDoc(101)) {
+		t.Errorf("Unwritten = %s, want release's report %s, for the terminal write", got, progressDoc(101))
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(writes) != 2 {
+		t.Fatalf("%d progress writes, want 2 (the first, then the burst coalesced): %v", len(writes), writes)
+	}
+	if gap := writes[1].at.Sub(writes[0].at); gap < every {
+		t.Errorf("second write %s after the first, want at least the interval %s", gap, every)
+	}
+}
+
+func progressDoc(n int) []byte { return fmt.Appendf(nil, `{"done":%d}`, n) }
