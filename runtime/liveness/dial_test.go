@@ -2,6 +2,7 @@ package liveness_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
 	"strconv"
@@ -70,6 +71,22 @@ func TestDialTLSWithAnACLUser(t *testing.T) {
 		{"task beats", func() error { return nreg.TaskBeats(ctx, []string{"t1"}) }},
 		{"task ended", func() error { return nreg.TaskEnded(ctx, "t1", 200, "") }},
 		{"remove node", func() error { return nreg.RemoveNode(ctx, "narrow-node") }},
+		{"task logs", func() error {
+			w := nreg.Logs(liveness.LogLimits{Tasks: 1}, nil)
+			slog.New(w.Handler("t1", slog.LevelInfo)).Info("kept")
+			slog.New(w.Handler("t2", slog.LevelInfo)).Info("kept")
+			stopped, stop := context.WithCancel(ctx)
+			stop()
+			w.Run(stopped) // writes what is buffered, and the bound
+			if st := w.Stats(); st.Written != 2 || st.Failed != 0 {
+				return fmt.Errorf("writer stats %+v", st)
+			}
+			recs, err := nreg.TaskLogs(ctx, "t2", "", 10)
+			if err == nil && (len(recs) != 1 || recs[0].Msg != "kept") {
+				err = fmt.Errorf("read back %+v", recs)
+			}
+			return err
+		}},
 	} {
 		if err := step.do(); err != nil {
 			t.Errorf("%s with the narrow ACL: %v", step.what, err)
