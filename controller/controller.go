@@ -349,6 +349,9 @@ func New(ctx context.Context, cfg Config, opts Options) (*Controller, error) {
 	deps := []backoff.Dependency{
 		{Name: "mongo", Addr: config.MaskURI(cfg.Infra.MongoHost), Check: "MONGO_HOST", Connect: func(ctx context.Context) error {
 			st, err := task.Open(ctx, cfg.Infra.MongoHost, cfg.Infra.DBName)
+			if err == nil {
+				st.KeepHistory(cfg.Infra.TaskHistory)
+			}
 			c.Store = st
 			return err
 		}},

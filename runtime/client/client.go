@@ -34,6 +34,7 @@ func New(ctx context.Context, cfg config.Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	store.KeepHistory(cfg.TaskHistory)
 	broker, err := event.NewBroker(cfg)
 	if err != nil {
 		_ = store.Close(context.Background())

@@ -71,6 +71,11 @@ type Config struct {
 	MongoHost string // MONGO_HOST, a URI; default mongodb://root:root@localhost:27017/
 	DBName    string // DB_NAME; default skalds
 
+	// TaskHistory is how many entries of a task's history the writes of
+	// this process keep (SKALD_TASK_HISTORY; default 50); older ones are
+	// dropped and counted.
+	TaskHistory int
+
 	// ReconcilePeriod is how often a node re-reads all of its tasks from
 	// Mongo even without events (SKALD_RECONCILE_PERIOD, seconds; default 30).
 	ReconcilePeriod time.Duration
@@ -129,6 +134,10 @@ func load(c Config, env func(string) (string, bool)) (Config, error) {
 	str(&c.MongoHost, "MONGO_HOST", "mongodb://root:root@localhost:27017/")
 	str(&c.DBName, "DB_NAME", "skalds")
 	e.Duration(&c.ReconcilePeriod, "SKALD_RECONCILE_PERIOD", 30*time.Second)
+	e.Int(&c.TaskHistory, "SKALD_TASK_HISTORY", 50)
+	if c.TaskHistory < 1 {
+		e.Errorf("SKALD_TASK_HISTORY=%d: give the entries of a task's history to keep, at least 1", c.TaskHistory)
+	}
 	// After str, an empty host can only come from an empty variable.
 	c.KafkaDisabled = c.KafkaDisabled || strings.TrimSpace(c.KafkaHost) == ""
 	c.RedisDisabled = c.RedisDisabled || strings.TrimSpace(c.RedisHost) == ""

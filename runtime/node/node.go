@@ -314,6 +314,7 @@ func (n *Node) connect(ctx context.Context) (event.Broker, error) {
 			store, err := task.Open(ctx, n.cfg.MongoHost, n.cfg.DBName)
 			if err == nil {
 				store.SetNode(n.cfg.SkaldID)
+				store.KeepHistory(n.cfg.TaskHistory)
 				n.store, n.w = store, newGated(store, n.cfg.SkaldID)
 			}
 			return err
