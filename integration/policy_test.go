@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -51,6 +52,15 @@ func TestRestartPolicyRestartsTheWorker(t *testing.T) {
 	if got.AssignmentEpoch != epoch {
 		t.Fatalf("a restart changed the epoch from %d to %d", epoch, got.AssignmentEpoch)
 	}
+	// The history tells the restart from the first start.
+	h, err := e.store.History(e.ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := h.Entries[len(h.Entries)-1]
+	if last.Event != task.EventRestarted || last.Version != version || last.Epoch != epoch || last.Node != rn.n.ID() {
+		t.Fatalf("last history entry %+v; want restarted at version %d, epoch %d, on %s", last, version, epoch, rn.n.ID())
+	}
 	starts, releases, maxActive, updates := p.snapshot()
 	if starts != 2 || releases != 1 || maxActive != 1 || len(updates) != 0 {
 		t.Fatalf("starts %d releases %d maxActive %d updates %v; want 2, 1, 1 and no update hook call", starts, releases, maxActive, updates)
@@ -89,6 +99,13 @@ func TestImmutableFieldIsRefusedByClientAndNode(t *testing.T) {
 	e.waitTask(id, "the rejection recorded", func(tk *task.Task) bool {
 		return tk.AttachmentsRejection != nil && tk.AttachmentsRejection.Version == version
 	})
+	h, err := e.store.History(e.ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last := h.Entries[len(h.Entries)-1]; last.Event != task.EventUpdateRejected || last.Version != version || fmt.Sprint(last.Paths) != "[$.value]" {
+		t.Fatalf("last history entry %+v; want the rejection of version %d at $.value", last, version)
+	}
 	if _, _, _, updates := p.snapshot(); len(updates) != 0 {
 		t.Fatalf("the update hook ran for a refused change: %v", updates)
 	}
