@@ -169,6 +169,7 @@ func stateOf(d *task.Task) taskState {
 		AttachmentsVersion: d.AttachmentsVersion, AppliedAttachmentsVersion: d.AppliedAttachmentsVersion,
 		AttachmentsRejection: d.AttachmentsRejection, Attempts: d.Attempts, Priority: d.Priority,
 		Error: d.Error, ErrorKind: d.ErrorKind, Refusal: d.Refusal, UpdateDateTime: d.UpdateDateTime,
+		Progress: d.Progress, ProgressDateTime: d.ProgressDateTime, Result: d.Result,
 	}
 }
 

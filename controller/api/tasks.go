@@ -48,6 +48,7 @@ func taskResponse(d *task.Task, snap *monitor.Snapshot) wire.Task {
 		AttachmentsVersion: d.AttachmentsVersion, AppliedAttachmentsVersion: d.AppliedAttachmentsVersion,
 		AttachmentsRejection: d.AttachmentsRejection, AssignmentEpoch: d.AssignmentEpoch,
 		Attempts: d.Attempts, Refusal: d.Refusal, Stuck: nonEmpty(d.Stuck),
+		Progress: json.RawMessage(d.Progress), ProgressDateTime: d.ProgressDateTime, Result: json.RawMessage(d.Result),
 	}
 	if d.AssignedDateTime != 0 {
 		r.AssignedDateTime = &d.AssignedDateTime

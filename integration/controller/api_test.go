@@ -445,3 +445,32 @@ func TestSSEDeliversChangesWithIDsKeepAlivesAndResume(t *testing.T) {
 		return f.data["type"] == "skald_status" && f.data["skaldId"] == "sse-node" && d["status"] == "online"
 	})
 }
+
+// TestSSEDeliversProgress: a progress a node stores reaches the live
+// task events as a task_update that carries it.
+func TestSSEDeliversProgress(t *testing.T) {
+	e := newEnv(t)
+	c := e.startController(nil)
+	s := c.openSSE(t, "/api/events/tasks?task_id=sse-progress", "")
+	s.next(t, "connection frame", func(f frame) bool { return f.data["type"] == "connection" })
+
+	d := task.New("sse-progress", "Counter", "test", []byte(`{}`))
+	d.LifecycleStatus, d.AssignmentEpoch = task.Running, 1
+	if err := e.store.Create(e.ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.store.Progress(e.ctx, d.Ref(), []byte(`{"frames":7}`)); err != nil {
+		t.Fatal(err)
+	}
+	s.next(t, "task_update with the progress", func(f frame) bool {
+		data, _ := f.data["data"].(map[string]any)
+		p, _ := data["progress"].(map[string]any)
+		return f.data["type"] == "task_update" && p["frames"] == float64(7) && data["progressDateTime"] != nil
+	})
+	var got struct {
+		Progress map[string]any `json:"progress"`
+	}
+	if code := c.call(t, "GET", "/api/tasks/sse-progress", "", nil, &got); code != 200 || got.Progress["frames"] != float64(7) {
+		t.Errorf("GET the task: %d, progress %v; want frames 7", code, got.Progress)
+	}
+}

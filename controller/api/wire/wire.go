@@ -97,6 +97,13 @@ type Task struct {
 	// Unserved is set on a task that has not ended when no online node
 	// registered its class: no node will run it until one does.
 	Unserved bool `json:"unserved,omitempty"`
+	// Progress is the worker's newest stored progress (JSON of its
+	// class's progress type), ProgressDateTime when it was stored, in
+	// epoch ms; Result the result stored with the terminal status.
+	// Absent when none.
+	Progress         json.RawMessage `json:"progress,omitempty"`
+	ProgressDateTime int64           `json:"progressDateTime,omitempty"`
+	Result           json.RawMessage `json:"result,omitempty"`
 }
 
 // TaskList is GET /api/tasks: one page, newest first.
@@ -510,6 +517,12 @@ type TaskState struct {
 	ErrorKind                 task.FailureKind `json:"errorKind,omitempty"`
 	Refusal                   *task.Refusal    `json:"refusal,omitempty"`
 	UpdateDateTime            int64            `json:"updateDateTime"`
+	// Progress is the worker's newest stored progress (JSON of its
+	// class's progress type), ProgressDateTime when it was stored, Result
+	// the result stored with the terminal status; absent when none.
+	Progress         task.Attachments `json:"progress,omitempty"`
+	ProgressDateTime int64            `json:"progressDateTime,omitempty"`
+	Result           task.Attachments `json:"result,omitempty"`
 }
 
 // EventsSession is POST /api/events/session: when the cookie it set stops
