@@ -74,8 +74,9 @@
 //		stored at most once per the node's progress interval, newest
 //		wins) and sets as its result (Set<W>Result(ctx, R), stored with
 //		the terminal status). They are encoded like models, get JSON
-//		Schemas, and New<W>Client then returns a <W>Client that reads
-//		them typed and watches the progress.
+//		Schemas (the class's ProgressSchema and ResultSchema, and files
+//		with -schema), and New<W>Client then returns a <W>Client that
+//		reads them typed and watches the progress.
 //	//skald:init     func (w *W) X(m M) error
 //	//skald:before   func (w *W) X(ctx context.Context) error
 //	//skald:main     func (w *W) X(ctx context.Context) error   (required)

@@ -83,9 +83,9 @@ var Markers = []*MarkerDef{
 			"at most once per its progress interval. With result=R, it generates\n" +
 			"Set<W>Result(ctx, R); the last result set is stored with the task's\n" +
 			"terminal status. P and R are encoded and decoded like models (they\n" +
-			"need no //skald:model marker), their JSON Schemas are published\n" +
-			"beside the attachments', and the typed client, then a <W>Client,\n" +
-			"reads them typed and can watch the progress.",
+			"need no //skald:model marker); their JSON Schemas are in the class\n" +
+			"(ProgressSchema, ResultSchema) and written by -schema, and the typed\n" +
+			"client, then a <W>Client, reads them typed and can watch the progress.",
 	},
 	hookDef(Init, "func (w *W) X(m M) error",
 		"Receives the decoded attachments before any other hook runs."),
