@@ -30,8 +30,10 @@ import (
 	"github.com/skalds-go/skalds/skaldtest"
 )
 
+// tasks is how many tasks the soak runs: SKALDS_SOAK_TASKS, default 200.
+var tasks = 200
+
 const (
-	tasks       = 200
 	nodes       = 3
 	controllers = 2
 	// partitionSlack is how long a worker whose node lost Redis may run on
@@ -57,6 +59,11 @@ func TestSoak(t *testing.T) {
 	length, err := time.ParseDuration(spec)
 	if err != nil || length <= 0 {
 		t.Fatalf("SKALDS_SOAK=%q: want a positive duration such as 2m or 30m", spec)
+	}
+	if n := os.Getenv("SKALDS_SOAK_TASKS"); n != "" {
+		if tasks, err = strconv.Atoi(n); err != nil || tasks < 10 {
+			t.Fatalf("SKALDS_SOAK_TASKS=%q: want an integer of at least 10", n)
+		}
 	}
 	seed := uint64(time.Now().UnixNano())
 	if s := os.Getenv("SKALDS_SOAK_SEED"); s != "" {

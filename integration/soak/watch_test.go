@@ -73,6 +73,7 @@ func (p *proc) launch() {
 	key := fmt.Sprintf("%s#%d", p.id, p.gen)
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = p.env
+	cmd.SysProcAttr = childAttr()
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		p.s.t.Fatal(err)
