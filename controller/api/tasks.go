@@ -92,6 +92,10 @@ func intParam(r *http.Request, name string, def, lo, hi int) (int, *fieldError) 
 	return n, nil
 }
 
+// maxSearch bounds ?q=, a substring of ids, classes, nodes and statuses,
+// none of which is longer.
+const maxSearch = 256
+
 func (s *Server) listTasks(w http.ResponseWriter, r *http.Request) {
 	page, fe := intParam(r, "page", 1, 1, 1<<30)
 	if fe != nil {
@@ -104,8 +108,14 @@ func (s *Server) listTasks(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
+	if len(q.Get("q")) > maxSearch {
+		s.fail(w, r, http.StatusUnprocessableEntity, "invalid query",
+			invalid("q", fmt.Sprintf("is longer than %d bytes; search for a part of an id, class, node or status", maxSearch)))
+		return
+	}
 	docs, total, err := s.d.Store.List(r.Context(), task.Filter{
 		Status: q.Get("lifecycleStatus"), ClassName: q.Get("className"), ID: q.Get("id"), Executor: q.Get("executor"),
+		Search: q.Get("q"),
 	}, page, size)
 	if err != nil {
 		s.internal(w, r, err)

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -215,6 +217,16 @@ func TestAPIAttachmentUpdateWaitsForTheWorker(t *testing.T) {
 	e.waitTask("w1", "version 4 applied", func(d *task.Task) bool { return d.AppliedAttachmentsVersion >= 4 })
 }
 
+// idsOf lists the ids of tasks, sorted.
+func idsOf(ts []taskBody) []string {
+	ids := make([]string, len(ts))
+	for i, t := range ts {
+		ids[i] = t.ID
+	}
+	sort.Strings(ids)
+	return ids
+}
+
 // Retry (PUT status Created) is for tasks that have ended: on a running
 // task it is refused with 409 and nothing is written, where it used to
 // restart the task under a new epoch.
@@ -241,7 +253,17 @@ func TestAPIRetryOnlyForEndedTasks(t *testing.T) {
 	if code := c.call(t, "POST", "/api/tasks", "", map[string]any{"id": "r-orphan", "className": "Nobody"}, &orphan); code != 201 || !orphan.Unserved || orphan.LastBeat != nil {
 		t.Errorf("task of a class no node serves: %d %+v", code, orphan)
 	}
+	// One search across id, class, node and status, literal.
+	for q, want := range map[string]string{"retry-NODE": "[r1]", "nobody": "[r-orphan]", "runn": "[r1]", "r": "[r-orphan r1]", ".*": "[]"} {
+		var page wire.TaskList
+		if code := c.call(t, "GET", "/api/tasks?q="+url.QueryEscape(q), "", nil, &page); code != 200 || fmt.Sprint(idsOf(page.Items)) != want {
+			t.Errorf("search %q: %d %v, want %s", q, code, idsOf(page.Items), want)
+		}
+	}
 	var eb errBody
+	if code := c.call(t, "GET", "/api/tasks?q="+strings.Repeat("x", 257), "", nil, &eb); code != http.StatusUnprocessableEntity || len(eb.Fields) != 1 || eb.Fields[0].Path != "q" {
+		t.Errorf("a search too long: %d %+v", code, eb)
+	}
 	if code := c.call(t, "PUT", "/api/tasks/r1/status", "", map[string]any{"lifecycleStatus": "Created"}, &eb); code != http.StatusConflict ||
 		!strings.Contains(eb.Error, "is Running") || !strings.Contains(eb.Error, "nothing was changed") {
 		t.Errorf("retry of a running task: %d %+v", code, eb)

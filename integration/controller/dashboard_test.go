@@ -162,6 +162,12 @@ func TestDashboardEditsAttachmentsOfARunningTask(t *testing.T) {
 	}
 	waitJS(t, ctx, "the unserved task flagged, the served one not",
 		`document.querySelector('#tasks tr[data-task="orphan-task"] .unserved')?.textContent === 'no node serves Nobody' && !document.querySelector('#tasks tr[data-task="cam-task"] .unserved')`)
+	// One search box across id, class, node and status: the node's name
+	// finds its task and not the unassigned one.
+	if err := chromedp.Do(ctx, chromedp.SendKeys(chromedp.ID("f-search"), "DASH-node")); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, "the search by node", `!!document.querySelector('#tasks tr[data-task="cam-task"]') && !document.querySelector('#tasks tr[data-task="orphan-task"]')`)
 	if path := os.Getenv("SKALD_DASHBOARD_SCREENSHOT"); path != "" {
 		screenshot(t, ctx, strings.TrimSuffix(path, ".png")+"-overview.png")
 	}
@@ -174,6 +180,8 @@ func TestDashboardEditsAttachmentsOfARunningTask(t *testing.T) {
 	// A running task offers no retry, and its heartbeat shows as the age
 	// of the last beat.
 	waitJS(t, ctx, "no retry on a running task", `document.getElementById('status')?.textContent === 'Running' && document.getElementById('retry').hidden && !document.getElementById('cancel').disabled`)
+	waitJS(t, ctx, "the run time and the time since the last update",
+		`/^running for \d+ s$/.test(document.getElementById('run-time')?.textContent) && /^\(\d+s ago\)$/.test(document.getElementById('since-update')?.textContent)`)
 	waitJS(t, ctx, "the heartbeat as an age", `/^last beat \d+ s ago$/.test(document.getElementById('heartbeat')?.textContent) && !document.querySelector('#heartbeat .stale')`)
 	waitJS(t, ctx, "the current attachments in the form",
 		`document.querySelector('input[data-path="$.fixFrame"]').value === '5' && document.querySelector('input[data-path="$.rtspUrl"]').value === 'rtsp://cam/1'`)

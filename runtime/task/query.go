@@ -61,6 +61,9 @@ type Filter struct {
 	ClassName string // case-insensitive substring of className
 	ID        string // case-insensitive substring of id
 	Executor  string // exact executor
+	// Search is a case-insensitive substring of any of id, className,
+	// executor and lifecycleStatus: the one box an operator types into.
+	Search string
 }
 
 func (f Filter) query() bson.D {
@@ -80,6 +83,14 @@ func (f Filter) query() bson.D {
 	sub("id", f.ID)
 	if f.Executor != "" {
 		q = append(q, bson.E{Key: "executor", Value: f.Executor})
+	}
+	if f.Search != "" {
+		re := bson.D{{Key: "$regex", Value: regexp.QuoteMeta(f.Search)}, {Key: "$options", Value: "i"}}
+		or := bson.A{}
+		for _, k := range []string{"id", "className", "executor", "lifecycleStatus"} {
+			or = append(or, bson.D{{Key: k, Value: re}})
+		}
+		q = append(q, bson.E{Key: "$or", Value: or})
 	}
 	return q
 }

@@ -150,6 +150,14 @@ function beatAge(ms) {
   return h('span', { class: 'beat' + (stale ? ' stale' : ''), title: stale ? 'no beat for longer than a beat lasts: the worker may have stopped' : '' },
     'last beat ' + txt);
 }
+// runTime is how long the task has run under its current assignment: up
+// to now while it has not ended, up to its last write once it has.
+function runTime(t) {
+  const end = TERMINAL.includes(t.lifecycleStatus) ? t.updateDateTime : Date.now();
+  const s = Math.max(0, Math.round((end - t.assignedDateTime) / 1000));
+  const d = s < 120 ? `${s} s` : s < 7200 ? `${Math.floor(s / 60)} min ${s % 60} s` : `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
+  return TERMINAL.includes(t.lifecycleStatus) ? `ran ${d}` : `running for ${d}`;
+}
 const unservedNote = (t) => h('span', { class: 'badge Failed unserved', title: `No online node serves class ${t.className}: the task waits until one does.` }, 'no node serves ' + t.className);
 
 function debounce(fn, ms) {
@@ -184,7 +192,8 @@ function overview(app) {
   const cards = h('div', { class: 'cards', id: 'summary' });
   const nodesBody = h('tbody');
   const tasksBody = h('tbody');
-  const idIn = h('input', { type: 'search', placeholder: 'id contains', id: 'f-id' });
+  // One box searches ids, classes, nodes and statuses (the API's ?q=).
+  const idIn = h('input', { type: 'search', placeholder: 'search id, class, node, status', id: 'f-search', size: 28 });
   const classIn = h('select', { id: 'f-class' }, h('option', { value: '' }, 'all classes'));
   const statusIn = h('select', { id: 'f-status' }, h('option', { value: '' }, 'all statuses'),
     STATUSES.map((s) => h('option', { value: s }, s)));
@@ -258,7 +267,7 @@ function overview(app) {
   async function loadTasks() {
     page = Math.max(1, page);
     const q = new URLSearchParams({ page, pageSize: PAGE_SIZE });
-    if (idIn.value.trim()) q.set('id', idIn.value.trim());
+    if (idIn.value.trim()) q.set('q', idIn.value.trim());
     if (classIn.value) q.set('className', classIn.value);
     if (statusIn.value) q.set('lifecycleStatus', statusIn.value);
     try {
@@ -555,7 +564,8 @@ function taskView(app, id) {
       ...fact('Heartbeat', beatAge(t.lastBeat), 'heartbeat'),
       ...(t.unserved && !TERMINAL.includes(t.lifecycleStatus) ? fact('Served by', unservedNote(t), 'unserved') : []),
       ...fact('Created', when(t.createDateTime)),
-      ...fact('Updated', when(t.updateDateTime), 'updated'),
+      ...fact('Updated', [when(t.updateDateTime), ' ', h('span', { class: 'muted', id: 'since-update' }, '(' + ago(t.updateDateTime) + ')')], 'updated'),
+      ...(t.assignedDateTime && t.lifecycleStatus !== 'Created' ? fact('Run time', runTime(t), 'run-time') : []),
       ...(t.error ? fact('Error', t.error, 'error') : []),
       ...(t.errorKind ? fact('Error kind', t.errorKind === 'terminal' ? 'terminal: never retried' : t.errorKind, 'error-kind') : []),
     );
@@ -626,7 +636,14 @@ function taskView(app, id) {
 
   load();
   // The age of the last beat grows between events.
-  const tick = setInterval(() => { if (task) document.getElementById('heartbeat')?.replaceChildren(beatAge(task.lastBeat)); }, 1000);
+  const tick = setInterval(() => {
+    if (!task) return;
+    document.getElementById('heartbeat')?.replaceChildren(beatAge(task.lastBeat));
+    const since = document.getElementById('since-update');
+    if (since) since.textContent = '(' + ago(task.updateDateTime) + ')';
+    const rt = document.getElementById('run-time');
+    if (rt && task.assignedDateTime) rt.textContent = runTime(task);
+  }, 1000);
   const reload = debounce(async () => {
     try { Object.assign(task, await api('/api/tasks/' + encodeURIComponent(id))); renderFacts(); } catch { /* the next event retries */ }
   }, 500);
@@ -638,6 +655,8 @@ function taskView(app, id) {
       if (task && msg.stream === 'skalds' && msg.type === 'skald_status') { reload(); return; }
       if (!task || msg.taskId !== id) return;
       if (msg.type === 'task_update') {
+        // A new assignment has a new start, which the event does not carry.
+        if (msg.data.assignmentEpoch !== task.assignmentEpoch) reload();
         Object.assign(task, msg.data);
         task.error = msg.data.error || null;
         task.errorKind = msg.data.errorKind || null;
