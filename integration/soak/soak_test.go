@@ -124,7 +124,11 @@ func newSoak(t *testing.T, seed uint64) *soak {
 		faults: map[string]int{}, updates: map[string]int{}, acked: map[string]ack{}, cancelled: map[string]bool{}, maybeCancelled: map[string]bool{}, watch: newWatch()}
 	s.watch.strict = os.Getenv("SKALDS_SOAK_STRICT") == "1"
 	var err error
-	s.stack, err = embedded.Start(ctx, embedded.Options{RedisAddr: skaldtest.RedisAddr(t), KafkaAddr: skaldtest.KafkaAddr(t)})
+	// Redis is the stack's own, never the shared local one: the node
+	// registry is global to a Redis, and the soak's controllers would
+	// dispatch its tasks to the nodes of other tests (or soaks) running on
+	// it, which never see them.
+	s.stack, err = embedded.Start(ctx, embedded.Options{KafkaAddr: skaldtest.KafkaAddr(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
