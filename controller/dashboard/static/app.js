@@ -526,7 +526,9 @@ function taskView(app, id) {
   // Cancel and retry ask first, in the page: one stray click must not
   // stop a worker or start a finished task again.
   const confirmBox = h('div', { class: 'confirm', id: 'confirm', hidden: true });
+  let asking = ''; // the action the confirmation is about
   const ask = (what, question) => {
+    asking = what;
     actionMsg.textContent = '';
     confirmBox.replaceChildren(h('span', {}, question),
       h('button', { class: what === 'cancel' ? 'danger' : '', id: 'confirm-yes', onclick: () => { confirmBox.hidden = true; act(what); } },
@@ -572,7 +574,9 @@ function taskView(app, id) {
     cancelBtn.disabled = ['Cancelled', 'Finished'].includes(t.lifecycleStatus);
     // Retry is offered only for a task that has ended.
     retryBtn.hidden = !TERMINAL.includes(t.lifecycleStatus);
-    if (cancelBtn.disabled && retryBtn.hidden) confirmBox.hidden = true;
+    // A confirmation about an action the task no longer allows (it ended,
+    // or started again, meanwhile) goes away rather than be answered.
+    if ((asking === 'cancel' && cancelBtn.disabled) || (asking === 'retry' && retryBtn.hidden)) confirmBox.hidden = true;
     const rj = t.attachmentsRejection;
     rejection.replaceChildren(rj && rj.version > t.appliedAttachmentsVersion
       ? h('div', { class: 'msg bad' }, `The worker rejected version ${rj.version} and keeps version ${t.appliedAttachmentsVersion}: ${rj.message}`,
