@@ -97,28 +97,32 @@ func jsonText(v any) string {
 	return string(b)
 }
 
-// TestResetRunsTheTaskAgainAndNeverCancelsIt resets a running task several
-// times: each time the old worker stops and the task runs again under a
-// new epoch, on the same node, and is never recorded Cancelled (the event
-// that tells the old node to look again must not read as a cancel).
+// TestResetRunsTheTaskAgainAndNeverCancelsIt retries an ended task several
+// times: each time the task runs again under a new epoch, on the same node,
+// and is never recorded Cancelled (the event that tells the node to look
+// again must not read as a cancel, which a node honours). Its worker fails
+// with a terminal error, so only the retry, never the dispatcher, runs it
+// again.
 func TestResetRunsTheTaskAgainAndNeverCancelsIt(t *testing.T) {
 	e := newEnv(t)
 	e.startNode("reset-node", node.Options{}, newClass("Resettable"))
 	c := e.startController(realNodes)
-	if code := c.call(t, "POST", "/api/tasks", "", `{"id":"reset-1","className":"Resettable","attachments":{"mode":"wait"}}`, nil); code != 201 {
+	if code := c.call(t, "POST", "/api/tasks", "", `{"id":"reset-1","className":"Resettable","attachments":{"mode":"terminal"}}`, nil); code != 201 {
 		t.Fatalf("create: %d", code)
 	}
-	d := e.waitTask("reset-1", "Running", func(d *task.Task) bool { return d.LifecycleStatus == task.Running })
-	for round := range 6 {
-		epoch := d.AssignmentEpoch
-		if code := c.call(t, "PUT", "/api/tasks/reset-1/status", "", `{"lifecycleStatus":"Created"}`, nil); code != 200 {
-			t.Fatalf("round %d: reset: %d", round, code)
-		}
-		d = e.waitTask("reset-1", "running again", func(d *task.Task) bool {
+	ended := func(round int, after int64) *task.Task {
+		return e.waitTask("reset-1", "failed again", func(d *task.Task) bool {
 			if d.LifecycleStatus == task.Cancelled {
-				t.Fatalf("round %d: the reset task was cancelled: %s", round, describe(d))
+				t.Fatalf("round %d: the retried task was cancelled: %s", round, describe(d))
 			}
-			return d.LifecycleStatus == task.Running && d.AssignmentEpoch > epoch
+			return d.LifecycleStatus == task.Failed && d.AssignmentEpoch > after
 		})
+	}
+	d := ended(-1, 0)
+	for round := range 4 {
+		if code := c.call(t, "PUT", "/api/tasks/reset-1/status", "", `{"lifecycleStatus":"Created"}`, nil); code != 200 {
+			t.Fatalf("round %d: retry: %d", round, code)
+		}
+		d = ended(round, d.AssignmentEpoch)
 	}
 }
