@@ -345,7 +345,10 @@ func (s *soak) updater(ctx context.Context, rng *rand.Rand, half int) {
 		v, err := s.typed.Update(ctx, id, m)
 		if err != nil {
 			s.count("updates not stored (store error)")
-			continue // not acknowledged: MongoDB may be away from the client
+			// Not acknowledged: MongoDB may be slow or away. A pause keeps
+			// the updater from adding a storm of writes to its load.
+			s.pause(250 * time.Millisecond)
+			continue
 		}
 		wait, cancel := context.WithTimeout(ctx, 15*time.Second)
 		err = s.cli.WaitApplied(wait, id, v, 200*time.Millisecond)
