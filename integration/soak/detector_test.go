@@ -29,7 +29,8 @@ func TestDetectorFindsTwoLiveWorkers(t *testing.T) {
 		{name: "old epoch stopped in time", epochB: 2, aEnd: 10 + slack - 1},
 		{name: "old epoch stopped in time, strict", epochB: 2, strict: true, aEnd: 10.2, want: "two live workers of t"},
 		{name: "old epoch stopped in time after a Redis cut, strict", epochB: 2, cut: true, strict: true, aEnd: 10 + slack - 1},
-		{name: "old epoch stopped late", epochB: 2, cut: true, aEnd: 10 + slack + 1, want: "two live workers of t"},
+		{name: "old epoch stopped late", epochB: 2, cut: true, aEnd: 10 + slack + 1},
+		{name: "old epoch stopped late, strict", epochB: 2, cut: true, strict: true, aEnd: 10 + slack + 1, want: "two live workers of t"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			w := newWatch()

@@ -613,6 +613,12 @@ func (s *soak) report() {
 		"%d tasks with an acknowledged update checked in effect; %d cancelled, release ran or the task never ran for %d, killed by kill -9 before release for %d",
 		st.starts, partitionSlack, st.partitioned, st.strict, st.longestStrict.Round(time.Millisecond), st.longest.Round(time.Millisecond),
 		acked, len(cancelled), len(cancelled)-killed, killed)
+	s.watch.mu.Lock()
+	late, longestLate := s.watch.late, s.watch.longestLate
+	s.watch.mu.Unlock()
+	if late > 0 {
+		s.t.Logf("found: %d copies of an older epoch ran on past their allowance (at least %v of overlap when seen); SKALDS_SOAK_STRICT=1 fails them", late, longestLate.Round(time.Millisecond))
+	}
 	if st.strict > 0 {
 		s.t.Logf("known: %d overlaps with no Redis cut come from a node restarted as a controller declares it offline: the node reads its tasks and reports them Running "+
 			"on their old epoch while the controller moves them (its move is conditional on the epoch only); the old copy stops at the node's next reconcile", st.strict)
