@@ -33,7 +33,7 @@ func StartRedisServer(t testing.TB, certs *Certs, user, password string) *RedisS
 	if err != nil {
 		Absent(t, "redis-server", "not on PATH; Debian's redis-server package has it")
 	}
-	port := freePort(t)
+	port := FreePort(t)
 	args := []string{"--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", t.TempDir(), "--loglevel", "notice"}
 	if certs != nil {
 		args = append(args, "--port", "0", "--tls-port", strconv.Itoa(port),
@@ -89,9 +89,9 @@ func StartRedisServer(t testing.TB, certs *Certs, user, password string) *RedisS
 	return &RedisServer{Host: "127.0.0.1", Port: port}
 }
 
-// freePort returns a port of 127.0.0.1 that was free a moment ago, for a
+// FreePort returns a port of 127.0.0.1 that was free a moment ago, for a
 // server that cannot be handed a listener.
-func freePort(t testing.TB) int {
+func FreePort(t testing.TB) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

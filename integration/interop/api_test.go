@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"regexp"
 	"sort"
@@ -18,17 +17,6 @@ import (
 	"github.com/skalds-go/skalds/runtime/task"
 	"github.com/skalds-go/skalds/skaldtest"
 )
-
-// freePort returns a port on 127.0.0.1 that was free a moment ago.
-func freePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
 
 // fetch GETs url and returns the status and the decoded JSON body (nil
 // when the body is not JSON).
@@ -189,7 +177,7 @@ func TestPythonControllerAnswersOnGoState(t *testing.T) {
 	}
 	e.awaitHeartbeat(cancelled, "-2")
 
-	port := freePort(t)
+	port := skaldtest.FreePort(t)
 	pyAPI := fmt.Sprintf("http://127.0.0.1:%d", port)
 	e.pythonRun("system_controller.py", "SYSTEM_CONTROLLER_PORT="+strconv.Itoa(port))
 	// Python's SkaldMonitor polls every 5 s: wait until it lists the node
