@@ -254,6 +254,29 @@ func (e *env) running(id string, rn *runningNode, epoch int64) *task.Task {
 	})
 }
 
+// awaitHeartbeat waits until task id's heartbeat is want. A node writes
+// the task's outcome to MongoDB first and its terminal code to Redis after
+// (only an unfenced outcome gets one), so a test that saw the outcome
+// waits for the code.
+func (e *env) awaitHeartbeat(id, want string) {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(e.ctx, deadline)
+	defer cancel()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		got := e.heartbeat(id)
+		if got == want {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			e.t.Fatalf("task %s heartbeat %q, want %s", id, got, want)
+		case <-tick.C:
+		}
+	}
+}
+
 func (e *env) heartbeat(id string) string {
 	e.t.Helper()
 	v, err := e.rdb.Get(e.ctx, "task:"+id+":heartbeat").Result()

@@ -283,9 +283,7 @@ func TestPanicsAreRecovered(t *testing.T) {
 		if !contains(got.Error, text) || !contains(got.Error, "goroutine") || got.ErrorKind != task.FailedPanic {
 			t.Fatalf("task %s error %q, kind %q; want %q with a stack, kind panic", id, got.Error, got.ErrorKind, text)
 		}
-		if hb := e.heartbeat(id); hb != "-1" {
-			t.Fatalf("task %s heartbeat %q, want -1", id, hb)
-		}
+		e.awaitHeartbeat(id, "-1")
 		return got
 	}
 
@@ -339,9 +337,7 @@ func TestPanicsAreRecovered(t *testing.T) {
 	e.create(id, cls, params{Mode: "finish"})
 	e.assign(id, a)
 	e.waitTask(id, "Finished", func(t *task.Task) bool { return t.LifecycleStatus == task.Finished })
-	if hb := e.heartbeat(id); hb != "200" {
-		t.Fatalf("heartbeat %q after finishing, want 200", hb)
-	}
+	e.awaitHeartbeat(id, "200")
 }
 
 func TestCancelRunsRelease(t *testing.T) {
@@ -362,9 +358,7 @@ func TestCancelRunsRelease(t *testing.T) {
 	if got.Error != "" {
 		t.Fatalf("error %q on a cancelled task", got.Error)
 	}
-	if hb := e.heartbeat(id); hb != "-2" {
-		t.Fatalf("heartbeat %q, want -2", hb)
-	}
+	e.awaitHeartbeat(id, "-2")
 	// Cancel is terminal: an assign event for it starts nothing.
 	if err := e.pub.Publish(e.ctx, event.TopicAssign, event.NewTaskEvent(id)); err != nil {
 		t.Fatal(err)

@@ -43,9 +43,7 @@ func TestBareCancelIsHonoured(t *testing.T) {
 	if got.AssignmentEpoch != epoch || got.Executor == nil || *got.Executor != a.n.ID() {
 		t.Fatalf("cancelled task: %s; want it still on %s in epoch %d", describe(got), a.n.ID(), epoch)
 	}
-	if hb := e.heartbeat(id); hb != "-2" {
-		t.Fatalf("heartbeat %q, want -2", hb)
-	}
+	e.awaitHeartbeat(id, "-2")
 	// Node b saw the event too, and left the task alone: it is not its own.
 	e.await(mark, "event handled", "topic", event.TopicCancel, "skaldId", b.n.ID())
 	if n := e.logs.CountFrom(mark, skaldtest.Msg("task.cancel: recorded Cancelled; stopping the worker", "skaldId", b.n.ID())); n != 0 {
