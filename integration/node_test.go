@@ -257,7 +257,10 @@ func TestFencedWriteStopsWorker(t *testing.T) {
 	if _, err := e.client.SetAttachments(e.ctx, id, cls.Encode(params{Value: 1})); err != nil {
 		t.Fatal(err)
 	}
-	e.await(mark, "the task was reassigned (its write was fenced); stopping the worker", "taskId", id)
+	// Either the fenced write stops the worker, or, when the broker
+	// delivers the update event again (at least once, as a real broker may
+	// after a group rejoin), the reconcile it triggers sees the reassignment
+	// first; either way the worker stops and writes nothing.
 	e.await(mark, "worker stopped; the task is no longer assigned here", "taskId", id)
 	if _, releases, _, _ := p.snapshot(); releases != 1 {
 		t.Fatalf("release ran %d times, want 1", releases)
