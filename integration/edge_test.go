@@ -3,12 +3,18 @@ package integration
 import (
 	"context"
 	"errors"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
+	"github.com/skalds-go/skalds/embedded"
 	"github.com/skalds-go/skalds/runtime/config"
+	"github.com/skalds-go/skalds/runtime/liveness"
 	"github.com/skalds-go/skalds/runtime/node"
 	"github.com/skalds-go/skalds/runtime/skald"
 	"github.com/skalds-go/skalds/runtime/task"
@@ -178,3 +184,79 @@ TaskWorkers:
 }
 
 var _ skald.Worker = (*skald.Class[params])(nil)
+
+// TestSingleProcessKeepsTaskLogs runs a single_process Skald with Redis:
+// its worker's records reach the task's log stream, as a node's do, under
+// the same bound per task, and carry the Skald's id.
+func TestSingleProcessKeepsTaskLogs(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	rs, err := embedded.StartRedis(embedded.RedisOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rs.Close()
+	host, p, _ := net.SplitHostPort(rs.Addr())
+	port, _ := strconv.Atoi(p)
+	path := writeYAML(t, `
+TaskWorkers:
+  sp-logs:
+    className: SingleLogs
+    attachments: {mode: finish}
+`)
+	run := func(opts node.Options) {
+		t.Helper()
+		opts.Logger = discard()
+		n, err := node.New(config.Config{
+			SkaldID: "single", Mode: config.ModeSingleProcess, YAMLFile: path,
+			KafkaDisabled: true, RedisHost: host, RedisPort: port, MongoHost: "mongodb://127.0.0.1:1/",
+		}, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n.Register(newClass("SingleLogs", &probe{}))
+		if err := n.Run(ctx); err != nil {
+			t.Fatalf("single process run: %v", err)
+		}
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: rs.Addr()})
+	defer rdb.Close()
+	reg := liveness.New(rdb, 0)
+
+	// Run returns after the copy was written: no waiting needed.
+	run(node.Options{})
+	recs, err := reg.TaskLogs(ctx, "sp-logs", "", 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs := map[string]liveness.LogRecord{}
+	for _, r := range recs {
+		msgs[r.Msg] = r
+	}
+	for _, want := range []string{"worker started", "main running", "released", "worker finished"} {
+		r, ok := msgs[want]
+		if !ok {
+			t.Fatalf("task log lacks %q: %+v", want, recs)
+		}
+		if r.Attrs["skaldId"] != "[SP]single" {
+			t.Fatalf("record %+v: want skaldId [SP]single", r)
+		}
+	}
+	if ttl := rdb.TTL(ctx, liveness.TaskLogsKey("sp-logs")).Val(); ttl <= 0 {
+		t.Fatalf("task log stream TTL %v: it must expire", ttl)
+	}
+
+	// The bound per task holds as on a node.
+	rdb.Del(ctx, liveness.TaskLogsKey("sp-logs"))
+	run(node.Options{TaskLogs: liveness.LogLimits{PerTask: 2}})
+	if n := rdb.XLen(ctx, liveness.TaskLogsKey("sp-logs")).Val(); n != 2 {
+		t.Fatalf("%d records kept, want the bound of 2", n)
+	}
+
+	// NoTaskLogs keeps them out.
+	rdb.Del(ctx, liveness.TaskLogsKey("sp-logs"))
+	run(node.Options{NoTaskLogs: true})
+	if n := rdb.Exists(ctx, liveness.TaskLogsKey("sp-logs")).Val(); n != 0 {
+		t.Fatal("NoTaskLogs: the task's records were copied to Redis")
+	}
+}

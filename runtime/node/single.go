@@ -60,7 +60,9 @@ func ExitCode(err error) int {
 //
 // Like Python Skalds, it neither reads nor writes MongoDB and takes no
 // events; it writes the task's heartbeat keys to Redis unless REDIS_HOST is
-// empty.
+// empty, and there, like a node, a copy of the worker's log records
+// (task:{id}:logs, bounded by Options.TaskLogs; Options.NoTaskLogs keeps
+// them out).
 func (n *Node) RunSingle(ctx context.Context) error {
 	defer n.logs.close()
 	tasks, err := n.loadYAML()
@@ -81,6 +83,16 @@ func (n *Node) RunSingle(ctx context.Context) error {
 			return err
 		}
 		n.reg = liveness.New(rdb, n.cfg.RedisKeyTTL)
+		if !n.opts.NoTaskLogs {
+			// The worker's records go to task:{id}:logs as in the other
+			// modes, with the same bounds. The writer outlives the worker,
+			// so that its release hook's records and its outcome are kept.
+			n.tlogs = n.reg.Logs(n.opts.TaskLogs, n.log)
+			logsCtx, stopLogs := context.WithCancel(context.WithoutCancel(ctx))
+			logsDone := make(chan struct{})
+			go func() { defer close(logsDone); n.tlogs.Run(logsCtx) }()
+			defer func() { stopLogs(); <-logsDone }()
+		}
 	}
 	// Stopping a single process cancels its task, as SIGTERM does in
 	// Python Skalds (heartbeat -2); nothing is handed back.
