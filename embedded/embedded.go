@@ -18,6 +18,7 @@ package embedded
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -42,6 +43,12 @@ type Options struct {
 	// PostgreSQLURL for this stack, and Close drop it (see
 	// MongoOptions.PostgreSQLTempDB).
 	PostgreSQLTempDB bool
+	// PostgreSQLAuth makes MongoDB clients authenticate as PostgreSQL roles
+	// (see MongoOptions.PostgreSQLAuth); MongoURI then carries no
+	// credentials, and the clients add theirs.
+	PostgreSQLAuth bool
+	// MongoTLS, when set, makes MongoDB speak TLS only (see MongoOptions.TLS).
+	MongoTLS *tls.Config
 	// KafkaPort is the broker port; 0 picks a free port.
 	KafkaPort int
 	// KafkaAddr, if set, points at an existing Kafka broker ("host:port",
@@ -140,7 +147,8 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	if err == nil {
 		err = step("mongo", func() (string, error) {
 			mo := MongoOptions{Dir: opts.Dir, Port: opts.MongoPort,
-				PostgreSQLURL: opts.PostgreSQLURL, PostgreSQLTempDB: opts.PostgreSQLTempDB}
+				PostgreSQLURL: opts.PostgreSQLURL, PostgreSQLTempDB: opts.PostgreSQLTempDB,
+				PostgreSQLAuth: opts.PostgreSQLAuth, TLS: opts.MongoTLS}
 			if opts.Debug {
 				mo.Logger = log.With("server", "ferretdb")
 			}

@@ -41,6 +41,18 @@ type MongoOptions struct {
 	// Since the database does not outlive Close, its commits do not wait for
 	// the disk (synchronous_commit=off).
 	PostgreSQLTempDB bool
+	// PostgreSQLAuth makes FerretDB connect to PostgreSQL as the user each
+	// MongoDB client authenticates as, with that client's password, so that
+	// PostgreSQL's roles and passwords decide who gets in. Clients then put
+	// their credentials in the URI with the PLAIN mechanism
+	// (mongodb://user:pass@host:port/?authMechanism=PLAIN, over TLS since
+	// PLAIN sends the password as it is); FerretDB v1 has no SCRAM on this
+	// backend. PostgreSQLURL's own user only checks that the server answers
+	// and creates and drops the temporary database, which every role may use;
+	// a client that does not authenticate reaches PostgreSQL as no one and
+	// is refused. PostgreSQL must ask the roles for a password (scram-sha-256
+	// in pg_hba.conf): under trust authentication any password is taken.
+	PostgreSQLAuth bool
 	// Port is where the serializing proxy listens; 0 picks a free port.
 	Port int
 	// TLS, when set, makes the proxy, which is what clients connect to,
@@ -104,8 +116,8 @@ func (m *Mongo) start(ctx context.Context, ln net.Listener, opts MongoOptions) e
 			return err
 		}
 	} else {
-		if opts.PostgreSQLTempDB {
-			return errors.New("PostgreSQLTempDB needs PostgreSQLURL")
+		if opts.PostgreSQLTempDB || opts.PostgreSQLAuth {
+			return errors.New("PostgreSQLTempDB and PostgreSQLAuth need PostgreSQLURL")
 		}
 		if err := m.sqlite(cfg, opts.Dir); err != nil {
 			return err
@@ -137,7 +149,14 @@ func (m *Mongo) start(ctx context.Context, ln net.Listener, opts MongoOptions) e
 		_ = m.proxy.Serve(context.Background())
 	}()
 
-	if err := ping(ctx, pingAddr); err != nil {
+	// An unauthenticated ping would be refused by PostgreSQL when clients
+	// must authenticate; hello proves the proxy-to-FerretDB path without
+	// the backend, whose answer postgreSQL has checked already.
+	command := "ping"
+	if opts.PostgreSQLAuth {
+		command = "hello"
+	}
+	if err := ping(ctx, pingAddr, command); err != nil {
 		return fmt.Errorf("ping through proxy: %w", err)
 	}
 	return nil
@@ -169,7 +188,7 @@ func (m *Mongo) postgreSQL(ctx context.Context, cfg *ferretdb.Config, opts Mongo
 	dbURL := opts.PostgreSQLURL
 	if opts.PostgreSQLTempDB {
 		var err error
-		if dbURL, m.dropDB, err = tempDatabase(ctx, opts.PostgreSQLURL); err != nil {
+		if dbURL, m.dropDB, err = tempDatabase(ctx, opts.PostgreSQLURL, opts.PostgreSQLAuth); err != nil {
 			return err
 		}
 	}
@@ -178,6 +197,16 @@ func (m *Mongo) postgreSQL(ctx context.Context, cfg *ferretdb.Config, opts Mongo
 	}
 	cfg.Handler = "postgresql"
 	cfg.PostgreSQLURL, m.pgURL = dbURL, dbURL
+	if opts.PostgreSQLAuth {
+		// FerretDB puts a client's PLAIN credentials in place of the URL's
+		// user; without one in the URL, an unauthenticated client has none.
+		u, err := url.Parse(dbURL)
+		if err != nil {
+			return fmt.Errorf("postgresql: PostgreSQLAuth needs a URL (postgres://user@host:port/db), got %s", redacted(dbURL))
+		}
+		u.User = nil
+		cfg.PostgreSQLURL = u.String()
+	}
 	return nil
 }
 
@@ -210,7 +239,7 @@ func (m *Mongo) Close() error {
 
 // ping sends {ping: 1, $db: "admin"} as a raw OP_MSG, so that startup can
 // prove the whole proxy-to-FerretDB path works without importing a driver.
-func ping(ctx context.Context, addr string) error {
+func ping(ctx context.Context, addr, command string) error {
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
@@ -228,7 +257,9 @@ func ping(ctx context.Context, addr string) error {
 	le := binary.LittleEndian
 	var doc []byte
 	doc = le.AppendUint32(doc, 0) // length, patched below
-	doc = append(doc, 0x10, 'p', 'i', 'n', 'g', 0)
+	doc = append(doc, 0x10)
+	doc = append(doc, command...)
+	doc = append(doc, 0)
 	doc = le.AppendUint32(doc, 1)
 	doc = append(doc, 0x02, '$', 'd', 'b', 0)
 	doc = le.AppendUint32(doc, 6)

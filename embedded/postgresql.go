@@ -35,8 +35,9 @@ func PostgreSQLAvailable(ctx context.Context, url string, timeout time.Duration)
 // It returns the URL of the new database and a function that drops it,
 // closing whatever connections are still open to it. Connections to the
 // new database run with synchronous_commit off, unless serverURL says
-// otherwise.
-func tempDatabase(ctx context.Context, serverURL string) (dbURL string, drop func() error, err error) {
+// otherwise. With everyone, every role may create schemas in it, for a
+// FerretDB whose clients reach PostgreSQL as their own roles.
+func tempDatabase(ctx context.Context, serverURL string, everyone bool) (dbURL string, drop func() error, err error) {
 	u, err := url.Parse(serverURL)
 	if err != nil || u.Scheme == "" {
 		return "", nil, fmt.Errorf("postgresql: a temporary database needs a URL (postgres://user@host:port/db), got %q", redacted(serverURL))
@@ -53,20 +54,16 @@ func tempDatabase(ctx context.Context, serverURL string) (dbURL string, drop fun
 	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
 		return "", nil, fmt.Errorf("creating database %s on %s: %w", name, u.Redacted(), err)
 	}
-	drop = func() error {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, serverURL)
-		if err != nil {
-			return fmt.Errorf("dropping database %s: %w", name, err)
+	if everyone {
+		if _, err := conn.Exec(ctx, "GRANT ALL ON DATABASE "+pgx.Identifier{name}.Sanitize()+" TO PUBLIC"); err != nil {
+			_, _ = conn.Exec(context.Background(), "DROP DATABASE "+pgx.Identifier{name}.Sanitize())
+			return "", nil, fmt.Errorf("opening database %s on %s to every role: %w", name, u.Redacted(), err)
 		}
-		defer conn.Close(context.Background())
+	}
+	drop = func() error {
 		// FORCE (PostgreSQL 13+) ends FerretDB's pooled connections, which
 		// may outlive its shutdown by a moment.
-		if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
-			return fmt.Errorf("dropping database %s: %w", name, err)
-		}
-		return nil
+		return cleanUp(serverURL, "dropping database "+name, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
 	}
 	db := *u
 	db.Path = "/" + name
@@ -89,4 +86,47 @@ func redacted(s string) string {
 		return "(connection string)"
 	}
 	return u.Redacted()
+}
+
+// TempRole creates a role with a fresh name (skalds_<random>) that may log
+// in with a fresh password, on the server of serverURL (as its user, who
+// must be allowed to create roles), for tests of authentication through
+// FerretDB (MongoOptions.PostgreSQLAuth). drop removes the role; call it
+// after whatever logged in as the role has closed, and after the databases
+// the role owns objects in are dropped.
+func TempRole(ctx context.Context, serverURL string) (name, password string, drop func() error, err error) {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	name, password = "skalds_"+hex.EncodeToString(b[:6]), hex.EncodeToString(b[6:])+"-Pa55"
+	conn, err := pgx.Connect(ctx, serverURL)
+	if err != nil {
+		return "", "", nil, fmt.Errorf("connecting to postgresql %s: %w", redacted(serverURL), err)
+	}
+	defer conn.Close(context.Background())
+	// CREATE ROLE takes no parameters; the password is hex, so quoting it
+	// as a literal is safe.
+	if _, err := conn.Exec(ctx, "CREATE ROLE "+pgx.Identifier{name}.Sanitize()+" LOGIN PASSWORD '"+password+"'"); err != nil {
+		return "", "", nil, fmt.Errorf("creating role %s on %s: %w", name, redacted(serverURL), err)
+	}
+	drop = func() error {
+		return cleanUp(serverURL, "dropping role "+name, "DROP ROLE IF EXISTS "+pgx.Identifier{name}.Sanitize())
+	}
+	return name, password, drop, nil
+}
+
+// cleanUp runs sql on its own connection to serverURL, within 30 s of
+// now whatever the caller's context, since it undoes what a test or a
+// server made; what says what it does, for the error.
+func cleanUp(serverURL, what, sql string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, serverURL)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(ctx, sql); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return nil
 }

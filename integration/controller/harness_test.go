@@ -73,22 +73,34 @@ func testLogger() *slog.Logger {
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
+	return newEnvOn(t, embedded.Options{KafkaAddr: skaldtest.KafkaAddr(t)}, nil)
+}
+
+// newEnvOn is newEnv on a stack started with opts. Its clients (the test's
+// store, nodes and controllers) reach MongoDB at the stack's URI, or at
+// what clientURI makes of it (credentials, TLS options) when set.
+func newEnvOn(t testing.TB, opts embedded.Options, clientURI func(stackURI string) string) *env {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
 	e := &env{t: t, ctx: ctx, log: testLogger(), uid: randomID()}
 	var err error
-	e.stack, err = embedded.Start(ctx, embedded.Options{KafkaAddr: skaldtest.KafkaAddr(t)})
+	e.stack, err = embedded.Start(ctx, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = e.stack.Close() })
-	e.infra, err = skaldtest.Config(e.stack.KafkaAddr, e.stack.MongoURI, e.stack.RedisAddr)
+	mongoURI := e.stack.MongoURI
+	if clientURI != nil {
+		mongoURI = clientURI(mongoURI)
+	}
+	e.infra, err = skaldtest.Config(e.stack.KafkaAddr, mongoURI, e.stack.RedisAddr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.rdb = redis.NewClient(&redis.Options{Addr: e.stack.RedisAddr})
 	t.Cleanup(func() { _ = e.rdb.Close() })
-	e.store, err = task.Open(ctx, e.stack.MongoURI, "skalds")
+	e.store, err = task.Open(ctx, mongoURI, "skalds")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -277,7 +289,7 @@ func (e *env) setStatus(id string, status task.Status, failure string) {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	ts, err := task.Open(e.ctx, e.stack.MongoURI, "skalds")
+	ts, err := task.Open(e.ctx, e.infra.MongoHost, "skalds")
 	if err != nil {
 		e.t.Fatal(err)
 	}

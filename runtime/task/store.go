@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -76,9 +77,42 @@ func Connect(ctx context.Context, uri, dbName string) (*mongo.Client, *mongo.Col
 	})
 	if err != nil {
 		_ = client.Disconnect(context.Background())
+		if refusedCredentials(err) {
+			return nil, nil, fmt.Errorf("mongo %s refused the credentials of user %s: check the user name and password in MONGO_HOST, "+
+				"and its authSource and authMechanism (on MongoDB a SCRAM user, usually authSource=admin; on FerretDB v1 "+
+				"authMechanism=PLAIN with a PostgreSQL role and its password): %w",
+				config.MaskURI(uri), uriUser(uri), config.MaskError(err, uri))
+		}
 		return nil, nil, fmt.Errorf("mongo: creating the unique index on tasks.id (is MONGO_HOST reachable?): %w", config.MaskError(err, uri))
 	}
 	return client, coll, nil
+}
+
+// refusedCredentials tells whether err says that the server refused the
+// URI's credentials: MongoDB's AuthenticationFailed (code 18, in the
+// handshake or in reply to a command), or FerretDB on PostgreSQL passing on
+// PostgreSQL's refusal of the role (SQLSTATE 28P01, a wrong password, or
+// 28000, an unknown role) in an internal error.
+func refusedCredentials(err error) bool {
+	var se mongo.ServerError
+	if errors.As(err, &se) && se.HasErrorCode(18) {
+		return true
+	}
+	text := err.Error()
+	for _, sign := range []string{"AuthenticationFailed", "auth error", "(SQLSTATE 28P01)", "(SQLSTATE 28000)"} {
+		if strings.Contains(text, sign) {
+			return true
+		}
+	}
+	return false
+}
+
+// uriUser is the user name in a MongoDB URI, or "(none)".
+func uriUser(uri string) string {
+	if u, err := url.Parse(uri); err == nil && u.User != nil && u.User.Username() != "" {
+		return u.User.Username()
+	}
+	return "(none)"
 }
 
 // Close disconnects from MongoDB.
