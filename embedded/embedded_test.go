@@ -525,3 +525,126 @@ func TestStackWithExistingKafka(t *testing.T) {
 		t.Fatalf("existing Kafka was stopped by Close: %v", err)
 	}
 }
+
+// refused reports whether nothing listens at addr: a server being
+// restarted is down, not merely slow.
+func refused(addr string) bool {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err == nil {
+		_ = c.Close()
+	}
+	return errors.Is(err, syscall.ECONNREFUSED)
+}
+
+// TestRestartKeepsData restarts each server on its port: it is down
+// meanwhile, and comes back with its data, which clients connected before
+// the restart read again.
+func TestRestartKeepsData(t *testing.T) {
+	t.Parallel()
+	const down = 300 * time.Millisecond
+	restart := func(t *testing.T, addr string, f func(ctx context.Context, down time.Duration) error) {
+		t.Helper()
+		ctx := testContext(t, 30*time.Second)
+		done := make(chan error, 1)
+		go func() { done <- f(ctx, down) }()
+		for !refused(addr) {
+			select {
+			case err := <-done:
+				t.Fatalf("%s never refused a connection during the restart (%v)", addr, err)
+			default:
+			}
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	t.Run("kafka", func(t *testing.T) {
+		t.Parallel()
+		ctx := testContext(t, 40*time.Second)
+		k, err := StartKafka(KafkaOptions{Partitions: 1, Dir: t.TempDir()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(k.Close)
+		w := &kafka.Writer{Addr: kafka.TCP(k.Addr()), Transport: &kafka.Transport{}, BatchTimeout: time.Millisecond,
+			RequiredAcks: kafka.RequireAll, AllowAutoTopicCreation: true}
+		t.Cleanup(func() { _ = w.Close() })
+		if err := w.WriteMessages(ctx, kafka.Message{Topic: "events", Value: []byte("before")}); err != nil {
+			t.Fatal(err)
+		}
+		read := func() string {
+			r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{k.Addr()}, GroupID: "g", Topic: "events",
+				StartOffset: kafka.FirstOffset, MaxWait: time.Second})
+			defer r.Close()
+			m, err := r.ReadMessage(ctx) // commits
+			if err != nil {
+				t.Fatalf("read: %v", err)
+			}
+			return string(m.Value)
+		}
+		if got := read(); got != "before" {
+			t.Fatalf("read %q, want before", got)
+		}
+		restart(t, k.Addr(), k.Restart)
+		if err := w.WriteMessages(ctx, kafka.Message{Topic: "events", Value: []byte("after")}); err != nil {
+			t.Fatalf("write after the restart: %v", err)
+		}
+		// The group's offset survived: it goes on after "before".
+		if got := read(); got != "after" {
+			t.Fatalf("the group read %q after the restart, want after (its committed offset lost?)", got)
+		}
+		pr := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{k.Addr()}, Topic: "events", Partition: 0, MaxWait: time.Second})
+		defer pr.Close()
+		if m, err := pr.ReadMessage(ctx); err != nil || string(m.Value) != "before" {
+			t.Fatalf("offset 0 after the restart: %q %v, want before", m.Value, err)
+		}
+	})
+
+	t.Run("mongo", func(t *testing.T) {
+		t.Parallel()
+		ctx := testContext(t, 40*time.Second)
+		m, err := StartMongo(ctx, MongoOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = m.Close() })
+		coll := connectMongo(t, ctx, m.URI()).Database("app").Collection("c")
+		if _, err := coll.InsertOne(ctx, bson.D{{Key: "_id", Value: "x"}, {Key: "n", Value: 1}}); err != nil {
+			t.Fatal(err)
+		}
+		restart(t, strings.TrimSuffix(strings.TrimPrefix(m.URI(), "mongodb://"), "/"), m.Restart)
+		var got struct {
+			N int `bson:"n"`
+		}
+		if err := coll.FindOne(ctx, bson.D{{Key: "_id", Value: "x"}}).Decode(&got); err != nil || got.N != 1 {
+			t.Fatalf("after the restart: %+v %v, want n=1", got, err)
+		}
+		tmp := m.tempDir
+		if err := m.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Stat(tmp); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("temp dir %s still there after Close (%v)", tmp, err)
+		}
+	})
+
+	t.Run("redis", func(t *testing.T) {
+		t.Parallel()
+		ctx := testContext(t, 20*time.Second)
+		r, err := StartRedis(RedisOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(r.Close)
+		rdb := redis.NewClient(&redis.Options{Addr: r.Addr()})
+		t.Cleanup(func() { _ = rdb.Close() })
+		if err := rdb.Set(ctx, "k", "v", time.Minute).Err(); err != nil {
+			t.Fatal(err)
+		}
+		restart(t, r.Addr(), r.Restart)
+		if got, err := rdb.Get(ctx, "k").Result(); err != nil || got != "v" {
+			t.Fatalf("after the restart: %q %v, want v", got, err)
+		}
+	})
+}

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -70,11 +71,16 @@ type MongoOptions struct {
 // single-document updates as they would on MongoDB.
 type Mongo struct {
 	uri     string
-	proxy   *Proxy
 	tempDir string
+	dir     string       // the SQLite directory in use, if FerretDB uses one
 	pgURL   string       // the PostgreSQL database, if FerretDB uses one
 	dropDB  func() error // drops the temporary PostgreSQL database
+	opts    MongoOptions // what Restart starts again with: the same data
 
+	restarting sync.Mutex // one Restart at a time
+	mu         sync.Mutex // guards what runs, and closed
+	closed     bool
+	proxy      *Proxy
 	stopFerret context.CancelFunc
 	ferretDone chan struct{}
 	serveDone  chan struct{}
@@ -97,7 +103,62 @@ func StartMongo(ctx context.Context, opts MongoOptions) (*Mongo, error) {
 		_ = m.Close()
 		return nil, err
 	}
+	// A restart finds the same data: the directory or database in use,
+	// never a new temporary one.
+	m.opts = opts
+	m.opts.Dir, m.opts.PostgreSQLURL, m.opts.PostgreSQLTempDB = m.dir, m.pgURL, false
 	return m, nil
+}
+
+// Restart stops FerretDB and the proxy, which closes every client
+// connection, waits down (connections are refused meanwhile, as when a
+// server is down), and starts both again on the same port with the same
+// data directory or database, as a restarted mongod comes back with its
+// data. It returns early, with the server stopped, if ctx ends during
+// down; Close during a Restart leaves it stopped.
+func (m *Mongo) Restart(ctx context.Context, down time.Duration) error {
+	m.restarting.Lock()
+	defer m.restarting.Unlock()
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return errors.New("mongo: restart after Close")
+	}
+	m.stop()
+	m.mu.Unlock()
+	if err := sleep(ctx, down); err != nil {
+		return fmt.Errorf("mongo: restart of %s: %w", m.uri, err)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return errors.New("mongo: closed during restart")
+	}
+	addr := strings.TrimSuffix(strings.TrimPrefix(m.uri, "mongodb://"), "/")
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("mongo: restart on %s (is the port taken?): %w", addr, err)
+	}
+	if err := m.start(ctx, ln, m.opts); err != nil {
+		_ = ln.Close()
+		m.stop()
+		return fmt.Errorf("mongo: restart on %s: %w", addr, err)
+	}
+	return nil
+}
+
+// stop ends the proxy, then FerretDB, and waits for both; m.mu is held.
+func (m *Mongo) stop() {
+	if m.proxy != nil {
+		_ = m.proxy.Close() // closes FerretDB's client conns first, so its shutdown does not wait on them
+		<-m.serveDone
+		m.proxy = nil
+	}
+	if m.stopFerret != nil {
+		m.stopFerret()
+		<-m.ferretDone
+		m.stopFerret = nil
+	}
 }
 
 // start brings up FerretDB and the proxy on ln, recording in m whatever
@@ -132,9 +193,10 @@ func (m *Mongo) start(ctx context.Context, ln net.Listener, opts MongoOptions) e
 		return fmt.Errorf("ferretdb uri: %w", err)
 	}
 	runCtx, stop := context.WithCancel(context.Background())
-	m.stopFerret, m.ferretDone = stop, make(chan struct{})
+	ferretDone := make(chan struct{})
+	m.stopFerret, m.ferretDone = stop, ferretDone
 	go func() {
-		defer close(m.ferretDone)
+		defer close(ferretDone)
 		_ = f.Run(runCtx)
 	}()
 
@@ -143,10 +205,11 @@ func (m *Mongo) start(ctx context.Context, ln net.Listener, opts MongoOptions) e
 		// The ping speaks no TLS: check FerretDB itself behind the proxy.
 		pingAddr, ln = upstream.Host, tls.NewListener(ln, opts.TLS)
 	}
-	m.proxy, m.serveDone = NewSerializingProxy(ln, upstream.Host), make(chan struct{})
+	proxy, serveDone := NewSerializingProxy(ln, upstream.Host), make(chan struct{})
+	m.proxy, m.serveDone = proxy, serveDone
 	go func() {
-		defer close(m.serveDone)
-		_ = m.proxy.Serve(context.Background())
+		defer close(serveDone)
+		_ = proxy.Serve(context.Background())
 	}()
 
 	// An unauthenticated ping would be refused by PostgreSQL when clients
@@ -176,6 +239,7 @@ func (m *Mongo) sqlite(cfg *ferretdb.Config, dir string) error {
 	if dir, err = filepath.Abs(dir); err != nil {
 		return err
 	}
+	m.dir = dir
 	cfg.Handler = "sqlite"
 	cfg.SQLiteURL = (&url.URL{Scheme: "file", Path: filepath.ToSlash(dir) + "/"}).String()
 	return nil
@@ -219,14 +283,10 @@ func (m *Mongo) URI() string { return m.uri }
 // idempotent.
 func (m *Mongo) Close() error {
 	m.closeOnce.Do(func() {
-		if m.proxy != nil {
-			_ = m.proxy.Close() // closes FerretDB's client conns first, so its shutdown does not wait on them
-			<-m.serveDone
-		}
-		if m.stopFerret != nil {
-			m.stopFerret()
-			<-m.ferretDone
-		}
+		m.mu.Lock()
+		m.closed = true
+		m.stop()
+		m.mu.Unlock()
 		if m.tempDir != "" {
 			m.closeErr = os.RemoveAll(m.tempDir)
 		}

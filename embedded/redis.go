@@ -2,9 +2,12 @@ package embedded
 
 import (
 	"bufio"
+	"context"
+	"errors"
 	"fmt"
 	"net"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -22,6 +25,10 @@ type RedisOptions struct {
 type Redis struct {
 	m    *miniredis.Miniredis
 	addr string // cached: miniredis panics on Addr after Close
+
+	restarting sync.Mutex // one Restart at a time
+	mu         sync.Mutex
+	closed     bool
 }
 
 // StartRedis starts miniredis on 127.0.0.1. Plain miniredis only expires keys
@@ -44,8 +51,43 @@ func (r *Redis) Addr() string { return r.addr }
 // time forward with FastForward instead of waiting.
 func (r *Redis) Miniredis() *miniredis.Miniredis { return r.m }
 
+// Restart stops the server, which closes every client connection, waits
+// down (connections are refused meanwhile, as when a server is down), and
+// starts it again on the same port with the same keys, as a Redis with
+// persistence comes back; TTLs keep running on the wall clock meanwhile.
+// It returns early, with the server stopped, if ctx ends during down;
+// Close during a Restart leaves it stopped.
+func (r *Redis) Restart(ctx context.Context, down time.Duration) error {
+	r.restarting.Lock()
+	defer r.restarting.Unlock()
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return errors.New("redis: restart after Close")
+	}
+	r.m.Close()
+	r.mu.Unlock()
+	if err := sleep(ctx, down); err != nil {
+		return fmt.Errorf("redis: restart of %s: %w", r.addr, err)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return errors.New("redis: closed during restart")
+	}
+	if err := r.m.Restart(); err != nil {
+		return fmt.Errorf("redis: restart on %s (is the port taken?): %w", r.addr, err)
+	}
+	return nil
+}
+
 // Close stops the server and drops all data. It is idempotent.
-func (r *Redis) Close() { r.m.Close() }
+func (r *Redis) Close() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.closed = true
+	r.m.Close()
+}
 
 // pingRedis checks that an existing server at addr answers, so that a wrong
 // RedisAddr fails at startup instead of at the first command.
