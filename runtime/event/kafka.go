@@ -29,6 +29,11 @@ type Broker struct {
 	TLS *tls.Config
 	// Partitions is the partition count of topics created by EnsureTopics.
 	Partitions int
+	// ClientID is the client id of every request, which names the process
+	// in the broker's logs, metrics and quotas: NewBroker sets the
+	// process's SKALD_ID. Empty leaves kafka-go's default, which is the
+	// same for every process of one binary on one host.
+	ClientID string
 	// Logger receives kafka-go's own error records (failed fetches,
 	// rebalances), so that they show up in the process's log instead of
 	// being dropped; nil drops them.
@@ -39,7 +44,7 @@ type Broker struct {
 // security protocol, SASL mechanism and certificates. An error names the
 // setting to fix.
 func NewBroker(cfg config.Config) (Broker, error) {
-	b := Broker{Addr: cfg.KafkaAddr(), Partitions: cfg.KafkaPartitions}
+	b := Broker{Addr: cfg.KafkaAddr(), Partitions: cfg.KafkaPartitions, ClientID: cfg.SkaldID}
 	if cfg.KafkaSASL() {
 		b.Username, b.Password, b.Mechanism = cfg.KafkaUsername, cfg.KafkaPassword, cfg.KafkaSASLMechanism
 		if _, err := b.mechanism(); err != nil {
@@ -99,13 +104,13 @@ func (b Broker) mechanism() (sasl.Mechanism, error) {
 func (b Broker) transport() *kafka.Transport {
 	// A transport of its own per client: the shared default one caches
 	// metadata for 6 s, which makes the first write to a new topic fail.
-	t := &kafka.Transport{DialTimeout: 5 * time.Second, TLS: b.TLS}
+	t := &kafka.Transport{DialTimeout: 5 * time.Second, TLS: b.TLS, ClientID: b.ClientID}
 	t.SASL, _ = b.mechanism() // NewBroker checked it; a hand-made Broker fails at the handshake
 	return t
 }
 
 func (b Broker) dialer() *kafka.Dialer {
-	d := &kafka.Dialer{Timeout: 5 * time.Second, DualStack: true, TLS: b.TLS}
+	d := &kafka.Dialer{Timeout: 5 * time.Second, DualStack: true, TLS: b.TLS, ClientID: b.ClientID}
 	d.SASLMechanism, _ = b.mechanism()
 	return d
 }
