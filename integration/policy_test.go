@@ -131,15 +131,36 @@ func TestImmutableFieldIsRefusedByClientAndNode(t *testing.T) {
 	}
 }
 
+// TestNodePublishesClassSchemas: a node publishes the schemas of the
+// attachments, the progress and the result of each class it registers, in
+// the hashes of its registry entry; a class that declares no progress or
+// result type has no field there.
 func TestNodePublishesClassSchemas(t *testing.T) {
 	e := newEnv(t)
 	cls := newClass(e.id("Schematic"), &probe{})
 	cls.JSONSchema = []byte(`{"type":"object"}`)
-	rn := e.startNode("node", node.Options{}, nil, cls)
+	cls.ProgressSchema = []byte(`{"title":"Counted","type":"object"}`)
+	cls.ResultSchema = []byte(`{"title":"Summary","type":"object"}`)
+	plain := newClass(e.id("Plain"), &probe{})
+	rn := e.startNode("node", node.Options{}, nil, cls, plain)
 	rdb := redis.NewClient(&redis.Options{Addr: e.cfg.RedisAddr()})
 	defer rdb.Close()
-	got, err := rdb.HGet(context.Background(), liveness.NodeSchemasKey(rn.n.ID()), cls.Name).Result()
-	if err != nil || got != `{"type":"object"}` {
-		t.Fatalf("schema of %s in Redis: %q, %v", cls.Name, got, err)
+	ctx := context.Background()
+	for key, want := range map[string]string{
+		liveness.NodeSchemasKey(rn.n.ID()):         `{"type":"object"}`,
+		liveness.NodeProgressSchemasKey(rn.n.ID()): `{"title":"Counted","type":"object"}`,
+		liveness.NodeResultSchemasKey(rn.n.ID()):   `{"title":"Summary","type":"object"}`,
+	} {
+		got, err := rdb.HGet(ctx, key, cls.Name).Result()
+		if err != nil || got != want {
+			t.Errorf("%s %s in Redis: %q, %v; want %s", key, cls.Name, got, err, want)
+		}
+		if ttl := rdb.TTL(ctx, key).Val(); ttl <= 0 {
+			t.Errorf("%s: TTL %v, want it to expire with the registry", key, ttl)
+		}
+	}
+	if rdb.HExists(ctx, liveness.NodeProgressSchemasKey(rn.n.ID()), plain.Name).Val() ||
+		rdb.HExists(ctx, liveness.NodeResultSchemasKey(rn.n.ID()), plain.Name).Val() {
+		t.Errorf("class %s declares no progress or result, yet has a schema published", plain.Name)
 	}
 }

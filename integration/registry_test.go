@@ -51,7 +51,10 @@ func testRegistry(t *testing.T, rdb *redis.Client) {
 	t1, t2, t3 := "t1-"+uid, "t2-"+uid, "t3-"+uid
 
 	err := reg.NodeBeat(ctx, goNode, "edge", []liveness.TaskRef{{ID: t1, ClassName: "Cam"}}, []string{"Cam", "Mic"},
-		map[string][]byte{"Cam": []byte(`{"type":"object"}`)}, liveness.Capacity{MaxTasks: 3, Classes: map[string]int{"Cam": 1}})
+		map[string]liveness.ClassSchemas{
+			"Cam": {Attachments: []byte(`{"type":"object"}`), Progress: []byte(`{"title":"P"}`), Result: []byte(`{"title":"R"}`)},
+			"Mic": {}, // declares no schema at all
+		}, liveness.Capacity{MaxTasks: 3, Classes: map[string]int{"Cam": 1}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,12 +83,14 @@ func testRegistry(t *testing.T, rdb *redis.Client) {
 	}
 	g, ok := got[goNode]
 	if !ok || g.Mode != "edge" || g.LastActivity == 0 || g.Stamp == "" || len(g.Tasks) != 1 || g.Tasks[0] != (liveness.TaskRef{ID: t1, ClassName: "Cam"}) ||
-		!g.Supports("Mic") || g.Schemas["Cam"] != `{"type":"object"}` || g.Capacity.MaxTasks != 3 || g.Capacity.Classes["Cam"] != 1 || g.TasksRaw == "" {
+		!g.Supports("Mic") || g.Schemas["Cam"] != `{"type":"object"}` || len(g.Schemas) != 1 ||
+		g.ProgressSchemas["Cam"] != `{"title":"P"}` || len(g.ProgressSchemas) != 1 || g.ResultSchemas["Cam"] != `{"title":"R"}` || len(g.ResultSchemas) != 1 ||
+		g.Capacity.MaxTasks != 3 || g.Capacity.Classes["Cam"] != 1 || g.TasksRaw == "" {
 		t.Errorf("the Go node reads back as %+v", g)
 	}
 	p, ok := got[pyNode]
 	if !ok || p.Mode != "node" || p.LastActivity != 1700000000000 || len(p.Tasks) != 1 || p.Tasks[0] != (liveness.TaskRef{ID: t2, ClassName: "Py"}) ||
-		!p.Supports("Py") || p.Schemas != nil || !p.Capacity.IsZero() {
+		!p.Supports("Py") || p.Schemas != nil || p.ProgressSchemas != nil || p.ResultSchemas != nil || !p.Capacity.IsZero() {
 		t.Errorf("the Python node reads back as %+v", p)
 	}
 
@@ -116,7 +121,7 @@ func testRegistry(t *testing.T, rdb *redis.Client) {
 		t.Fatalf("Forget with the node's stamp: removed %v, err %v", removed, err)
 	}
 	left, err := rdb.Exists(ctx, liveness.NodeHeartbeatKey(goNode), liveness.NodeTasksKey(goNode), liveness.NodeClassesKey(goNode),
-		liveness.NodeSchemasKey(goNode), liveness.NodeCapacityKey(goNode)).Result()
+		liveness.NodeSchemasKey(goNode), liveness.NodeProgressSchemasKey(goNode), liveness.NodeResultSchemasKey(goNode), liveness.NodeCapacityKey(goNode)).Result()
 	if err != nil || left != 0 || rdb.HExists(ctx, liveness.NodesKey, goNode).Val() || rdb.HExists(ctx, liveness.NodeModesKey, goNode).Val() {
 		t.Errorf("after Forget %d of the node's keys are left (err %v)", left, err)
 	}

@@ -43,8 +43,8 @@ type Node struct {
 	// timestamp) on every beat, so a task missing from Tasks after a given
 	// moment is known to have stopped once TasksChanged is past it.
 	TasksChanged time.Time
-	// Schemas (in Entry) are kept for online nodes only: an offline node
-	// cannot run what it describes. Capacity (in Entry) is the zero value,
+	// Schemas, ProgressSchemas and ResultSchemas (in Entry) are kept for
+	// online nodes only: an offline node cannot run what they describe. Capacity (in Entry) is the zero value,
 	// no limit, for a node that publishes none (a Python Skald).
 }
 
@@ -69,13 +69,32 @@ type Snapshot struct {
 	Beats map[string]TaskBeat // by task id
 }
 
-// Schemas returns the distinct schemas that online nodes publish for
-// class, the one most nodes publish first (see schema.Sort); nil when none
-// does.
+// Schemas returns the distinct attachments schemas that online nodes
+// publish for class, the one most nodes publish first (see schema.Sort);
+// nil when none does.
 func (s *Snapshot) Schemas(class string) []schema.Source {
+	return s.distinct(class, func(n *Node) map[string]string { return n.Schemas })
+}
+
+// ProgressSchemas returns, like Schemas, the distinct schemas of the
+// progress of class that online nodes publish; nil when none does (the
+// class declares no progress type, or only Python Skalds serve it).
+func (s *Snapshot) ProgressSchemas(class string) []schema.Source {
+	return s.distinct(class, func(n *Node) map[string]string { return n.ProgressSchemas })
+}
+
+// ResultSchemas returns, like Schemas, the distinct schemas of the result
+// of class that online nodes publish; nil when none does.
+func (s *Snapshot) ResultSchemas(class string) []schema.Source {
+	return s.distinct(class, func(n *Node) map[string]string { return n.ResultSchemas })
+}
+
+// distinct groups the schemas of class that online nodes publish in the
+// hash pick returns, by document, the most published first.
+func (s *Snapshot) distinct(class string, pick func(*Node) map[string]string) []schema.Source {
 	var out []schema.Source
 	for _, n := range s.Nodes {
-		doc, ok := n.Schemas[class]
+		doc, ok := pick(n)[class]
 		if !ok || !n.Online {
 			continue
 		}
@@ -350,7 +369,7 @@ func (m *Monitor) judge(now time.Time, entries []liveness.Entry) (snap *Snapshot
 		n := &Node{Entry: e, LastChange: s.lastChange, TasksChanged: s.tasksSeen,
 			Online: now.Sub(s.lastChange) <= m.opts.Timeout}
 		if !n.Online {
-			n.Schemas = nil
+			n.Schemas, n.ProgressSchemas, n.ResultSchemas = nil, nil, nil
 		}
 		snap.Nodes = append(snap.Nodes, n)
 		if !n.Online && m.opts.ForgetAfter > 0 && now.Sub(s.lastChange) > m.opts.ForgetAfter {

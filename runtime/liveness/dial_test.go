@@ -65,7 +65,8 @@ func TestDialTLSWithAnACLUser(t *testing.T) {
 	}{
 		{"node beat", func() error {
 			return nreg.NodeBeat(ctx, "narrow-node", "node", []liveness.TaskRef{{ID: "t1", ClassName: "A"}},
-				[]string{"A"}, map[string][]byte{"A": []byte(`{}`)}, liveness.Capacity{MaxTasks: 2})
+				[]string{"A"}, map[string]liveness.ClassSchemas{"A": {Attachments: []byte(`{}`), Progress: []byte(`{}`), Result: []byte(`{}`)}},
+				liveness.Capacity{MaxTasks: 2})
 		}},
 		{"task started", func() error { return nreg.TaskStarted(ctx, "t1") }},
 		{"task beats", func() error { return nreg.TaskBeats(ctx, []string{"t1"}) }},

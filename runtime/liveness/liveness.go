@@ -39,6 +39,26 @@ func NodeClassesKey(node string) string { return "skalds:" + node + ":allow-task
 // the Go types.
 func NodeSchemasKey(node string) string { return "skalds:" + node + ":schemas" }
 
+// NodeProgressSchemasKey and NodeResultSchemasKey are hashes, by class
+// name, of the JSON Schemas of the progress a class reports and of the
+// result it sets, so that a controller and its dashboard can show them
+// without the Go types. A class that declares none has no field. They are
+// keys of their own rather than fields of NodeSchemasKey, whose every
+// field a reader takes for a class name. Python Skalds writes neither and
+// reads neither; its monitor deletes them with the node's other
+// skalds:{id}:* keys.
+func NodeProgressSchemasKey(node string) string { return "skalds:" + node + ":progress-schemas" }
+
+// NodeResultSchemasKey: see NodeProgressSchemasKey.
+func NodeResultSchemasKey(node string) string { return "skalds:" + node + ":result-schemas" }
+
+// ClassSchemas are the JSON Schemas a node publishes for one class: of its
+// attachments, of the progress it reports and of its result. Any may be
+// nil: that class publishes no such schema.
+type ClassSchemas struct {
+	Attachments, Progress, Result []byte
+}
+
 // NodeCapacityKey is a hash of the limits a node enforces, so that a
 // controller places tasks only where they will be accepted instead of
 // learning the limits from refusals. Its fields are CapacityMaxTasks and
@@ -157,10 +177,10 @@ type TaskRef struct {
 }
 
 // NodeBeat records that node is alive in mode and runs tasks, which
-// classes it can run, their JSON Schemas and the node's capacity. One beat
-// is one MULTI, so a reader never sees the class list or the limits half
-// written.
-func (r *Registry) NodeBeat(ctx context.Context, node, mode string, tasks []TaskRef, classes []string, schemas map[string][]byte, capacity Capacity) error {
+// classes it can run, their JSON Schemas (by class name) and the node's
+// capacity. One beat is one MULTI, so a reader never sees the class list,
+// the schemas or the limits half written.
+func (r *Registry) NodeBeat(ctx context.Context, node, mode string, tasks []TaskRef, classes []string, schemas map[string]ClassSchemas, capacity Capacity) error {
 	if r == nil {
 		return nil
 	}
@@ -186,23 +206,36 @@ func (r *Registry) NodeBeat(ctx context.Context, node, mode string, tasks []Task
 			p.RPush(ctx, NodeClassesKey(node), toAny(classes)...)
 			p.Expire(ctx, NodeClassesKey(node), r.ttl)
 		}
-		p.Del(ctx, NodeSchemasKey(node))
-		if len(schemas) > 0 {
-			fields := make([]any, 0, 2*len(schemas))
-			for class, schema := range schemas {
-				fields = append(fields, class, schema)
-			}
-			p.HSet(ctx, NodeSchemasKey(node), fields...)
-			p.Expire(ctx, NodeSchemasKey(node), r.ttl)
-		}
-		p.Del(ctx, NodeCapacityKey(node))
-		if f := capacity.fields(); len(f) > 0 {
-			p.HSet(ctx, NodeCapacityKey(node), f...)
-			p.Expire(ctx, NodeCapacityKey(node), r.ttl)
-		}
+		r.replaceHash(ctx, p, NodeSchemasKey(node), schemaFields(schemas, func(s ClassSchemas) []byte { return s.Attachments }))
+		r.replaceHash(ctx, p, NodeProgressSchemasKey(node), schemaFields(schemas, func(s ClassSchemas) []byte { return s.Progress }))
+		r.replaceHash(ctx, p, NodeResultSchemasKey(node), schemaFields(schemas, func(s ClassSchemas) []byte { return s.Result }))
+		r.replaceHash(ctx, p, NodeCapacityKey(node), capacity.fields())
 		return nil
 	})
 	return err
+}
+
+// replaceHash queues the replacement of hash key by fields (name, value,
+// ...): a hash left empty is deleted rather than written, and a written
+// one expires with the registry's other keys.
+func (r *Registry) replaceHash(ctx context.Context, p redis.Pipeliner, key string, fields []any) {
+	p.Del(ctx, key)
+	if len(fields) > 0 {
+		p.HSet(ctx, key, fields...)
+		p.Expire(ctx, key, r.ttl)
+	}
+}
+
+// schemaFields returns, as hash fields by class name, the schema that pick
+// takes of each class; classes without one have no field.
+func schemaFields(schemas map[string]ClassSchemas, pick func(ClassSchemas) []byte) []any {
+	var out []any
+	for class, s := range schemas {
+		if doc := pick(s); len(doc) > 0 {
+			out = append(out, class, doc)
+		}
+	}
+	return out
 }
 
 // RemoveNode deletes a node's registry entries, on a graceful stop.

@@ -29,8 +29,13 @@ type Entry struct {
 	TasksRaw string
 	Tasks    []TaskRef
 	Classes  []string
-	Schemas  map[string]string // JSON Schema by class name
-	Capacity Capacity
+	Schemas  map[string]string // JSON Schema of the attachments by class name
+	// ProgressSchemas and ResultSchemas are the JSON Schemas of the
+	// progress and the result by class name; a class that declares none,
+	// and every class of a Python Skald, is missing.
+	ProgressSchemas map[string]string
+	ResultSchemas   map[string]string
+	Capacity        Capacity
 }
 
 // Supports reports whether the node registered class.
@@ -44,7 +49,8 @@ func (e *Entry) Supports(class string) bool {
 }
 
 // Nodes reads the whole registry: every node of skalds:hash with its mode,
-// heartbeat, task list, classes, schemas and capacity, sorted by id. It
+// heartbeat, task list, classes, schemas (of attachments, progress and
+// result) and capacity, sorted by id. It
 // takes two round trips whatever the number of nodes.
 func (r *Registry) Nodes(ctx context.Context) ([]Entry, error) {
 	var stamps, modes *redis.MapStringStringCmd
@@ -69,9 +75,9 @@ func (r *Registry) Nodes(ctx context.Context) ([]Entry, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	type reads struct {
-		hb, tasks         *redis.StringCmd
-		classes           *redis.StringSliceCmd
-		schemas, capacity *redis.MapStringStringCmd
+		hb, tasks                           *redis.StringCmd
+		classes                             *redis.StringSliceCmd
+		schemas, progress, result, capacity *redis.MapStringStringCmd
 	}
 	rs := make([]reads, len(out))
 	_, err := r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
@@ -81,6 +87,8 @@ func (r *Registry) Nodes(ctx context.Context) ([]Entry, error) {
 				tasks:    p.Get(ctx, NodeTasksKey(e.ID)),
 				classes:  p.LRange(ctx, NodeClassesKey(e.ID), 0, -1),
 				schemas:  p.HGetAll(ctx, NodeSchemasKey(e.ID)),
+				progress: p.HGetAll(ctx, NodeProgressSchemasKey(e.ID)),
+				result:   p.HGetAll(ctx, NodeResultSchemasKey(e.ID)),
 				capacity: p.HGetAll(ctx, NodeCapacityKey(e.ID)),
 			}
 		}
@@ -96,14 +104,23 @@ func (r *Registry) Nodes(ctx context.Context) ([]Entry, error) {
 		e.TasksRaw = rd.tasks.Val()
 		e.Tasks = ParseTasks(e.TasksRaw)
 		e.Classes = rd.classes.Val()
-		if sc := rd.schemas.Val(); len(sc) > 0 {
-			e.Schemas = sc
-		}
+		e.Schemas = nonEmpty(rd.schemas.Val())
+		e.ProgressSchemas = nonEmpty(rd.progress.Val())
+		e.ResultSchemas = nonEmpty(rd.result.Val())
 		if h := rd.capacity.Val(); len(h) > 0 {
 			e.Capacity = ParseCapacity(h)
 		}
 	}
 	return out, nil
+}
+
+// nonEmpty returns h, or nil when h is empty, so that a node that
+// publishes no schema reads back as nil rather than an empty map.
+func nonEmpty(h map[string]string) map[string]string {
+	if len(h) == 0 {
+		return nil
+	}
+	return h
 }
 
 // ParseTasks reads an all-task value. Both spellings of the class key are
@@ -175,7 +192,8 @@ func (r *Registry) Beats(ctx context.Context, tasks []string) ([]Beat, error) {
 // nodeKeys are the keys that hold one node's entries besides its fields
 // in NodesKey and NodeModesKey.
 func nodeKeys(node string) []string {
-	return []string{NodeHeartbeatKey(node), NodeTasksKey(node), NodeClassesKey(node), NodeSchemasKey(node), NodeCapacityKey(node)}
+	return []string{NodeHeartbeatKey(node), NodeTasksKey(node), NodeClassesKey(node), NodeSchemasKey(node),
+		NodeProgressSchemasKey(node), NodeResultSchemasKey(node), NodeCapacityKey(node)}
 }
 
 // forgetScript deletes a node's registry entries only if its activity

@@ -536,13 +536,13 @@ func (n *Node) classNames() []string {
 	return names
 }
 
-// schemas returns the JSON Schema of every registered class that has one.
-func (n *Node) schemas() map[string][]byte {
-	out := make(map[string][]byte, len(n.classes))
+// schemas returns the JSON Schemas of every registered class: of its
+// attachments, its progress and its result, each nil when the class has
+// none.
+func (n *Node) schemas() map[string]liveness.ClassSchemas {
+	out := make(map[string]liveness.ClassSchemas, len(n.classes))
 	for name, w := range n.classes {
-		if s := w.Schema; len(s) > 0 {
-			out[name] = s
-		}
+		out[name] = liveness.ClassSchemas{Attachments: w.Schema, Progress: w.ProgressSchema, Result: w.ResultSchema}
 	}
 	return out
 }
