@@ -31,8 +31,9 @@
 //     update, and refused with 422 and every failing field; a class
 //     without a published schema is accepted unchecked.
 //
-// Additions: GET /api/classes and GET /api/classes/{name}/schema (the
-// schemas the dashboard builds its forms from), GET /metrics (Prometheus)
+// Additions: GET /api/classes, GET /api/classes/{name} (with the schemas
+// of the class's progress and result) and GET /api/classes/{name}/schema
+// (the schemas the dashboard builds its forms from), GET /metrics (Prometheus)
 // and the dashboard under /dashboard/.
 package api
 
@@ -234,6 +235,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /api/events/test", s.eventsTest)
 	m.HandleFunc("POST /api/events/session", s.eventsSession)
 	both("GET", "/api/classes", s.listClasses)
+	m.HandleFunc("GET /api/classes/{name}", s.getClass)
 	m.HandleFunc("GET /api/classes/{name}/schema", s.classSchema)
 	if s.d.Metrics != nil {
 		m.Handle("GET /metrics", s.d.Metrics.Handler())

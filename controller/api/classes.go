@@ -1,12 +1,15 @@
 package api
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"sort"
 	"strings"
 
 	"github.com/skalds-go/skalds/controller/api/wire"
+	"github.com/skalds-go/skalds/controller/monitor"
+	"github.com/skalds-go/skalds/controller/schema"
 )
 
 // AttachmentsValidation describes, in GET /api, how attachments are
@@ -61,6 +64,30 @@ func (s *Server) listClasses(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	out := s.classes(snap)
+	s.writeJSON(w, http.StatusOK, wire.ClassList{Items: out, Total: len(out)})
+}
+
+// getClass answers one class as GET /api/classes lists it, or 404 when no
+// online node registers it or publishes a schema for it.
+func (s *Server) getClass(w http.ResponseWriter, r *http.Request) {
+	snap, ok := s.nodes(w, r)
+	if !ok {
+		return
+	}
+	name := r.PathValue("name")
+	for _, ci := range s.classes(snap) {
+		if ci.ClassName == name {
+			s.writeJSON(w, http.StatusOK, ci)
+			return
+		}
+	}
+	s.fail(w, r, http.StatusNotFound, fmt.Sprintf("no online node serves class %s; GET /api/classes lists the classes served", name))
+}
+
+// classes returns the classes that the online nodes of snap register or
+// publish a schema for, by name.
+func (s *Server) classes(snap *monitor.Snapshot) []classInfo {
 	byName := map[string]*classInfo{}
 	for _, n := range snap.Nodes {
 		if !n.Online {
@@ -92,10 +119,42 @@ func (s *Server) listClasses(w http.ResponseWriter, r *http.Request) {
 			ci.SchemaSources[i] = src.Nodes
 		}
 		ci.SchemaConflict = len(srcs) > 1
+		ci.ProgressSchema = s.reportSchema(ci, "progress", snap.ProgressSchemas(ci.ClassName))
+		ci.ResultSchema = s.reportSchema(ci, "result", snap.ResultSchemas(ci.ClassName))
 		out = append(out, *ci)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ClassName < out[j].ClassName })
-	s.writeJSON(w, http.StatusOK, wire.ClassList{Items: out, Total: len(out)})
+	return out
+}
+
+// reportSchema picks, of the distinct schemas of what a class reports (its
+// progress or its result), the most published one that is JSON, and notes
+// in ci.Problems when nodes disagree or publish something that is not.
+// Nodes of one class may differ during a rolling upgrade: a reader then
+// renders every task by the most published schema, and the fields it does
+// not describe are shown as they are.
+func (s *Server) reportSchema(ci *classInfo, what string, srcs []schema.Source) json.RawMessage {
+	var valid []schema.Source
+	for _, src := range srcs {
+		if json.Valid(src.Schema) {
+			valid = append(valid, src)
+			continue
+		}
+		ci.Problems = append(ci.Problems, fmt.Sprintf("the %s schema that %s publishes is not JSON; it is left out", what, strings.Join(src.Nodes, ", ")))
+		s.log.Warn("a node publishes a schema that is not JSON", "className", ci.ClassName, "schema", what, "nodes", src.Nodes)
+	}
+	if len(valid) == 0 {
+		return nil
+	}
+	if len(valid) > 1 {
+		groups := make([]string, len(valid))
+		for i, src := range valid {
+			groups[i] = strings.Join(src.Nodes, ",")
+		}
+		ci.Problems = append(ci.Problems, fmt.Sprintf("online nodes publish %d different %s schemas (by %s); the most published is given",
+			len(valid), what, strings.Join(groups, "; ")))
+	}
+	return json.RawMessage(valid[0].Schema)
 }
 
 // classSchema answers the schema most online nodes publish for the class,

@@ -219,6 +219,21 @@ func (c *Client) ListSkalds(ctx context.Context, status, typ string) (*wire.Skal
 	return &out, c.Do(ctx, http.MethodGet, "/api/skalds", q, nil, &out)
 }
 
+// ListClasses lists the classes that online nodes serve, each with the
+// nodes serving it and the schemas of its progress and result (absent for
+// a class that declares none).
+func (c *Client) ListClasses(ctx context.Context) (*wire.ClassList, error) {
+	var out wire.ClassList
+	return &out, c.Do(ctx, http.MethodGet, "/api/classes", nil, nil, &out)
+}
+
+// GetClass returns one class as ListClasses lists it; an *Error with Code
+// 404 means no online node serves it.
+func (c *Client) GetClass(ctx context.Context, name string) (*wire.Class, error) {
+	var out wire.Class
+	return &out, c.Do(ctx, http.MethodGet, "/api/classes/"+url.PathEscape(name), nil, nil, &out)
+}
+
 // TaskHistory returns the recorded transitions of a task, oldest first.
 func (c *Client) TaskHistory(ctx context.Context, id string) (*wire.TaskHistory, error) {
 	var out wire.TaskHistory

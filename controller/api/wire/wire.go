@@ -473,9 +473,22 @@ type Class struct {
 	// SchemaSources are the nodes publishing each distinct schema, the
 	// most published first.
 	SchemaSources [][]string `json:"schemaSources"`
+	// ProgressSchema and ResultSchema are the JSON Schemas of the
+	// progress the class reports and of the result it sets, as online
+	// nodes publish them (the most published, when they differ); absent
+	// when no online node publishes one: the class declares no such type,
+	// or only Python Skalds serve it. A reader renders a task's progress
+	// and result from them without the worker's Go types.
+	ProgressSchema json.RawMessage `json:"progressSchema,omitempty"`
+	ResultSchema   json.RawMessage `json:"resultSchema,omitempty"`
+	// Problems says what is wrong with the published progress and result
+	// schemas: nodes that disagree, or a document that is not JSON (which
+	// is then left out).
+	Problems []string `json:"problems,omitempty"`
 }
 
-// ClassList is GET /api/classes.
+// ClassList is GET /api/classes; GET /api/classes/{name} answers one
+// Class.
 type ClassList struct {
 	Items []Class `json:"items"`
 	Total int     `json:"total"`
