@@ -108,7 +108,8 @@ func screenshot(t *testing.T, ctx context.Context, path string) {
 func TestDashboardEditsAttachmentsOfARunningTask(t *testing.T) {
 	ctx, problems := browser(t)
 	e := newEnv(t)
-	rn := e.startNode("dash-node", node.Options{}, cameraClass("Camera"), newClass("Doomed"))
+	feed := newCounterFeed()
+	rn := e.startNode("dash-node", node.Options{}, cameraClass("Camera"), newClass("Doomed"), counterClass("Counter", feed))
 	e.publishSchema(rn.n.ID(), "Camera", cameraSchema)
 	c := e.startController(func(cfg *ctl.Config) { realNodes(cfg); cfg.Token = "dash-tok" })
 	var created taskBody
@@ -267,6 +268,9 @@ func TestDashboardEditsAttachmentsOfARunningTask(t *testing.T) {
 	waitJS(t, ctx, "the failed task's timeline with its kind",
 		`(() => { const ls = [...document.querySelectorAll('#history li')]; const last = ls[ls.length - 1]; return ls.length === 4 && last?.dataset.event === 'failed' && last.querySelector('.badge')?.textContent === 'terminal' && last.textContent.includes('no run can succeed'); })()`)
 	waitJS(t, ctx, "the error kind among the facts", `document.getElementById('error-kind')?.textContent === 'terminal: never retried' && !document.getElementById('retry').hidden`)
+
+	// A task's progress and result, rendered from its class's schemas.
+	checkProgressPage(t, ctx, e, c, feed)
 
 	// Another node publishes a different schema for the class: the node
 	// list shows the conflict on both.

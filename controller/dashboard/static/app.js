@@ -520,6 +520,10 @@ function taskView(app, id) {
   const rejection = h('div', { id: 'rejection' });
   const actionMsg = h('div', { class: 'msg', id: 'action-msg' });
   let task = null;
+  // cls is the task's class as GET /api/classes/{name} answers it, with
+  // the schemas of its progress and result: undefined until read, null
+  // when no online node serves the class.
+  let cls;
   let pendingVersion = 0;
   let formMsg = null;
 
@@ -548,6 +552,7 @@ function taskView(app, id) {
       h('section', { class: 'panel' }, facts, h('div', { class: 'actions' }, cancelBtn, retryBtn), confirmBox, actionMsg),
       h('section', { class: 'panel' }, h('h2', { class: 'flush' }, 'Attachments'), rejection, formBox)),
   );
+  const reports = taskReports(app);
   const history = taskHistory(app, id);
   const logs = taskLogs(app, id);
 
@@ -582,6 +587,7 @@ function taskView(app, id) {
       ? h('div', { class: 'msg bad' }, `The worker rejected version ${rj.version} and keeps version ${t.appliedAttachmentsVersion}: ${rj.message}`,
         ...(rj.fields || []).map((f) => h('div', {}, h('code', {}, f.path), ': ', f.message)))
       : []);
+    reports.render(t, cls);
     if (formMsg && pendingVersion) {
       if (t.appliedAttachmentsVersion >= pendingVersion) {
         formMsg.textContent = `Version ${pendingVersion} applied by the worker.`;
@@ -600,6 +606,7 @@ function taskView(app, id) {
       task = await api('/api/tasks/' + encodeURIComponent(id));
     } catch (e) { showError(app, e); return; }
     renderFacts();
+    loadClass();
     let schemaDoc = null;
     try { schemaDoc = await api('/api/classes/' + encodeURIComponent(task.className) + '/schema'); } catch { /* no schema: JSON editor */ }
     attachmentForm(formBox, task, schemaDoc, async (value, msg) => {
@@ -622,6 +629,14 @@ function taskView(app, id) {
       renderFacts();
     });
   }
+
+  // loadClass reads the class's progress and result schemas, again when
+  // nodes come and go (the class may be served by others meanwhile).
+  async function loadClass() {
+    try { cls = await api('/api/classes/' + encodeURIComponent(task.className)); } catch { cls = null; }
+    if (task) reports.render(task, cls);
+  }
+  const reloadClass = debounce(loadClass, 500);
 
   async function act(what) {
     actionMsg.textContent = '';
@@ -656,7 +671,7 @@ function taskView(app, id) {
     listener(msg) {
       if (msg.type === 'resync') { load(); return; }
       // Whether the task's class is served changes with the nodes.
-      if (task && msg.stream === 'skalds' && msg.type === 'skald_status') { reload(); return; }
+      if (task && msg.stream === 'skalds' && msg.type === 'skald_status') { reload(); reloadClass(); return; }
       if (!task || msg.taskId !== id) return;
       if (msg.type === 'task_update') {
         // A new assignment has a new start, which the event does not carry.
@@ -664,6 +679,10 @@ function taskView(app, id) {
         Object.assign(task, msg.data);
         task.error = msg.data.error || null;
         task.errorKind = msg.data.errorKind || null;
+        // Absent from the event means none: a new run clears them.
+        task.progress = msg.data.progress ?? null;
+        task.progressDateTime = msg.data.progressDateTime ?? null;
+        task.result = msg.data.result ?? null;
         renderFacts();
         history.refresh();
       } else if (msg.type === 'task_heartbeat') {
@@ -753,6 +772,206 @@ function taskLogs(container, id) {
     }
   })();
   return { stop: () => { stopped = true; } };
+}
+
+// ---- progress and result, rendered from their schemas ----
+
+// taskReports appends the panels of a task's progress and result to
+// container. render(task, cls) draws them from the values stored on the
+// task and the JSON Schemas that the class's nodes publish (cls, from GET
+// /api/classes/{name}): no Go type is involved. A value is only ever put
+// in a text node or an attribute, never parsed as HTML.
+function taskReports(container) {
+  const progress = h('div', { id: 'progress' });
+  const progressNote = h('p', { class: 'muted', id: 'progress-note' }, 'Loading…');
+  const result = h('div', { id: 'result' });
+  const resultNote = h('p', { class: 'muted', id: 'result-note' }, 'Loading…');
+  container.append(h('div', { class: 'two' },
+    h('section', { class: 'panel' }, h('h2', { class: 'flush' }, 'Progress'), progressNote, progress),
+    h('section', { class: 'panel' }, h('h2', { class: 'flush' }, 'Result'), resultNote, result)));
+  // What is drawn, so that an event that changes neither value nor schema
+  // leaves the panels (and a selection in them) alone.
+  let drawn = '';
+  return {
+    render(t, cls) {
+      if (cls === undefined) return; // the schemas are being read
+      const key = JSON.stringify([t.progress, t.progressDateTime, t.result, t.lifecycleStatus, cls?.progressSchema, cls?.resultSchema]);
+      if (key === drawn) return;
+      drawn = key;
+      const ended = TERMINAL.includes(t.lifecycleStatus);
+      drawReport(progress, progressNote, t.progress, cls?.progressSchema, {
+        what: 'progress', className: t.className,
+        none: ended ? 'The task ended without reporting progress.' : 'No progress reported yet.',
+        at: t.progressDateTime ? `Reported ${when(t.progressDateTime)}.` : '',
+      });
+      drawReport(result, resultNote, t.result, cls?.resultSchema, {
+        what: 'result', className: t.className,
+        none: ended ? 'The task ended without a result.' : 'The result is stored when the task ends.',
+        at: '',
+      });
+    },
+  };
+}
+
+// drawReport shows value in box, from schemaDoc when there is one and as
+// JSON otherwise, with a line in note that says what is shown.
+function drawReport(box, note, value, schemaDoc, { what, className, none, at }) {
+  if (value === null || value === undefined) {
+    note.textContent = none;
+    box.replaceChildren();
+    return;
+  }
+  if (schemaDoc && typeof schemaDoc === 'object') {
+    note.textContent = at;
+    box.replaceChildren(reportView(value, schemaDoc, schemaDoc, '$', 0));
+  } else {
+    note.textContent = `${at} No online node publishes a ${what} schema for class ${className}: shown as JSON.`.trim();
+    box.replaceChildren(rawJSON(value, true));
+  }
+}
+
+// Bounds of what one report draws: a hostile or runaway value must not
+// freeze the page.
+const REPORT_DEPTH = 8;
+const REPORT_ITEMS = 100;
+const REPORT_TEXT = 2000;
+
+const clip = (s) => (s.length > REPORT_TEXT ? s.slice(0, REPORT_TEXT) + '…' : s);
+const textOf = (x) => (typeof x === 'string' ? x : undefined);
+
+// rawJSON shows a value as JSON text, for what no schema describes.
+function rawJSON(v, pretty = false) {
+  return h(pretty ? 'pre' : 'code', { class: 'raw' }, clip(JSON.stringify(v, null, pretty ? 2 : 0) ?? String(v)));
+}
+
+// jsonType is the JSON Schema type of a value.
+function jsonType(v) {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'array';
+  if (typeof v === 'number') return Number.isInteger(v) ? 'integer' : 'number';
+  return typeof v;
+}
+
+// fits reports whether v has a type that schema s (resolved) allows.
+function fits(v, s) {
+  const types = Array.isArray(s.type) ? s.type : typeof s.type === 'string' ? [s.type] : null;
+  if (!types) return true;
+  const t = jsonType(v);
+  return types.includes(t) || (t === 'integer' && types.includes('number'));
+}
+
+// branchFor resolves s for value v: a $ref is followed, and of the
+// branches of anyOf/oneOf the first that fits v is taken (a nullable
+// field is an anyOf of its type and null).
+function branchFor(v, s, root) {
+  s = resolve(s, root);
+  for (let i = 0; i < 4; i++) {
+    const alts = Array.isArray(s.anyOf) ? s.anyOf : Array.isArray(s.oneOf) ? s.oneOf : null;
+    if (!alts) break;
+    const picked = alts.map((b) => resolve(b, root)).find((b) => b && typeof b === 'object' && fits(v, b) && !(v !== null && b.type === 'null'));
+    if (!picked) break;
+    s = picked;
+  }
+  return s && typeof s === 'object' ? s : {};
+}
+
+// reportView returns the DOM of value v, at path, as schema s of document
+// root describes it.
+function reportView(v, s, root, path, depth) {
+  s = branchFor(v, s, root);
+  if (depth > REPORT_DEPTH) return rawJSON(v);
+  if (!fits(v, s)) {
+    return h('span', { class: 'mismatch', title: `not of the type the schema gives (${[s.type].flat().join(', ')}): shown as it is` }, rawJSON(v));
+  }
+  if (v === null) return h('span', { class: 'muted' }, '—');
+  if (Array.isArray(v)) return reportArray(v, s, root, path, depth);
+  switch (typeof v) {
+    case 'object': return reportObject(v, s, root, path, depth);
+    case 'number': return h('span', { class: 'num' }, formatNumber(v, s));
+    case 'boolean': return h('span', {}, v ? 'yes' : 'no');
+    case 'string': return h('span', { class: 'str' }, formatString(v, s));
+    default: return rawJSON(v);
+  }
+}
+
+// reportObject lists the fields of v: those the schema describes first,
+// in its order, by their titles (the name when there is none) with their
+// descriptions as tooltips, then the others as raw JSON. A field under
+// another accepted name (x-skald-alias-of) is shown as the field it names.
+function reportObject(v, s, root, path, depth) {
+  const props = s.properties && typeof s.properties === 'object' ? s.properties : {};
+  const extra = s.additionalProperties && typeof s.additionalProperties === 'object' ? s.additionalProperties : null;
+  // Object.hasOwn, not props[k]: a key such as "__proto__" or
+  // "constructor" must not find what every object inherits.
+  const described = (k) => Object.hasOwn(props, k);
+  const keys = [...Object.keys(props).filter((k) => Object.hasOwn(v, k)), ...Object.keys(v).filter((k) => !described(k))];
+  if (!keys.length) return h('span', { class: 'muted' }, 'empty');
+  const dl = h('dl', { class: 'report' });
+  for (const k of keys.slice(0, REPORT_ITEMS)) {
+    let sub = described(k) ? props[k] : extra;
+    let name = k;
+    const alias = textOf(sub?.['x-skald-alias-of']);
+    if (alias !== undefined && described(alias)) { name = alias; sub = props[alias]; }
+    const at = pathOf(path, k);
+    if (!sub || typeof sub !== 'object') {
+      dl.append(h('dt', { class: 'unknown', title: `${k}: not in the class's schema, shown as it is`, dataset: { field: at } }, k),
+        h('dd', { dataset: { field: at } }, rawJSON(v[k])));
+      continue;
+    }
+    const rs = resolve(sub, root);
+    const title = textOf(sub.title) ?? textOf(rs.title) ?? name;
+    const desc = textOf(sub.description) ?? textOf(rs.description);
+    dl.append(h('dt', { title: [desc, title !== k ? `field ${k}` : ''].filter(Boolean).join(' · ') || undefined, dataset: { field: at } }, title),
+      h('dd', { dataset: { field: at } }, reportView(v[k], sub, root, at, depth + 1)));
+  }
+  if (keys.length > REPORT_ITEMS) dl.append(h('dt', { class: 'muted' }, '…'), h('dd', { class: 'muted' }, `${keys.length - REPORT_ITEMS} more fields`));
+  return dl;
+}
+
+// reportArray shows a list of scalars on one line and anything else as a
+// numbered list, each item by the schema of the items.
+function reportArray(v, s, root, path, depth) {
+  if (!v.length) return h('span', { class: 'muted' }, 'none');
+  const items = s.items && typeof s.items === 'object' ? s.items : {};
+  const shown = v.slice(0, REPORT_ITEMS);
+  const more = v.length > REPORT_ITEMS ? `… and ${v.length - REPORT_ITEMS} more` : '';
+  if (shown.every((x) => x === null || typeof x !== 'object')) {
+    return h('span', { class: 'report-items' }, shown.map((x, i) => [i ? ', ' : '', reportView(x, items, root, `${path}[${i}]`, depth + 1)]),
+      more ? h('span', { class: 'muted' }, ' ', more) : '');
+  }
+  return h('ol', { class: 'report-list', start: 0 }, shown.map((x, i) => h('li', {}, reportView(x, items, root, `${path}[${i}]`, depth + 1))),
+    more ? h('li', { class: 'muted' }, more) : '');
+}
+
+// formatNumber writes a number for people: grouped digits, a few
+// decimals, a duration for a Go duration in nanoseconds.
+function formatNumber(n, s) {
+  if (!Number.isFinite(n)) return String(n);
+  if (s.format === 'x-skald-duration') return formatDuration(n / 1e6);
+  if (Number.isInteger(n)) return Number.isSafeInteger(n) ? n.toLocaleString() : String(n);
+  if (n !== 0 && Math.abs(n) < 0.001) return n.toExponential(2);
+  return n.toLocaleString(undefined, { maximumFractionDigits: 3 });
+}
+
+// formatDuration writes ms as "250 ms", "1.5 s", "2 min 5 s" or "3 h 4 min".
+function formatDuration(ms) {
+  const sign = ms < 0 ? '-' : '';
+  ms = Math.abs(ms);
+  if (ms < 1000) return `${sign}${ms.toLocaleString(undefined, { maximumFractionDigits: 3 })} ms`;
+  const s = ms / 1000;
+  if (s < 60) return `${sign}${s.toLocaleString(undefined, { maximumFractionDigits: 2 })} s`;
+  if (s < 3600) return `${sign}${Math.floor(s / 60)} min ${Math.floor(s % 60)} s`;
+  return `${sign}${Math.floor(s / 3600).toLocaleString()} h ${Math.floor((s % 3600) / 60)} min`;
+}
+
+// formatString writes a date-time in the reader's time zone, and any
+// other string as it is, clipped.
+function formatString(v, s) {
+  if (s.format === 'date-time') {
+    const d = new Date(v);
+    if (!Number.isNaN(d.getTime())) return d.toLocaleString();
+  }
+  return clip(v);
 }
 
 // ---- start ----
