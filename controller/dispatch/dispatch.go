@@ -15,8 +15,13 @@
 //     accept; a refusal (a node that hands a task back as over its limit)
 //     remains the fallback when the registry lags behind;
 //   - moves tasks whose node went offline (executor set, status Assigning,
-//     Running or Created) to another such node, conditional on their
-//     epoch, or hands them back as Created when no node can take them;
+//     Running or Created) to another such node, or hands them back as
+//     Created when no node can take them, on two conditions that keep a
+//     node that comes back at that moment from running a second copy:
+//     the registry snapshot that shows the node offline began after the
+//     tasks were read, and nobody wrote the task since it was read (see
+//     task.ExpectUnwritten), so that of the move and the node's Running
+//     write, the second one loses;
 //     a task whose worker still beats after its node went silent (a
 //     Python Skald's orphaned worker) stays until the heartbeat stops;
 //   - retries Failed tasks after an exponential backoff while their attempt
@@ -133,9 +138,14 @@ type Dispatcher struct {
 	nodesSeen, loadSeen int
 	// backlog is the pending tasks as a capped cycle left them (its
 	// claims written in), which the cycle that follows at once works on
-	// instead of reading them all again; see pending.
-	backlog   []task.Task
-	backlogAt time.Time
+	// instead of reading them all again; see pending. backlogRead is when
+	// they were read.
+	backlog     []task.Task
+	backlogAt   time.Time
+	backlogRead time.Time
+	// stale is set while a cycle plans on a registry snapshot that began
+	// before its tasks were read: it moves no task then (see fresh).
+	stale bool
 	// reread is set by Kick: a new task is not in the backlog.
 	reread atomic.Bool
 	// beating are the tasks of gone nodes whose workers still beat, as of
@@ -315,11 +325,12 @@ func (d *Dispatcher) Cycle(ctx context.Context) (Result, error) {
 		st.Result.Assignments = nil
 		d.last.Store(st)
 	}()
-	docs, err := d.pending(ctx)
+	docs, readAt, err := d.pending(ctx)
 	if err != nil {
 		st.Err = err.Error()
 		return res, err
 	}
+	snap, d.stale = d.fresh(ctx, snap, docs, readAt)
 	d.orphans = d.readOrphans(ctx, docs, snap)
 	actions, capped := d.plan(time.Now(), docs, snap)
 	res.Capped = capped
@@ -328,7 +339,7 @@ func (d *Dispatcher) Cycle(ctx context.Context) (Result, error) {
 		// conflict or an error means another writer was there.
 		d.backlog = nil
 		if capped && res.Conflicts == 0 && res.Assigned+res.Moved+res.Released+res.Retried == len(actions) {
-			d.backlog, d.backlogAt = docs, start
+			d.backlog, d.backlogAt, d.backlogRead = docs, start, readAt
 		}
 	}()
 	st.Nodes, st.NodeLoad = d.nodesSeen, d.loadSeen
@@ -363,13 +374,81 @@ func (d *Dispatcher) Cycle(ctx context.Context) (Result, error) {
 // one read instead of one per cycle. The backlog is read afresh after an
 // Interval, after a Kick (a new task), and after any cycle that was not
 // capped or met another writer.
-func (d *Dispatcher) pending(ctx context.Context) ([]task.Task, error) {
+func (d *Dispatcher) pending(ctx context.Context) (docs []task.Task, readAt time.Time, err error) {
 	reread := d.reread.Swap(false)
 	if d.backlog != nil && !reread && time.Since(d.backlogAt) < d.opts.Interval {
-		return d.backlog, nil
+		return d.backlog, d.backlogRead, nil
 	}
 	d.backlog = nil
-	return d.tasks.Pending(ctx)
+	readAt = time.Now()
+	docs, err = d.tasks.Pending(ctx)
+	return docs, readAt, err
+}
+
+// changer is what tells the dispatcher of a new registry snapshot, when
+// its Nodes has it (*monitor.Monitor does).
+type changer interface {
+	Changed() <-chan struct{}
+}
+
+// waitFresh bounds the wait for a registry snapshot newer than the tasks.
+const waitFresh = 5 * time.Second
+
+// fresh returns a registry snapshot that began after readAt, the read of
+// docs, when docs hold a task whose executor snap does not show online: a
+// move (or hand-back) of such a task must not rest on a registry read
+// older than the task read. Otherwise a node that came back in between,
+// beat, and then wrote Running, would be taken for dead by a snapshot from
+// before its beat, and lose its task to a second copy. It waits for the
+// monitor's next refresh for that, at most waitFresh. stale reports that
+// it got none: the cycle then moves nothing, and assigns as usual.
+func (d *Dispatcher) fresh(ctx context.Context, snap *monitor.Snapshot, docs []task.Task, readAt time.Time) (_ *monitor.Snapshot, stale bool) {
+	if snap.Began.After(readAt) || !d.anyAway(docs, snap) {
+		return snap, false
+	}
+	ch, ok := d.nodes.(changer)
+	if !ok {
+		return snap, true
+	}
+	timeout := time.NewTimer(waitFresh)
+	defer timeout.Stop()
+	for {
+		// Changed is taken before the snapshot is read again, so that a
+		// refresh in between is not missed.
+		changed := ch.Changed()
+		if s := d.nodes.Snapshot(); s != nil && s.Began.After(readAt) {
+			return s, false
+		}
+		select {
+		case <-changed:
+		case <-timeout.C:
+			d.log.Warn("no registry snapshot newer than the tasks read; moving no task of an offline node this cycle", "waited", waitFresh)
+			return snap, true
+		case <-ctx.Done():
+			return snap, true
+		}
+	}
+}
+
+// anyAway reports whether a task of docs is away (see away): one that a
+// cycle may move.
+func (d *Dispatcher) anyAway(docs []task.Task, snap *monitor.Snapshot) bool {
+	for i := range docs {
+		if away(&docs[i], snap) {
+			return true
+		}
+	}
+	return false
+}
+
+// away reports whether t is held (not Failed) by an executor that is not
+// an online node of snap.
+func away(t *task.Task, snap *monitor.Snapshot) bool {
+	if t.Executor == nil || t.LifecycleStatus == task.Failed {
+		return false
+	}
+	n := snap.Node(*t.Executor)
+	return n == nil || !n.Online || n.Mode != "node"
 }
 
 // write carries out one action as a conditional write, and counts, logs
@@ -377,8 +456,13 @@ func (d *Dispatcher) pending(ctx context.Context) ([]task.Task, error) {
 // took effect; a task that changed meanwhile is left to the next cycle.
 func (d *Dispatcher) write(ctx context.Context, a action, res *Result) bool {
 	e := task.ExpectOf(a.doc)
-	if a.kind == retry {
+	switch a.kind {
+	case retry:
 		e.Backoff = d.opts.Backoff.DelayFor(a.doc.ID, max(a.doc.Attempts, 1))
+	case move, release:
+		// The task's node is taken for dead; if it wrote the task since
+		// it was read, it is not.
+		e = task.ExpectUnwritten(a.doc)
 	}
 	var written *task.Task
 	var err error
@@ -470,6 +554,8 @@ func (d *Dispatcher) triage(now time.Time, docs []task.Task, snap *monitor.Snaps
 		case gone && d.stillBeats(snap, t):
 			beating[t.ID] = true
 			d.noteBeating(t)
+		case gone && d.stale:
+			// Maybe back since: see fresh.
 		case gone:
 			todo = append(todo, action{kind: move, doc: t, lost: lost})
 		case t.LifecycleStatus == task.Failed && t.Attempts < d.opts.MaxAttempts && t.ErrorKind.Retryable():
@@ -526,12 +612,8 @@ func (d *Dispatcher) readOrphans(ctx context.Context, docs []task.Task, snap *mo
 	}
 	var ids []string
 	for i := range docs {
-		t := &docs[i]
-		if t.Executor == nil || t.LifecycleStatus == task.Failed {
-			continue
-		}
-		if n := snap.Node(*t.Executor); n == nil || !n.Online || n.Mode != "node" {
-			ids = append(ids, t.ID)
+		if away(&docs[i], snap) {
+			ids = append(ids, docs[i].ID)
 		}
 	}
 	if len(ids) == 0 {

@@ -63,7 +63,12 @@ type TaskBeat struct {
 // Snapshot is the registry as of one refresh. It is never modified after
 // it is published, so readers may keep it.
 type Snapshot struct {
-	At    time.Time
+	At time.Time
+	// Began is when the refresh began to read the registry: a node that
+	// beat before then is online in this snapshot (unless it beat too
+	// long ago). A dispatcher that moves the tasks of nodes it takes for
+	// dead needs a snapshot that began after its read of those tasks.
+	Began time.Time
 	Seq   uint64              // grows by one per refresh
 	Nodes []*Node             // sorted by id
 	Beats map[string]TaskBeat // by task id
@@ -321,11 +326,13 @@ func (m *Monitor) Run(ctx context.Context) {
 
 // Refresh reads the registry once and publishes a new snapshot.
 func (m *Monitor) Refresh(ctx context.Context) (*Snapshot, error) {
+	began := time.Now()
 	entries, err := m.reg.Nodes(ctx)
 	if err != nil {
 		return nil, err
 	}
 	snap, forget := m.judge(time.Now(), entries)
+	snap.Began = began
 	if err := m.readBeats(ctx, snap); err != nil {
 		return nil, err
 	}

@@ -34,14 +34,38 @@ type Expect struct {
 	Executor *string // nil: no executor
 	Epoch    int64
 
+	// Unwritten, set by ExpectUnwritten, also requires that nobody wrote
+	// the task since it was read: its updateDateTime (which every writer
+	// sets, Python's too) and its historyTotal (which every write here
+	// that records a transition bumps, so that two writes within one
+	// millisecond still differ) are Updated and Entries. A failover move
+	// needs it: a node that comes back just as a controller takes it for
+	// dead writes Running on the epoch it was given, which changes neither
+	// the status, nor the executor, nor the epoch.
+	Unwritten        bool
+	Updated, Entries int64
+
 	// Backoff is, for a Claim of a Failed task, the wait the caller kept
 	// since the failure: what the history's retried entry shows.
 	Backoff time.Duration
 }
 
-// ExpectOf returns the expectation that t is unchanged.
+// ExpectOf returns the expectation that t is unchanged in status,
+// executor and epoch.
 func ExpectOf(t *Task) Expect {
 	return Expect{Key: t.Key, ID: t.ID, Status: t.LifecycleStatus, Executor: t.Executor, Epoch: t.AssignmentEpoch}
+}
+
+// ExpectUnwritten returns the expectation that nobody wrote t since it
+// was read (see Expect.Unwritten): what a controller moving the task of a
+// node it takes for dead requires, so that of its move and a Running
+// written by that node meanwhile, the second loses. The move fails with
+// ErrConflict; the node's write, fenced on the epoch the move bumps,
+// fails with ErrFenced and the node does not start (or stops) its worker.
+func ExpectUnwritten(t *Task) Expect {
+	e := ExpectOf(t)
+	e.Unwritten, e.Updated, e.Entries = true, t.UpdateDateTime, t.HistoryTotal
+	return e
 }
 
 func (e Expect) filter() bson.D {
@@ -56,7 +80,14 @@ func (e Expect) filter() bson.D {
 	} else {
 		f = append(f, bson.E{Key: "executor", Value: *e.Executor})
 	}
-	return append(f, bson.E{Key: "assignmentEpoch", Value: epochFilter(e.Epoch)})
+	f = append(f, bson.E{Key: "assignmentEpoch", Value: epochFilter(e.Epoch)})
+	if e.Unwritten {
+		// Zero matches a missing field too, as documents written by
+		// Python tooling lack historyTotal.
+		f = append(f, bson.E{Key: "updateDateTime", Value: zeroOrMissing(e.Updated)},
+			bson.E{Key: "historyTotal", Value: zeroOrMissing(e.Entries)})
+	}
+	return f
 }
 
 // modify applies update to the task if it is still as e says, and returns
@@ -66,6 +97,9 @@ func (s *Store) modify(ctx context.Context, e Expect, update bson.D) (*Task, err
 	err := s.coll.FindOneAndUpdate(ctx, e.filter(), update,
 		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&t)
 	if errors.Is(err, mongo.ErrNoDocuments) {
+		if e.Unwritten {
+			return nil, fmt.Errorf("task %q (status %s, epoch %d, written at %d): %w", e.ID, e.Status, e.Epoch, e.Updated, ErrConflict)
+		}
 		return nil, fmt.Errorf("task %q (status %s, epoch %d): %w", e.ID, e.Status, e.Epoch, ErrConflict)
 	}
 	if err != nil {

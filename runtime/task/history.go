@@ -255,14 +255,15 @@ func (s *Store) ended(id string) {
 
 // written trims the history of t, a document a write returned, if it is
 // over the limit, and drops it from t: callers act on the task, not on
-// its history.
+// its history. HistoryTotal stays, as the reads that leave the history
+// out keep it: a caller may expect it unchanged (ExpectUnwritten).
 func (s *Store) written(ctx context.Context, t *Task) {
 	filter := bson.D{{Key: "id", Value: t.ID}}
 	if t.Key != nil {
 		filter = bson.D{{Key: "_id", Value: t.Key}}
 	}
 	s.trim(ctx, filter, History{Entries: t.History, Total: t.HistoryTotal})
-	t.History, t.HistoryTotal = nil, 0
+	t.History = nil
 }
 
 // trim keeps the newest entries of h, the history of the task filter

@@ -523,11 +523,17 @@ func (s *Store) Refuse(ctx context.Context, ref Ref, r Refusal) error {
 var notCancelled = bson.E{Key: "lifecycleStatus", Value: bson.D{{Key: "$ne", Value: Cancelled}}}
 
 func epochFilter(epoch int64) any {
-	if epoch == 0 {
-		// Tasks assigned by Python tooling have no epoch at all.
+	// Tasks assigned by Python tooling have no epoch at all.
+	return zeroOrMissing(epoch)
+}
+
+// zeroOrMissing matches v, and when v is zero also a missing or null
+// field: one of the additions Python tooling does not write.
+func zeroOrMissing(v int64) any {
+	if v == 0 {
 		return bson.D{{Key: "$in", Value: bson.A{int64(0), nil}}}
 	}
-	return epoch
+	return v
 }
 
 func (s *Store) fenced(ctx context.Context, ref Ref, update bson.D, conds ...bson.E) error {

@@ -165,7 +165,9 @@ type Task struct {
 
 	// History is the task's most recent transitions and HistoryTotal how
 	// many were ever recorded (see History). Reads other than
-	// Store.History leave them out; Create writes the first entry.
+	// Store.History leave the entries out and keep the count, which is
+	// also the task's write counter (see ExpectUnwritten); Create writes
+	// the first entry.
 	History      []Entry `bson:"history,omitempty" json:"-"`
 	HistoryTotal int64   `bson:"historyTotal,omitempty" json:"-"`
 }
