@@ -83,6 +83,8 @@ func runController(ctx context.Context, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	// Its Kafka client id, which the soak's gate cuts.
+	infra.SkaldID = os.Getenv(idEnv)
 	cfg, err := ctl.LoadConfig(ctl.Config{
 		Infra:            infra,
 		Mode:             ctl.ModeDispatcher,

@@ -1,9 +1,10 @@
 // Package soak is a fault-injection soak of the whole system: 3 nodes and
 // 2 controllers as processes of their own, a few hundred tasks and a
 // stream of typed updates, while a seeded random schedule kills and
-// restarts processes, cuts their links to MongoDB and Redis, takes those
-// servers away from everyone at once, and duplicates, delays and reorders
-// Kafka events. It checks its invariants while it runs and at the end.
+// restarts processes, cuts their links to MongoDB, Redis and Kafka,
+// restarts those servers, takes them away from everyone at once, and
+// duplicates, delays and reorders Kafka events. It checks its invariants
+// while it runs and at the end.
 //
 // It runs only when SKALDS_SOAK names a duration (.ci/run sets 2m):
 //
@@ -15,6 +16,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -89,10 +91,16 @@ func TestSoak(t *testing.T) {
 
 // soak is one run: the servers, the processes and what they logged.
 type soak struct {
-	t     *testing.T
-	ctx   context.Context
-	rng   *rand.Rand
-	stack *embedded.Stack
+	t   *testing.T
+	ctx context.Context
+	rng *rand.Rand
+	// The servers are the soak's own, so that it can restart them: Kafka
+	// (kfake, keeping its data on disk) behind a gate that cuts one
+	// process's links, FerretDB and miniredis.
+	kafka *embedded.Kafka
+	gate  *skaldtest.KafkaGate
+	mongo *embedded.Mongo
+	redis *embedded.Redis
 	cli   *client.Client
 	typed *worker.MySimpleWorkerClient
 	pub   *event.Publisher
@@ -102,7 +110,8 @@ type soak struct {
 
 	mu        sync.Mutex
 	faults    map[string]int
-	acked     map[string]ack // the newest update of each task the client saw applied
+	down      map[string]bool // servers being restarted or away from everyone
+	acked     map[string]ack  // the newest update of each task the client saw applied
 	cancelled map[string]bool
 	updates   map[string]int // the update stream's outcomes
 	// maybeCancelled are the tasks whose cancel failed: it may have been
@@ -121,19 +130,29 @@ func newSoak(t *testing.T, seed uint64) *soak {
 	t.Cleanup(cancel)
 	s := &soak{t: t, ctx: ctx, rng: rand.New(rand.NewPCG(seed, seed^0x5eed)),
 		uid:    strconv.FormatUint(seed%1e6, 36) + strconv.FormatInt(time.Now().UnixNano()%1e6, 36),
-		faults: map[string]int{}, updates: map[string]int{}, acked: map[string]ack{}, cancelled: map[string]bool{}, maybeCancelled: map[string]bool{}, watch: newWatch()}
+		faults: map[string]int{}, down: map[string]bool{}, updates: map[string]int{}, acked: map[string]ack{}, cancelled: map[string]bool{}, maybeCancelled: map[string]bool{}, watch: newWatch()}
 	s.watch.strict = os.Getenv("SKALDS_SOAK_STRICT") == "1"
+	// Every server is the soak's own, never a shared peer: it restarts
+	// them. Redis could not be shared anyway: the node registry is global
+	// to a Redis, and the soak's controllers would dispatch its tasks to
+	// the nodes of other tests (or soaks) running on it. Kafka is kfake,
+	// whose listener the gate wraps: a relay cannot cut a Kafka client,
+	// which dials the address the broker advertises.
 	var err error
-	// Redis is the stack's own, never the shared local one: the node
-	// registry is global to a Redis, and the soak's controllers would
-	// dispatch its tasks to the nodes of other tests (or soaks) running on
-	// it, which never see them.
-	s.stack, err = embedded.Start(ctx, embedded.Options{KafkaAddr: skaldtest.KafkaAddr(t)})
-	if err != nil {
+	s.gate = skaldtest.NewKafkaGate()
+	if s.kafka, err = embedded.StartKafka(embedded.KafkaOptions{Dir: t.TempDir(), Listen: s.gate.Listen}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = s.stack.Close() })
-	cfg, err := skaldtest.Config(s.stack.KafkaAddr, s.stack.MongoURI, s.stack.RedisAddr)
+	t.Cleanup(s.kafka.Close)
+	if s.mongo, err = embedded.StartMongo(ctx, embedded.MongoOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.mongo.Close() })
+	if s.redis, err = embedded.StartRedis(embedded.RedisOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.redis.Close)
+	cfg, err := skaldtest.Config(s.kafka.Addr(), s.mongo.URI(), s.redis.Addr())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +161,7 @@ func newSoak(t *testing.T, seed uint64) *soak {
 	}
 	t.Cleanup(func() { _ = s.cli.Close() })
 	s.typed = worker.NewMySimpleWorkerClient(s.cli)
-	s.pub = event.NewPublisher(event.Broker{Addr: s.stack.KafkaAddr})
+	s.pub = event.NewPublisher(event.Broker{Addr: s.kafka.Addr()})
 	t.Cleanup(func() { _ = s.pub.Close() })
 	return s
 }
@@ -163,7 +182,7 @@ func (s *soak) taskID(i int) string { return fmt.Sprintf("soak-%s-%03d", s.uid, 
 
 // start launches the nodes and the controllers and waits for the nodes.
 func (s *soak) start() {
-	mongoHost := strings.TrimSuffix(strings.TrimPrefix(s.stack.MongoURI, "mongodb://"), "/")
+	mongoHost := strings.TrimSuffix(strings.TrimPrefix(s.mongo.URI(), "mongodb://"), "/")
 	for i := 0; i < nodes; i++ {
 		s.procs = append(s.procs, s.newProc(fmt.Sprintf("node-%d", i+1), "node", mongoHost))
 	}
@@ -256,9 +275,9 @@ func (s *soak) run(length time.Duration) {
 	}
 }
 
-// faultLoop injects one process or link fault every 2 to 5 s, chosen by
-// the seeded RNG, until ctx ends; the returned channel closes when every
-// fault it started has been undone.
+// faultLoop injects one process, link or server fault every 2 to 5 s,
+// chosen by the seeded RNG, until ctx ends; the returned channel closes
+// when every fault it started has been undone.
 func (s *soak) faultLoop(ctx context.Context) <-chan struct{} {
 	done := make(chan struct{})
 	rng := rand.New(rand.NewPCG(s.rng.Uint64(), 3))
@@ -275,7 +294,7 @@ func (s *soak) faultLoop(ctx context.Context) <-chan struct{} {
 			}
 			outage := time.Duration(1000+rng.IntN(7000)) * time.Millisecond
 			p := s.procs[rng.IntN(len(s.procs))]
-			switch k := rng.IntN(10); {
+			switch k := rng.IntN(12); {
 			case k < 3:
 				if !p.kill() {
 					continue
@@ -287,22 +306,20 @@ func (s *soak) faultLoop(ctx context.Context) <-chan struct{} {
 				s.cut(&wg, p, "mongo", outage, "cut "+p.role+"↔MongoDB")
 			case k < 7:
 				s.cut(&wg, p, "redis", outage, "cut "+p.role+"↔Redis")
+			case k < 9:
+				s.cut(&wg, p, "kafka", outage, "cut "+p.role+"↔Kafka")
 			default:
-				// A server restart, approximated: every connection of every
-				// process to it drops, and none can be made until it is back
-				// (FerretDB and miniredis keep their data, as a restarted
-				// server with persistence would). Kept under the node
-				// timeout less a beat, as a restart is.
-				server := []string{"mongo", "redis"}[rng.IntN(2)]
+				// A server is restarted (it closes every connection, refuses
+				// new ones while down, and comes back with its data, as one
+				// with persistence does), or, less often, stays up but is
+				// cut from everyone at once. Kept under the node timeout
+				// less a beat, as a restart is.
+				server := servers[rng.IntN(len(servers))]
 				short := time.Duration(500+rng.IntN(2000)) * time.Millisecond
-				s.fault("restart (cut of everyone) " + server)
-				s.t.Logf("fault: %s away from everyone for %v", server, short)
-				for _, q := range s.procs {
-					q.cutLink(server)
-				}
-				s.pause(short)
-				for _, q := range s.procs {
-					q.restoreLink(server)
+				if k < 11 {
+					s.restart(server, short)
+				} else {
+					s.outage(server, short)
 				}
 			}
 		}
@@ -310,10 +327,68 @@ func (s *soak) faultLoop(ctx context.Context) <-chan struct{} {
 	return done
 }
 
+// servers are the links a fault can cut, and the servers it can restart.
+var servers = []string{"mongo", "redis", "kafka"}
+
+// restart restarts server, down for down; the processes cannot reach it
+// meanwhile, which the watch is told.
+func (s *soak) restart(server string, down time.Duration) {
+	s.fault("restart " + server)
+	s.t.Logf("fault: restart of %s, down for %v", server, down)
+	s.setDown(server, true)
+	defer s.setDown(server, false)
+	var err error
+	switch server {
+	case "mongo":
+		err = s.mongo.Restart(s.ctx, down)
+	case "redis":
+		err = s.redis.Restart(s.ctx, down)
+	default:
+		err = s.kafka.Restart(s.ctx, down)
+	}
+	if err != nil && s.ctx.Err() == nil {
+		s.t.Errorf("restarting %s: %v", server, err)
+	}
+}
+
+// outage cuts every process's link to server for d: the server stays up
+// and keeps its connections' state, but no process reaches it.
+func (s *soak) outage(server string, d time.Duration) {
+	s.fault("outage (every link cut) " + server)
+	s.t.Logf("fault: %s away from everyone for %v", server, d)
+	s.setDown(server, true)
+	for _, q := range s.procs {
+		q.cutLink(server)
+	}
+	s.pause(d)
+	for _, q := range s.procs {
+		q.restoreLink(server)
+	}
+	s.setDown(server, false)
+}
+
+// setDown records that no process reaches server (or that they do again),
+// and tells the watch.
+func (s *soak) setDown(server string, down bool) {
+	s.mu.Lock()
+	s.down[server] = down
+	s.mu.Unlock()
+	for _, p := range s.procs {
+		p.sync(server)
+	}
+}
+
+func (s *soak) isDown(server string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.down[server]
+}
+
 func (s *soak) cut(wg *sync.WaitGroup, p *proc, server string, outage time.Duration, kind string) {
-	if !p.cutLink(server) {
+	if p.isCut(server) {
 		return
 	}
+	p.cutLink(server)
 	s.fault(kind)
 	s.t.Logf("fault: %s of %s for %v", kind, p.name, outage)
 	wg.Go(func() { s.pause(outage); p.restoreLink(server) })
@@ -457,8 +532,11 @@ func (s *soak) eventFaults(ctx context.Context, rng *rand.Rand) {
 // heal undoes every fault: links restored, dead processes restarted.
 func (s *soak) heal() {
 	for _, p := range s.procs {
-		p.restoreLink("mongo")
-		p.restoreLink("redis")
+		for _, server := range servers {
+			for p.isCut(server) {
+				p.restoreLink(server)
+			}
+		}
 		if !p.running() {
 			p.launch()
 		}
@@ -588,7 +666,14 @@ func (s *soak) report() {
 	for _, k := range kinds {
 		fmt.Fprintf(&b, "\n  %-40s %d", k, s.faults[k])
 	}
-	s.t.Logf("faults injected (Kafka links are not cut: clients dial the broker address it advertises, past any relay):%s", b.String())
+	s.t.Logf("faults injected:%s", b.String())
+	// A Kafka cut is real only if the gate sees each process's id.
+	seen := s.gate.Clients()
+	for _, p := range s.procs {
+		if !slices.Contains(seen, p.id) {
+			s.t.Errorf("%s never connected to Kafka as client %q (seen: %v): the gate cannot cut its links", p.name, p.id, seen)
+		}
+	}
 	s.t.Logf("update stream: %v", s.updates)
 	var cancelled []string
 	for id := range s.cancelled {

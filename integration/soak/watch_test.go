@@ -24,10 +24,15 @@ import (
 type proc struct {
 	s          *soak
 	name, role string
-	id         string
+	id         string // also its SKALD_ID, the client id the Kafka gate cuts
 	env        []string
 	links      map[string]*skaldtest.Relay // "mongo", "redis": its own relays
-	cut        map[string]bool
+	// cuts counts the faults that cut its link to each server: a cut of
+	// its own, and an outage of the server, may overlap.
+	cuts map[string]int
+	// blind is what the watch was last told: whether it reaches the
+	// server, by its link or while the server restarts.
+	blind map[string]bool
 
 	mu     sync.Mutex
 	gen    int
@@ -39,8 +44,8 @@ type proc struct {
 
 func (s *soak) newProc(name, role, mongoHost string) *proc {
 	p := &proc{s: s, name: name, role: role, id: name + "-" + s.uid,
-		links: map[string]*skaldtest.Relay{}, cut: map[string]bool{}}
-	for server, target := range map[string]string{"mongo": mongoHost, "redis": s.stack.RedisAddr} {
+		links: map[string]*skaldtest.Relay{}, cuts: map[string]int{}, blind: map[string]bool{}}
+	for server, target := range map[string]string{"mongo": mongoHost, "redis": s.redis.Addr()} {
 		r, err := skaldtest.NewRelay(target)
 		if err != nil {
 			s.t.Fatal(err)
@@ -49,7 +54,7 @@ func (s *soak) newProc(name, role, mongoHost string) *proc {
 		p.links[server] = r
 	}
 	p.env = append(os.Environ(), roleEnv+"="+role, idEnv+"="+p.id,
-		kafkaEnv+"="+s.stack.KafkaAddr,
+		kafkaEnv+"="+s.kafka.Addr(),
 		mongoEnv+"=mongodb://"+p.links["mongo"].Addr()+"/",
 		redisEnv+"="+p.links["redis"].Addr())
 	s.t.Cleanup(func() { p.kill() })
@@ -85,7 +90,6 @@ func (p *proc) launch() {
 	}
 	p.cmd, p.killed, p.exited = cmd, false, make(chan struct{})
 	exited, stderr := p.exited, p.stderr
-	p.s.watch.partition(p.id, p.cut["redis"])
 	var r io.Reader = out
 	if dir := os.Getenv("SKALDS_SOAK_LOGS"); dir != "" {
 		f, err := os.Create(filepath.Join(dir, key+".log"))
@@ -131,38 +135,69 @@ func (p *proc) running() bool {
 	return p.cmd != nil && !p.killed
 }
 
-func (p *proc) cutLink(server string) bool {
+// cutLink cuts p's link to server (the Kafka gate cuts its client id),
+// once more if it is cut already; each cut needs its restoreLink.
+func (p *proc) cutLink(server string) {
 	p.mu.Lock()
-	if p.cut[server] {
-		p.mu.Unlock()
-		return false
-	}
-	p.cut[server] = true
+	p.cuts[server]++
+	first := p.cuts[server] == 1
 	p.mu.Unlock()
-	if server == "redis" {
-		p.s.watch.partition(p.id, true)
-	}
-	if server == "mongo" {
-		p.s.watch.mongoCut(p.id, true)
-	}
-	p.links[server].Cut()
-	return true
-}
-
-func (p *proc) restoreLink(server string) {
-	p.mu.Lock()
-	was := p.cut[server]
-	p.cut[server] = false
-	p.mu.Unlock()
-	if !was {
+	if !first {
 		return
 	}
-	p.links[server].Restore()
-	if server == "mongo" {
-		p.s.watch.mongoCut(p.id, false)
+	p.sync(server)
+	if server == "kafka" {
+		p.s.gate.Cut(p.id)
+	} else {
+		p.links[server].Cut()
 	}
+}
+
+// restoreLink undoes one cutLink; the link is back after the last.
+func (p *proc) restoreLink(server string) {
+	p.mu.Lock()
+	if p.cuts[server] == 0 {
+		p.mu.Unlock()
+		return
+	}
+	p.cuts[server]--
+	last := p.cuts[server] == 0
+	p.mu.Unlock()
+	if !last {
+		return
+	}
+	if server == "kafka" {
+		p.s.gate.Restore(p.id)
+	} else {
+		p.links[server].Restore()
+	}
+	p.sync(server)
+}
+
+func (p *proc) isCut(server string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.cuts[server] > 0
+}
+
+// sync tells the watch whether p reaches server now: a node cut from
+// Redis may rightly lose its tasks, and one cut from MongoDB cannot learn
+// that they moved. Its link may be cut, or the server restarting.
+func (p *proc) sync(server string) {
+	if server == "kafka" {
+		return // events only hasten what a reconcile does anyway
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	blind := p.cuts[server] > 0 || p.s.isDown(server)
+	if blind == p.blind[server] {
+		return
+	}
+	p.blind[server] = blind
 	if server == "redis" {
-		p.s.watch.partition(p.id, false)
+		p.s.watch.partition(p.id, blind)
+	} else {
+		p.s.watch.mongoCut(p.id, blind)
 	}
 }
 
