@@ -15,7 +15,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/skalds-go/skalds/internal/erased"
+	"github.com/skalds-go/skalds/internal/telemetry"
 	"github.com/skalds-go/skalds/runtime/skald"
 	"github.com/skalds-go/skalds/runtime/task"
 )
@@ -130,6 +134,24 @@ type Run struct {
 	updating   sync.WaitGroup
 
 	rep reports
+
+	tr        Tracing
+	stopTrace trace.SpanContext // the remote parent of release, under mu
+}
+
+// Tracing is what a Run needs to make each hook a span; see Run.Trace.
+type Tracing struct {
+	// Tracer makes the spans; nil turns tracing off.
+	Tracer trace.Tracer
+	// Start is the remote parent of the start hooks (init, before, main,
+	// after): the trace context of the event that started the worker, or
+	// the zero SpanContext when it had none, in which case init is the
+	// root of a trace and the other start hooks are its children.
+	Start trace.SpanContext
+	// Version is the attachments version the worker starts with.
+	Version int64
+	// Attrs are set on every span: the task's id, class and epoch.
+	Attrs []attribute.KeyValue
 }
 
 // reports is the Reporter of a Run: it keeps the newest progress and
@@ -233,6 +255,7 @@ func (r *Run) Outputs() (progress, result []byte) {
 type update struct {
 	version int64
 	raw     []byte
+	parent  trace.SpanContext // the trace context of the event that brought it
 }
 
 // New returns a run whose hooks get contexts that carry log, the task's
@@ -245,6 +268,29 @@ func New(log *slog.Logger, grace time.Duration, obs Observer) *Run {
 	ctx = context.WithValue(ctx, erased.ReporterKey{}, erased.Reporter(&r.rep))
 	r.ctx, r.cancel = context.WithCancel(ctx)
 	return r
+}
+
+// Trace makes every hook a span of t.Tracer, child of the trace context of
+// what caused it: the event that started the worker for the start hooks,
+// the event that brought an update for update (see OfferFrom), the event
+// that stopped the worker for release (see TraceStop). A hook's context
+// carries its span, so that spans the worker makes are its children.
+// Call it before Begin; without it there are no spans, at no cost.
+func (r *Run) Trace(t Tracing) { r.tr = t }
+
+// span starts the span of hook, child of parent (remote), or returns ctx
+// and an absent span when tracing is off.
+func (r *Run) span(ctx context.Context, hook string, parent trace.SpanContext, version int64) (context.Context, telemetry.Span) {
+	if r.tr.Tracer == nil {
+		return ctx, telemetry.Span{}
+	}
+	if parent.IsValid() {
+		ctx = trace.ContextWithRemoteSpanContext(ctx, parent)
+	}
+	attrs := make([]attribute.KeyValue, 0, len(r.tr.Attrs)+2)
+	attrs = append(attrs, r.tr.Attrs...)
+	attrs = append(attrs, telemetry.Hook.String(hook), telemetry.Version.Int64(version))
+	return telemetry.StartAttrs(ctx, r.tr.Tracer, "skalds.hook."+hook, trace.SpanKindConsumer, attrs...)
 }
 
 // Context is the context the hooks (other than release) run with.
@@ -265,6 +311,15 @@ func (r *Run) Hook() string {
 // fit.
 func (r *Run) Begin(cls *erased.Class, attachments []byte) (err error) {
 	r.enter("init")
+	if r.tr.Tracer != nil {
+		_, sp := r.span(r.ctx, "init", r.tr.Start, r.tr.Version)
+		defer func() { sp.End(err) }()
+		if !r.tr.Start.IsValid() {
+			// No event to hang the start on: init is the root, and the
+			// other start hooks join its trace.
+			r.tr.Start = sp.Context()
+		}
+	}
 	if r.obs.HookDone != nil {
 		start := time.Now()
 		defer func() { r.obs.HookDone("init", time.Since(start), err) }()
@@ -306,7 +361,7 @@ func (r *Run) Run() (err, releaseErr error) {
 		if r.ctx.Err() != nil {
 			break
 		}
-		if err = r.call(h.name, h.f); err != nil {
+		if err = r.call(h.name, r.tr.Start, r.tr.Version, h.f); err != nil {
 			break
 		}
 	}
@@ -320,7 +375,13 @@ func (r *Run) Run() (err, releaseErr error) {
 	// Release always runs, with a context that is not cancelled (see
 	// call), so that it can still close what it opened. It may still
 	// report; what it reports is in Outputs, for the terminal write.
-	releaseErr = r.call("release", in.Release)
+	r.mu.Lock()
+	stopped := r.stopTrace
+	r.mu.Unlock()
+	if !stopped.IsValid() {
+		stopped = r.tr.Start
+	}
+	releaseErr = r.call("release", stopped, r.tr.Version, in.Release)
 	r.rep.close()
 	return err, releaseErr
 }
@@ -334,13 +395,30 @@ func (r *Run) Stop() {
 	r.cancel()
 }
 
+// TraceStop records parent, the trace context of the event that is about
+// to stop the run, as the parent of the release hook's span (see Trace).
+// Call it before Stop; the first valid parent counts.
+func (r *Run) TraceStop(parent trace.SpanContext) {
+	r.mu.Lock()
+	if !r.stopTrace.IsValid() {
+		r.stopTrace = parent
+	}
+	r.mu.Unlock()
+}
+
 // Offer queues attachments version for the worker, replacing an older
 // queued one: a worker needs the newest, not each step. They are delivered
 // once the worker has begun, unless it ended or was stopped first.
 func (r *Run) Offer(version int64, attachments []byte) {
+	r.OfferFrom(trace.SpanContext{}, version, attachments)
+}
+
+// OfferFrom is Offer of attachments that an event with trace context
+// parent brought: the update hook's span is its child (see Trace).
+func (r *Run) OfferFrom(parent trace.SpanContext, version int64, attachments []byte) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.pending = &update{version: version, raw: attachments}
+	r.pending = &update{version: version, raw: attachments, parent: parent}
 	r.kick()
 }
 
@@ -374,17 +452,24 @@ func (r *Run) deliver() {
 }
 
 // apply checks one update and runs the worker's update hook with it.
+//
+// Its span covers the checks too, so that a rejected update shows in the
+// trace of the call that made it, with the reason.
 func (r *Run) apply(u *update) {
+	ctx, sp := r.span(r.ctx, "update", u.parent, u.version)
 	f, err := prepare(r.inst, u.raw)
 	if errors.Is(err, erased.ErrRestart) {
+		sp.Set(restartAttr)
+		sp.End(nil)
 		if r.obs.Restart != nil {
 			r.obs.Restart(u.version)
 		}
 		return
 	}
 	if err == nil {
-		err = r.call("update", f)
+		err = r.invoke(ctx, "update", f)
 	}
+	sp.End(err)
 	switch kind, _ := Classify(err); {
 	case kind == task.FailedPanic || kind == task.FailedTerminal || kind == task.FailedRetryLater:
 		if r.obs.Fatal != nil {
@@ -406,16 +491,15 @@ func (r *Run) enter(hook string) {
 	}
 }
 
-// call runs one hook, turning a returned error or a panic into a
-// *skald.HookError. A nil hook is a no-op.
-func (r *Run) call(hook string, f func(context.Context) error) (err error) {
+// restartAttr marks the span of an update that restarts the worker.
+var restartAttr = attribute.Bool("skalds.update.restart", true)
+
+// call runs one hook in its span (child of parent, see Trace), turning a
+// returned error or a panic into a *skald.HookError. A nil hook is a
+// no-op.
+func (r *Run) call(hook string, parent trace.SpanContext, version int64, f func(context.Context) error) (err error) {
 	if f == nil {
 		return nil
-	}
-	r.enter(hook)
-	if r.obs.HookDone != nil {
-		start := time.Now()
-		defer func() { r.obs.HookDone(hook, time.Since(start), err) }()
 	}
 	ctx := r.ctx
 	if hook == "release" {
@@ -424,6 +508,19 @@ func (r *Run) call(hook string, f func(context.Context) error) (err error) {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(context.WithoutCancel(r.ctx), r.grace)
 		defer cancel()
+	}
+	ctx, sp := r.span(ctx, hook, parent, version)
+	defer func() { sp.End(err) }()
+	return r.invoke(ctx, hook, f)
+}
+
+// invoke runs hook f with ctx, turning a returned error or a panic into a
+// *skald.HookError.
+func (r *Run) invoke(ctx context.Context, hook string, f func(context.Context) error) (err error) {
+	r.enter(hook)
+	if r.obs.HookDone != nil {
+		start := time.Now()
+		defer func() { r.obs.HookDone(hook, time.Since(start), err) }()
 	}
 	defer func() {
 		if p := recover(); p != nil {

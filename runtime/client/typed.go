@@ -71,7 +71,7 @@ func (t *Typed[M]) Update(ctx context.Context, id string, m M) (version int64, e
 			return 0, err
 		}
 	}
-	return t.c.SetAttachments(ctx, id, t.class.Encode(m))
+	return t.c.setAttachments(ctx, id, t.class.Name, t.class.Encode(m))
 }
 
 // Cancel cancels the task.

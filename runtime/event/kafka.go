@@ -14,6 +14,7 @@ import (
 	"github.com/segmentio/kafka-go/sasl"
 	"github.com/segmentio/kafka-go/sasl/plain"
 	"github.com/segmentio/kafka-go/sasl/scram"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/skalds-go/skalds/runtime/config"
 )
@@ -38,6 +39,12 @@ type Broker struct {
 	// rebalances), so that they show up in the process's log instead of
 	// being dropped; nil drops them.
 	Logger *slog.Logger
+	// Trace makes publishers write the W3C trace context of the span in
+	// the context they publish with into each record's headers
+	// (traceparent, tracestate), and subscribers read it into
+	// Delivery.Trace. Unset, records carry no headers and headers received
+	// are not parsed.
+	Trace bool
 }
 
 // NewBroker returns the Broker that cfg describes: its address, its
@@ -179,7 +186,8 @@ var partitioner kafka.Balancer = kafka.Murmur2Balancer{}
 
 // Publisher writes task events.
 type Publisher struct {
-	w *kafka.Writer
+	w     *kafka.Writer
+	trace bool
 }
 
 // NewPublisher returns a publisher that puts each event on the wire at
@@ -191,7 +199,7 @@ type Publisher struct {
 // task land on one partition whichever of them produced it, so they stay
 // in order across mixed producers.
 func NewPublisher(b Broker) *Publisher {
-	return &Publisher{w: &kafka.Writer{
+	return &Publisher{trace: b.Trace, w: &kafka.Writer{
 		Addr:         kafka.TCP(b.Addr),
 		Balancer:     partitioner,
 		BatchTimeout: time.Millisecond,
@@ -214,7 +222,11 @@ func (p *Publisher) Publish(ctx context.Context, topic string, e TaskEvent) erro
 	if len(e.TaskIDs) > 0 {
 		key = []byte(e.TaskIDs[0])
 	}
-	if err := p.w.WriteMessages(ctx, kafka.Message{Topic: topic, Key: key, Value: value}); err != nil {
+	m := kafka.Message{Topic: topic, Key: key, Value: value}
+	if p.trace {
+		m.Headers = traceHeaders(ctx)
+	}
+	if err := p.w.WriteMessages(ctx, m); err != nil {
 		return fmt.Errorf("publishing to %s: %w", topic, err)
 	}
 	return nil
@@ -225,6 +237,10 @@ func (p *Publisher) Publish(ctx context.Context, topic string, e TaskEvent) erro
 // many tasks at once.
 func (p *Publisher) PublishMany(ctx context.Context, topic string, events ...TaskEvent) error {
 	msgs := make([]kafka.Message, 0, len(events))
+	var traced []kafka.Header
+	if p.trace {
+		traced = traceHeaders(ctx)
+	}
 	for _, e := range events {
 		value, err := json.Marshal(e)
 		if err != nil {
@@ -234,7 +250,7 @@ func (p *Publisher) PublishMany(ctx context.Context, topic string, events ...Tas
 		if len(e.TaskIDs) > 0 {
 			key = []byte(e.TaskIDs[0])
 		}
-		msgs = append(msgs, kafka.Message{Topic: topic, Key: key, Value: value})
+		msgs = append(msgs, kafka.Message{Topic: topic, Key: key, Value: value, Headers: traced})
 	}
 	if err := p.w.WriteMessages(ctx, msgs...); err != nil {
 		return fmt.Errorf("publishing %d events to %s: %w", len(events), topic, err)
@@ -251,8 +267,9 @@ type Handler func(ctx context.Context, topic string, e TaskEvent) error
 
 // Subscriber reads task events as a member of a consumer group.
 type Subscriber struct {
-	r   *kafka.Reader
-	log *slog.Logger
+	r     *kafka.Reader
+	log   *slog.Logger
+	trace bool
 }
 
 // batchLinger is how long RunBatch waits for more events of a burst.
@@ -266,7 +283,7 @@ func Subscribe(b Broker, group string, topics []string, log *slog.Logger) *Subsc
 	if b.Logger == nil {
 		b.Logger = log
 	}
-	return &Subscriber{log: log, r: kafka.NewReader(kafka.ReaderConfig{
+	return &Subscriber{log: log, trace: b.Trace, r: kafka.NewReader(kafka.ReaderConfig{
 		Brokers:     []string{b.Addr},
 		Dialer:      b.dialer(),
 		GroupID:     group,
@@ -296,6 +313,8 @@ func Subscribe(b Broker, group string, topics []string, log *slog.Logger) *Subsc
 }
 
 // Run hands every event to h, one at a time and in order, until ctx ends.
+// With Broker.Trace, the context h gets carries the event's trace context
+// as its remote parent, when the record has one.
 func (s *Subscriber) Run(ctx context.Context, h Handler) error {
 	for {
 		m, err := s.r.FetchMessage(ctx)
@@ -308,13 +327,25 @@ func (s *Subscriber) Run(ctx context.Context, h Handler) error {
 		var e TaskEvent
 		if err := json.Unmarshal(m.Value, &e); err != nil {
 			s.log.Warn("skipping a malformed event", "topic", m.Topic, "offset", m.Offset, "err", err)
-		} else if err := h(ctx, m.Topic, e); err != nil && ctx.Err() == nil {
+		} else if err := h(s.traced(ctx, &m), m.Topic, e); err != nil && ctx.Err() == nil {
 			s.log.Error("handling event", "topic", m.Topic, "taskIds", e.TaskIDs, "err", err)
 		}
 		if err := s.r.CommitMessages(context.WithoutCancel(ctx), m); err != nil && ctx.Err() == nil {
 			s.log.Warn("committing event offset", "topic", m.Topic, "offset", m.Offset, "err", err)
 		}
 	}
+}
+
+// traced returns ctx with m's trace context as its remote parent, or ctx
+// when tracing is off or m has none.
+func (s *Subscriber) traced(ctx context.Context, m *kafka.Message) context.Context {
+	if !s.trace {
+		return ctx
+	}
+	if sc := remoteTrace(m); sc.IsValid() {
+		return trace.ContextWithRemoteSpanContext(ctx, sc)
+	}
+	return ctx
 }
 
 // Delivery is one received event.
@@ -324,6 +355,10 @@ type Delivery struct {
 	// Time is when the producer wrote the message (the record's
 	// timestamp), or the zero time when the broker gave none.
 	Time time.Time
+	// Trace is the trace context the producer sent in the record's
+	// headers (see Broker.Trace), remote; the zero SpanContext when the
+	// record had none or the subscriber does not trace.
+	Trace trace.SpanContext
 }
 
 // Sent is when the event was produced: the record's timestamp, or else the
@@ -387,7 +422,11 @@ func (s *Subscriber) RunBatch(ctx context.Context, max int, h BatchHandler) erro
 				s.log.Warn("skipping a malformed event", "topic", m.Topic, "offset", m.Offset, "err", err)
 				continue
 			}
-			batch = append(batch, Delivery{Topic: m.Topic, Event: e, Time: m.Time})
+			d := Delivery{Topic: m.Topic, Event: e, Time: m.Time}
+			if s.trace {
+				d.Trace = remoteTrace(&m)
+			}
+			batch = append(batch, d)
 		}
 		if len(batch) > 0 {
 			if err := h(ctx, batch); err != nil && ctx.Err() == nil {

@@ -40,8 +40,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/skalds-go/skalds/internal/erased"
 	"github.com/skalds-go/skalds/internal/runner"
+	"github.com/skalds-go/skalds/internal/telemetry"
 	"github.com/skalds-go/skalds/runtime/backoff"
 	"github.com/skalds-go/skalds/runtime/config"
 	"github.com/skalds-go/skalds/runtime/event"
@@ -126,6 +129,12 @@ type Options struct {
 	// StartRetry is the backoff between attempts to reach MongoDB, Redis
 	// and Kafka at start; the zero value waits 1 s, doubling up to 30 s.
 	StartRetry backoff.Policy
+	// TracerProvider, when set, makes every hook a span (skalds.hook.init,
+	// .before, .main, .after, .update, .release), child of the trace
+	// context that the event which caused it carried in its headers: one
+	// client call and the hooks it caused are one trace. Nil turns tracing
+	// off: no spans, and record headers are not read.
+	TracerProvider trace.TracerProvider
 }
 
 // Node is a Skald: it runs tasks of the worker classes registered with it.
@@ -142,6 +151,7 @@ type Node struct {
 	reg   *liveness.Registry
 	tlogs *liveness.LogWriter // nil without Redis or with NoTaskLogs
 
+	tracer    trace.Tracer // nil: tracing is off
 	metrics   *nodeMetrics
 	metricsAt atomic.Pointer[string] // where the metrics are served, once they are
 	ctx       context.Context        // Run's context, for reconciles started by finished workers
@@ -207,6 +217,7 @@ func New(cfg config.Config, opts Options) (*Node, error) {
 		w:          noWrites{},
 	}
 	n.metrics = newNodeMetrics(n)
+	n.tracer = telemetry.Tracer(opts.TracerProvider)
 	return n, nil
 }
 
@@ -338,6 +349,7 @@ func (n *Node) connect(ctx context.Context) (event.Broker, error) {
 			return broker, err
 		}
 		broker.Logger = n.log
+		broker.Trace = n.tracer != nil
 		deps = append(deps, backoff.Dependency{Name: "kafka", Addr: n.cfg.KafkaAddr(), Check: event.Check(n.cfg),
 			Connect: func(ctx context.Context) error { return event.EnsureTopics(ctx, broker, event.Topics...) }})
 	}
@@ -419,6 +431,9 @@ func (n *Node) handle(ctx context.Context, batch []event.Delivery) error {
 	var known []task.Task
 	if len(cancel) > 0 {
 		known = n.cancelBare(ctx, cancel)
+	}
+	if n.tracer != nil {
+		ctx = withEventTraces(ctx, batch)
 	}
 	err := n.reconcileIDs(ctx, ids, known...)
 	for _, d := range batch {

@@ -6,6 +6,8 @@ import (
 	"sort"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/skalds-go/skalds/runtime/task"
 )
 
@@ -191,17 +193,23 @@ func (n *Node) converge(ctx context.Context, id string, t *task.Task, starts []*
 		return starts
 	}
 	want, reason := n.wants(t)
+	var parent trace.SpanContext
+	if n.tracer != nil {
+		parent = eventTrace(ctx, id)
+	}
 	if r := n.lookup(id); r != nil {
 		switch {
 		case r.stopping():
 			// Its end triggers another reconcile of the task; starting a
 			// second copy before would run the task twice here.
 		case !want:
+			n.traceStop(r, parent)
 			n.stop(r, reason)
 		case r.epoch != t.AssignmentEpoch:
+			n.traceStop(r, parent)
 			n.stop(r, stopReassigned)
 		case r.behind(t):
-			n.update(r, t)
+			n.update(r, t, parent)
 		}
 		return starts
 	}
@@ -212,7 +220,7 @@ func (n *Node) converge(ctx context.Context, id string, t *task.Task, starts []*
 		n.refuse(ctx, t, why)
 		return starts
 	}
-	return append(starts, n.start(t))
+	return append(starts, n.start(t, parent))
 }
 
 // wants says whether t should run here, and if not, why a copy running

@@ -10,7 +10,11 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/skalds-go/skalds/internal/runner"
+	"github.com/skalds-go/skalds/internal/telemetry"
 	"github.com/skalds-go/skalds/runtime/codec"
 	"github.com/skalds-go/skalds/runtime/liveness"
 	"github.com/skalds-go/skalds/runtime/task"
@@ -143,7 +147,7 @@ func (r *run) outcome() (stopReason, error) {
 
 // start registers a run for t, which from now on counts against the
 // limits and keeps a second copy from starting; launch starts it.
-func (n *Node) start(t *task.Task) *run {
+func (n *Node) start(t *task.Task, parent trace.SpanContext) *run {
 	log, closeLog := n.logs.taskLogger(n.log, t.ID)
 	log = log.With("taskId", t.ID, "className", t.ClassName, "epoch", t.AssignmentEpoch)
 	if n.tlogs != nil {
@@ -184,6 +188,11 @@ func (n *Node) start(t *task.Task) *run {
 		},
 		ProgressEvery: n.opts.ProgressInterval,
 	})
+	if n.tracer != nil {
+		r.w.Trace(runner.Tracing{Tracer: n.tracer, Start: parent, Version: t.AttachmentsVersion, Attrs: []attribute.KeyValue{
+			telemetry.TaskID.String(t.ID), telemetry.Class.String(t.ClassName),
+			telemetry.Epoch.Int64(t.AssignmentEpoch), telemetry.Node.String(n.cfg.SkaldID)}})
+	}
 	r.ctx = r.w.Context()
 	n.mu.Lock()
 	n.running[t.ID] = r
@@ -299,8 +308,9 @@ func (n *Node) reportStarted(ctx context.Context, runs []*run) map[*run]bool {
 }
 
 // update queues t's newer attachments for the worker, replacing an older
-// queued version: a worker needs the newest, not each step.
-func (n *Node) update(r *run, t *task.Task) {
+// queued version: a worker needs the newest, not each step. parent is the
+// trace context of the event that brought them, if any.
+func (n *Node) update(r *run, t *task.Task, parent trace.SpanContext) {
 	r.seen, r.seenRaw = t.AttachmentsVersion, t.Attachments
 	r.mu.Lock()
 	// A writer that does not bump the version offers new content under
@@ -310,7 +320,7 @@ func (n *Node) update(r *run, t *task.Task) {
 		r.offeredAt[t.AttachmentsVersion] = time.Now()
 	}
 	r.mu.Unlock()
-	r.w.Offer(t.AttachmentsVersion, t.Attachments)
+	r.w.OfferFrom(parent, t.AttachmentsVersion, t.Attachments)
 }
 
 // settle forgets the offers up to version, which the worker has applied

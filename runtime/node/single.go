@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/skalds-go/skalds/runtime/backoff"
 	"github.com/skalds-go/skalds/runtime/liveness"
 	"github.com/skalds-go/skalds/runtime/task"
@@ -102,7 +104,7 @@ func (n *Node) RunSingle(ctx context.Context) error {
 	t := task.New(e.id, e.className, "YAML", e.attachments)
 	t.Mode = task.PassiveProcess
 	t.Executor = &n.cfg.SkaldID
-	r := n.start(t)
+	r := n.start(t, trace.SpanContext{})
 	n.launch(ctx, []*run{r})
 
 	beats, stopBeats := context.WithCancel(context.Background())
