@@ -301,6 +301,11 @@ type Options struct {
 	// EventPoll and KeepAlive tune the event streams; zero keeps the
 	// defaults of package api.
 	EventPoll, KeepAlive time.Duration
+	// ChartInterval is the time between two samples of the charts (GET
+	// /api/system/charts) and ChartSamples how many are kept; zero keeps
+	// package api's defaults (10 s, 360: one hour). Tests shorten them.
+	ChartInterval time.Duration
+	ChartSamples  int
 	// StartRetry is the backoff between connection attempts while a
 	// dependency is unreachable at start; zero durations mean 500 ms
 	// doubling up to 15 s.
@@ -407,6 +412,7 @@ func New(ctx context.Context, cfg Config, opts Options) (*Controller, error) {
 		Redis: c.Redis, KafkaCheck: kafkaCheck, Metrics: c.Metrics,
 	}, api.Options{
 		Token: cfg.Token, CORSOrigins: cfg.CORSOrigins, MaxBody: cfg.MaxBody, StoreTimeout: cfg.StoreTimeout, EventPoll: opts.EventPoll, KeepAlive: opts.KeepAlive, MonitorInterval: cfg.MonitorInterval,
+		ChartInterval: opts.ChartInterval, ChartSamples: opts.ChartSamples,
 		Logger: c.log, Mode: string(cfg.Mode), Version: opts.Version, Config: cfg.Report(),
 		Info: wire.Info{Mode: string(cfg.Mode), Version: opts.Version, Strategy: string(cfg.Strategy),
 			Auth: cfg.Token != "", Kafka: !cfg.Infra.KafkaDisabled},

@@ -31,10 +31,12 @@
 //     update, and refused with 422 and every failing field; a class
 //     without a published schema is accepted unchecked.
 //
-// Additions: GET /api/classes, GET /api/classes/{name} (with the schemas
-// of the class's progress and result) and GET /api/classes/{name}/schema
-// (the schemas the dashboard builds its forms from), GET /metrics (Prometheus)
-// and the dashboard under /dashboard/.
+// Additions: GET /api/classes, GET /api/classes/{name} (one class with
+// the schemas of its progress and result, its nodes, attachments schemas
+// and task counts) and GET /api/classes/{name}/schema (the schemas the
+// dashboard builds its forms from), GET /api/system/charts (samples over
+// time, kept in memory), GET /metrics (Prometheus) and the dashboard under
+// /dashboard/.
 package api
 
 import (
@@ -126,6 +128,12 @@ type Options struct {
 	// Mode and Version are reported by GET /api/system/status and
 	// /api/system/version.
 	Mode, Version string
+	// ChartInterval is the time between two samples of GET
+	// /api/system/charts, and ChartSamples how many are kept (the ring's
+	// size, about 120 bytes a sample); zero means 10 s and 360 samples,
+	// one hour in 43 KB.
+	ChartInterval time.Duration
+	ChartSamples  int
 	// Config is the configuration GET /api/system/config reports. The
 	// caller masks the secrets; the API reports it as given.
 	Config wire.Config
@@ -149,6 +157,8 @@ type Server struct {
 	feed *feed
 	// mongo tracks whether MongoDB answers; see Options.StoreTimeout.
 	mongo health
+	// charts holds the samples of GET /api/system/charts.
+	charts *charts
 }
 
 // DefaultMaxBody is the default of Options.MaxBody.
@@ -174,12 +184,19 @@ func New(d Deps, opts Options) *Server {
 	if opts.StoreTimeout <= 0 {
 		opts.StoreTimeout = 2 * time.Second
 	}
+	if opts.ChartInterval <= 0 {
+		opts.ChartInterval = DefaultChartInterval
+	}
+	if opts.ChartSamples <= 0 {
+		opts.ChartSamples = DefaultChartSamples
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{d: d, opts: opts, log: opts.Logger.With("component", "api"),
 		hub: newHub(opts.EventBuffer), mux: http.NewServeMux(), done: make(chan struct{}),
-		val: schema.NewValidator(), feed: newFeed()}
+		val: schema.NewValidator(), feed: newFeed(),
+		charts: newCharts(opts.ChartInterval, opts.ChartSamples)}
 	s.routes()
 	return s
 }
@@ -229,6 +246,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /api/system/analytics/task-distribution", s.taskDistribution)
 	m.HandleFunc("GET /api/system/analytics/recent-activity", s.recentActivity)
 	m.HandleFunc("GET /api/system/dashboard/summary", s.summary)
+	m.HandleFunc("GET /api/system/charts", s.systemCharts)
 	m.HandleFunc("GET /api/events/tasks", s.streamTasks)
 	m.HandleFunc("GET /api/events/skalds", s.streamSkalds)
 	m.HandleFunc("GET /api/events/status", s.eventsStatus)

@@ -10,6 +10,7 @@ import (
 	"github.com/skalds-go/skalds/controller/api/wire"
 	"github.com/skalds-go/skalds/controller/monitor"
 	"github.com/skalds-go/skalds/controller/schema"
+	"github.com/skalds-go/skalds/runtime/task"
 )
 
 // AttachmentsValidation describes, in GET /api, how attachments are
@@ -66,23 +67,6 @@ func (s *Server) listClasses(w http.ResponseWriter, r *http.Request) {
 	}
 	out := s.classes(snap)
 	s.writeJSON(w, http.StatusOK, wire.ClassList{Items: out, Total: len(out)})
-}
-
-// getClass answers one class as GET /api/classes lists it, or 404 when no
-// online node registers it or publishes a schema for it.
-func (s *Server) getClass(w http.ResponseWriter, r *http.Request) {
-	snap, ok := s.nodes(w, r)
-	if !ok {
-		return
-	}
-	name := r.PathValue("name")
-	for _, ci := range s.classes(snap) {
-		if ci.ClassName == name {
-			s.writeJSON(w, http.StatusOK, ci)
-			return
-		}
-	}
-	s.fail(w, r, http.StatusNotFound, fmt.Sprintf("no online node serves class %s; GET /api/classes lists the classes served", name))
 }
 
 // classes returns the classes that the online nodes of snap register or
@@ -190,4 +174,67 @@ func (s *Server) classSchema(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Cache-Control", "no-cache")
 	_, _ = w.Write(srcs[0].Schema)
+}
+
+// getClass is GET /api/classes/{name}: the class as GET /api/classes
+// lists it (progress and result schemas included), every node that
+// registered it, online or not, the attachments schemas online nodes
+// publish for it, and its tasks by status (one aggregation). A name that
+// no node registered and no task names is answered 404.
+func (s *Server) getClass(w http.ResponseWriter, r *http.Request) {
+	snap, ok := s.nodes(w, r)
+	if !ok {
+		return
+	}
+	name := r.PathValue("name")
+	counts, err := s.d.Store.CountByStatusOf(r.Context(), task.Filter{Class: name})
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	out := wire.ClassDetail{Class: wire.Class{ClassName: name, Nodes: []string{}, SchemaSources: [][]string{}},
+		Registered: []wire.ClassNode{}, Schemas: []wire.ClassSchema{}, Tasks: map[string]int64{}, Unserved: !snap.Serves(name)}
+	for _, ci := range s.classes(snap) {
+		if ci.ClassName == name {
+			out.Class = ci
+		}
+	}
+	for _, n := range snap.Nodes {
+		if _, has := n.Schemas[name]; !has && !n.Supports(name) {
+			continue
+		}
+		cn := wire.ClassNode{ID: n.ID, Type: n.Mode, Online: n.Online}
+		for _, t := range n.Tasks {
+			if t.ClassName == name {
+				cn.Running++
+			}
+		}
+		c := capacityOf(n)
+		cn.MaxTasks = c.MaxTasks
+		if k, ok := c.ClassLimits[name]; ok && k > 0 {
+			cn.ClassLimit = &k
+		}
+		out.Registered = append(out.Registered, cn)
+	}
+	for _, src := range snap.Schemas(name) {
+		cs := wire.ClassSchema{Nodes: src.Nodes}
+		if _, err := s.val.Compile(src.Schema); err != nil {
+			cs.Error = fmt.Sprintf("the schema does not compile: %v; fix the class on %s", err, strings.Join(src.Nodes, ", "))
+		} else {
+			cs.Schema = src.Schema
+		}
+		out.Schemas = append(out.Schemas, cs)
+	}
+	for _, st := range task.Statuses {
+		out.Tasks[string(st)] = 0
+	}
+	for st, n := range counts {
+		out.Tasks[st] += n
+		out.TotalTasks += n
+	}
+	if out.TotalTasks == 0 && len(out.Registered) == 0 {
+		s.fail(w, r, http.StatusNotFound, fmt.Sprintf("class %q is unknown: no node in the registry registered it and no task names it; GET /api/classes lists the classes online nodes serve", name))
+		return
+	}
+	s.writeJSON(w, http.StatusOK, out)
 }

@@ -140,6 +140,7 @@ func (s *Server) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	statuses := &statusCache{m: map[string]task.Status{}}
 	wg.Go(func() { s.watchTasks(ctx, statuses) })
+	wg.Go(func() { s.runCharts(ctx) })
 	if s.d.Monitor != nil {
 		wg.Go(func() { s.watchNodes(ctx, statuses) })
 	}
@@ -239,6 +240,7 @@ func (s *Server) watchTasks(ctx context.Context, statuses *statusCache) {
 			}
 			statuses.mu.Unlock()
 			s.feed.update(states)
+			s.charts.polled(states)
 			prev, first = next, false
 		}
 		select {

@@ -115,7 +115,7 @@ func (s *Server) listTasks(w http.ResponseWriter, r *http.Request) {
 	}
 	docs, total, err := s.d.Store.List(r.Context(), task.Filter{
 		Status: q.Get("lifecycleStatus"), ClassName: q.Get("className"), ID: q.Get("id"), Executor: q.Get("executor"),
-		Search: q.Get("q"),
+		Class: q.Get("class"), Search: q.Get("q"),
 	}, page, size)
 	if err != nil {
 		s.internal(w, r, err)

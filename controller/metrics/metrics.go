@@ -12,7 +12,12 @@ package metrics
 import (
 	"context"
 	"log/slog"
+	"math"
+	"math/rand/v2"
 	"net/http"
+	"sort"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -63,6 +68,12 @@ type Metrics struct {
 	updateAcks      *prometheus.CounterVec
 	schemaRejects   prometheus.Counter
 	retained        prometheus.Counter
+
+	// applied and rejected mirror updateAcks for Totals, and recent the
+	// dispatch latencies since the last TakeDispatches: what the API's
+	// charts sample, without parsing Prometheus' own structures.
+	applied, rejected atomic.Int64
+	recent            latencyWindow
 }
 
 // latencyBuckets span 10 ms to about 5 min: a dispatch on an idle system
@@ -151,6 +162,7 @@ func (m *Metrics) Conflict() {
 func (m *Metrics) Dispatched(d time.Duration) {
 	if m != nil && d >= 0 {
 		m.dispatchLatency.Observe(d.Seconds())
+		m.recent.add(d)
 	}
 }
 
@@ -166,7 +178,86 @@ func (m *Metrics) FailedOver(d time.Duration) {
 func (m *Metrics) Acknowledged(result string) {
 	if m != nil {
 		m.updateAcks.WithLabelValues(result).Inc()
+		switch result {
+		case AckApplied:
+			m.applied.Add(1)
+		case AckRejected:
+			m.rejected.Add(1)
+		}
 	}
+}
+
+// Totals are the counters of this controller since it started, as the
+// API's charts sample them.
+type Totals struct {
+	UpdatesApplied, UpdatesRejected int64 // attachment_update_acks_total by result
+}
+
+// Totals returns the counters so far; zero on a nil *Metrics.
+func (m *Metrics) Totals() Totals {
+	if m == nil {
+		return Totals{}
+	}
+	return Totals{UpdatesApplied: m.applied.Load(), UpdatesRejected: m.rejected.Load()}
+}
+
+// Latencies summarises the dispatch latencies of one interval.
+type Latencies struct {
+	Count    int64         // dispatches measured in the interval
+	P50, P99 time.Duration // zero when Count is 0
+}
+
+// TakeDispatches returns the dispatch latencies recorded since the last
+// call, summarised, and starts a new interval. It has one caller, the
+// API's chart sampler; quantiles are exact up to MaxWindowSamples
+// dispatches per interval and estimated from a uniform sample of them
+// beyond.
+func (m *Metrics) TakeDispatches() Latencies {
+	if m == nil {
+		return Latencies{}
+	}
+	return m.recent.take()
+}
+
+// MaxWindowSamples bounds the latencies kept per chart interval (8 bytes
+// each).
+const MaxWindowSamples = 1024
+
+// latencyWindow keeps a uniform sample (reservoir sampling) of at most
+// MaxWindowSamples latencies, so that a burst of claims costs bounded
+// memory and the quantiles stay unbiased.
+type latencyWindow struct {
+	mu   sync.Mutex
+	n    int64
+	vals []time.Duration
+}
+
+func (w *latencyWindow) add(d time.Duration) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.n++
+	if len(w.vals) < MaxWindowSamples {
+		w.vals = append(w.vals, d)
+	} else if i := rand.Int64N(w.n); i < MaxWindowSamples {
+		w.vals[i] = d
+	}
+}
+
+func (w *latencyWindow) take() Latencies {
+	w.mu.Lock()
+	vals, n := w.vals, w.n
+	w.vals, w.n = make([]time.Duration, 0, len(vals)), 0
+	w.mu.Unlock()
+	if n == 0 {
+		return Latencies{}
+	}
+	sort.Slice(vals, func(i, j int) bool { return vals[i] < vals[j] })
+	// Nearest rank: the smallest value with at least p of them at or
+	// below it.
+	q := func(p float64) time.Duration {
+		return vals[max(0, int(math.Ceil(p*float64(len(vals))))-1)]
+	}
+	return Latencies{Count: n, P50: q(0.50), P99: q(0.99)}
 }
 
 // SchemaRejected counts a request refused by the class's JSON Schema.
@@ -194,7 +285,7 @@ var (
 
 // statuses are always reported, at zero when no task has them, so that a
 // dashboard's series do not disappear.
-var statuses = []task.Status{task.Created, task.Assigning, task.Running, task.Paused, task.Finished, task.Failed, task.Cancelled}
+var statuses = task.Statuses
 
 type taskCollector struct {
 	tasks Counter

@@ -146,7 +146,7 @@ func (e *env) startController(tweak func(*ctl.Config)) *controller {
 		e.t.Fatal(err)
 	}
 	c, err := ctl.New(e.ctx, cfg, ctl.Options{Logger: e.log, Listener: ln, Version: "test",
-		EventPoll: 100 * time.Millisecond, KeepAlive: 300 * time.Millisecond})
+		EventPoll: 100 * time.Millisecond, KeepAlive: 300 * time.Millisecond, ChartInterval: 100 * time.Millisecond})
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -61,6 +61,7 @@ type Filter struct {
 	ClassName string // case-insensitive substring of className
 	ID        string // case-insensitive substring of id
 	Executor  string // exact executor
+	Class     string // exact className, for the tasks of one class
 	// Search is a case-insensitive substring of any of id, className,
 	// executor and lifecycleStatus: the one box an operator types into.
 	Search string
@@ -83,6 +84,9 @@ func (f Filter) query() bson.D {
 	sub("id", f.ID)
 	if f.Executor != "" {
 		q = append(q, bson.E{Key: "executor", Value: f.Executor})
+	}
+	if f.Class != "" {
+		q = append(q, bson.E{Key: "className", Value: f.Class})
 	}
 	if f.Search != "" {
 		re := bson.D{{Key: "$regex", Value: regexp.QuoteMeta(f.Search)}, {Key: "$options", Value: "i"}}
@@ -132,12 +136,22 @@ func (s *Store) ClassNames(ctx context.Context) ([]string, error) {
 
 // CountByStatus returns the number of tasks per lifecycleStatus.
 func (s *Store) CountByStatus(ctx context.Context) (map[string]int64, error) {
-	cur, err := s.coll.Aggregate(ctx, bson.A{
+	return s.CountByStatusOf(ctx, Filter{})
+}
+
+// CountByStatusOf returns the number of the tasks that match f per
+// lifecycleStatus, in one aggregation.
+func (s *Store) CountByStatusOf(ctx context.Context, f Filter) (map[string]int64, error) {
+	var match bson.A
+	if q := f.query(); len(q) > 0 {
+		match = bson.A{bson.D{{Key: "$match", Value: q}}}
+	}
+	cur, err := s.coll.Aggregate(ctx, append(match,
 		bson.D{{Key: "$group", Value: bson.D{
 			{Key: "_id", Value: "$lifecycleStatus"},
 			{Key: "count", Value: bson.D{{Key: "$sum", Value: 1}}},
 		}}},
-	})
+	))
 	if err != nil {
 		return nil, fmt.Errorf("counting tasks by status: %w", err)
 	}

@@ -35,6 +35,10 @@ const (
 	Cancelled Status = "Cancelled"
 )
 
+// Statuses are every status, in the order of a task's life, for reports
+// that list each one even when no task has it.
+var Statuses = []Status{Created, Assigning, Running, Paused, Finished, Failed, Cancelled}
+
 // Terminal reports whether no node should run a task in this status.
 func (s Status) Terminal() bool {
 	return s == Finished || s == Failed || s == Cancelled

@@ -142,6 +142,7 @@ type TaskFilter struct {
 	ClassName string // className contains
 	ID        string // id contains
 	Executor  string // executor is
+	Class     string // className is (exactly)
 	Page      int    // from 1; 0 is 1
 	PageSize  int    // 1 to 100; 0 is 20
 }
@@ -149,7 +150,7 @@ type TaskFilter struct {
 // ListTasks returns one page of tasks, newest first.
 func (c *Client) ListTasks(ctx context.Context, f TaskFilter) (*wire.TaskList, error) {
 	q := url.Values{}
-	for k, v := range map[string]string{"lifecycleStatus": f.Status, "className": f.ClassName, "id": f.ID, "executor": f.Executor} {
+	for k, v := range map[string]string{"lifecycleStatus": f.Status, "className": f.ClassName, "id": f.ID, "executor": f.Executor, "class": f.Class} {
 		if v != "" {
 			q.Set(k, v)
 		}
@@ -227,11 +228,24 @@ func (c *Client) ListClasses(ctx context.Context) (*wire.ClassList, error) {
 	return &out, c.Do(ctx, http.MethodGet, "/api/classes", nil, nil, &out)
 }
 
-// GetClass returns one class as ListClasses lists it; an *Error with Code
-// 404 means no online node serves it.
-func (c *Client) GetClass(ctx context.Context, name string) (*wire.Class, error) {
-	var out wire.Class
+// GetClass returns one class as ListClasses lists it, with every node
+// that registered it, its attachments schemas and its task counts by
+// status; an *Error with Code 404 means that no node registered the class
+// and no task names it.
+func (c *Client) GetClass(ctx context.Context, name string) (*wire.ClassDetail, error) {
+	var out wire.ClassDetail
 	return &out, c.Do(ctx, http.MethodGet, "/api/classes/"+url.PathEscape(name), nil, nil, &out)
+}
+
+// Charts returns the controller's samples over time taken after since
+// (all of them when since is zero), oldest first.
+func (c *Client) Charts(ctx context.Context, since time.Time) (*wire.Charts, error) {
+	q := url.Values{}
+	if !since.IsZero() {
+		q.Set("since", strconv.FormatInt(since.UnixMilli(), 10))
+	}
+	var out wire.Charts
+	return &out, c.Do(ctx, http.MethodGet, "/api/system/charts", q, nil, &out)
 }
 
 // TaskHistory returns the recorded transitions of a task, oldest first.

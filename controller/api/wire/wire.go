@@ -494,6 +494,95 @@ type ClassList struct {
 	Total int     `json:"total"`
 }
 
+// ClassDetail is GET /api/classes/{name}: the class as GET /api/classes
+// lists it (Nodes, the online nodes that registered it, and its progress
+// and result schemas; only ClassName when no online node serves it), with
+// what the dashboard's class page shows besides. A class is known when a
+// node in the registry registered it or a task names it; any other name is
+// answered 404.
+type ClassDetail struct {
+	Class
+	// Registered are the nodes in the registry that registered the class,
+	// online or not, by id.
+	Registered []ClassNode `json:"registered"`
+	// Schemas are the distinct attachments schemas that online nodes
+	// publish for the class, the most published first; more than one is
+	// a conflict (SchemaConflict), and attachments must satisfy them all.
+	Schemas []ClassSchema `json:"schemas"`
+	// Tasks counts the class's tasks in MongoDB by lifecycleStatus; every
+	// status is present, at 0 when no task has it. TotalTasks is their sum.
+	Tasks      map[string]int64 `json:"tasks"`
+	TotalTasks int64            `json:"totalTasks"`
+	// Unserved is set when no online node registered the class: its
+	// tasks wait until one does.
+	Unserved bool `json:"unserved"`
+}
+
+// ClassNode is a node that registered a class, with what it runs of it.
+type ClassNode struct {
+	ID     string `json:"id"`
+	Type   string `json:"type"` // node or edge
+	Online bool   `json:"online"`
+	// Running is how many tasks of the class the node lists as running.
+	Running int `json:"running"`
+	// ClassLimit is the node's published limit for the class, MaxTasks
+	// its limit for all classes; null is no limit.
+	ClassLimit *int `json:"classLimit"`
+	MaxTasks   *int `json:"maxTasks"`
+}
+
+// ClassSchema is one attachments schema of a class and the online nodes
+// that publish it. A schema that does not compile is null, with Error
+// saying why: the nodes that publish it need fixing.
+type ClassSchema struct {
+	Nodes  []string        `json:"nodes"`
+	Schema json.RawMessage `json:"schema"`
+	Error  string          `json:"error,omitempty"`
+}
+
+// Charts is GET /api/system/charts: samples of the controller's view of
+// the system, taken every Interval seconds and kept for Window seconds (at
+// most Capacity samples, oldest first). Samples live in the controller's
+// memory: they start empty when it starts, and each controller of a
+// deployment keeps its own.
+type Charts struct {
+	Interval float64 `json:"interval"`
+	Window   float64 `json:"window"`
+	Capacity int     `json:"capacity"`
+	// Dispatching says whether this controller assigns tasks; only then
+	// do its samples measure dispatch latency.
+	Dispatching bool          `json:"dispatching"`
+	Samples     []ChartSample `json:"samples"`
+}
+
+// ChartSample is one sample of Charts. Counts "in the interval" cover the
+// time since the sample before.
+type ChartSample struct {
+	At int64 `json:"at"` // epoch ms, on the controller's clock
+	// Tasks counts the tasks that have not ended (Created, Assigning,
+	// Running, Paused) as the event feed last read them; null when the
+	// feed had not read MongoDB yet.
+	Tasks map[string]int64 `json:"tasks"`
+	// Ended counts the tasks that reached Finished, Failed or Cancelled
+	// in the interval, as the event feed saw them.
+	Ended map[string]int64 `json:"ended"`
+	// UpdatesApplied and UpdatesRejected count the workers' answers to
+	// attachment updates in the interval.
+	UpdatesApplied  int64 `json:"updatesApplied"`
+	UpdatesRejected int64 `json:"updatesRejected"`
+	// Dispatched counts the first claims this controller made in the
+	// interval; DispatchP50Ms and DispatchP99Ms are the median and 99th
+	// percentile of their latency from the task's creation, in ms, null
+	// when there was none.
+	Dispatched    int64    `json:"dispatched"`
+	DispatchP50Ms *float64 `json:"dispatchP50Ms"`
+	DispatchP99Ms *float64 `json:"dispatchP99Ms"`
+	// NodesOnline and NodeTasks are the online nodes and the tasks they
+	// list as running, from the registry snapshot.
+	NodesOnline int `json:"nodesOnline"`
+	NodeTasks   int `json:"nodeTasks"`
+}
+
 // EventsStatus is GET /api/events/status.
 type EventsStatus struct {
 	ConnectedClients int            `json:"connectedClients"`
