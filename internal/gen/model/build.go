@@ -46,6 +46,7 @@ func Build(fset *token.FileSet, pkgs []*load.Package, cfg Config) ([]*Package, [
 			structs:      make(map[*types.TypeName]*Struct),
 			policies:     make(map[token.Pos]*policyMark),
 			fieldTags:    make(map[token.Pos]*ast.BasicLit),
+			fieldDocs:    make(map[token.Pos]string),
 			aliases:      make(map[token.Pos][]*aliasMark),
 			custom:       make(map[string]bool),
 		}
@@ -101,6 +102,10 @@ type builder struct {
 	// fieldTags are the tag literals of struct fields by the position of
 	// each name of the field.
 	fieldTags map[token.Pos]*ast.BasicLit
+	// fieldDocs are the doc comments of struct fields (their line
+	// comments when they have none) by the position of the field's name,
+	// as text without markers.
+	fieldDocs map[token.Pos]string
 	// custom holds the validate tags declared with //skald:validation.
 	custom      map[string]bool
 	validations []*validationMark
@@ -376,6 +381,15 @@ func (b *builder) collectDocs(f *ast.File) {
 						b.fieldTags[name.Pos()] = fld.Tag
 					}
 				}
+				doc := docText(fld.Doc)
+				if doc == "" {
+					doc = docText(fld.Comment)
+				}
+				if doc != "" {
+					for _, name := range fld.Names {
+						b.fieldDocs[name.Pos()] = doc
+					}
+				}
 			}
 		}
 		return true
@@ -412,6 +426,15 @@ func (b *builder) collectDocs(f *ast.File) {
 			}
 		}
 	}
+}
+
+// docText is the text of a comment group on one line, without its
+// markers (CommentGroup.Text leaves out //skald: and other directives).
+func docText(cg *ast.CommentGroup) string {
+	if cg == nil {
+		return ""
+	}
+	return strings.Join(strings.Fields(cg.Text()), " ")
 }
 
 // enclosingFunc returns the function or method whose body holds pos.

@@ -202,7 +202,7 @@ func (b *builder) field(v *types.Var, tag string) *Field {
 	if name == "" {
 		name = v.Name()
 	}
-	f := &Field{GoName: v.Name(), JSONName: name, Keys: []string{name}}
+	f := &Field{GoName: v.Name(), JSONName: name, Keys: []string{name}, Doc: b.fieldDocs[v.Pos()]}
 	for _, am := range b.aliases[v.Pos()] {
 		am.used = true
 		f.aliasMarks = append(f.aliasMarks, am)

@@ -138,6 +138,9 @@ type Field struct {
 	Policy Policy
 	// PolicyPos is where the policy marker stands.
 	PolicyPos token.Position
+	// Doc is the field's doc comment (its line comment when it has none)
+	// on one line, without markers; the schema's description of the field.
+	Doc string
 }
 
 // Policy is what a change of a field means while its task runs.

@@ -18,7 +18,10 @@
 // unvalidated definition, <Name>.unvalidated. Update policies other than
 // hot appear as "x-skald-update", other accepted names as properties with
 // "x-skald-alias-of". Durations carry the format "x-skald-duration", which
-// the controller checks with the decoder's parser.
+// the controller checks with the decoder's parser. A field's doc comment
+// (its line comment when it has none), without markers, is its
+// "description", which the dashboard shows beside its forms' inputs and
+// its rendering of progress and results.
 package schema
 
 import (
@@ -151,6 +154,20 @@ func pointerToken(name string) string {
 	return (&url.URL{Fragment: name}).EscapedFragment()
 }
 
+// describe gives the schema p of a field the field's doc comment as its
+// description, ahead of a description its type has (a duration's format).
+func describe(p obj, doc string) obj {
+	for i, e := range p {
+		if e.k == "description" {
+			if have, ok := e.v.(string); ok {
+				p[i].v = doc + " (" + have + ")"
+				return p
+			}
+		}
+	}
+	return append(p, kv{"description", doc})
+}
+
 func (b *builder) object(d def) obj {
 	s := d.s
 	base := "#"
@@ -166,6 +183,9 @@ func (b *builder) object(d def) obj {
 			rs = f.Rules
 		}
 		p := b.value(f.Type, rs, d.checked && !f.NoValidate)
+		if f.Doc != "" {
+			p = describe(p, f.Doc)
+		}
 		if f.Policy != model.Hot {
 			p = append(p, kv{"x-skald-update", f.Policy.String()})
 		}

@@ -1,16 +1,27 @@
 package w
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 //skald:model
 type Params struct {
+	// Source is where the items come from. Its doc comment, without the
+	// marker, is its description in the schema.
+	//
+	//skald:immutable
 	Source string `json:"source" validate:"required"`
 }
 
 // Counted is reported as progress; it needs no //skald:model marker.
 type Counted struct {
+	// Done counts the items processed.
 	Done  int64 `json:"done" validate:"gte=0"`
-	Total int64 `json:"total,omitempty"`
+	Total int64 `json:"total,omitempty"` // items in all, when known
+	// Elapsed is the time spent so far; the schema says how it is written
+	// after this.
+	Elapsed time.Duration `json:"elapsed"`
 }
 
 // Summary is the result.

@@ -39,6 +39,7 @@ var BothClass = &skald.Class[Params]{
 			Main: w.Main,
 		}
 	},
+	Changes:        ChangesParams,
 	JSONSchema:     []byte(schemaParams),
 	ProgressSchema: []byte(schemaCounted),
 	ResultSchema:   []byte(schemaSummary),
@@ -88,6 +89,7 @@ var OnlyProgressClass = &skald.Class[Params]{
 			Main: w.Main,
 		}
 	},
+	Changes:        ChangesParams,
 	JSONSchema:     []byte(schemaParams),
 	ProgressSchema: []byte(schemaCounted),
 }
@@ -116,7 +118,7 @@ func NewOnlyProgressClient(c *client.Client) *OnlyProgressClient {
 }
 
 // schemaParams is the JSON Schema of Params; skaldgen -schema writes it to a file.
-const schemaParams = `{"$schema":"https://json-schema.org/draft/2020-12/schema","title":"Params","type":"object","properties":{"source":{"type":"string","minLength":1},"Source":{"$ref":"#/properties/source","description":"another accepted name of source","x-skald-alias-of":"source"}},"allOf":[{"not":{"required":["source","Source"]}},{"anyOf":[{"required":["source"]},{"required":["Source"]}]}],"additionalProperties":false}`
+const schemaParams = `{"$schema":"https://json-schema.org/draft/2020-12/schema","title":"Params","type":"object","properties":{"source":{"type":"string","minLength":1,"description":"Source is where the items come from. Its doc comment, without the marker, is its description in the schema.","x-skald-update":"immutable"},"Source":{"$ref":"#/properties/source","description":"another accepted name of source","x-skald-alias-of":"source"}},"allOf":[{"not":{"required":["source","Source"]}},{"anyOf":[{"required":["source"]},{"required":["Source"]}]}],"additionalProperties":false}`
 
 // DecodeParams strictly decodes Params from JSON and validates it. Decode
 // and validation errors are reported together, as long as the document
@@ -137,6 +139,16 @@ func EncodeParams(m Params) []byte {
 	return w.Bytes()
 }
 
+// ChangesParams compares two versions of Params by the update policies of
+// their fields: whether a restart is needed, and which immutable fields
+// changed.
+func ChangesParams(old, next Params) skald.Change {
+	var ch skald.Change
+	var p codec.Path
+	changesParams(&ch, &p, &old, &next)
+	return ch
+}
+
 // ValidateParams checks the validate tags of Params, with the messages and
 // paths of codec.Validate.
 func ValidateParams(m Params) error {
@@ -147,7 +159,7 @@ func ValidateParams(m Params) error {
 }
 
 // schemaCounted is the JSON Schema of Counted; skaldgen -schema writes it to a file.
-const schemaCounted = `{"$schema":"https://json-schema.org/draft/2020-12/schema","title":"Counted","type":"object","properties":{"done":{"type":"integer","minimum":0,"maximum":9223372036854775807},"Done":{"$ref":"#/properties/done","description":"another accepted name of done","x-skald-alias-of":"done"},"total":{"type":"integer","minimum":-9223372036854775808,"maximum":9223372036854775807},"Total":{"$ref":"#/properties/total","description":"another accepted name of total","x-skald-alias-of":"total"}},"allOf":[{"not":{"required":["done","Done"]}},{"not":{"required":["total","Total"]}}],"additionalProperties":false}`
+const schemaCounted = `{"$schema":"https://json-schema.org/draft/2020-12/schema","title":"Counted","type":"object","properties":{"done":{"type":"integer","minimum":0,"maximum":9223372036854775807,"description":"Done counts the items processed."},"Done":{"$ref":"#/properties/done","description":"another accepted name of done","x-skald-alias-of":"done"},"total":{"type":"integer","minimum":-9223372036854775808,"maximum":9223372036854775807,"description":"items in all, when known"},"Total":{"$ref":"#/properties/total","description":"another accepted name of total","x-skald-alias-of":"total"},"elapsed":{"type":["string","integer"],"pattern":"^[-+]?(0|(([0-9]+(\\.[0-9]*)?|\\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+)$","format":"x-skald-duration","minimum":-9223372036854775808,"maximum":9223372036854775807,"description":"Elapsed is the time spent so far; the schema says how it is written after this. (a Go duration such as \"1m30s\", or an integer number of nanoseconds)"},"Elapsed":{"$ref":"#/properties/elapsed","description":"another accepted name of elapsed","x-skald-alias-of":"elapsed"}},"allOf":[{"not":{"required":["done","Done"]}},{"not":{"required":["total","Total"]}},{"not":{"required":["elapsed","Elapsed"]}}],"additionalProperties":false}`
 
 // DecodeCounted strictly decodes Counted from JSON and validates it. Decode
 // and validation errors are reported together, as long as the document
@@ -231,11 +243,18 @@ func validateParams(c *codec.Check, p *codec.Path, m *Params) {
 	}
 }
 
+func changesParams(ch *skald.Change, p *codec.Path, m, m2 *Params) {
+	if m.Source != m2.Source {
+		p1 := p.Member("source")
+		ch.Immutable = append(ch.Immutable, p1.String())
+	}
+}
+
 func decodeCounted(r *codec.Reader, m *Counted) {
 	if !r.BeginObject() {
 		return
 	}
-	var seen [2]bool
+	var seen [3]bool
 	for r.More() {
 		switch string(r.Key()) {
 		case "done", "Done":
@@ -248,6 +267,11 @@ func decodeCounted(r *codec.Reader, m *Counted) {
 				continue
 			}
 			m.Total = r.Int(64)
+		case "elapsed", "Elapsed":
+			if r.SeenAs(&seen[2], "elapsed") {
+				continue
+			}
+			m.Elapsed = r.Duration()
 		default:
 			r.Unknown()
 		}
@@ -262,6 +286,8 @@ func encodeCounted(w *codec.Writer, m *Counted) {
 		w.Key("total")
 		w.Int(m.Total)
 	}
+	w.Key("elapsed")
+	w.Duration(m.Elapsed)
 	w.EndObject()
 }
 
