@@ -57,10 +57,11 @@ func TestBareCancelIsHonoured(t *testing.T) {
 	}
 }
 
-// A new consumer group reads task.cancel from its oldest message. A cancel
-// that was sent before the node started must not end a task that has been
-// assigned to it since (a Python node, which starts at the newest offset,
-// never sees it either).
+// A cancel that was sent before the node started must not end a task that
+// has been assigned to it since (a Python node, which starts at the newest
+// offset, never sees it either). The node starts its consumer group at the
+// topics' ends, so the old cancel does not even reach it; a later one does,
+// and is honoured.
 func TestOldBareCancelIsNotReplayed(t *testing.T) {
 	e := newEnv(t)
 	cls := newClass("OldCancel", &probe{})
@@ -69,21 +70,66 @@ func TestOldBareCancelIsNotReplayed(t *testing.T) {
 	if err := e.pub.Publish(e.ctx, event.TopicCancel, event.NewTaskEvent(id)); err != nil {
 		t.Fatal(err)
 	}
-	// The cancel's timestamp (milliseconds, truncated) is before the
-	// node's start, which comes after the publish returned.
 	a := e.startNode("a", node.Options{}, nil, cls)
 	mark := e.logs.Mark()
 	epoch := e.assign(id, a)
 	e.running(id, a, epoch)
-	e.await(0, "event handled", "topic", event.TopicCancel, "skaldId", a.n.ID())
-	if n := e.logs.CountFrom(0, skaldtest.Msg("task.cancel: recorded Cancelled; stopping the worker")); n != 0 {
-		t.Fatalf("a cancel sent before the node started ended its task (%d records)", n)
-	}
 	// A cancel sent now is honoured.
 	if err := e.pub.Publish(e.ctx, event.TopicCancel, event.NewTaskEvent(id)); err != nil {
 		t.Fatal(err)
 	}
 	e.await(mark, "worker cancelled", "taskId", id)
+	e.await(mark, "event handled", "topic", event.TopicCancel, "skaldId", a.n.ID())
+	// Both cancels have the task's id as key, so they share a partition
+	// and the old one would have come first.
+	cancels := func(r skaldtest.Record) bool {
+		return eventFor(a.n.ID(), id)(r) && r.Attrs["topic"] == event.TopicCancel
+	}
+	if n := e.logs.Count(cancels); n != 1 {
+		t.Fatalf("the node handled %d cancels of the task, want only the one sent after its start", n)
+	}
+	if n := e.logs.Count(skaldtest.Msg("task.cancel: recorded Cancelled; stopping the worker")); n != 1 {
+		t.Fatalf("%d cancels recorded, want 1", n)
+	}
+}
+
+// TestNewNodeStartsAtTheTopicsEnds assigns a task to a node that has not
+// started yet: the node runs it, found by the read of MongoDB at its start
+// rather than by the event, because its consumer group (new, since the
+// node's id is) starts at the topics' ends instead of replaying their
+// retention. Events produced after the start all reach it. On the real
+// broker (SKALDS_TEST_KAFKA) the topics hold every earlier test's events.
+func TestNewNodeStartsAtTheTopicsEnds(t *testing.T) {
+	e := newEnv(t)
+	cls := newClass("FreshGroup", &probe{})
+	before, after := e.id("before"), e.id("after")
+	e.create(before, cls, params{})
+	epoch, err := e.client.Assign(e.ctx, before, e.id("a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := e.startNode("a", node.Options{}, nil, cls)
+	e.running(before, a, epoch)
+	e.create(after, cls, params{})
+	e.running(after, a, e.assign(after, a))
+	e.handled(a.n.ID(), after)
+	// The same event again, on the same partition as the first (same key),
+	// comes after it: once this one is handled, the first would have been.
+	mark := e.logs.Mark()
+	if err := e.pub.Publish(e.ctx, event.TopicAssign, event.NewTaskEvent(before)); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(e.ctx, deadline)
+	defer cancel()
+	if _, err := e.logs.AwaitFrom(ctx, mark, eventFor(a.n.ID(), before)); err != nil {
+		t.Fatalf("the event sent after the start: %v", err)
+	}
+	if n := e.logs.Count(eventFor(a.n.ID(), before)); n != 1 {
+		t.Fatalf("the node handled %d assign events of %s, want only the one sent after its start", n, before)
+	}
+	if n := e.logs.Count(skaldtest.Msg("events: the consumer group resumes at its committed offsets, or at the oldest")); n != 0 {
+		t.Fatalf("the node's consumer group could not start at the topics' ends")
+	}
 }
 
 // A node refuses an update written without a version bump (as Python

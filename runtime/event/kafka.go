@@ -178,6 +178,65 @@ func EnsureTopics(ctx context.Context, b Broker, topics ...string) error {
 	return nil
 }
 
+// CommitEnds commits, as group's offsets, the current end of every
+// partition of topics, so that the group's next member reads only the
+// events produced from now on, whatever the group read before. A node calls
+// it before it reads its tasks from MongoDB at start: every event produced
+// before the ends were read names a write made before that read (writers
+// write MongoDB first, then publish), so the read covers it, and every
+// later one is delivered. A fresh node (a new group) so starts at the
+// newest offset without the window that Kafka's own "latest" leaves
+// between the read and the group's join, and no node replays the topics'
+// retention.
+//
+// The broker refuses the commit while the group has a live member (a
+// previous run of the node that has not left yet): the error says so, and
+// the group then resumes where that member committed.
+func CommitEnds(ctx context.Context, b Broker, group string, topics ...string) error {
+	c := &kafka.Client{Addr: kafka.TCP(b.Addr), Transport: b.transport(), Timeout: 10 * time.Second}
+	meta, err := c.Metadata(ctx, &kafka.MetadataRequest{Topics: topics})
+	if err != nil {
+		return fmt.Errorf("kafka %s: reading the partitions of %v: %w", b.Addr, topics, err)
+	}
+	ask := map[string][]kafka.OffsetRequest{}
+	for _, t := range meta.Topics {
+		if t.Error != nil {
+			return fmt.Errorf("kafka %s: topic %s: %w", b.Addr, t.Name, t.Error)
+		}
+		for _, p := range t.Partitions {
+			ask[t.Name] = append(ask[t.Name], kafka.LastOffsetOf(p.ID))
+		}
+	}
+	ends, err := c.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: ask})
+	if err != nil {
+		return fmt.Errorf("kafka %s: reading the ends of %v: %w", b.Addr, topics, err)
+	}
+	commit := map[string][]kafka.OffsetCommit{}
+	for topic, parts := range ends.Topics {
+		for _, p := range parts {
+			if p.Error != nil {
+				return fmt.Errorf("kafka %s: the end of %s/%d: %w", b.Addr, topic, p.Partition, p.Error)
+			}
+			commit[topic] = append(commit[topic], kafka.OffsetCommit{Partition: p.Partition, Offset: p.LastOffset})
+		}
+	}
+	// Generation -1 and no member: a commit from outside the group's
+	// membership, which the broker takes while the group is empty.
+	res, err := c.OffsetCommit(ctx, &kafka.OffsetCommitRequest{GroupID: group, GenerationID: -1, Topics: commit})
+	if err != nil {
+		return fmt.Errorf("kafka %s: committing the ends of %v for group %s: %w", b.Addr, topics, group, err)
+	}
+	for topic, parts := range res.Topics {
+		for _, p := range parts {
+			if p.Error != nil {
+				return fmt.Errorf("kafka %s: committing the end of %s/%d for group %s (a member of the group still there?): %w",
+					b.Addr, topic, p.Partition, group, p.Error)
+			}
+		}
+	}
+	return nil
+}
+
 // partitioner is the balancer of every publisher: murmur2 of the key,
 // made positive and taken modulo the partition count, which is the Java
 // client's default for keyed messages and kafka-python's. kafka-go's
@@ -275,10 +334,11 @@ type Subscriber struct {
 // batchLinger is how long RunBatch waits for more events of a burst.
 const batchLinger = 2 * time.Millisecond
 
-// Subscribe joins group on topics. A new group starts at the oldest
-// message: replaying an event is harmless, since it only makes the node
-// look at a task again, while skipping one could delay a start until the
-// next reconcile.
+// Subscribe joins group on topics. The group resumes at its committed
+// offsets (a node commits the topics' ends first, see CommitEnds); a group
+// without any starts at the oldest message, since replaying an event is
+// harmless (it only makes a node look at a task again) while skipping one
+// could delay a start until the next reconcile.
 func Subscribe(b Broker, group string, topics []string, log *slog.Logger) *Subscriber {
 	if b.Logger == nil {
 		b.Logger = log

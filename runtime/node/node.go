@@ -292,6 +292,13 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 
 	n.ctx = ctx
+	if !n.cfg.KafkaDisabled {
+		// Before the read of MongoDB, which covers every event produced
+		// until now: the subscription need only read what comes after.
+		if err := event.CommitEnds(ctx, broker, n.cfg.SkaldID, event.Topics...); err != nil && ctx.Err() == nil {
+			n.log.Info("events: the consumer group resumes at its committed offsets, or at the oldest", "err", err)
+		}
+	}
 	n.reconcileAll(ctx)
 	n.beat(ctx)
 
@@ -451,10 +458,11 @@ func (n *Node) handle(ctx context.Context, batch []event.Delivery) error {
 // cancelled task. A task assigned elsewhere is left to its node.
 //
 // ids maps each task id to whether its cancel may be honoured: a cancel
-// produced before this node started is not, because a new consumer group
-// reads the topic from its oldest message, and an old cancel replayed so
-// must not end a task that was assigned again since. Python nodes, which
-// read only messages produced after they joined, never see those either.
+// produced before this node started is not, because a node whose consumer
+// group could not be moved to the topics' ends (see event.CommitEnds)
+// reads older messages, and an old cancel replayed so must not end a task
+// that was assigned again since. Python nodes, which read only messages
+// produced after they joined, never see those either.
 //
 // It returns the tasks it read as they now are, so that the reconcile does
 // not read them again; a task whose write was fenced is left out, to be
