@@ -271,19 +271,36 @@ func NewPublisher(b Broker) *Publisher {
 	}}
 }
 
-// Publish writes e to topic, keyed by its first task id.
-func (p *Publisher) Publish(ctx context.Context, topic string, e TaskEvent) error {
+// record sets m to the record of e on topic, keyed by its first task id.
+func record(m *kafka.Message, topic string, e TaskEvent) error {
 	value, err := json.Marshal(e)
 	if err != nil {
 		return err
 	}
-	var key []byte
+	m.Topic, m.Value = topic, value
 	if len(e.TaskIDs) > 0 {
-		key = []byte(e.TaskIDs[0])
+		m.Key = []byte(e.TaskIDs[0])
 	}
-	m := kafka.Message{Topic: topic, Key: key, Value: value}
+	return nil
+}
+
+// message is record with the trace context of ctx in m's headers when p
+// traces.
+func (p *Publisher) message(ctx context.Context, m *kafka.Message, topic string, e TaskEvent) error {
+	if err := record(m, topic, e); err != nil {
+		return err
+	}
 	if p.trace {
 		m.Headers = traceHeaders(ctx)
+	}
+	return nil
+}
+
+// Publish writes e to topic, keyed by its first task id.
+func (p *Publisher) Publish(ctx context.Context, topic string, e TaskEvent) error {
+	var m kafka.Message
+	if err := p.message(ctx, &m, topic, e); err != nil {
+		return err
 	}
 	if err := p.w.WriteMessages(ctx, m); err != nil {
 		return fmt.Errorf("publishing to %s: %w", topic, err)
@@ -301,15 +318,11 @@ func (p *Publisher) PublishMany(ctx context.Context, topic string, events ...Tas
 		traced = traceHeaders(ctx)
 	}
 	for _, e := range events {
-		value, err := json.Marshal(e)
-		if err != nil {
+		m := kafka.Message{Headers: traced}
+		if err := record(&m, topic, e); err != nil {
 			return err
 		}
-		var key []byte
-		if len(e.TaskIDs) > 0 {
-			key = []byte(e.TaskIDs[0])
-		}
-		msgs = append(msgs, kafka.Message{Topic: topic, Key: key, Value: value, Headers: traced})
+		msgs = append(msgs, m)
 	}
 	if err := p.w.WriteMessages(ctx, msgs...); err != nil {
 		return fmt.Errorf("publishing %d events to %s: %w", len(events), topic, err)
