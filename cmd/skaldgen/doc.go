@@ -33,7 +33,9 @@
 //	-schema dir
 //		Also write the JSON Schema (2020-12) of every model to
 //		dir/<Model>.schema.json. The same schema is compiled into each
-//		worker class (skald.Class.JSONSchema).
+//		worker class (skald.Class.JSONSchema). A field's doc comment (its
+//		line comment when it has none), without markers, is its
+//		"description" there.
 //	-v
 //		Print progress and timings.
 //

@@ -109,7 +109,7 @@ func TestDashboardEditsAttachmentsOfARunningTask(t *testing.T) {
 	ctx, problems := browser(t)
 	e := newEnv(t)
 	feed := newCounterFeed()
-	rn := e.startNode("dash-node", node.Options{}, cameraClass("Camera"), newClass("Doomed"), counterClass("Counter", feed))
+	rn := e.startNode("dash-node", node.Options{}, cameraClass("Camera"), newClass("Doomed"), counterClass("Counter", feed), hostileClass(feed))
 	e.publishSchema(rn.n.ID(), "Camera", cameraSchema)
 	c := e.startController(func(cfg *ctl.Config) { realNodes(cfg); cfg.Token = "dash-tok" })
 	var created taskBody

@@ -40,6 +40,24 @@ const counterProgressSchema = `{"$schema":"https://json-schema.org/draft/2020-12
 const counterResultSchema = `{"title":"Summary","type":"object","properties":{"frames":{"type":"integer","title":"Frames in total"},` +
 	`"verdict":{"type":"string","title":"Verdict"}}}`
 
+// hostileProgressSchema is a published schema that is wrong in every way
+// a reader must survive: a $ref that is no string, one that loops, one to
+// what every object inherits, true as a schema, keywords of the wrong
+// types, markup in a title, and a recursive definition.
+const hostileProgressSchema = `{"type":"object","properties":{"a":{"$ref":5},"b":{"$ref":"#/properties/b"},` +
+	`"c":{"$ref":"#/__proto__"},"d":true,"e":{"type":7,"title":{"x":1},"description":["<b>x</b>"]},` +
+	`"f":{"anyOf":"nope","items":[1]},"g":{"type":"array","items":{"$ref":"#/$defs/N"}},` +
+	`"h":{"type":"integer","title":"<img src=x onerror=pwned=3>"},"constructor":{"title":"Constructor field"}},` +
+	`"$defs":{"N":{"type":"object","title":"Level","properties":{"n":{"$ref":"#/$defs/N"}}}}}`
+
+// hostileClass reports, through feed, progress that the test sends, and
+// publishes hostileProgressSchema as the schema of its progress.
+func hostileClass(feed *counterFeed) *skald.Class[params] {
+	c := counterClass("Hostile", feed)
+	c.ProgressSchema = []byte(hostileProgressSchema)
+	return c
+}
+
 // counterFeed drives the counter class's workers from the test: each
 // value on progress is reported as the task's progress, and a value on
 // finish is set as its result before main returns.
@@ -170,20 +188,27 @@ func TestClassesServeProgressAndResultSchemas(t *testing.T) {
 	}
 }
 
+// openRunningTask creates a task of class, waits until it runs, and opens
+// its page, which has no progress yet.
+func openRunningTask(t *testing.T, ctx context.Context, e *env, c *controller, id, class string) {
+	t.Helper()
+	if code := c.call(t, "POST", "/api/tasks", c.token, map[string]any{"id": id, "className": class}, nil); code != http.StatusCreated {
+		t.Fatalf("create %s: %d", id, code)
+	}
+	e.waitTask(id, "Running", func(d *task.Task) bool { return d.LifecycleStatus == task.Running })
+	if err := chromedp.Do(ctx, chromedp.Navigate(c.url+"/dashboard/#/tasks/"+id)); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, "the page of "+id+", no progress yet", `document.getElementById('progress-note')?.textContent === 'No progress reported yet.'`)
+}
+
 // checkProgressPage opens the page of a counter task (class Counter, on a
 // node with a short progress interval) and checks that its progress is
 // rendered from the class's schema, live as reports arrive, that hostile
 // values stay text, and that the result shows once the task ends.
 func checkProgressPage(t *testing.T, ctx context.Context, e *env, c *controller, feed *counterFeed) {
 	t.Helper()
-	if code := c.call(t, "POST", "/api/tasks", c.token, map[string]any{"id": "count-task", "className": "Counter"}, nil); code != http.StatusCreated {
-		t.Fatalf("create: %d", code)
-	}
-	e.waitTask("count-task", "Running", func(d *task.Task) bool { return d.LifecycleStatus == task.Running })
-	if err := chromedp.Do(ctx, chromedp.Navigate(c.url+"/dashboard/#/tasks/count-task")); err != nil {
-		t.Fatal(err)
-	}
-	waitJS(t, ctx, "no progress yet", `document.getElementById('progress-note')?.textContent === 'No progress reported yet.'`)
+	openRunningTask(t, ctx, e, c, "count-task", "Counter")
 
 	feed.send(t, feed.progress, `{"frames":1,"rate":2.5,"stage":{"name":"warm-up","elapsed":1500000000},`+
 		`"cameras":[{"id":"cam-1","healthy":true},{"id":"cam-2","healthy":false}],"note":null}`)
@@ -231,4 +256,24 @@ func checkProgressPage(t *testing.T, ctx context.Context, e *env, c *controller,
 			`document.querySelector('#result dt[data-field="$.verdict"]')?.textContent === 'Verdict' && `+
 			`document.querySelector('#result dd[data-field="$.verdict"]').textContent === 'all frames read' && `+
 			`document.querySelector('#result dt[data-field="$.frames"]').textContent === 'Frames in total'`)
+
+	// A class whose published schema is hostile: the page still shows
+	// every field, as text, throws nothing (the browser helper fails the
+	// test on any exception), and stops nesting at its depth bound.
+	openRunningTask(t, ctx, e, c, "hostile-task", "Hostile")
+	deep := `1`
+	for range 12 {
+		deep = `{"n":` + deep + `}`
+	}
+	feed.send(t, feed.progress, `{"a":1,"b":"x","c":{"y":2},"d":[1,2],"e":"<i>t</i>","f":[{"z":1}],"g":[`+deep+`],"h":5,"constructor":3,"toString":4}`)
+	waitJS(t, ctx, "every field of a hostile schema, as text",
+		label("$.a")+`?.textContent === 'a' && `+field("$.a")+`.textContent === '1' && `+
+			field("$.b")+`.textContent === 'x' && `+field("$.e")+`.textContent.includes('<i>t</i>') && `+
+			label("$.h")+`.textContent === '<img src=x onerror=pwned=3>' && `+field("$.h")+`.textContent === '5' && `+
+			label("$.constructor")+`.textContent === 'Constructor field' && `+field("$.constructor")+`.textContent === '3' && `+
+			label("$.toString")+`.classList.contains('unknown') && `+field("$.toString")+`.textContent === '4' && `+
+			label("$.g[0].n.n.n.n.n.n.n")+`?.textContent === 'Level' && !`+label("$.g[0].n.n.n.n.n.n.n.n.n.n")+` && `+
+			`!document.querySelector('#progress img, #progress b, #progress i') && window.pwned === undefined`)
+	feed.send(t, feed.finish, `{}`)
+	e.waitTask("hostile-task", "Finished", func(d *task.Task) bool { return d.LifecycleStatus == task.Finished })
 }

@@ -324,7 +324,7 @@ function overview(app) {
 
 // resolve follows a local $ref ("#/$defs/x"); others are left as they are.
 function resolve(s, root) {
-  for (let i = 0; s && s.$ref && s.$ref.startsWith('#/') && i < 16; i++) {
+  for (let i = 0; s && typeof s.$ref === 'string' && s.$ref.startsWith('#/') && i < 16; i++) {
     s = s.$ref.slice(2).split('/').reduce((o, k) => o?.[k.replace(/~1/g, '/').replace(/~0/g, '~')], root);
   }
   return s || {};
