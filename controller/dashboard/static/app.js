@@ -2,7 +2,9 @@
 // follows the two event streams; every view re-renders from the API and
 // patches itself from the events in between.
 //
-// Routes (in the URL fragment): #/ is the overview, #/tasks/<id> a task.
+// Routes (in the URL fragment): #/ is the overview (with the charts over
+// time), #/tasks/<id> a task, #/nodes/<id> a node, #/classes/<name> a
+// class.
 // A token may be given as #token=<token> (or appended as &token=<token>);
 // it is moved to sessionStorage and removed from the address bar.
 
@@ -181,8 +183,9 @@ function route() {
   }
   const app = document.getElementById('app');
   const path = location.hash.replace(/^#/, '').split('&')[0] || '/';
-  const m = path.match(/^\/tasks\/(.+)$/);
-  view = m ? taskView(app, decodeURIComponent(m[1])) : overview(app);
+  const m = path.match(/^\/(tasks|nodes|classes)\/(.+)$/);
+  const pages = { tasks: taskView, nodes: nodeView, classes: classView };
+  view = m ? pages[m[1]](app, decodeURIComponent(m[2])) : overview(app);
   events.listeners.add(view.listener);
 }
 
@@ -203,8 +206,10 @@ function overview(app) {
   let page = 1;
   let rows = new Map(); // task id -> row
 
+  const chartsBox = h('div', { id: 'charts-box' });
   app.replaceChildren(
     h('section', {}, cards),
+    chartsBox,
     h('h2', {}, 'Nodes'),
     h('section', { class: 'panel' }, h('table', { id: 'nodes' },
       h('thead', {}, h('tr', {}, ['Node', 'Type', 'Status', 'Classes', 'Running tasks', 'Last activity'].map((t) => h('th', {}, t)))),
@@ -235,12 +240,12 @@ function overview(app) {
     try {
       const res = await api('/api/skalds/');
       nodesBody.replaceChildren(...res.items.map((n) => h('tr', { dataset: { node: n.id } },
-        h('td', {}, n.id), h('td', {}, n.type), h('td', {}, badge(n.status)),
-        h('td', {}, n.supportedTasks.join(', ') || '-', (n.schemaConflicts || []).length ? [' ', h('span', {
+        h('td', {}, nodeLink(n.id)), h('td', {}, n.type), h('td', {}, badge(n.status)),
+        h('td', {}, links(n.supportedTasks, classLink), (n.schemaConflicts || []).length ? [' ', h('span', {
           class: 'badge Failed schema-conflict',
           title: 'Other online nodes publish a different schema for these classes; attachments must satisfy all of them.',
         }, 'schema conflict: ' + n.schemaConflicts.join(', '))] : []),
-        h('td', {}, n.currentTasks.length ? n.currentTasks.map((id, i) => [i ? ', ' : '', h('a', { href: '#/tasks/' + encodeURIComponent(id) }, id)]) : '-'),
+        h('td', {}, links(n.currentTasks, taskLink)),
         h('td', {}, ago(n.lastHeartbeat)))));
       if (!res.items.length) nodesBody.replaceChildren(h('tr', {}, h('td', { colspan: 6, class: 'muted' }, 'No node in the registry.')));
     } catch (e) { showError(nodesBody, e); }
@@ -257,9 +262,9 @@ function overview(app) {
 
   function taskRow(t) {
     return h('tr', { dataset: { task: t.id } },
-      h('td', {}, h('a', { href: '#/tasks/' + encodeURIComponent(t.id) }, t.id)),
-      h('td', {}, t.className), h('td', { class: 'status' }, badge(t.lifecycleStatus), t.unserved ? [' ', unservedNote(t)] : []),
-      h('td', { class: 'executor' }, t.executor || '-'), h('td', { class: 'num' }, t.priority),
+      h('td', {}, taskLink(t.id)),
+      h('td', {}, classLink(t.className)), h('td', { class: 'status' }, badge(t.lifecycleStatus), t.unserved ? [' ', unservedNote(t)] : []),
+      h('td', { class: 'executor' }, t.executor ? nodeLink(t.executor) : '-'), h('td', { class: 'num' }, t.priority),
       h('td', { class: 'versions' }, `${t.appliedAttachmentsVersion}/${t.attachmentsVersion}`),
       h('td', { class: 'num attempts' }, t.attempts), h('td', { class: 'updated' }, when(t.updateDateTime)));
   }
@@ -291,9 +296,10 @@ function overview(app) {
 
   loadSummary(); loadNodes(); loadClasses(); loadTasks();
   const refresh = setInterval(loadNodes, 10000); // keeps "last activity" current
+  const charts = systemCharts(chartsBox);
 
   return {
-    dispose: () => clearInterval(refresh),
+    dispose: () => { clearInterval(refresh); charts.stop(); },
     listener(msg) {
       if (msg.type === 'resync') { loadSummary(); loadNodes(); loadTasks(); return; }
       if (msg.stream === 'skalds') {
@@ -311,13 +317,359 @@ function overview(app) {
       const flag = row.querySelector('.unserved');
       row.querySelector('.status').replaceChildren(badge(d.lifecycleStatus),
         flag && !TERMINAL.includes(d.lifecycleStatus) ? [' ', flag] : []);
-      row.querySelector('.executor').textContent = d.executor || '-';
+      row.querySelector('.executor').replaceChildren(d.executor ? nodeLink(d.executor) : '-');
       row.querySelector('.versions').textContent = `${d.appliedAttachmentsVersion}/${d.attachmentsVersion}`;
       row.querySelector('.attempts').textContent = d.attempts;
       row.querySelector('.updated').textContent = when(d.updateDateTime);
       row.classList.remove('flash'); void row.offsetWidth; row.classList.add('flash');
     },
   };
+}
+
+// ---- links ----
+
+const taskLink = (id) => h('a', { href: '#/tasks/' + encodeURIComponent(id), class: 'task-link' }, id);
+const nodeLink = (id) => h('a', { href: '#/nodes/' + encodeURIComponent(id), class: 'node-link' }, id);
+const classLink = (name) => h('a', { href: '#/classes/' + encodeURIComponent(name), class: 'class-link' }, name);
+// links renders a list of names as links, comma-separated, or '-'.
+const links = (names, link) => (names.length ? names.map((n, i) => [i ? ', ' : '', link(n)]) : '-');
+// fact is one term and its value in a dl.facts, the value's element
+// with the given id, for tests and for live patches.
+const fact = (k, v, id) => [h('dt', {}, k), h('dd', { id }, v)];
+
+// pager returns the prev/next buttons and the page line of a paged table;
+// load(page) is called with the page to show.
+function pager(load) {
+  const info = h('span', { class: 'muted' });
+  let page = 1;
+  const prev = h('button', { class: 'secondary', onclick: () => load(--page) }, '‹ prev');
+  const next = h('button', { class: 'secondary', onclick: () => load(++page) }, 'next ›');
+  return {
+    el: h('div', { class: 'pager' }, prev, next, info),
+    get page() { return page; },
+    set page(p) { page = Math.max(1, p); },
+    show(res, size, what) {
+      const pages = Math.max(1, Math.ceil(res.total / size));
+      info.textContent = `page ${res.page} of ${pages}, ${res.total} ${what}`;
+      prev.disabled = res.page <= 1;
+      next.disabled = res.page >= pages;
+    },
+  };
+}
+
+// ---- node page ----
+
+// nodeView shows one node: its status, mode and heartbeat age, its
+// capacity and how much of it is used, the classes it serves and their
+// limits, and its tasks: those MongoDB assigns to it and those it lists
+// as running (the two differ for up to one beat).
+function nodeView(app, id) {
+  const path = '/api/skalds/' + encodeURIComponent(id);
+  const facts = h('dl', { class: 'facts', id: 'node-facts' });
+  const classesBody = h('tbody');
+  const tasksBody = h('tbody');
+  const problem = h('p', { class: 'msg bad', id: 'node-error', hidden: true });
+  app.replaceChildren(
+    h('p', {}, h('a', { href: '#/' }, '‹ overview')),
+    h('h2', {}, 'Node ', h('code', { id: 'node-id' }, id)),
+    problem,
+    h('div', { class: 'two' },
+      h('section', { class: 'panel' }, facts),
+      h('section', { class: 'panel' }, h('h2', { class: 'flush' }, 'Classes'),
+        h('table', { id: 'node-classes' },
+          h('thead', {}, h('tr', {}, h('th', {}, 'Class'), h('th', { class: 'num' }, 'Running here'), h('th', { class: 'num' }, 'Limit'))),
+          classesBody))),
+    h('h2', {}, 'Tasks'),
+    h('section', { class: 'panel' }, h('table', { id: 'node-tasks' },
+      h('thead', {}, h('tr', {}, ['Task', 'Class', 'Status', 'Assigned', 'Listed by the node'].map((t) => h('th', {}, t)))),
+      tasksBody)),
+  );
+  // The node's heartbeat age is measured on the controller's clock; the
+  // page keeps it growing between reads. Past the controller's node
+  // timeout the node counts as offline.
+  let beatAt = 0;
+  let online = false;
+  let timeoutMs = 10000;
+  let known = new Set(); // the tasks on the page
+  api('/api/system/config').then((c) => { timeoutMs = (c.monitoring?.heartbeatTimeout || 10) * 1000; }).catch(() => {});
+  const nodeBeat = () => {
+    const s = Math.max(0, Math.round((Date.now() - beatAt) / 1000));
+    const stale = !online || Date.now() - beatAt > timeoutMs;
+    return h('span', { class: 'beat' + (stale ? ' stale' : ''), title: stale ? 'the node has not beaten within the node timeout: it counts as offline' : '' },
+      `last beat ${s} s ago`);
+  };
+
+  async function load() {
+    let n; let st; let assigned;
+    try {
+      [n, st, assigned] = await Promise.all([api(path), api(path + '/status'), api(path + '/tasks')]);
+    } catch (e) {
+      problem.hidden = false;
+      problem.textContent = e.message;
+      return;
+    }
+    problem.hidden = true;
+    online = n.status === 'online';
+    beatAt = Date.now() - st.details.lastHeartbeatAge;
+    const listed = st.details.tasks || [];
+    const cap = st.details.capacity || {};
+    const limits = cap.classLimits || {};
+    facts.replaceChildren(
+      ...fact('Status', badge(n.status), 'node-status'),
+      ...fact('Mode', n.type, 'node-mode'),
+      ...fact('Heartbeat', nodeBeat(), 'node-beat'),
+      ...fact('Accepts tasks', st.details.canAcceptTasks ? 'yes' : 'no', 'node-accepts'),
+      ...fact('Capacity', cap.maxTasks
+        ? [h('meter', { min: 0, max: cap.maxTasks, value: listed.length, id: 'node-meter' }), ` ${listed.length} of ${cap.maxTasks} tasks`]
+        : `${listed.length} tasks, no limit`, 'node-capacity'),
+      ...((n.schemaConflicts || []).length ? fact('Schema conflicts', h('span', { class: 'badge Failed schema-conflict' }, n.schemaConflicts.join(', ')), 'node-conflicts') : []),
+    );
+    const running = {};
+    for (const t of listed) running[t.className] = (running[t.className] || 0) + 1;
+    const classes = [...new Set([...n.supportedTasks, ...Object.keys(limits), ...Object.keys(running)])].sort();
+    classesBody.replaceChildren(...classes.map((c) => h('tr', { dataset: { class: c } },
+      h('td', {}, classLink(c)), h('td', { class: 'num' }, running[c] || 0), h('td', { class: 'num' }, limits[c] || '-'))));
+    if (!classes.length) classesBody.replaceChildren(h('tr', {}, h('td', { colspan: 3, class: 'muted' }, 'The node registered no class.')));
+    // Assigned in MongoDB and listed by the node, merged by id.
+    const rows = new Map();
+    for (const t of assigned.tasks) rows.set(t.id, { ...t, listed: false });
+    for (const t of listed) rows.set(t.id, { id: t.id, className: t.className, ...rows.get(t.id), listed: true });
+    known = new Set(rows.keys());
+    tasksBody.replaceChildren(...[...rows.values()].sort((a, b) => a.id.localeCompare(b.id)).map((t) => h('tr', { dataset: { task: t.id } },
+      h('td', {}, taskLink(t.id)), h('td', {}, classLink(t.className)), h('td', {}, t.lifecycleStatus ? badge(t.lifecycleStatus) : '-'),
+      h('td', {}, when(t.assignedAt)), h('td', { class: 'listed' }, t.listed ? 'yes' : 'not yet'))));
+    if (!rows.size) tasksBody.replaceChildren(h('tr', {}, h('td', { colspan: 5, class: 'muted' }, 'No task assigned to this node.')));
+  }
+
+  load();
+  const reload = debounce(load, 300);
+  const tick = setInterval(() => { if (beatAt) document.getElementById('node-beat')?.replaceChildren(nodeBeat()); }, 1000);
+  return {
+    dispose: () => clearInterval(tick),
+    listener(msg) {
+      if (msg.type === 'resync' || (msg.stream === 'skalds' && msg.skaldId === id)) { reload(); return; }
+      if (msg.type === 'task_update' && (known.has(msg.taskId) || msg.data?.executor === id)) reload();
+    },
+  };
+}
+
+// ---- class page ----
+
+// classView shows one class: who serves it, its attachments schemas (and,
+// when nodes publish them, its progress and result schemas), its tasks by
+// status and a table of its tasks.
+function classView(app, name) {
+  const facts = h('dl', { class: 'facts', id: 'class-facts' });
+  const counts = h('div', { class: 'cards', id: 'class-counts' });
+  const nodesBody = h('tbody');
+  const schemas = h('div', { id: 'class-schemas' });
+  const reports = h('div', { id: 'class-reports' });
+  const tasksBody = h('tbody');
+  const problem = h('p', { class: 'msg bad', id: 'class-error', hidden: true });
+  const statusIn = h('select', { id: 'class-status' }, h('option', { value: '' }, 'all statuses'),
+    STATUSES.map((s) => h('option', { value: s }, s)));
+  const pages = pager(() => loadTasks());
+  let rows = new Set();
+  app.replaceChildren(
+    h('p', {}, h('a', { href: '#/' }, '‹ overview')),
+    h('h2', {}, 'Class ', h('code', { id: 'class-name' }, name)),
+    problem,
+    h('section', {}, counts),
+    h('div', { class: 'two' },
+      h('section', { class: 'panel' }, facts, h('h2', {}, 'Nodes'), h('table', { id: 'class-nodes' },
+        h('thead', {}, h('tr', {}, ['Node', 'Type', 'Status', 'Running', 'Class limit', 'Max tasks'].map((t, i) => h('th', { class: i > 2 ? 'num' : '' }, t)))),
+        nodesBody)),
+      h('section', { class: 'panel' }, h('h2', { class: 'flush' }, 'Attachments schema'), schemas, reports)),
+    h('h2', {}, 'Tasks'),
+    h('section', { class: 'panel' }, h('div', { class: 'filters' }, statusIn),
+      h('table', { id: 'class-tasks' },
+        h('thead', {}, h('tr', {}, ['Task', 'Status', 'Executor', 'Priority', 'Attempts', 'Updated'].map((t, i) => h('th', { class: i === 3 || i === 4 ? 'num' : '' }, t)))),
+        tasksBody),
+      pages.el),
+  );
+
+  async function load() {
+    let c;
+    try {
+      c = await api('/api/classes/' + encodeURIComponent(name));
+    } catch (e) {
+      problem.hidden = false;
+      problem.textContent = e.message;
+      return;
+    }
+    problem.hidden = true;
+    const online = c.registered.filter((n) => n.online);
+    facts.replaceChildren(
+      ...fact('Served by', c.unserved
+        ? h('span', { class: 'badge Failed unserved' }, 'no online node: its tasks wait')
+        : `${online.length} online node${online.length === 1 ? '' : 's'}`, 'class-served'),
+      ...fact('Tasks', String(c.totalTasks), 'class-total'),
+      ...(c.schemaConflict ? fact('Schemas', h('span', { class: 'badge Failed schema-conflict' }, `${c.schemas.length} different schemas: attachments must satisfy all of them`), 'class-conflict') : []),
+    );
+    counts.replaceChildren(...STATUSES.map((st) => h('button', {
+      class: 'card' + (statusIn.value === st ? ' picked' : ''), id: 'cc-' + st.toLowerCase(), type: 'button', title: 'show the tasks ' + st,
+      onclick: () => { statusIn.value = statusIn.value === st ? '' : st; pages.page = 1; loadTasks(); load(); },
+    }, h('div', { class: 'n' }, c.tasks[st] ?? 0), h('div', { class: 'l' }, st))));
+    nodesBody.replaceChildren(...c.registered.map((n) => h('tr', { dataset: { node: n.id } },
+      h('td', {}, nodeLink(n.id)), h('td', {}, n.type), h('td', {}, badge(n.online ? 'online' : 'offline')),
+      h('td', { class: 'num' }, n.running), h('td', { class: 'num' }, n.classLimit ?? '-'), h('td', { class: 'num' }, n.maxTasks ?? '-'))));
+    if (!c.registered.length) nodesBody.replaceChildren(h('tr', {}, h('td', { colspan: 6, class: 'muted' }, 'No node in the registry registered this class.')));
+    schemas.replaceChildren(...(c.schemas.length ? c.schemas.map((s) => h('div', { class: 'schema' },
+      h('p', { class: 'muted' }, 'Published by ', links(s.nodes, nodeLink)),
+      s.error ? h('p', { class: 'msg bad' }, s.error) : schemaView(s.schema)))
+      : [h('p', { class: 'muted' }, 'No online node publishes a schema for this class: attachments are accepted unchecked, and the node checks them when it runs the task.')]));
+    reports.replaceChildren(
+      ...(c.progressSchema ? [h('h2', {}, 'Progress schema'), schemaView(c.progressSchema, 'class-progress-schema')] : []),
+      ...(c.resultSchema ? [h('h2', {}, 'Result schema'), schemaView(c.resultSchema, 'class-result-schema')] : []),
+      ...(c.problems || []).map((p) => h('p', { class: 'msg bad' }, p)),
+    );
+  }
+
+  async function loadTasks() {
+    const q = new URLSearchParams({ class: name, page: pages.page, pageSize: PAGE_SIZE });
+    if (statusIn.value) q.set('lifecycleStatus', statusIn.value);
+    try {
+      const res = await api('/api/tasks/?' + q);
+      rows = new Set(res.items.map((t) => t.id));
+      tasksBody.replaceChildren(...res.items.map((t) => h('tr', { dataset: { task: t.id } },
+        h('td', {}, taskLink(t.id)), h('td', {}, badge(t.lifecycleStatus), t.unserved ? [' ', unservedNote(t)] : []),
+        h('td', {}, t.executor ? nodeLink(t.executor) : '-'), h('td', { class: 'num' }, t.priority),
+        h('td', { class: 'num' }, t.attempts), h('td', {}, when(t.updateDateTime)))));
+      if (!res.items.length) tasksBody.replaceChildren(h('tr', {}, h('td', { colspan: 6, class: 'muted' }, 'No task of this class matches.')));
+      pages.show(res, PAGE_SIZE, 'tasks');
+    } catch (e) { showError(tasksBody, e); }
+  }
+
+  statusIn.addEventListener('change', () => { pages.page = 1; loadTasks(); load(); });
+  load();
+  loadTasks();
+  const reload = debounce(() => { load(); loadTasks(); }, 500);
+  return {
+    listener(msg) {
+      if (msg.type === 'resync' || (msg.stream === 'skalds' && msg.type === 'skald_status')) { reload(); return; }
+      // A task of the class that changed, or a new one: the counts move.
+      if (msg.type === 'task_update' && (rows.has(msg.taskId) || msg.data?.lifecycleStatus === 'Created')) reload();
+    },
+  };
+}
+
+// schemaView renders a JSON Schema as a table of its top-level fields
+// (type, whether required, constraints, description), with the document
+// itself folded below. Values are only ever text.
+function schemaView(doc, id) {
+  const root = resolve(doc, doc);
+  const req = new Set(requiredKeys(root));
+  const props = Object.entries(root.properties || {});
+  const constraint = (s) => ['minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum', 'minLength', 'maxLength', 'pattern', 'format', 'enum', 'default']
+    .filter((k) => s[k] !== undefined).map((k) => `${k} ${typeof s[k] === 'string' ? s[k] : JSON.stringify(s[k])}`).join(', ');
+  const table = props.length ? h('table', { class: 'schema-fields' },
+    h('thead', {}, h('tr', {}, ['Field', 'Type', 'Required', 'Constraints', 'Description'].map((t) => h('th', {}, t)))),
+    h('tbody', {}, props.map(([k, v]) => {
+      const s = resolve(v, doc);
+      return h('tr', { dataset: { field: k } }, h('td', {}, h('code', {}, k)), h('td', {}, typeOf(s) || 'any'),
+        h('td', {}, req.has(k) ? 'yes' : ''), h('td', { class: 'muted' }, constraint(s)), h('td', {}, s.title || s.description || ''));
+    }))) : h('p', { class: 'muted' }, root.title || root.description || 'A schema without named fields.');
+  return h('div', { class: 'schema-view', id }, table,
+    h('details', {}, h('summary', {}, 'JSON Schema'), h('pre', { class: 'raw' }, JSON.stringify(doc, null, 2))));
+}
+
+// ---- charts over time ----
+
+// CHARTS are the small charts of the overview, drawn from GET
+// /api/system/charts: each series reads one number of a sample, null for
+// none.
+const CHARTS = [
+  { id: 'chart-tasks', title: 'Tasks by status', series: ['Created', 'Assigning', 'Running', 'Paused'].map((s) => ({ key: s, get: (x) => x.tasks?.[s] ?? null })) },
+  { id: 'chart-ended', title: 'Tasks ended, per interval', series: TERMINAL.map((s) => ({ key: s, get: (x) => x.ended?.[s] ?? null })) },
+  { id: 'chart-updates', title: 'Updates per interval', series: [
+    { key: 'applied', get: (x) => x.updatesApplied }, { key: 'rejected', get: (x) => x.updatesRejected }] },
+  { id: 'chart-dispatch', title: 'Dispatch latency (ms)', series: [
+    { key: 'p50', get: (x) => x.dispatchP50Ms }, { key: 'p99', get: (x) => x.dispatchP99Ms }] },
+];
+
+// systemCharts appends the charts to container and keeps them current:
+// it reads every sample once, then only the newer ones, once per sample
+// interval (between 1 s and 10 s). stop ends the reading.
+function systemCharts(container) {
+  const grid = h('div', { class: 'charts', id: 'charts' });
+  const note = h('p', { class: 'muted', id: 'charts-note' }, 'Loading the charts…');
+  container.append(h('h2', {}, 'Over time'), h('section', { class: 'panel' }, note, grid));
+  let samples = [];
+  let timer = null;
+  let stopped = false;
+  const span = (s) => (s < 1 ? `${Math.round(s * 1000)} ms` : s < 120 ? `${Math.round(s)} s` : s < 7200 ? `${Math.round(s / 60)} min` : `${Math.round(s / 3600)} h`);
+  async function poll() {
+    let every = 10000;
+    try {
+      const since = samples.length ? samples[samples.length - 1].at : 0;
+      const res = await api('/api/system/charts' + (since ? '?since=' + since : ''));
+      every = Math.min(10000, Math.max(1000, res.interval * 1000));
+      samples = samples.concat(res.samples).slice(-res.capacity);
+      note.textContent = `One sample every ${span(res.interval)}, kept for ${span(res.window)}; ${samples.length} so far.` +
+        (res.dispatching ? '' : ' This controller does not dispatch, so it measures no dispatch latency.');
+      grid.replaceChildren(...CHARTS.map((c) => lineChart(c, samples)));
+    } catch (e) { note.textContent = 'Reading the charts failed (' + e.message + '); retrying…'; }
+    if (!stopped) timer = setTimeout(poll, every);
+  }
+  poll();
+  return { stop: () => { stopped = true; clearTimeout(timer); } };
+}
+
+const SVG_NS = 'http://www.w3.org/2000/svg';
+function svg(tag, attrs = {}, ...children) {
+  const el = document.createElementNS(SVG_NS, tag);
+  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
+  el.append(...children);
+  return el;
+}
+
+// niceTop rounds a chart's largest value up to 1, 2 or 5 times a power
+// of ten, so that its scale reads easily.
+function niceTop(v) {
+  if (!(v > 0)) return 1;
+  const p = 10 ** Math.floor(Math.log10(v));
+  return [1, 2, 5, 10].map((m) => m * p).find((x) => x >= v);
+}
+
+// lineChart draws one chart as an inline SVG: a line per series over the
+// samples' times (broken where a value is null), the scale, the time span
+// and a legend with each series' latest value.
+function lineChart(c, samples) {
+  const W = 320; const H = 120; const L = 36; const R = 6; const T = 8; const B = 18;
+  const t0 = samples.length ? samples[0].at : 0;
+  const t1 = samples.length ? samples[samples.length - 1].at : 0;
+  let top = 0;
+  for (const s of c.series) for (const x of samples) top = Math.max(top, s.get(x) ?? 0);
+  top = niceTop(top);
+  const X = (at) => (L + (t1 > t0 ? (at - t0) / (t1 - t0) : 1) * (W - L - R)).toFixed(1);
+  const Y = (v) => (T + (1 - v / top) * (H - T - B)).toFixed(1);
+  const time = (ms) => new Date(ms).toLocaleTimeString();
+  const plot = svg('svg', { viewBox: `0 0 ${W} ${H}`, class: 'chart', id: c.id, role: 'img', 'aria-label': c.title, 'data-samples': samples.length },
+    svg('line', { x1: L, y1: T, x2: L, y2: H - B, class: 'axis' }),
+    svg('line', { x1: L, y1: H - B, x2: W - R, y2: H - B, class: 'axis' }),
+    svg('text', { x: L - 4, y: T + 8, class: 'tick', 'text-anchor': 'end' }, String(top)),
+    svg('text', { x: L - 4, y: H - B, class: 'tick', 'text-anchor': 'end' }, '0'),
+    ...(samples.length ? [svg('text', { x: L, y: H - 4, class: 'tick' }, time(t0)), svg('text', { x: W - R, y: H - 4, class: 'tick', 'text-anchor': 'end' }, time(t1))] : []));
+  const legend = h('div', { class: 'legend', id: c.id + '-legend' });
+  for (const s of c.series) {
+    const cls = 'series s-' + s.key;
+    let run = [];
+    const flush = () => {
+      if (run.length > 1) plot.append(svg('polyline', { points: run.join(' '), class: cls, 'data-series': s.key }));
+      else if (run.length === 1) plot.append(svg('circle', { cx: run[0].split(',')[0], cy: run[0].split(',')[1], r: 1.8, class: cls, 'data-series': s.key }));
+      run = [];
+    };
+    let last = null;
+    for (const x of samples) {
+      const v = s.get(x);
+      if (v === null || v === undefined) { flush(); continue; }
+      run.push(`${X(x.at)},${Y(v)}`);
+      last = v;
+    }
+    flush();
+    legend.append(h('span', { class: 'key s-' + s.key, dataset: { series: s.key } }, `${s.key} ${last === null ? '-' : Math.round(last * 10) / 10}`));
+  }
+  return h('figure', { class: 'chart-box' }, h('figcaption', {}, c.title), plot, legend);
 }
 
 // ---- JSON Schema form ----
@@ -556,13 +908,12 @@ function taskView(app, id) {
   const history = taskHistory(app, id);
   const logs = taskLogs(app, id);
 
-  const fact = (k, v, fid) => [h('dt', {}, k), h('dd', { id: fid }, v)];
   function renderFacts() {
     const t = task;
     facts.replaceChildren(
-      ...fact('Class', t.className, 'f-class'),
+      ...fact('Class', classLink(t.className), 'f-class'),
       ...fact('Status', badge(t.lifecycleStatus), 'status'),
-      ...fact('Executor', t.executor || '-', 'executor'),
+      ...fact('Executor', t.executor ? nodeLink(t.executor) : '-', 'executor'),
       ...fact('Attachments version', String(t.attachmentsVersion), 'att-version'),
       ...fact('Applied by the worker', String(t.appliedAttachmentsVersion), 'applied-version'),
       ...fact('Assignment epoch', String(t.assignmentEpoch), 'epoch'),
