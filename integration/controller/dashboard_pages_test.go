@@ -10,6 +10,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	ctl "github.com/skalds-go/skalds/controller"
+	"github.com/skalds-go/skalds/runtime/liveness"
 	"github.com/skalds-go/skalds/runtime/node"
 	"github.com/skalds-go/skalds/runtime/task"
 )
@@ -97,6 +98,16 @@ func TestDashboardShowsNodeAndClassPagesAndCharts(t *testing.T) {
 	}
 	waitJS(t, ctx, "the class's tasks filtered by a count",
 		`!!document.querySelector('#class-tasks tr[data-task="cam-b"]') && !document.querySelector('#class-tasks tr[data-task="cam-a"]') && document.getElementById('class-status').value === 'Cancelled'`)
+	// Another node of the class publishes an odd progress schema: a $ref
+	// that loops, keywords of the wrong types, markup in a title. The page
+	// shows its fields as text, and the second node beside the first.
+	e.fakeNode("odd-node", "node", "Camera")
+	if err := e.rdb.HSet(e.ctx, liveness.NodeProgressSchemasKey("odd-node"), "Camera",
+		`{"type":"object","required":{"n":1},"allOf":5,"properties":{"n":{"$ref":"#/properties/n","title":"<b>frames</b>"},"m":{"type":{"x":1},"minimum":"low","enum":{}},"k":7}}`).Err(); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, "the odd progress schema's fields, as text",
+		`(() => { const n = document.querySelector('#class-progress-schema tr[data-field="n"]'); return !!n && n.cells[4].textContent === '<b>frames</b>' && !n.querySelector('b') && !!document.querySelector('#class-progress-schema tr[data-field="k"]') && !!document.querySelector('#class-nodes tr[data-node="odd-node"]'); })()`)
 	if path := os.Getenv("SKALD_DASHBOARD_SCREENSHOT"); path != "" {
 		screenshot(t, ctx, strings.TrimSuffix(path, ".png")+"-class.png")
 	}

@@ -555,20 +555,25 @@ function classView(app, name) {
 
 // schemaView renders a JSON Schema as a table of its top-level fields
 // (type, whether required, constraints, description), with the document
-// itself folded below. Values are only ever text.
+// itself folded below. Nodes publish these documents: one that is odd
+// (keywords of the wrong types, $refs that loop) still shows, as its
+// JSON, and values are only ever text.
 function schemaView(doc, id) {
-  const root = resolve(doc, doc);
-  const req = new Set(requiredKeys(root));
-  const props = Object.entries(root.properties || {});
+  const obj = (x) => (x && typeof x === 'object' && !Array.isArray(x) ? x : {});
+  const text = (x) => (typeof x === 'string' ? x : x === undefined ? '' : JSON.stringify(x));
+  const root = obj(resolve(doc, doc));
+  const req = new Set(Array.isArray(root.required) ? root.required : []);
+  const props = Object.entries(obj(root.properties));
   const constraint = (s) => ['minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum', 'minLength', 'maxLength', 'pattern', 'format', 'enum', 'default']
-    .filter((k) => s[k] !== undefined).map((k) => `${k} ${typeof s[k] === 'string' ? s[k] : JSON.stringify(s[k])}`).join(', ');
+    .filter((k) => s[k] !== undefined).map((k) => `${k} ${text(s[k])}`).join(', ');
   const table = props.length ? h('table', { class: 'schema-fields' },
     h('thead', {}, h('tr', {}, ['Field', 'Type', 'Required', 'Constraints', 'Description'].map((t) => h('th', {}, t)))),
     h('tbody', {}, props.map(([k, v]) => {
-      const s = resolve(v, doc);
-      return h('tr', { dataset: { field: k } }, h('td', {}, h('code', {}, k)), h('td', {}, typeOf(s) || 'any'),
-        h('td', {}, req.has(k) ? 'yes' : ''), h('td', { class: 'muted' }, constraint(s)), h('td', {}, s.title || s.description || ''));
-    }))) : h('p', { class: 'muted' }, root.title || root.description || 'A schema without named fields.');
+      const s = obj(resolve(v, doc));
+      const type = Array.isArray(s.type) ? s.type.map(text).join(' or ') : text(s.type) || (s.properties ? 'object' : 'any');
+      return h('tr', { dataset: { field: k } }, h('td', {}, h('code', {}, k)), h('td', {}, type),
+        h('td', {}, req.has(k) ? 'yes' : ''), h('td', { class: 'muted' }, constraint(s)), h('td', {}, text(s.title || s.description)));
+    }))) : h('p', { class: 'muted' }, text(root.title || root.description) || 'A schema without named fields.');
   return h('div', { class: 'schema-view', id }, table,
     h('details', {}, h('summary', {}, 'JSON Schema'), h('pre', { class: 'raw' }, JSON.stringify(doc, null, 2))));
 }
