@@ -150,7 +150,9 @@ type Server struct {
 	mux  *http.ServeMux
 	val  *schema.Validator
 	done chan struct{} // closed by Close: ends the event streams
-	// started is when Run started (epoch ms), for the uptime; 0 before.
+	// started is when the server was first handed to an HTTP server
+	// (Handler) or Run started, whichever came first (epoch ms), for the
+	// uptime and the event feed's baseline; 0 before.
 	started atomic.Int64
 	// feed holds the task states of the event feed's last poll, for the
 	// requests that wait for a worker.
@@ -269,6 +271,10 @@ func (s *Server) routes() {
 // calls. A browser asking for / is sent to the dashboard; other clients get
 // the JSON description of the API.
 func (s *Server) Handler() http.Handler {
+	// Requests may be served before Run's loops are scheduled. What they
+	// write must be newer than the event feed's baseline, or a client that
+	// listened from the first request would never hear of it.
+	s.started.CompareAndSwap(0, time.Now().UnixMilli())
 	api := s.cors(s.auth(s.writes(s.guard(s.mux))))
 	dash := dashboard.Handler()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

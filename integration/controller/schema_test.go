@@ -223,7 +223,14 @@ func TestMetricsCountDispatchAndFailover(t *testing.T) {
 		}
 		return string(body)
 	}
-	text := scrape()
+	// The dispatcher counts an assignment once its claim write has
+	// returned, which may be after the test sees the write.
+	var text string
+	e.await("two assignments counted", func() bool {
+		text = scrape()
+		return metricValue(text, `skalds_assignments_total{kind="assign"}`) == 2 &&
+			metricValue(text, `skalds_dispatch_latency_seconds_count`) == 2
+	})
 	for series, want := range map[string]float64{
 		`skalds_nodes_online{mode="node"}`:        1,
 		`skalds_tasks{status="Created"}`:          0,
@@ -246,13 +253,11 @@ func TestMetricsCountDispatchAndFailover(t *testing.T) {
 	for _, id := range []string{"mt-1", "mt-2"} {
 		e.waitTask(id, "moved to m2", func(d *task.Task) bool { return deref(d.Executor) == "m2" })
 	}
-	text = scrape()
-	if got := metricValue(text, `skalds_assignments_total{kind="move"}`); got != 2 {
-		t.Errorf("moves: %v, want 2", got)
-	}
-	if got := metricValue(text, `skalds_failover_latency_seconds_count`); got != 2 {
-		t.Errorf("failover observations: %v, want 2", got)
-	}
+	e.await("two moves and their failovers counted", func() bool {
+		text = scrape()
+		return metricValue(text, `skalds_assignments_total{kind="move"}`) == 2 &&
+			metricValue(text, `skalds_failover_latency_seconds_count`) == 2
+	})
 	if sum := metricValue(text, `skalds_failover_latency_seconds_sum`); sum < 2*time.Second.Seconds() {
 		t.Errorf("failover latency sum %v s; want at least the node timeout per task", sum)
 	}
