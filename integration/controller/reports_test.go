@@ -236,6 +236,7 @@ func checkProgressPage(t *testing.T, ctx context.Context, e *env, c *controller,
 	feed.send(t, feed.progress, `{"frames":1234567,"rate":30,"stage":{"name":"<img src=x onerror=\"pwned=1\">","elapsed":"2m"},`+
 		`"cameras":[],"note":"<b>look</b>","<img src=x onerror=pwned=2>":{"raw":true},"__proto__":7}`)
 	waitJS(t, ctx, "the newer report, live", field("$.frames")+`?.textContent === (1234567).toLocaleString()`)
+	waitJS(t, ctx, "when it was reported", `/^\(\d+s ago\)$/.test(document.getElementById('progress-age')?.textContent) && !document.getElementById('report-problems').textContent`)
 	waitJS(t, ctx, "hostile values as text, unknown fields raw",
 		field("$.stage.name")+`.textContent === '<img src=x onerror="pwned=1">' && `+field("$.note")+`.textContent === '<b>look</b>' && `+
 			`!document.querySelector('#progress img, #progress b, #progress script') && window.pwned === undefined && `+
@@ -276,4 +277,17 @@ func checkProgressPage(t *testing.T, ctx context.Context, e *env, c *controller,
 			`!document.querySelector('#progress img, #progress b, #progress i') && window.pwned === undefined`)
 	feed.send(t, feed.finish, `{}`)
 	e.waitTask("hostile-task", "Finished", func(d *task.Task) bool { return d.LifecycleStatus == task.Finished })
+
+	// A node mid-upgrade publishes another progress schema for Counter:
+	// the task's page says so above the progress it renders.
+	e.fakeNode("upgraded-node", "node", "Counter")
+	if err := e.rdb.HSet(e.ctx, liveness.NodeProgressSchemasKey("upgraded-node"), "Counter", `{"title":"Counted v2","type":"object"}`).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(c.url+"/dashboard/#/tasks/count-task")); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, "the disagreement on the page",
+		`document.getElementById('report-problems')?.textContent.includes('2 different progress schemas') && `+
+			pick("dd", "$.frames")+`?.textContent === (1234567).toLocaleString()`)
 }

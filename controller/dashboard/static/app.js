@@ -1018,6 +1018,8 @@ function taskView(app, id) {
     if (since) since.textContent = '(' + ago(task.updateDateTime) + ')';
     const rt = document.getElementById('run-time');
     if (rt && task.assignedDateTime) rt.textContent = runTime(task);
+    const pa = document.getElementById('progress-age');
+    if (pa && task.progressDateTime) pa.textContent = '(' + ago(task.progressDateTime) + ')';
   }, 1000);
   const reload = debounce(async () => {
     try { Object.assign(task, await api('/api/tasks/' + encodeURIComponent(id))); renderFacts(); } catch { /* the next event retries */ }
@@ -1140,10 +1142,11 @@ function taskLogs(container, id) {
 function taskReports(container) {
   const progress = h('div', { id: 'progress' });
   const progressNote = h('p', { class: 'muted', id: 'progress-note' }, 'Loading…');
+  const problems = h('div', { class: 'msg bad', id: 'report-problems' });
   const result = h('div', { id: 'result' });
   const resultNote = h('p', { class: 'muted', id: 'result-note' }, 'Loading…');
   container.append(h('div', { class: 'two' },
-    h('section', { class: 'panel' }, h('h2', { class: 'flush' }, 'Progress'), progressNote, progress),
+    h('section', { class: 'panel' }, h('h2', { class: 'flush' }, 'Progress'), problems, progressNote, progress),
     h('section', { class: 'panel' }, h('h2', { class: 'flush' }, 'Result'), resultNote, result)));
   // What is drawn, so that an event that changes neither value nor schema
   // leaves the panels (and a selection in them) alone.
@@ -1151,26 +1154,31 @@ function taskReports(container) {
   return {
     render(t, cls) {
       if (cls === undefined) return; // the schemas are being read
-      const key = JSON.stringify([t.progress, t.progressDateTime, t.result, t.lifecycleStatus, cls?.progressSchema, cls?.resultSchema]);
+      const key = JSON.stringify([t.progress, t.progressDateTime, t.result, t.lifecycleStatus, cls?.progressSchema, cls?.resultSchema, cls?.problems]);
       if (key === drawn) return;
       drawn = key;
       const ended = TERMINAL.includes(t.lifecycleStatus);
+      // Nodes that disagree on a schema, or publish a broken one: the
+      // rendering may then not match what the task's node reports.
+      problems.replaceChildren(...(Array.isArray(cls?.problems) ? cls.problems : []).map((p) => h('div', {}, String(p))));
       drawReport(progress, progressNote, t.progress, cls?.progressSchema, {
         what: 'progress', className: t.className,
         none: ended ? 'The task ended without reporting progress.' : 'No progress reported yet.',
-        at: t.progressDateTime ? `Reported ${when(t.progressDateTime)}.` : '',
+        // The age ticks with the page's clock (see taskView).
+        at: t.progressDateTime ? ['Reported ', when(t.progressDateTime), ' ', h('span', { id: 'progress-age' }, '(' + ago(t.progressDateTime) + ')'), '.'] : [],
       });
       drawReport(result, resultNote, t.result, cls?.resultSchema, {
         what: 'result', className: t.className,
         none: ended ? 'The task ended without a result.' : 'The result is stored when the task ends.',
-        at: '',
+        at: [],
       });
     },
   };
 }
 
 // drawReport shows value in box, from schemaDoc when there is one and as
-// JSON otherwise, with a line in note that says what is shown.
+// JSON otherwise, with a line in note that says what is shown (at: the
+// nodes that say when it was reported).
 function drawReport(box, note, value, schemaDoc, { what, className, none, at }) {
   if (value === null || value === undefined) {
     note.textContent = none;
@@ -1178,10 +1186,10 @@ function drawReport(box, note, value, schemaDoc, { what, className, none, at }) 
     return;
   }
   if (schemaDoc && typeof schemaDoc === 'object') {
-    note.textContent = at;
+    note.replaceChildren(...at);
     box.replaceChildren(reportView(value, schemaDoc, schemaDoc, '$', 0));
   } else {
-    note.textContent = `${at} No online node publishes a ${what} schema for class ${className}: shown as JSON.`.trim();
+    note.replaceChildren(...at, at.length ? ' ' : '', `No online node publishes a ${what} schema for class ${className}: shown as JSON.`);
     box.replaceChildren(rawJSON(value, true));
   }
 }
