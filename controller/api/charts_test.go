@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/skalds-go/skalds/controller/api/wire"
 	"github.com/skalds-go/skalds/controller/metrics"
@@ -103,5 +104,13 @@ func TestChartsKeepTheLastSamplesAndAnswerSince(t *testing.T) {
 		if code, _ := get(bad); code != http.StatusUnprocessableEntity {
 			t.Errorf("%s: %d, want 422", bad, code)
 		}
+	}
+}
+
+// The README and Options.ChartSamples give the ring's memory as about 120
+// bytes a sample.
+func TestAChartSampleTakesAbout120Bytes(t *testing.T) {
+	if n := unsafe.Sizeof(chartSample{}); n > 128 {
+		t.Errorf("a sample takes %d bytes; update the figures given in the README and on Options.ChartSamples", n)
 	}
 }
