@@ -166,9 +166,8 @@ func TestClassesServeProgressAndResultSchemas(t *testing.T) {
 	// A second node, mid-upgrade, publishes another progress schema, and
 	// a third something that is not JSON: the answer still decodes, gives
 	// the schema most nodes publish, and says what is wrong.
-	for _, id := range []string{"other-node", "broken-node"} {
-		e.fakeNode(id, "node", "Counter")
-	}
+	other := e.fakeNode("other-node", "node", "Counter")
+	e.fakeNode("broken-node", "node", "Counter")
 	if err := e.rdb.HSet(e.ctx, liveness.NodeProgressSchemasKey("other-node"), "Counter", `{"title":"Counted v2","type":"object"}`).Err(); err != nil {
 		t.Fatal(err)
 	}
@@ -186,6 +185,12 @@ func TestClassesServeProgressAndResultSchemas(t *testing.T) {
 	if string(got.ResultSchema) != counterResultSchema || len(got.ProgressSchema) == 0 {
 		t.Errorf("with a broken and a differing schema published: progress %s, result %s", got.ProgressSchema, got.ResultSchema)
 	}
+	// An offline node's schemas no longer count.
+	other.stopBeating()
+	e.await("the offline node's progress schema dropped", func() bool {
+		got, err = api.GetClass(e.ctx, "Counter")
+		return err == nil && len(got.Problems) == 1 && string(got.ProgressSchema) == counterProgressSchema
+	})
 }
 
 // openRunningTask creates a task of class, waits until it runs, and opens
