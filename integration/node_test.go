@@ -261,16 +261,25 @@ func TestFencedWriteStopsWorker(t *testing.T) {
 	// delivers the update event again (at least once, as a real broker may
 	// after a group rejoin), the reconcile it triggers sees the reassignment
 	// first; either way the worker stops and writes nothing.
+	e.stoppedForElsewhere(mark, id, p)
+}
+
+// stoppedForElsewhere waits until the worker of id stops as no longer
+// assigned here, and checks that its release ran once and that it left
+// the task as the reassignment to "elsewhere" made it: Assigning, with
+// the attachments version 1 that the first worker applied.
+func (e *env) stoppedForElsewhere(mark int, id string, p *probe) {
+	e.t.Helper()
 	e.await(mark, "worker stopped; the task is no longer assigned here", "taskId", id)
 	if _, releases, _, _ := p.snapshot(); releases != 1 {
-		t.Fatalf("release ran %d times, want 1", releases)
+		e.t.Fatalf("release ran %d times, want 1", releases)
 	}
 	got, err := e.store.Get(e.ctx, id)
 	if err != nil {
-		t.Fatal(err)
+		e.t.Fatal(err)
 	}
 	if *got.Executor != "elsewhere" || got.LifecycleStatus != task.Assigning || got.AppliedAttachmentsVersion != 1 {
-		t.Fatalf("task %s; want it left Assigning to elsewhere, untouched by the fenced worker", describe(got))
+		e.t.Fatalf("task %s; want it left Assigning to elsewhere, untouched by the fenced worker", describe(got))
 	}
 }
 

@@ -21,14 +21,21 @@ func (e *env) mongoRelay() (*skaldtest.Relay, func(*config.Config)) {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	r, err := skaldtest.NewRelay(u.Host)
+	r := e.relay(u.Host)
+	u.Host = r.Addr()
+	uri := u.String()
+	return r, func(c *config.Config) { c.MongoHost = uri }
+}
+
+// relay returns a relay to target (host:port), closed when the test ends.
+func (e *env) relay(target string) *skaldtest.Relay {
+	e.t.Helper()
+	r, err := skaldtest.NewRelay(target)
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	e.t.Cleanup(r.Close)
-	u.Host = r.Addr()
-	uri := u.String()
-	return r, func(c *config.Config) { c.MongoHost = uri }
+	return r
 }
 
 // eventFor matches an "event handled" record of node skaldID naming task id.

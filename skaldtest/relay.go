@@ -30,6 +30,11 @@ type Relay struct {
 	// commands counts MongoDB commands by name; nil for a relay of
 	// another protocol (see NewCommandRelay).
 	commands map[string]int
+	// holds gates the MongoDB commands named in it (see Hold); held is
+	// closed once one waits at a gate.
+	holds      map[string]chan struct{}
+	held       chan struct{}
+	heldClosed bool
 }
 
 // NewRelay starts a relay to target (host:port) on a free port of
@@ -105,6 +110,10 @@ func (r *Relay) closePair(dst, src net.Conn) {
 func (r *Relay) Cut() {
 	r.mu.Lock()
 	r.open = false
+	for name, gate := range r.holds {
+		close(gate)
+		delete(r.holds, name)
+	}
 	for c := range r.conns {
 		_ = c.Close()
 	}
@@ -141,6 +150,42 @@ func NewCommandRelay(target string) (*Relay, error) {
 	r.commands = map[string]int{}
 	r.mu.Unlock()
 	return r, nil
+}
+
+// Hold makes a command relay keep back every MongoDB command named
+// command (such as "update") until Release, while other commands pass on
+// their own connections: a test so catches the code under test in the
+// middle of a write. Held reports when one is held back. Cut and Close
+// release every hold.
+func (r *Relay) Hold(command string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.holds == nil {
+		r.holds = map[string]chan struct{}{}
+	}
+	if r.holds[command] == nil {
+		r.holds[command] = make(chan struct{})
+	}
+	r.held, r.heldClosed = make(chan struct{}), false
+}
+
+// Held returns a channel that is closed once a command named by the last
+// Hold is held back.
+func (r *Relay) Held() <-chan struct{} {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.held
+}
+
+// Release lets the commands named command through again, those held
+// first.
+func (r *Relay) Release(command string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if gate := r.holds[command]; gate != nil {
+		close(gate)
+		delete(r.holds, command)
+	}
 }
 
 // driverOwn are the commands the driver sends by itself: handshakes,
@@ -191,7 +236,15 @@ func (r *Relay) pipeMongo(dst, src net.Conn) {
 		if name := commandName(msg); name != "" && !driverOwn[name] {
 			r.mu.Lock()
 			r.commands[name]++
+			gate := r.holds[name]
+			if gate != nil && !r.heldClosed {
+				r.heldClosed = true
+				close(r.held)
+			}
 			r.mu.Unlock()
+			if gate != nil {
+				<-gate
+			}
 		}
 		if _, err := dst.Write(msg); err != nil {
 			return

@@ -80,6 +80,21 @@ type Config struct {
 	// Mongo even without events (SKALD_RECONCILE_PERIOD, seconds; default 30).
 	ReconcilePeriod time.Duration
 
+	// NodeTimeout is how long a node may go without a heartbeat before
+	// controllers take it for offline and move its tasks
+	// (MONITOR_HEARTBEAT_TIMEOUT, seconds; default 10). Controllers judge
+	// by it; a node derives its liveness lease from it, so both must be
+	// given the same value.
+	NodeTimeout time.Duration
+	// LivenessLease is how long a node keeps its workers running without
+	// a successful heartbeat (SKALD_LIVENESS_LEASE, seconds). Past it, the
+	// node stops them until a heartbeat succeeds again: by the time a
+	// controller takes the node for offline and moves its tasks, their
+	// old copies are gone. Zero means halfway between the heartbeat
+	// period (3 s) and NodeTimeout (6.5 s with the defaults); it must lie
+	// strictly between the two. Negative turns the lease off.
+	LivenessLease time.Duration
+
 	// KafkaDisabled runs without Kafka: no events, only the reconciles at
 	// start and every ReconcilePeriod. An empty KAFKA_HOST in the
 	// environment sets it, as in Python Skalds' edge mode.
@@ -134,6 +149,8 @@ func load(c Config, env func(string) (string, bool)) (Config, error) {
 	str(&c.MongoHost, "MONGO_HOST", "mongodb://root:root@localhost:27017/")
 	str(&c.DBName, "DB_NAME", "skalds")
 	e.Duration(&c.ReconcilePeriod, "SKALD_RECONCILE_PERIOD", 30*time.Second)
+	e.Duration(&c.NodeTimeout, "MONITOR_HEARTBEAT_TIMEOUT", 10*time.Second)
+	e.Duration(&c.LivenessLease, "SKALD_LIVENESS_LEASE", 0)
 	e.Int(&c.TaskHistory, "SKALD_TASK_HISTORY", 50)
 	if c.TaskHistory < 1 {
 		e.Errorf("SKALD_TASK_HISTORY=%d: give the entries of a task's history to keep, at least 1", c.TaskHistory)

@@ -171,6 +171,14 @@ type Node struct {
 	lastSync time.Time // last successful read of all assignments; under recMu
 	outage   bool      // the last read of the assignments failed; under recMu
 	leased   bool      // workers were stopped for an expired lease; under recMu
+
+	// The liveness lease (see lease.go): zero when the node has none.
+	lease    time.Duration
+	leaseMu  sync.Mutex    // orders lapses and renewals
+	lastBeat atomic.Int64  // when the last heartbeat that succeeded was sent, in Unix ns
+	lapsed   atomic.Bool   // no heartbeat for the lease: nothing runs
+	renew    chan struct{} // wakes the lease loop after a heartbeat
+	ready    atomic.Bool   // the first reconcile is done
 }
 
 // New returns a node for cfg, after filling unset fields of cfg from the
@@ -198,6 +206,10 @@ func New(cfg config.Config, opts Options) (*Node, error) {
 	if grace <= 0 {
 		grace = 10 * time.Second
 	}
+	lease, err := livenessLease(cfg)
+	if err != nil {
+		return nil, err
+	}
 	limits := map[string]int{}
 	for name, k := range opts.ClassLimits {
 		limits[name] = k
@@ -215,7 +227,12 @@ func New(cfg config.Config, opts Options) (*Node, error) {
 
 		restarting: map[string]bool{},
 		w:          noWrites{},
+		lease:      lease,
+		renew:      make(chan struct{}, 1),
 	}
+	// Until a first heartbeat reaches Redis, a controller may take this
+	// node (or the one it replaces under its id) for offline.
+	n.lapsed.Store(lease > 0)
 	n.metrics = newNodeMetrics(n)
 	n.tracer = telemetry.Tracer(opts.TracerProvider)
 	return n, nil
@@ -292,6 +309,12 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 
 	n.ctx = ctx
+	if n.lease > 0 {
+		n.log.Info("liveness lease: workers stop when no heartbeat reaches Redis for the lease, before controllers take the node for offline",
+			"lease", n.lease, "nodeTimeout", n.cfg.NodeTimeout)
+	} else if n.cfg.Mode == config.ModeNode && !n.cfg.RedisDisabled {
+		n.log.Warn("the liveness lease is off: cut off from Redis, this node keeps running tasks that controllers move to other nodes")
+	}
 	if !n.cfg.KafkaDisabled {
 		// Before the read of MongoDB, which covers every event produced
 		// until now: the subscription need only read what comes after.
@@ -299,14 +322,25 @@ func (n *Node) Run(ctx context.Context) error {
 			n.log.Info("events: the consumer group resumes at its committed offsets, or at the oldest", "err", err)
 		}
 	}
-	n.reconcileAll(ctx)
-	n.beat(ctx)
-
+	// The node beats before it reports any task Running: a controller
+	// that reads the registry after this beat takes the node for online,
+	// and one that read it before and moves a task anyway is fenced off
+	// by that task's Running write (see task.ExpectUnwritten). Beats and
+	// events go on while the first reconcile starts the tasks, however
+	// long that takes.
 	var wg sync.WaitGroup
+	start := time.Now()
+	ok := n.beat(ctx)
+	wg.Go(func() { n.beatLoop(ctx, start, ok) })
+	wg.Go(func() { n.leaseLoop(ctx) })
 	if !n.cfg.KafkaDisabled {
 		wg.Go(func() { n.follow(ctx, broker) })
 	}
-	wg.Go(func() { n.every(ctx, liveness.Period, n.beat) })
+	n.reconcileAll(ctx)
+	n.ready.Store(true)
+	if !n.lapsed.Load() {
+		n.beat(ctx) // lists the tasks just started
+	}
 	wg.Go(func() { n.reconcileLoop(ctx) })
 	n.log.Info("node ready", "reconcilePeriod", n.cfg.ReconcilePeriod)
 
@@ -442,11 +476,59 @@ func (n *Node) handle(ctx context.Context, batch []event.Delivery) error {
 	if n.tracer != nil {
 		ctx = withEventTraces(ctx, batch)
 	}
+	if n.recMu.TryLock() {
+		n.recMu.Unlock()
+	} else {
+		n.preempt(ctx, ids)
+	}
 	err := n.reconcileIDs(ctx, ids, known...)
 	for _, d := range batch {
 		n.log.Debug("event handled", "topic", d.Topic, "taskIds", d.Event.TaskIDs)
 	}
 	return err
+}
+
+// preempt stops, without waiting for the reconcile under way, the workers
+// of ids that must not run here. A node busy starting a batch of tasks
+// (its writes queued behind a busy MongoDB) reconciles the events that
+// arrive meanwhile only after the batch, and the worker of a task moved
+// to another node, to a newer epoch, or cancelled, would run on until
+// then. It reads those of ids that run (or are about to start) here, and
+// stops each whose task says so; whatever else the events ask for, the
+// reconcile that follows does.
+func (n *Node) preempt(ctx context.Context, ids []string) {
+	var mine []string
+	for _, id := range ids {
+		if r := n.lookup(id); r != nil && !r.stopping() {
+			mine = append(mine, id)
+		}
+	}
+	if len(mine) == 0 {
+		return
+	}
+	tasks, err := n.store.GetMany(ctx, mine)
+	if err != nil {
+		return // the reconcile reads them again
+	}
+	byID := make(map[string]*task.Task, len(tasks))
+	for i := range tasks {
+		byID[tasks[i].ID] = &tasks[i]
+	}
+	for _, id := range mine {
+		r, t := n.lookup(id), byID[id]
+		if r == nil {
+			continue
+		}
+		want, why := n.wants(t)
+		if want && t.AssignmentEpoch == r.epoch {
+			continue
+		}
+		if want {
+			why = stopReassigned
+		}
+		r.log.Info("stopping the worker ahead of the reconcile under way: the task moved on", "reason", why.String())
+		n.stop(r, why)
+	}
 }
 
 // cancelBare honours task.cancel events as Python Skalds nodes do: Python
@@ -592,10 +674,11 @@ func (n *Node) capacity() liveness.Capacity {
 // beatMu while it writes the task heartbeats, so that a worker that ends
 // meanwhile writes its terminal heartbeat after them, never before (a
 // random beat landing after the terminal code would erase it).
-func (n *Node) beat(ctx context.Context) {
+func (n *Node) beat(ctx context.Context) bool {
 	if n.reg == nil {
-		return
+		return true
 	}
+	sent := time.Now()
 	n.beatMu.Lock()
 	n.mu.Lock()
 	refs := make([]liveness.TaskRef, 0, len(n.running))
@@ -611,9 +694,14 @@ func (n *Node) beat(ctx context.Context) {
 		n.log.Warn("task heartbeats", "err", err)
 	}
 	sort.Slice(refs, func(i, j int) bool { return refs[i].ID < refs[j].ID })
-	if err := n.reg.NodeBeat(ctx, n.cfg.SkaldID, string(n.cfg.Mode), refs, n.classNames(), n.schemas(), n.capacity()); err != nil && ctx.Err() == nil {
-		n.log.Warn("node heartbeat", "err", err)
+	if err := n.reg.NodeBeat(ctx, n.cfg.SkaldID, string(n.cfg.Mode), refs, n.classNames(), n.schemas(), n.capacity()); err != nil {
+		if ctx.Err() == nil {
+			n.log.Warn("node heartbeat", "err", err)
+		}
+		return false
 	}
+	n.renewed(ctx, sent)
+	return true
 }
 
 func (n *Node) every(ctx context.Context, d time.Duration, f func(context.Context)) {

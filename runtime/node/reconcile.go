@@ -202,6 +202,8 @@ func (n *Node) converge(ctx context.Context, id string, t *task.Task, starts []*
 		case r.stopping():
 			// Its end triggers another reconcile of the task; starting a
 			// second copy before would run the task twice here.
+		case n.lapsed.Load():
+			n.stop(r, stopLease)
 		case !want:
 			n.traceStop(r, parent)
 			n.stop(r, reason)
@@ -213,7 +215,8 @@ func (n *Node) converge(ctx context.Context, id string, t *task.Task, starts []*
 		}
 		return starts
 	}
-	if !want {
+	if !want || n.lapsed.Load() {
+		// Lapsed: the renewal of the lease converges again.
 		return starts
 	}
 	if why := n.full(t.ClassName); why != "" {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -35,6 +36,12 @@ const (
 	stopRestart               // a restart field changed: start again with the new attachments
 	stopShutdown              // the node is stopping: see Options.OnShutdown
 )
+
+var stopNames = [...]string{stopNone: "none", stopCancelled: "cancelled", stopReassigned: "reassigned", stopDeleted: "deleted",
+	stopFenced: "fenced", stopLease: "lease", stopFailed: "failed", stopRestart: "restart", stopShutdown: "shutdown"}
+
+// String names the reason in logs.
+func (s stopReason) String() string { return stopNames[s] }
 
 // writer is the part of task.Store a worker writes through.
 type writer interface {
@@ -72,6 +79,9 @@ type run struct {
 	w         *runner.Run
 	returned  chan struct{} // closed once the worker's hooks have returned, before the outcome is written
 	done      chan struct{} // closed after release ran and the outcome was written
+	// launched is set once launch is about to start the worker (or to
+	// drop it): before, a stop has no hook to wait for (see awaitStop).
+	launched atomic.Bool
 
 	mu      sync.Mutex
 	reason  stopReason // first reason wins
@@ -212,14 +222,28 @@ func (n *Node) start(t *task.Task, parent trace.SpanContext) *run {
 // not wait for the writes of the last. The goroutine decodes the
 // attachments and runs the init hook, so that a slow init does not hold
 // up other tasks.
+//
+// A run that was told to stop meanwhile (an event preempted it, see
+// preempt, or the liveness lease lapsed) is dropped instead, and so are
+// the rest of its chunk's runs if the lease lapsed: the write of a chunk
+// may wait long behind a busy MongoDB.
 func (n *Node) launch(ctx context.Context, runs []*run) {
 	for _, chunk := range startChunks(runs) {
+		chunk = n.dropStopped(chunk)
 		fenced := n.reportStarted(ctx, chunk)
 		for _, r := range chunk {
 			if fenced[r] {
-				n.forget(r)
-				r.closeLog()
 				r.log.Warn("the task was reassigned or cancelled before its worker started; not starting it")
+				n.drop(r)
+				continue
+			}
+			r.launched.Store(true)
+			if n.lapsed.Load() {
+				r.requestStop(stopLease, nil)
+			}
+			if r.stopping() {
+				r.log.Info("the worker was told to stop before it started; not starting it")
+				n.drop(r)
 				continue
 			}
 			// Logged before the goroutine starts, so that the record precedes
@@ -228,6 +252,33 @@ func (n *Node) launch(ctx context.Context, runs []*run) {
 			go n.work(r, r.startRaw)
 		}
 	}
+}
+
+// dropStopped drops the runs of chunk that were told to stop before their
+// start was written, or all of them while the lease has lapsed, and
+// returns the others.
+func (n *Node) dropStopped(chunk []*run) []*run {
+	keep := chunk[:0]
+	for _, r := range chunk {
+		if n.lapsed.Load() {
+			r.requestStop(stopLease, nil)
+		}
+		if r.stopping() {
+			n.drop(r)
+			continue
+		}
+		keep = append(keep, r)
+	}
+	return keep
+}
+
+// drop unregisters r, whose worker never started, and closes its
+// channels as a worker's end would, for whoever waits on them (see stop).
+func (n *Node) drop(r *run) {
+	n.forget(r)
+	r.closeLog()
+	close(r.returned)
+	close(r.done)
 }
 
 // startChunk is the most tasks reported Running in one write. On servers
@@ -292,6 +343,9 @@ func (n *Node) reportStarted(ctx context.Context, runs []*run) map[*run]bool {
 		// one write each tells which.
 	}
 	for _, r := range single {
+		if r.stopping() {
+			continue // preempted while the writes before it waited
+		}
 		started := n.store.Started
 		if r.restart {
 			started = n.store.Restarted
@@ -414,6 +468,12 @@ func (n *Node) stop(r *run, why stopReason) {
 // stopping at once, their writes queue for MongoDB and may take longer
 // than the grace without any worker being stuck.
 func (n *Node) awaitStop(r *run) bool {
+	if !r.launched.Load() {
+		// Stopped before its start was written (see preempt): launch
+		// drops it once the write it waits for is done.
+		<-r.done
+		return true
+	}
 	t := time.NewTimer(n.grace)
 	defer t.Stop()
 	select {
