@@ -202,7 +202,7 @@ func TestGoControllerRunsMixedFleet(t *testing.T) {
 	// (a Python bug) and keep beating. The controller sees the node go
 	// offline but leaves the tasks where they still run.
 	mark := logs.Mark()
-	if err := syscall.Kill(py.cmd.Process.Pid, syscall.SIGKILL); err != nil {
+	if err := syscall.Kill(py.Pid(), syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	for id := range onPython {
@@ -215,7 +215,7 @@ func TestGoControllerRunsMixedFleet(t *testing.T) {
 	// kill -9 of the rest of the group, the orphaned workers: their
 	// heartbeats expire and the tasks move.
 	killed := logs.Mark()
-	py.kill()
+	py.Kill()
 	e.poll("no Python process of the node is left", func(context.Context) error {
 		if pids := py.alive(); len(pids) > 0 {
 			return fmt.Errorf("processes %v survive", pids)

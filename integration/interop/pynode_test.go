@@ -68,7 +68,7 @@ func TestGoClientDrivesPythonNode(t *testing.T) {
 	// The worker process reads updates from taskworker.update in a group
 	// of its own, from the newest offset on.
 	e.awaitGroupReady(id, true, "taskworker.update")
-	mark := py.out.mark()
+	mark := py.Mark()
 	if _, err := tasks.Update(e.ctx, id, worker.MySimpleDataModel{RTSPURL: "rtsp://example.com/new_stream", FixFrame: 60}); err != nil {
 		t.Fatal(err)
 	}
@@ -83,8 +83,8 @@ func TestGoClientDrivesPythonNode(t *testing.T) {
 	if got, _, err := tasks.Get(e.ctx, id); err != nil || got.LifecycleStatus != task.Cancelled {
 		t.Fatalf("task after the cancel: %+v, %v; want Cancelled", got, err)
 	}
-	if py.exited() {
-		t.Fatalf("the Python node exited: %v", py.err)
+	if py.Exited() {
+		t.Fatalf("the Python node exited: %v", py.Err())
 	}
 }
 

@@ -31,7 +31,7 @@ func TestSeedScriptsDriveGoNode(t *testing.T) {
 		t.Fatalf("task as Python wrote it: className %q source %q mode %q", got.ClassName, got.Source, got.Mode)
 	}
 
-	mark := node.out.mark()
+	mark := node.Mark()
 	e.pythonRun("update_task_script.py").wait(awaitLimit)
 	node.await(e.ctx, mark, regexp.MustCompile(`msg=updated .*taskId=task_123 .*rtspUrl=rtsp://example.com/new_stream fixFrame=60$`))
 	node.await(e.ctx, mark, regexp.MustCompile(`msg=running .*taskId=task_123 .*rtspUrl=rtsp://example.com/new_stream fixFrame=60$`))
@@ -43,7 +43,7 @@ func TestSeedScriptsDriveGoNode(t *testing.T) {
 	if got.AttachmentsRejection != nil {
 		t.Fatalf("the update was rejected: %+v", got.AttachmentsRejection)
 	}
-	if n := node.count(0, regexp.MustCompile(`msg="worker started" .*taskId=task_123`)); n != 1 {
+	if n := node.Count(0, regexp.MustCompile(`msg="worker started" .*taskId=task_123`)); n != 1 {
 		t.Fatalf("the worker started %d times, want once", n)
 	}
 	version := got.AttachmentsVersion
@@ -51,7 +51,7 @@ func TestSeedScriptsDriveGoNode(t *testing.T) {
 	// A Python tool writes attachments the Go model refuses (fixFrame
 	// above 1000), without bumping the version: the node rejects them and
 	// the worker keeps its parameters.
-	mark = node.out.mark()
+	mark = node.Mark()
 	e.pythonArgs("update_task_with.py", "rtsp://example.com/new_stream", "5000").wait(awaitLimit)
 	node.await(e.ctx, mark, regexp.MustCompile(`msg="attachments update rejected; the worker keeps its current attachments" .*taskId=task_123 .*fixFrame`))
 	e.waitTask("task_123", "the rejection recorded", func(t *task.Task) bool {
@@ -59,7 +59,7 @@ func TestSeedScriptsDriveGoNode(t *testing.T) {
 	})
 	// A good one after it, still unversioned, is applied and clears the
 	// rejection it supersedes.
-	mark = node.out.mark()
+	mark = node.Mark()
 	e.pythonArgs("update_task_with.py", "rtsp://example.com/third_stream", "30").wait(awaitLimit)
 	node.await(e.ctx, mark, regexp.MustCompile(`msg=updated .*taskId=task_123 .*rtspUrl=rtsp://example.com/third_stream fixFrame=30$`))
 	e.waitTask("task_123", "the rejection cleared", func(t *task.Task) bool {
@@ -68,13 +68,13 @@ func TestSeedScriptsDriveGoNode(t *testing.T) {
 
 	// A Python tool cancels with a bare task.cancel: the node records
 	// Cancelled and stops the worker.
-	mark = node.out.mark()
+	mark = node.Mark()
 	e.pythonRun("cancel_task_script.py").wait(awaitLimit)
 	node.await(e.ctx, mark, regexp.MustCompile(`msg="task.cancel: recorded Cancelled; stopping the worker" .*taskId=task_123`))
 	node.await(e.ctx, mark, regexp.MustCompile(`msg="worker cancelled" .*taskId=task_123`))
 	e.waitTask("task_123", "Cancelled", func(t *task.Task) bool { return t.LifecycleStatus == task.Cancelled })
 	e.awaitHeartbeat("task_123", "-2")
-	if err := node.stop(10 * time.Second); err != nil {
+	if err := node.Stop(10 * time.Second); err != nil {
 		t.Fatal(err)
 	}
 }

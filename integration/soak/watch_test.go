@@ -1,18 +1,14 @@
 package soak
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -36,10 +32,8 @@ type proc struct {
 
 	mu     sync.Mutex
 	gen    int
-	cmd    *exec.Cmd
-	exited chan struct{}
+	proc   *skaldtest.Process // the current process
 	killed bool
-	stderr *tail
 }
 
 func (s *soak) newProc(name, role, mongoHost string) *proc {
@@ -53,7 +47,7 @@ func (s *soak) newProc(name, role, mongoHost string) *proc {
 		s.t.Cleanup(r.Close)
 		p.links[server] = r
 	}
-	p.env = append(os.Environ(), roleEnv+"="+role, idEnv+"="+p.id,
+	p.env = append(p.env, roleEnv+"="+role, idEnv+"="+p.id,
 		kafkaEnv+"="+s.kafka.Addr(),
 		mongoEnv+"=mongodb://"+p.links["mongo"].Addr()+"/",
 		redisEnv+"="+p.links["redis"].Addr())
@@ -70,69 +64,67 @@ func (p *proc) key() string {
 
 func nodeOf(key string) string { return key[:strings.LastIndexByte(key, '#')] }
 
-// launch starts p again: this test binary, in p's role.
+// launch starts p again: this test binary, in p's role. Its output goes
+// to the watch, line by line, and with SKALDS_SOAK_LOGS to a file.
 func (p *proc) launch() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.gen++
 	key := fmt.Sprintf("%s#%d", p.id, p.gen)
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = p.env
-	cmd.SysProcAttr = childAttr()
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		p.s.t.Fatal(err)
-	}
-	p.stderr = &tail{}
-	cmd.Stderr = p.stderr
-	if err := cmd.Start(); err != nil {
-		p.s.t.Fatalf("starting %s: %v", p.name, err)
-	}
-	p.cmd, p.killed, p.exited = cmd, false, make(chan struct{})
-	exited, stderr := p.exited, p.stderr
-	var r io.Reader = out
+	var logFile *os.File
 	if dir := os.Getenv("SKALDS_SOAK_LOGS"); dir != "" {
-		f, err := os.Create(filepath.Join(dir, key+".log"))
-		if err != nil {
+		var err error
+		if logFile, err = os.Create(filepath.Join(dir, key+".log")); err != nil {
 			p.s.t.Fatal(err)
 		}
-		p.s.t.Cleanup(func() { _ = f.Close() })
-		r = io.TeeReader(out, f)
 	}
+	opts := skaldtest.ProcessOptions{Name: key, Env: p.env, DieWithParent: true, KeepLines: shownLines,
+		OnLine: func(l skaldtest.Line) { p.s.watch.line(key, l.Text) }}
+	if logFile != nil {
+		opts.Output = logFile
+	}
+	proc, err := skaldtest.StartProcess(opts, os.Args[0], "-test.run=^$")
+	if err != nil {
+		p.s.t.Fatalf("starting %s: %v", p.name, err)
+	}
+	p.proc, p.killed = proc, false
 	go func() {
-		p.s.watch.read(key, r)
-		err := cmd.Wait()
+		<-proc.Done()
+		if logFile != nil {
+			_ = logFile.Close()
+		}
 		p.s.watch.exited(key, time.Now())
 		p.mu.Lock()
 		killed := p.killed
 		p.mu.Unlock()
 		if !killed && p.s.ctx.Err() == nil {
-			p.s.t.Errorf("%s (%s) exited by itself: %v; its stderr ends:\n%s", p.name, key, err, stderr.String())
+			p.s.t.Errorf("%s (%s) exited by itself: %v; its output ends:\n%s", p.name, key, proc.Err(), proc.Tail(40))
 		}
-		close(exited)
 	}()
 }
+
+// shownLines is how much of a process's output the soak keeps, to show.
+const shownLines = 200
 
 // kill sends SIGKILL and waits for the process to be gone; false when it
 // was not running.
 func (p *proc) kill() bool {
 	p.mu.Lock()
-	cmd, exited := p.cmd, p.exited
-	if cmd == nil || p.killed {
+	proc := p.proc
+	if proc == nil || p.killed {
 		p.mu.Unlock()
 		return false
 	}
 	p.killed = true
 	p.mu.Unlock()
-	_ = cmd.Process.Signal(syscall.SIGKILL)
-	<-exited
+	proc.Kill()
 	return true
 }
 
 func (p *proc) running() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.cmd != nil && !p.killed
+	return p.proc != nil && !p.killed
 }
 
 // cutLink cuts p's link to server (the Kafka gate cuts its client id),
@@ -207,30 +199,11 @@ func (p *proc) awaitReady(limit time.Duration) {
 	ctx, cancel := context.WithTimeout(p.s.ctx, limit)
 	defer cancel()
 	if !p.s.watch.await(ctx, func() bool { return p.s.watch.ready[key] }) {
-		p.s.t.Fatalf("%s not ready within %v; its stderr ends:\n%s", key, limit, p.stderr.String())
+		p.mu.Lock()
+		proc := p.proc
+		p.mu.Unlock()
+		p.s.t.Fatalf("%s not ready within %v; its output ends:\n%s", key, limit, proc.Tail(40))
 	}
-}
-
-// tail keeps the last 4 KiB written to it.
-type tail struct {
-	mu  sync.Mutex
-	buf []byte
-}
-
-func (t *tail) Write(b []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.buf = append(t.buf, b...)
-	if len(t.buf) > 4096 {
-		t.buf = t.buf[len(t.buf)-4096:]
-	}
-	return len(b), nil
-}
-
-func (t *tail) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return string(t.buf)
 }
 
 // How a worker's life ended.
@@ -324,15 +297,11 @@ type record struct {
 	RTSPURL string    `json:"rtspUrl"`
 }
 
-// read consumes a process's stdout until it closes.
-func (w *watch) read(key string, r io.Reader) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	for sc.Scan() {
-		var rec record
-		if json.Unmarshal(sc.Bytes(), &rec) != nil {
-			continue
-		}
+// line takes one line of process key's output: its JSON log records
+// count, anything else (a panic's trace) is only shown.
+func (w *watch) line(key, text string) {
+	var rec record
+	if json.Unmarshal([]byte(text), &rec) == nil {
 		w.record(key, rec)
 	}
 }

@@ -27,7 +27,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -44,7 +43,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -411,8 +409,8 @@ func (b *bench) awaitGroup(ctx context.Context, p *proc, group string, prefix bo
 		if _, ok, why = skaldtest.GroupCommitted(ctx, b.stack.KafkaAddr, group, prefix, topic); ok {
 			return nil
 		}
-		if p != nil && p.exited() {
-			return fmt.Errorf("exited while waiting for consumer group %s: %v\n%s", group, p.err, p.out.tail(30))
+		if p != nil && p.Exited() {
+			return fmt.Errorf("exited while waiting for consumer group %s: %v\n%s", group, p.Err(), p.Tail(30))
 		}
 		select {
 		case <-ctx.Done():
@@ -430,8 +428,8 @@ func (b *bench) awaitRegistered(ctx context.Context, p *proc, id string) error {
 		if ok, err := redisHExists(ctx, rdb, liveness.NodesKey, id); err == nil && ok {
 			return nil
 		}
-		if p.exited() {
-			return fmt.Errorf("exited before registering: %v\n%s", p.err, p.out.tail(30))
+		if p.Exited() {
+			return fmt.Errorf("exited before registering: %v\n%s", p.Err(), p.Tail(30))
 		}
 		select {
 		case <-ctx.Done():
@@ -461,7 +459,7 @@ func (b *bench) measure(ctx context.Context, sd *side) (*result, error) {
 	step("%s node %s: starting", sd.name, id)
 	p, err := sd.start(ctx, id)
 	if p != nil {
-		defer p.stop(30 * time.Second)
+		defer func() { _ = p.Stop(30 * time.Second) }()
 	}
 	if err != nil {
 		return nil, err
@@ -474,13 +472,13 @@ func (b *bench) measure(ctx context.Context, sd *side) (*result, error) {
 	// Processes the node has before any task (Python's multiprocessing
 	// helpers) are not workers.
 	idle := map[int]bool{}
-	for _, c := range descendants(p.pid()) {
+	for _, c := range descendants(p.Pid()) {
 		idle[c] = true
 	}
-	if r.rssBase, r.pssBase, _, err = memory(p.pid()); err != nil {
+	if r.rssBase, r.pssBase, _, err = memory(p.Pid()); err != nil {
 		return nil, err
 	}
-	if r.cpuBase, err = busy(ctx, p.pid(), b.s.idle); err != nil {
+	if r.cpuBase, err = busy(ctx, p.Pid(), b.s.idle); err != nil {
 		return nil, err
 	}
 
@@ -492,7 +490,7 @@ func (b *bench) measure(ctx context.Context, sd *side) (*result, error) {
 				return 0, err
 			}
 		}
-		mark := p.out.mark()
+		mark := p.Mark()
 		t0 := time.Now()
 		for i := from; i < to; i++ {
 			if _, err := tasks.Assign(ctx, taskID(i), id); err != nil {
@@ -523,7 +521,7 @@ func (b *bench) measure(ctx context.Context, sd *side) (*result, error) {
 	update := func(i int) (time.Duration, error) {
 		seq++
 		u := fmt.Sprintf("%s/u%d", url(i), seq)
-		mark := p.out.mark()
+		mark := p.Mark()
 		t0 := time.Now()
 		if _, err := tasks.Update(ctx, taskID(i), worker.MySimpleDataModel{RTSPURL: u, FixFrame: seq%1000 + 1}); err != nil {
 			return 0, err
@@ -568,10 +566,10 @@ func (b *bench) measure(ctx context.Context, sd *side) (*result, error) {
 		return nil, err
 	}
 	step("%s: memory and idle CPU with %d running tasks over %s", sd.name, b.s.tasks, b.s.idle)
-	if r.rssN, r.pssN, r.processesN, err = memory(p.pid()); err != nil {
+	if r.rssN, r.pssN, r.processesN, err = memory(p.Pid()); err != nil {
 		return nil, err
 	}
-	if r.cpuN, err = busy(ctx, p.pid(), b.s.idle); err != nil {
+	if r.cpuN, err = busy(ctx, p.Pid(), b.s.idle); err != nil {
 		return nil, err
 	}
 	if r.stopN, err = b.cancel(ctx, p, sd, idle, tasks.Cancel, taskID, 0, b.s.tasks); err != nil {
@@ -587,8 +585,8 @@ func (b *bench) measure(ctx context.Context, sd *side) (*result, error) {
 	if _, err := b.cancel(ctx, p, sd, idle, tasks.Cancel, taskID, base, base+b.s.start); err != nil {
 		return nil, err
 	}
-	if p.exited() {
-		return nil, fmt.Errorf("the node exited: %v\n%s", p.err, p.out.tail(30))
+	if p.Exited() {
+		return nil, fmt.Errorf("the node exited: %v\n%s", p.Err(), p.Tail(30))
 	}
 	return r, nil
 }
@@ -597,7 +595,7 @@ func (b *bench) measure(ctx context.Context, sd *side) (*result, error) {
 // (for Python, until the node has no processes left but those of idle);
 // it returns how long that took.
 func (b *bench) cancel(ctx context.Context, p *proc, sd *side, idle map[int]bool, cancel func(context.Context, string) error, taskID func(int) string, from, to int) (time.Duration, error) {
-	mark := p.out.mark()
+	mark := p.Mark()
 	t0 := time.Now()
 	for i := from; i < to; i++ {
 		if err := cancel(ctx, taskID(i)); err != nil {
@@ -610,7 +608,7 @@ func (b *bench) cancel(ctx context.Context, p *proc, sd *side, idle map[int]bool
 		wctx, stop := context.WithTimeout(ctx, time.Minute+time.Duration(to-from)*10*time.Second)
 		defer stop()
 		workers := func() (n int) {
-			for _, c := range descendants(p.pid()) {
+			for _, c := range descendants(p.Pid()) {
 				if !idle[c] {
 					n++
 				}
@@ -714,47 +712,7 @@ func printTable(w io.Writer, s settings, f *floor, rs []*result) {
 // proc is a node process, in a process group of its own so that stopping
 // it also ends the worker processes a Python Skald forks. Its output is
 // kept line by line with the time each line was read.
-type proc struct {
-	cmd  *exec.Cmd
-	out  *lines
-	done chan struct{}
-	err  error
-}
-
-type line struct {
-	at   time.Time
-	text string
-}
-
-type lines struct {
-	mu      sync.Mutex
-	all     []line
-	changed chan struct{}
-}
-
-func (l *lines) add(text string) {
-	l.mu.Lock()
-	l.all = append(l.all, line{time.Now(), text})
-	close(l.changed)
-	l.changed = make(chan struct{})
-	l.mu.Unlock()
-}
-
-func (l *lines) mark() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.all)
-}
-
-func (l *lines) tail(n int) string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var s []string
-	for _, x := range l.all[max(0, len(l.all)-n):] {
-		s = append(s, x.text)
-	}
-	return strings.Join(s, "\n")
-}
+type proc struct{ *skaldtest.Process }
 
 // startProc starts the node called id; its output also goes to
 // dir/id.log.
@@ -763,80 +721,22 @@ func startProc(dir, id string, env []string, name string, args ...string) (*proc
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(name, args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), env...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	pr, pw := io.Pipe()
-	cmd.Stdout, cmd.Stderr = pw, pw
-	p := &proc{cmd: cmd, out: &lines{changed: make(chan struct{})}, done: make(chan struct{})}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting %s: %w", name, err)
+	p, err := skaldtest.StartProcess(skaldtest.ProcessOptions{Name: id, Dir: dir, Env: env, Group: true, Output: logFile}, name, args...)
+	if err != nil {
+		_ = logFile.Close()
+		return nil, err
 	}
 	go func() {
-		sc := bufio.NewScanner(pr)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() {
-			p.out.add(sc.Text())
-			fmt.Fprintln(logFile, sc.Text())
-		}
-		_, _ = io.Copy(logFile, pr)
+		<-p.Done()
 		_ = logFile.Close()
 	}()
-	go func() {
-		p.err = cmd.Wait()
-		_ = pw.Close()
-		close(p.done)
-	}()
-	return p, nil
-}
-
-func (p *proc) pid() int { return p.cmd.Process.Pid }
-
-func (p *proc) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
+	return &proc{p}, nil
 }
 
 // await returns when a line from mark on matches re, the time it was read.
 func (p *proc) await(ctx context.Context, mark int, re *regexp.Regexp, limit time.Duration) (time.Time, error) {
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
-	for {
-		p.out.mu.Lock()
-		for ; mark < len(p.out.all); mark++ {
-			if re.MatchString(p.out.all[mark].text) {
-				at := p.out.all[mark].at
-				p.out.mu.Unlock()
-				return at, nil
-			}
-		}
-		changed := p.out.changed
-		p.out.mu.Unlock()
-		select {
-		case <-changed:
-		case <-p.done:
-			if p.out.mark() > mark {
-				continue
-			}
-			return time.Time{}, fmt.Errorf("the node exited (%v) before logging %q; last lines:\n%s", p.err, re, p.out.tail(30))
-		case <-ctx.Done():
-			return time.Time{}, fmt.Errorf("no line matching %q within %s; last lines:\n%s", re, limit, p.out.tail(10))
-		}
-	}
-}
-
-// stop sends SIGTERM and, after grace, SIGKILL to the whole group.
-func (p *proc) stop(grace time.Duration) {
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(grace):
-	}
-	_ = syscall.Kill(-p.pid(), syscall.SIGKILL)
-	<-p.done
+	l, err := p.Await(ctx, mark, re)
+	return l.At, err
 }
