@@ -256,10 +256,11 @@ func postgreSQLURL(t *testing.T) string {
 	return u
 }
 
-// TestMongoOnPostgreSQL runs FerretDB's PostgreSQL backend in a database of
-// its own, which Close drops again.
-func TestMongoOnPostgreSQL(t *testing.T) {
-	t.Parallel()
+// startOnPostgreSQL starts FerretDB in a temporary database on the
+// PostgreSQL server of postgreSQLURL, and returns that server, the test's
+// context and the running server.
+func startOnPostgreSQL(t *testing.T) (string, context.Context, *Mongo) {
+	t.Helper()
 	server := postgreSQLURL(t)
 	ctx := testContext(t, 60*time.Second)
 	m, err := StartMongo(ctx, MongoOptions{PostgreSQLURL: server, PostgreSQLTempDB: true})
@@ -267,6 +268,14 @@ func TestMongoOnPostgreSQL(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = m.Close() })
+	return server, ctx, m
+}
+
+// TestMongoOnPostgreSQL runs FerretDB's PostgreSQL backend in a database of
+// its own, which Close drops again.
+func TestMongoOnPostgreSQL(t *testing.T) {
+	t.Parallel()
+	server, ctx, m := startOnPostgreSQL(t)
 	if m.tempDir != "" || m.dropDB == nil {
 		t.Fatalf("tempDir %q, dropDB set %v: want no SQLite directory and a database to drop", m.tempDir, m.dropDB != nil)
 	}

@@ -33,7 +33,9 @@ type MongoOptions struct {
 	// only a filter on _id alone avoids a scan in Go, so conditional
 	// updates (filters on _id and an epoch, say) stay fast on large
 	// collections. The proxy still serializes every request: FerretDB's
-	// updates are no more atomic on PostgreSQL.
+	// updates are no more atomic on PostgreSQL. StartMongo also indexes the
+	// database so that those filters on _id, id and executor are index
+	// hits (see IndexLookups).
 	PostgreSQLURL string
 	// PostgreSQLTempDB makes StartMongo create a database with a fresh name
 	// (ferretdb_<random>) on the server of PostgreSQLURL, whose own database
@@ -258,6 +260,13 @@ func (m *Mongo) postgreSQL(ctx context.Context, cfg *ferretdb.Config, opts Mongo
 	}
 	if err := PostgreSQLAvailable(ctx, dbURL, 10*time.Second); err != nil {
 		return fmt.Errorf("postgresql %s does not answer: %w", redacted(dbURL), err)
+	}
+	// Without these indexes every read or conditional write of one
+	// document scans its collection (see IndexLookups). They only make
+	// lookups faster, so a role that may not create them still gets a
+	// working server.
+	if err := IndexLookups(ctx, dbURL); err != nil {
+		slog.Warn("FerretDB on PostgreSQL runs without lookup indexes: a read by _id scans the collection", "err", err)
 	}
 	cfg.Handler = "postgresql"
 	cfg.PostgreSQLURL, m.pgURL = dbURL, dbURL
