@@ -60,7 +60,7 @@ import (
 // Tasks is what the dispatcher needs of the task store.
 type Tasks interface {
 	Pending(ctx context.Context) ([]task.Task, error)
-	Claim(ctx context.Context, e task.Expect, executor string, countAttempt bool) (*task.Task, error)
+	ClaimAll(ctx context.Context, executor string, reqs []task.ClaimRequest) ([]*task.Task, error)
 	Release(ctx context.Context, e task.Expect, resetAttempts bool) (*task.Task, error)
 }
 
@@ -347,16 +347,15 @@ func (d *Dispatcher) Cycle(ctx context.Context) (Result, error) {
 		d.log.Info("dispatch cycle reached its cap; the rest follows in the next cycle", "maxClaims", d.opts.MaxClaimsPerCycle)
 	}
 	var events []event.TaskEvent
-	for _, a := range actions {
+	for _, batch := range batches(actions) {
 		if ctx.Err() != nil {
 			break
 		}
-		if !d.write(ctx, a, &res) {
-			continue
-		}
-		if a.kind != release {
-			res.Assignments[a.doc.ID] = a.node
-			events = append(events, event.NewTaskEvent(a.doc.ID))
+		for _, a := range d.write(ctx, batch, &res) {
+			if a.kind != release {
+				res.Assignments[a.doc.ID] = a.node
+				events = append(events, event.NewTaskEvent(a.doc.ID))
+			}
 		}
 	}
 	if len(events) > 0 && d.pub != nil {
@@ -451,10 +450,70 @@ func away(t *task.Task, snap *monitor.Snapshot) bool {
 	return n == nil || !n.Online || n.Mode != "node"
 }
 
-// write carries out one action as a conditional write, and counts, logs
-// and measures it in res and the metrics. It reports whether the write
-// took effect; a task that changed meanwhile is left to the next cycle.
-func (d *Dispatcher) write(ctx context.Context, a action, res *Result) bool {
+// batches groups actions into the writes of a cycle: the claims for one
+// node (assignments, moves and retries) in one batch, in the order of
+// actions, and each release on its own. The round trips of a cycle so
+// grow with the nodes it gives tasks to, not with the tasks.
+func batches(actions []action) [][]action {
+	var out [][]action
+	byNode := map[string]int{} // node: its batch in out
+	for _, a := range actions {
+		if a.kind == release {
+			out = append(out, []action{a})
+			continue
+		}
+		i, ok := byNode[a.node]
+		if !ok {
+			i = len(out)
+			byNode[a.node] = i
+			out = append(out, nil)
+		}
+		out[i] = append(out[i], a)
+	}
+	return out
+}
+
+// write carries out a batch of actions as conditional writes, and counts,
+// logs and measures each in res and the metrics. It returns the actions
+// that took effect; a task that changed meanwhile is left to the next
+// cycle.
+func (d *Dispatcher) write(ctx context.Context, batch []action, res *Result) []action {
+	var written []*task.Task
+	var err error
+	if batch[0].kind == release {
+		var t *task.Task
+		t, err = d.tasks.Release(ctx, d.expect(batch[0]), false)
+		written = []*task.Task{t}
+	} else {
+		reqs := make([]task.ClaimRequest, len(batch))
+		for i, a := range batch {
+			reqs[i] = task.ClaimRequest{Expect: d.expect(a), CountAttempt: a.kind != move}
+		}
+		written, err = d.tasks.ClaimAll(ctx, batch[0].node, reqs)
+	}
+	if errors.Is(err, task.ErrConflict) {
+		written, err = []*task.Task{nil}, nil
+	}
+	if err != nil {
+		d.log.Error("writing assignments; the tasks are read again in the next cycle", "tasks", len(batch), "taskId", batch[0].doc.ID, "err", err)
+		return nil
+	}
+	var done []action
+	for i, a := range batch {
+		if written[i] == nil {
+			res.Conflicts++
+			d.opts.Metrics.Conflict()
+			d.log.Debug("task changed before it could be claimed; leaving it to the next cycle", "taskId", a.doc.ID)
+			continue
+		}
+		d.wrote(a, written[i], res)
+		done = append(done, a)
+	}
+	return done
+}
+
+// expect is the state that the write of a requires of its task.
+func (d *Dispatcher) expect(a action) task.Expect {
 	e := task.ExpectOf(a.doc)
 	switch a.kind {
 	case retry:
@@ -464,24 +523,12 @@ func (d *Dispatcher) write(ctx context.Context, a action, res *Result) bool {
 		// it was read, it is not.
 		e = task.ExpectUnwritten(a.doc)
 	}
-	var written *task.Task
-	var err error
-	switch a.kind {
-	case release:
-		written, err = d.tasks.Release(ctx, e, false)
-	default:
-		written, err = d.tasks.Claim(ctx, e, a.node, a.kind != move)
-	}
-	if errors.Is(err, task.ErrConflict) {
-		res.Conflicts++
-		d.opts.Metrics.Conflict()
-		d.log.Debug("task changed before it could be claimed; leaving it to the next cycle", "taskId", a.doc.ID)
-		return false
-	}
-	if err != nil {
-		d.log.Error("writing an assignment", "taskId", a.doc.ID, "err", err)
-		return false
-	}
+	return e
+}
+
+// wrote counts, logs and measures action a, whose write took effect and
+// left the task as written.
+func (d *Dispatcher) wrote(a action, written *task.Task, res *Result) {
 	log := d.log.With("taskId", a.doc.ID, "className", a.doc.ClassName, "priority", a.doc.Priority)
 	d.opts.Metrics.Assigned(kindNames[a.kind])
 	now := time.Now()
@@ -508,7 +555,6 @@ func (d *Dispatcher) write(ctx context.Context, a action, res *Result) bool {
 	// The task as written replaces the one read, for a backlog that the
 	// next cycle reuses.
 	*a.doc = *written
-	return true
 }
 
 // plan decides the actions of one cycle from the tasks and the registry,

@@ -2,6 +2,7 @@ package task
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"time"
@@ -116,7 +117,12 @@ func (s *Store) modify(ctx context.Context, e Expect, update bson.D) (*Task, err
 // succeed, because the first write changes the epoch the second filters
 // on.
 func (s *Store) Claim(ctx context.Context, e Expect, executor string, countAttempt bool) (*Task, error) {
-	now := NowMillis()
+	return s.modify(ctx, e, s.claimUpdate(e, executor, countAttempt, NowMillis(), nil))
+}
+
+// claimUpdate is the update of a claim of the task e expects for executor
+// at now; more are extra fields to set.
+func (s *Store) claimUpdate(e Expect, executor string, countAttempt bool, now int64, more bson.D) bson.D {
 	inc := bson.D{{Key: "assignmentEpoch", Value: int64(1)}}
 	if countAttempt {
 		inc = append(inc, bson.E{Key: "attempts", Value: 1})
@@ -125,16 +131,76 @@ func (s *Store) Claim(ctx context.Context, e Expect, executor string, countAttem
 	if e.Status == Failed {
 		entry.Event, entry.BackoffMs = EventRetried, e.Backoff.Milliseconds()
 	}
-	return s.modify(ctx, e, s.withEntry(bson.D{
-		{Key: "$set", Value: bson.D{
+	return s.withEntry(bson.D{
+		{Key: "$set", Value: append(bson.D{
 			{Key: "executor", Value: executor},
 			{Key: "lifecycleStatus", Value: Assigning},
 			{Key: "updateDateTime", Value: now},
 			{Key: "assignedDateTime", Value: now},
-		}},
+		}, more...)},
 		clearedOnAssign,
 		{Key: "$inc", Value: inc},
-	}, entry))
+	}, entry)
+}
+
+// ClaimRequest is one task of a ClaimAll: the state the caller read, and
+// whether the claim counts as an attempt (see Claim).
+type ClaimRequest struct {
+	Expect       Expect
+	CountAttempt bool
+}
+
+// ClaimAll is Claim for many tasks given to one executor: one write that
+// holds a conditional update per task (each addressed by its _id and the
+// state the caller read, as Claim's), then one read of the tasks it
+// claimed. It returns, in the order of reqs, each task as written, or nil
+// for a task that changed since it was read (Claim's ErrConflict); an
+// error means the write or the read failed, and some of the tasks may be
+// claimed all the same: the caller reads them again.
+//
+// The write marks the tasks it claims with a token of its own, which the
+// read asks for together with the executor: equalities, which FerretDB
+// evaluates in SQL. A dispatch cycle so costs two round trips per node
+// however many tasks it gives each, where single claims cost one per
+// task; and each update stays a lookup by _id, where one update of a list
+// of _ids is a scan on FerretDB.
+func (s *Store) ClaimAll(ctx context.Context, executor string, reqs []ClaimRequest) ([]*Task, error) {
+	out := make([]*Task, len(reqs))
+	if len(reqs) == 0 {
+		return out, nil
+	}
+	token := rand.Text() // no other claim uses it
+	now := NowMillis()
+	models := make([]mongo.WriteModel, len(reqs))
+	for i, r := range reqs {
+		models[i] = mongo.NewUpdateOneModel().SetFilter(r.Expect.filter()).
+			SetUpdate(s.claimUpdate(r.Expect, executor, r.CountAttempt, now, bson.D{{Key: "claimToken", Value: token}}))
+	}
+	what := fmt.Sprintf("claiming %d tasks for %q", len(reqs), executor)
+	res, err := s.coll.BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false))
+	if err != nil {
+		return out, fmt.Errorf("%s: %w", what, err)
+	}
+	if res.MatchedCount == 0 {
+		return out, nil
+	}
+	got, err := s.find(ctx, what, bson.D{{Key: "executor", Value: executor}, {Key: "claimToken", Value: token}})
+	if err != nil {
+		return out, err
+	}
+	byID := make(map[string]*Task, len(got))
+	for i := range got {
+		byID[got[i].ID] = &got[i]
+	}
+	for i, r := range reqs {
+		// A task written again since (moved on by another controller)
+		// keeps the token but not the epoch of this claim.
+		if t := byID[r.Expect.ID]; t != nil && t.AssignmentEpoch == r.Expect.Epoch+1 {
+			out[i] = t
+			s.pushed(ctx, t.ID, t.Key)
+		}
+	}
+	return out, nil
 }
 
 // Release makes the task Created and unassigned, bumping the epoch so that
