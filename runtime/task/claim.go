@@ -173,8 +173,7 @@ func (s *Store) ClaimAll(ctx context.Context, executor string, reqs []ClaimReque
 	now := NowMillis()
 	models := make([]mongo.WriteModel, len(reqs))
 	for i, r := range reqs {
-		models[i] = mongo.NewUpdateOneModel().SetFilter(r.Expect.filter()).
-			SetUpdate(s.claimUpdate(r.Expect, executor, r.CountAttempt, now, bson.D{{Key: "claimToken", Value: token}}))
+		models[i] = byKey(r.Expect.filter(), s.claimUpdate(r.Expect, executor, r.CountAttempt, now, bson.D{{Key: "claimToken", Value: token}}))
 	}
 	what := fmt.Sprintf("claiming %d tasks for %q", len(reqs), executor)
 	res, err := s.coll.BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false))

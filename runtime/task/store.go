@@ -429,23 +429,27 @@ func (s *Store) startedMany(ctx context.Context, refs []Ref, version int64, cond
 // still in the epoch of refs (one for all) and meet conds, each addressed
 // by its _id (Ref.Key, which must be set). It returns how many matched;
 // fewer than len(refs) means some were fenced, and the single-task write
-// tells which. The key list comes last: servers that match filters in
-// order (FerretDB) then reject other documents on the cheap conditions
-// before searching the list.
+// tells which.
+//
+// The write is one update command that holds a statement per task, each
+// filtered by that task's _id, rather than one statement for a list of
+// _ids: FerretDB finds a document by _id alone with an index, but matches
+// a list by reading every document that the other conditions select, so
+// that a node starting thousands of tasks in chunks read the collection
+// once per chunk, and the work grew with the square of the tasks.
 func (s *Store) fencedMany(ctx context.Context, what string, refs []Ref, update bson.D, conds ...bson.E) (int64, error) {
 	if len(refs) == 0 {
 		return 0, nil
 	}
-	keys := make(bson.A, len(refs))
+	models := make([]mongo.WriteModel, len(refs))
 	for i, r := range refs {
 		if r.Key == nil || r.Epoch != refs[0].Epoch {
 			return 0, errors.New("task: a write of many tasks needs refs with keys and one epoch")
 		}
-		keys[i] = r.Key
+		filter := append(bson.D{{Key: "_id", Value: r.Key}, {Key: "assignmentEpoch", Value: epochFilter(r.Epoch)}}, conds...)
+		models[i] = byKey(filter, update)
 	}
-	filter := append(bson.D{{Key: "assignmentEpoch", Value: epochFilter(refs[0].Epoch)}}, conds...)
-	filter = append(filter, bson.E{Key: "_id", Value: bson.D{{Key: "$in", Value: keys}}})
-	res, err := s.coll.UpdateMany(ctx, filter, update)
+	res, err := s.coll.BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false))
 	if err != nil {
 		return 0, fmt.Errorf("%s: %d tasks: %w", what, len(refs), err)
 	}
@@ -455,6 +459,17 @@ func (s *Store) fencedMany(ctx context.Context, what string, refs []Ref, update 
 		}
 	}
 	return res.MatchedCount, nil
+}
+
+// byKey is one statement of a write of many tasks: update, applied to
+// the task that filter finds by its _id. It is sent as a multi-document
+// update, which on MongoDB and FerretDB alike changes the one document an
+// _id matches: FerretDB v1 keeps a PostgreSQL connection for each
+// single-document statement until the whole command has run, so that a
+// command of more statements than its pool holds (50) waits forever, and
+// it frees the connection of a multi-document one at once.
+func byKey(filter, update bson.D) mongo.WriteModel {
+	return mongo.NewUpdateManyModel().SetFilter(filter).SetUpdate(update)
 }
 
 // Applied records that the worker of ref runs with attachments version,

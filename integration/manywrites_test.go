@@ -1,0 +1,86 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/skalds-go/skalds/embedded"
+	"github.com/skalds-go/skalds/runtime/task"
+	"github.com/skalds-go/skalds/skaldtest"
+)
+
+// TestWritesOfManyTasksOnPostgreSQL: the writes that carry one statement
+// per task (a node reporting a burst Running, handing its tasks back, a
+// dispatcher claiming tasks for a node) go through in one command each
+// with more statements than FerretDB's PostgreSQL pool has connections
+// (50), and each statement still matches only its own task as read.
+func TestWritesOfManyTasksOnPostgreSQL(t *testing.T) {
+	pgURL := os.Getenv("SKALD_BENCH_POSTGRESQL_URL")
+	if pgURL == "" {
+		pgURL = embedded.DefaultPostgreSQLURL
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	if err := embedded.PostgreSQLAvailable(ctx, pgURL, 2*time.Second); err != nil {
+		skaldtest.Absent(t, "PostgreSQL", err.Error())
+	}
+	m, err := embedded.StartMongo(ctx, embedded.MongoOptions{PostgreSQLURL: pgURL, PostgreSQLTempDB: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = m.Close() })
+	store, err := task.Open(ctx, m.URI(), "skalds")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = store.Close(context.Background()) })
+
+	const n = 120
+	reqs := make([]task.ClaimRequest, n)
+	for i := range n {
+		d := task.New(fmt.Sprintf("many-%03d", i), "Many", "test", []byte(`{}`))
+		if err := store.Create(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+		reqs[i] = task.ClaimRequest{Expect: task.ExpectOf(d), CountAttempt: true}
+	}
+	// One task moved on since it was read: its claim must not match.
+	if _, err := store.Assign(ctx, "many-007", "elsewhere"); err != nil {
+		t.Fatal(err)
+	}
+	claimed, err := store.ClaimAll(ctx, "many-node", reqs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refs := make([]task.Ref, 0, n)
+	for i, c := range claimed {
+		switch {
+		case i == 7 && c != nil:
+			t.Errorf("many-007, assigned elsewhere since it was read, claimed: %+v", c)
+		case i != 7 && (c == nil || c.AssignmentEpoch != 1 || c.Executor == nil || *c.Executor != "many-node" || c.LifecycleStatus != task.Assigning):
+			t.Errorf("claim %d: %+v; want many-node, Assigning, epoch 1", i, c)
+		case c != nil:
+			refs = append(refs, c.Ref())
+		}
+	}
+
+	matched, err := store.StartedFrom(ctx, "many-node", task.Assigning, refs, 1)
+	if err != nil || matched != int64(len(refs)) {
+		t.Fatalf("reporting %d tasks Running: %d matched, %v", len(refs), matched, err)
+	}
+	back, err := store.HandBackAll(ctx, "many-node", refs)
+	if err != nil || back != int64(len(refs)) {
+		t.Fatalf("handing %d tasks back: %d matched, %v", len(refs), back, err)
+	}
+	for _, r := range refs {
+		if got, err := store.Get(ctx, r.ID); err != nil || got.LifecycleStatus != task.Created || got.Executor != nil {
+			t.Fatalf("%s after the hand-back: %+v %v", r.ID, got, err)
+		}
+	}
+	if got, err := store.Get(ctx, "many-007"); err != nil || got.Executor == nil || *got.Executor != "elsewhere" {
+		t.Fatalf("many-007 after the writes of the others: %+v %v", got, err)
+	}
+}
