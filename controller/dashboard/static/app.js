@@ -1160,7 +1160,9 @@ function taskReports(container) {
       const ended = TERMINAL.includes(t.lifecycleStatus);
       // Nodes that disagree on a schema, or publish a broken one: the
       // rendering may then not match what the task's node reports.
-      problems.replaceChildren(...(Array.isArray(cls?.problems) ? cls.problems : []).map((p) => h('div', {}, String(p))));
+      const issues = Array.isArray(cls?.problems) ? cls.problems : [];
+      problems.replaceChildren(...issues.map((p) => h('div', {}, String(p))));
+      problems.hidden = !issues.length;
       drawReport(progress, progressNote, t.progress, cls?.progressSchema, {
         what: 'progress', className: t.className,
         none: ended ? 'The task ended without reporting progress.' : 'No progress reported yet.',
