@@ -655,5 +655,9 @@ func TestRestartKeepsData(t *testing.T) {
 		if got, err := rdb.Get(ctx, "k").Result(); err != nil || got != "v" {
 			t.Fatalf("after the restart: %q %v, want v", got, err)
 		}
+		// Blocking commands wait again, rather than fail at once.
+		if _, err := rdb.BLPop(ctx, 100*time.Millisecond, "empty").Result(); !errors.Is(err, redis.Nil) {
+			t.Fatalf("BLPOP on an empty list after the restart: %v, want its timeout (redis.Nil)", err)
+		}
 	})
 }

@@ -75,6 +75,11 @@ func (r *Redis) Restart(ctx context.Context, down time.Duration) error {
 	if r.closed {
 		return errors.New("redis: closed during restart")
 	}
+	// Close cancelled the context that blocking commands (BLPOP, ...)
+	// wait under; without a new one they would hang up at once.
+	r.m.Lock()
+	r.m.Ctx, r.m.CtxCancel = context.WithCancel(context.Background())
+	r.m.Unlock()
 	if err := r.m.Restart(); err != nil {
 		return fmt.Errorf("redis: restart on %s (is the port taken?): %w", r.addr, err)
 	}
