@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/skalds-go/skalds/controller/api"
 	"github.com/skalds-go/skalds/controller/api/wire"
@@ -34,6 +35,7 @@ import (
 	"github.com/skalds-go/skalds/controller/metrics"
 	"github.com/skalds-go/skalds/controller/monitor"
 	"github.com/skalds-go/skalds/controller/retention"
+	"github.com/skalds-go/skalds/internal/telemetry"
 	"github.com/skalds-go/skalds/runtime/backoff"
 	"github.com/skalds-go/skalds/runtime/config"
 	"github.com/skalds-go/skalds/runtime/event"
@@ -310,6 +312,12 @@ type Options struct {
 	// dependency is unreachable at start; zero durations mean 500 ms
 	// doubling up to 15 s.
 	StartRetry backoff.Policy
+	// TracerProvider, when set, makes every event the controller
+	// publishes (the dispatcher's assignments, the API's updates, cancels
+	// and retries) a span whose trace context travels in the record's
+	// headers, so that the node hooks it causes join its trace. Nil turns
+	// tracing off.
+	TracerProvider trace.TracerProvider
 }
 
 // Controller is a running system controller.
@@ -371,6 +379,7 @@ func New(ctx context.Context, cfg Config, opts Options) (*Controller, error) {
 			return nil, err
 		}
 		c.broker.Logger = c.log
+		c.broker.Trace = opts.TracerProvider != nil
 		kafkaCheck = func(ctx context.Context) error { return event.EnsureTopics(ctx, c.broker, event.Topics...) }
 		deps = append(deps, backoff.Dependency{Name: "kafka", Addr: cfg.Infra.KafkaAddr(), Check: event.Check(cfg.Infra), Connect: kafkaCheck})
 	} else {
@@ -385,11 +394,17 @@ func New(ctx context.Context, cfg Config, opts Options) (*Controller, error) {
 	}
 	c.Monitor = monitor.New(c.Redis, monitor.Options{Interval: cfg.MonitorInterval, Timeout: cfg.NodeTimeout, Logger: c.log})
 	c.Metrics = metrics.New(c.Store, c.Monitor, c.log)
+	var pub interface {
+		dispatch.Publisher
+		api.Publisher
+	}
+	switch {
+	case c.pub != nil && opts.TracerProvider != nil:
+		pub = tracedPublisher{pub: c.pub, tracer: telemetry.Tracer(opts.TracerProvider)}
+	case c.pub != nil:
+		pub = c.pub
+	}
 	if cfg.Mode == ModeDispatcher {
-		var pub dispatch.Publisher
-		if c.pub != nil {
-			pub = c.pub
-		}
 		c.Dispatcher = dispatch.New(c.Store, pub, c.Monitor, dispatch.Options{
 			Interval: cfg.DispatchInterval, Strategy: cfg.Strategy, MaxTasksPerNode: cfg.MaxTasksPerNode,
 			MaxClaimsPerCycle: cfg.MaxClaimsPerCycle,
@@ -403,12 +418,8 @@ func New(ctx context.Context, cfg Config, opts Options) (*Controller, error) {
 				Batch: cfg.RetentionBatch, Logger: c.log, Metrics: c.Metrics})
 		}
 	}
-	var apiPub api.Publisher
-	if c.pub != nil {
-		apiPub = c.pub
-	}
 	c.API = api.New(api.Deps{
-		Store: c.Store, Monitor: c.Monitor, Dispatcher: c.Dispatcher, Publisher: apiPub,
+		Store: c.Store, Monitor: c.Monitor, Dispatcher: c.Dispatcher, Publisher: pub,
 		Redis: c.Redis, KafkaCheck: kafkaCheck, Metrics: c.Metrics,
 	}, api.Options{
 		Token: cfg.Token, CORSOrigins: cfg.CORSOrigins, MaxBody: cfg.MaxBody, StoreTimeout: cfg.StoreTimeout, EventPoll: opts.EventPoll, KeepAlive: opts.KeepAlive, MonitorInterval: cfg.MonitorInterval,

@@ -10,11 +10,10 @@ require (
 	github.com/twmb/franz-go/pkg/kmsg v1.15.1
 )
 
-require go.opentelemetry.io/otel/sdk v1.36.0 // indirect
-
 require (
 	github.com/go-json-experiment/json v0.0.0-20260213210345-44df1a37e875 // indirect
 	github.com/skalds-go/skalds/example v0.0.0
+	go.opentelemetry.io/otel/sdk v1.36.0
 )
 
 replace github.com/skalds-go/skalds => ../

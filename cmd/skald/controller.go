@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"github.com/skalds-go/skalds/controller"
 	"github.com/skalds-go/skalds/controller/dispatch"
 	"github.com/skalds-go/skalds/internal/version"
+	"github.com/skalds-go/skalds/tracing"
 )
 
 func newControllerCmd() *cobra.Command {
@@ -25,7 +27,11 @@ nodes, moves the tasks of nodes that went offline and retries failed ones.
 
 It reads MONGO_HOST, REDIS_HOST, KAFKA_HOST and the other variables nodes
 read; each flag below falls back to the variable it names. It waits for
-MongoDB, Redis and Kafka as long as it takes, so it may start before them.`,
+MongoDB, Redis and Kafka as long as it takes, so it may start before them.
+
+With OTEL_EXPORTER_OTLP_ENDPOINT (or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) set,
+every event it publishes is a span exported over OTLP/HTTP, and the node hooks
+it causes join that span's trace.`,
 		Example: `  SKALD_API_TOKEN=change-me skald controller
   skald controller --addr 127.0.0.1:8000 --strategy ROUND_ROBIN --node-timeout 20s`,
 		Args: noArgs,
@@ -39,7 +45,14 @@ MongoDB, Redis and Kafka as long as it takes, so it may start before them.`,
 			// New waits for MongoDB, Redis and Kafka as long as it takes (a
 			// signal ends the wait): servers that start after the
 			// controller are normal.
-			ctl, err := controller.New(c.Context(), loaded, controller.Options{Logger: log, Version: version.String()})
+			// Off unless OTEL_EXPORTER_OTLP_ENDPOINT (or
+			// ..._TRACES_ENDPOINT) is set.
+			tp, shutdown, err := tracing.FromEnv(c.Context(), "skalds-controller")
+			if err != nil {
+				return err
+			}
+			defer func() { _ = shutdown(context.Background()) }()
+			ctl, err := controller.New(c.Context(), loaded, controller.Options{Logger: log, Version: version.String(), TracerProvider: tp})
 			if err != nil {
 				return err
 			}

@@ -17,6 +17,7 @@ import (
 	"github.com/skalds-go/skalds/example/worker"
 	"github.com/skalds-go/skalds/runtime/config"
 	"github.com/skalds-go/skalds/runtime/node"
+	"github.com/skalds-go/skalds/tracing"
 )
 
 func main() {
@@ -24,7 +25,17 @@ func main() {
 	defer stop()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 
-	n, err := node.New(config.Config{SkaldID: "skald_123", Mode: config.ModeNode, LogLevel: "DEBUG"}, node.Options{Logger: log})
+	// Off unless OTEL_EXPORTER_OTLP_ENDPOINT (or ..._TRACES_ENDPOINT) is
+	// set: then every hook is a span, in the trace of the client call
+	// that caused it.
+	tp, shutdown, err := tracing.FromEnv(ctx, "skalds-node")
+	if err != nil {
+		log.Error("configuring tracing", "err", err)
+		os.Exit(2)
+	}
+	defer shutdown(context.Background())
+	n, err := node.New(config.Config{SkaldID: "skald_123", Mode: config.ModeNode, LogLevel: "DEBUG"},
+		node.Options{Logger: log, TracerProvider: tp})
 	if err != nil {
 		log.Error("configuring the node", "err", err)
 		os.Exit(2)

@@ -125,6 +125,13 @@ type controller struct {
 // startController runs a controller with fast intervals, after tweak.
 func (e *env) startController(tweak func(*ctl.Config)) *controller {
 	e.t.Helper()
+	return e.startControllerWith(tweak, ctl.Options{})
+}
+
+// startControllerWith is startController with opts, whose logger,
+// listener and intervals the test sets.
+func (e *env) startControllerWith(tweak func(*ctl.Config), opts ctl.Options) *controller {
+	e.t.Helper()
 	cfg := ctl.Config{
 		Infra:            e.infra,
 		Mode:             ctl.ModeDispatcher,
@@ -145,8 +152,9 @@ func (e *env) startController(tweak func(*ctl.Config)) *controller {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	c, err := ctl.New(e.ctx, cfg, ctl.Options{Logger: e.log, Listener: ln, Version: "test",
-		EventPoll: 100 * time.Millisecond, KeepAlive: 300 * time.Millisecond, ChartInterval: 100 * time.Millisecond})
+	opts.Logger, opts.Listener, opts.Version = e.log, ln, "test"
+	opts.EventPoll, opts.KeepAlive, opts.ChartInterval = 100*time.Millisecond, 300*time.Millisecond, 100*time.Millisecond
+	c, err := ctl.New(e.ctx, cfg, opts)
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -8,17 +8,16 @@ import (
 	"os"
 	"time"
 
+	"github.com/skalds-go/skalds/example/internal/traced"
 	"github.com/skalds-go/skalds/example/worker"
-	"github.com/skalds-go/skalds/runtime/client"
-	"github.com/skalds-go/skalds/runtime/config"
 )
 
 func main() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c, err := client.New(ctx, config.Config{})
+	c, closeClient, err := traced.Client(ctx, "skalds-cancel-task")
 	if err == nil {
-		defer c.Close()
+		defer closeClient()
 		err = worker.NewMySimpleWorkerClient(c).Cancel(ctx, "task_123")
 	}
 	if err != nil {

@@ -10,9 +10,8 @@ import (
 	"os"
 	"time"
 
+	"github.com/skalds-go/skalds/example/internal/traced"
 	"github.com/skalds-go/skalds/example/worker"
-	"github.com/skalds-go/skalds/runtime/client"
-	"github.com/skalds-go/skalds/runtime/config"
 	"github.com/skalds-go/skalds/runtime/task"
 )
 
@@ -26,11 +25,11 @@ func main() {
 }
 
 func run(ctx context.Context) error {
-	c, err := client.New(ctx, config.Config{})
+	c, closeClient, err := traced.Client(ctx, "skalds-create-task")
 	if err != nil {
 		return err
 	}
-	defer c.Close()
+	defer closeClient()
 	c.Source = "TestingScript"
 	tasks := worker.NewMySimpleWorkerClient(c)
 

@@ -9,9 +9,8 @@ import (
 	"os"
 	"time"
 
+	"github.com/skalds-go/skalds/example/internal/traced"
 	"github.com/skalds-go/skalds/example/worker"
-	"github.com/skalds-go/skalds/runtime/client"
-	"github.com/skalds-go/skalds/runtime/config"
 )
 
 func main() {
@@ -24,11 +23,11 @@ func main() {
 }
 
 func run(ctx context.Context) error {
-	c, err := client.New(ctx, config.Config{})
+	c, closeClient, err := traced.Client(ctx, "skalds-update-task")
 	if err != nil {
 		return err
 	}
-	defer c.Close()
+	defer closeClient()
 	tasks := worker.NewMySimpleWorkerClient(c)
 
 	version, err := tasks.Update(ctx, "task_123", worker.MySimpleDataModel{RTSPURL: "rtsp://example.com/new_stream", FixFrame: 60})
