@@ -189,31 +189,40 @@ func (e *env) await(mark int, msg string, attrs ...any) skaldtest.Record {
 	return r
 }
 
-// waitTask polls the task until ok accepts it. Polling MongoDB is the only
-// way to observe it (FerretDB has no change streams).
-func (e *env) waitTask(id, what string, ok func(*task.Task) bool) *task.Task {
+// until calls check every 20 ms until it holds, and fails the test with
+// failure's text once the deadline passes first. Polling is the only way
+// to observe MongoDB (FerretDB has no change streams) and Redis keys.
+func (e *env) until(check func(ctx context.Context) bool, failure func() string) {
 	e.t.Helper()
 	ctx, cancel := context.WithTimeout(e.ctx, deadline)
 	defer cancel()
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
-	var last *task.Task
-	for {
-		t, err := e.store.Get(ctx, id)
-		if err == nil {
-			last = t
-			if ok(t) {
-				return t
-			}
-		} else if !errors.Is(err, task.ErrNotFound) && ctx.Err() == nil {
-			e.t.Fatal(err)
-		}
+	for !check(ctx) {
 		select {
 		case <-ctx.Done():
-			e.t.Fatalf("task %s: waiting until %s; last seen %s", id, what, describe(last))
+			e.t.Fatal(failure())
 		case <-tick.C:
 		}
 	}
+}
+
+// waitTask polls the task until ok accepts it, and returns it.
+func (e *env) waitTask(id, what string, ok func(*task.Task) bool) *task.Task {
+	e.t.Helper()
+	var last *task.Task
+	e.until(func(ctx context.Context) bool {
+		t, err := e.store.Get(ctx, id)
+		if err == nil {
+			last = t
+			return ok(t)
+		}
+		if !errors.Is(err, task.ErrNotFound) && ctx.Err() == nil {
+			e.t.Fatal(err)
+		}
+		return false
+	}, func() string { return fmt.Sprintf("task %s: waiting until %s; last seen %s", id, what, describe(last)) })
+	return last
 }
 
 func describe(t *task.Task) string {
@@ -260,21 +269,9 @@ func (e *env) running(id string, rn *runningNode, epoch int64) *task.Task {
 // waits for the code.
 func (e *env) awaitHeartbeat(id, want string) {
 	e.t.Helper()
-	ctx, cancel := context.WithTimeout(e.ctx, deadline)
-	defer cancel()
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		got := e.heartbeat(id)
-		if got == want {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			e.t.Fatalf("task %s heartbeat %q, want %s", id, got, want)
-		case <-tick.C:
-		}
-	}
+	var got string
+	e.until(func(context.Context) bool { got = e.heartbeat(id); return got == want },
+		func() string { return fmt.Sprintf("task %s heartbeat %q, want %s", id, got, want) })
 }
 
 func (e *env) heartbeat(id string) string {

@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"context"
 	"fmt"
 	"sync/atomic"
 	"testing"
@@ -63,7 +64,11 @@ func TestRoundTripsPerOperation(t *testing.T) {
 		produces int64
 		node     map[string]int
 	}
-	check := func(op string, got counts, wantClient map[string]int, wantProduces int64, nodeReads, nodeWrites int) {
+	// The node reads once per event it handles. On a loaded machine its
+	// consumer group may rejoin and get an event again, or its
+	// subscription fail and a full reconcile (two reads) follow: each is
+	// logged, and allowed for.
+	check := func(op string, mark int, got counts, wantClient map[string]int, wantProduces int64, nodeReads, nodeWrites int) {
 		t.Helper()
 		if !sameCounts(got.client, wantClient) || got.produces != wantProduces {
 			t.Errorf("%s: the client sent %v and %d Produce requests; want %v and %d", op, got.client, got.produces, wantClient, wantProduces)
@@ -77,12 +82,30 @@ func TestRoundTripsPerOperation(t *testing.T) {
 				writes += k
 			}
 		}
+		if nodeReads > 0 {
+			events := e.logs.CountFrom(mark, eventFor(n.n.ID(), id))
+			resubscribed := e.logs.CountFrom(mark, skaldtest.Msg("event subscription failed; subscribing again"))
+			if extra := events - 1 + 2*resubscribed; extra > 0 {
+				t.Logf("%s: the node handled %d events and subscribed again %d times; %d more read(s) allowed", op, events, resubscribed, extra)
+				nodeReads += extra
+			}
+		}
 		if reads != nodeReads || writes > nodeWrites {
 			t.Errorf("%s: the node sent %v; want %d read(s) and at most %d write(s)", op, got.node, nodeReads, nodeWrites)
 		}
 		t.Logf("%s: client %v + %d produce; node %v", op, got.client, got.produces, got.node)
 	}
-	snapshot := func() counts {
+	// snapshot takes the counts once the node has handled the event of
+	// the step begun at mark (logged after its worker's record).
+	snapshot := func(mark int) counts {
+		t.Helper()
+		if mark >= 0 {
+			ctx, cancel := context.WithTimeout(e.ctx, deadline)
+			defer cancel()
+			if _, err := e.logs.AwaitFrom(ctx, mark, eventFor(n.n.ID(), id)); err != nil {
+				t.Fatalf("the node did not handle the event: %v", err)
+			}
+		}
 		return counts{clientRelay.Commands(), produces.Load(), nodeRelay.Commands()}
 	}
 
@@ -90,7 +113,7 @@ func TestRoundTripsPerOperation(t *testing.T) {
 	if err := c.Create(e.ctx, task.New(id, cls.Name, "integration", cls.Encode(params{Value: 1}))); err != nil {
 		t.Fatal(err)
 	}
-	check("create", snapshot(), map[string]int{"insert": 1}, 0, 0, 0)
+	check("create", -1, snapshot(-1), map[string]int{"insert": 1}, 0, 0, 0)
 
 	reset()
 	mark := e.logs.Mark()
@@ -98,7 +121,7 @@ func TestRoundTripsPerOperation(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.await(mark, "worker started", "taskId", id)
-	check("assign", snapshot(), map[string]int{"findAndModify": 1}, 1, 1, 1)
+	check("assign", mark, snapshot(mark), map[string]int{"findAndModify": 1}, 1, 1, 1)
 
 	reset()
 	mark = e.logs.Mark()
@@ -106,7 +129,7 @@ func TestRoundTripsPerOperation(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.await(mark, "attachments applied", "taskId", id)
-	check("hot update", snapshot(), map[string]int{"findAndModify": 1}, 1, 1, 1)
+	check("hot update", mark, snapshot(mark), map[string]int{"findAndModify": 1}, 1, 1, 1)
 
 	reset()
 	mark = e.logs.Mark()
@@ -114,7 +137,7 @@ func TestRoundTripsPerOperation(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.await(mark, "worker cancelled", "taskId", id)
-	check("cancel", snapshot(), map[string]int{"findAndModify": 1}, 1, 1, 1)
+	check("cancel", mark, snapshot(mark), map[string]int{"findAndModify": 1}, 1, 1, 1)
 }
 
 func sameCounts(a, b map[string]int) bool {

@@ -92,6 +92,21 @@ func waitJS(t *testing.T, ctx context.Context, what, expr string) {
 	}
 }
 
+// click clicks what selector finds, once it is there, shown and enabled,
+// looking it up and clicking it in one turn of the page's script. The
+// dashboard redraws table rows and task facts on live updates; chromedp's
+// Click finds a node first and clicks its coordinates later, and misses
+// when the node was replaced in between.
+func click(t *testing.T, ctx context.Context, what, selector string) {
+	t.Helper()
+	waitJS(t, ctx, what, fmt.Sprintf(`(() => {
+		const el = document.querySelector(%q);
+		if (!el || el.disabled || el.closest('[hidden]') || el.getClientRects().length === 0) return false;
+		el.click();
+		return true;
+	})()`, selector))
+}
+
 // screenshot saves the page as a PNG, for looking at the dashboard after
 // a change: SKALD_DASHBOARD_SCREENSHOT=/tmp/dash.png go test -run Dashboard.
 func screenshot(t *testing.T, ctx context.Context, path string) {
@@ -174,9 +189,7 @@ func TestDashboardEditsAttachmentsOfARunningTask(t *testing.T) {
 	}
 
 	// The task page, with a form generated from the class's schema.
-	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#tasks tr[data-task="cam-task"] a`))); err != nil {
-		t.Fatal(err)
-	}
+	click(t, ctx, "the task's link in its row", `#tasks tr[data-task="cam-task"] a`)
 	waitJS(t, ctx, "the form", `!!document.querySelector('#att-form input[data-path="$.fixFrame"]')`)
 	// A running task offers no retry, and its heartbeat shows as the age
 	// of the last beat.
@@ -189,12 +202,10 @@ func TestDashboardEditsAttachmentsOfARunningTask(t *testing.T) {
 
 	// An out-of-range value: the controller's 422 is shown at the field,
 	// and nothing is written.
-	if err := chromedp.Do(ctx,
-		chromedp.SetValue(chromedp.CSS(`input[data-path="$.fixFrame"]`), "5000"),
-		chromedp.Click(chromedp.ID("att-submit")),
-	); err != nil {
+	if err := chromedp.Do(ctx, chromedp.SetValue(chromedp.CSS(`input[data-path="$.fixFrame"]`), "5000")); err != nil {
 		t.Fatal(err)
 	}
+	click(t, ctx, "the form's submit button", "#att-submit")
 	waitJS(t, ctx, "the schema error at the fixFrame field",
 		`(() => { const f = document.querySelector('.field.invalid[data-path="$.fixFrame"]'); return !!f && f.querySelector('.err').textContent.includes('1000'); })()`)
 	if d, _ := e.store.Get(e.ctx, "cam-task"); d.AttachmentsVersion != before.AttachmentsVersion {
@@ -202,12 +213,10 @@ func TestDashboardEditsAttachmentsOfARunningTask(t *testing.T) {
 	}
 
 	// A good value: the worker applies it and the page shows it live.
-	if err := chromedp.Do(ctx,
-		chromedp.SetValue(chromedp.CSS(`input[data-path="$.fixFrame"]`), "42"),
-		chromedp.Click(chromedp.ID("att-submit")),
-	); err != nil {
+	if err := chromedp.Do(ctx, chromedp.SetValue(chromedp.CSS(`input[data-path="$.fixFrame"]`), "42")); err != nil {
 		t.Fatal(err)
 	}
+	click(t, ctx, "the form's submit button", "#att-submit")
 	want := before.AttachmentsVersion + 1
 	waitJS(t, ctx, "the applied version moving", fmt.Sprintf(`document.getElementById('applied-version')?.textContent === '%d'`, want))
 	waitJS(t, ctx, "the confirmation", `document.getElementById('form-msg')?.textContent.includes('applied by the worker')`)
@@ -225,32 +234,23 @@ func TestDashboardEditsAttachmentsOfARunningTask(t *testing.T) {
 	}
 
 	// Cancel asks first; saying no changes nothing.
-	if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("cancel"))); err != nil {
-		t.Fatal(err)
-	}
+	click(t, ctx, "the cancel button", "#cancel")
 	waitJS(t, ctx, "the cancel confirmation", `!document.getElementById('confirm').hidden && document.getElementById('confirm').textContent.includes('Cancel task cam-task?')`)
-	if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("confirm-no"))); err != nil {
-		t.Fatal(err)
-	}
+	click(t, ctx, "no in the confirmation", "#confirm-no")
 	waitJS(t, ctx, "the confirmation dismissed", `document.getElementById('confirm').hidden`)
 	if d, _ := e.store.Get(e.ctx, "cam-task"); d.LifecycleStatus != task.Running {
 		t.Errorf("a declined cancel changed the task to %s", d.LifecycleStatus)
 	}
 	// Confirmed, the task is cancelled; the status follows through the
 	// stream.
-	if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("cancel")), chromedp.Click(chromedp.ID("confirm-yes"))); err != nil {
-		t.Fatal(err)
-	}
+	click(t, ctx, "the cancel button", "#cancel")
+	click(t, ctx, "yes in the confirmation", "#confirm-yes")
 	waitJS(t, ctx, "the task cancelled, retry offered", `document.getElementById('status')?.textContent === 'Cancelled' && !document.getElementById('retry').hidden`)
 	// Retry, confirmed, puts it back to Created; the dispatcher runs it
 	// again, under a new epoch.
-	if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("retry"))); err != nil {
-		t.Fatal(err)
-	}
+	click(t, ctx, "the retry button", "#retry")
 	waitJS(t, ctx, "the retry confirmation", `document.getElementById('confirm').textContent.includes('Run task cam-task again?')`)
-	if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("confirm-yes"))); err != nil {
-		t.Fatal(err)
-	}
+	click(t, ctx, "yes in the confirmation", "#confirm-yes")
 	waitJS(t, ctx, "the task running again", `document.getElementById('status')?.textContent === 'Running' && Number(document.getElementById('epoch')?.textContent) > 1`)
 	// Its timeline, updated live, tells the story so far.
 	waitJS(t, ctx, "the timeline of the task",
