@@ -1,13 +1,11 @@
 package skaldtest
 
 import (
-	"bufio"
 	"context"
-	"fmt"
 	"net"
 	"os/exec"
+	"regexp"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 )
@@ -45,46 +43,11 @@ func StartRedisServer(t testing.TB, certs *Certs, user, password string) *RedisS
 	if user != "" {
 		args = append(args, "--user", "default", "off", "--user", user, "on", ">"+password, "~*", "&*", "+@all")
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, bin, args...)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
+	p := StartTestProcess(t, ProcessOptions{Name: "redis-server", DieWithParent: true, KeepLines: 100}, bin, args...)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if _, err := p.Await(ctx, 0, regexp.MustCompile(`Ready to accept connections`)); err != nil {
 		t.Fatal(err)
-	}
-	cmd.Stderr = cmd.Stdout
-	if err := cmd.Start(); err != nil {
-		cancel()
-		t.Fatalf("starting redis-server: %v", err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		_ = cmd.Wait()
-	})
-	// Wait for the server to say it is ready, keeping its output for the
-	// failure message.
-	ready := make(chan error, 1)
-	go func() {
-		var seen []string
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			line := sc.Text()
-			if strings.Contains(line, "Ready to accept connections") {
-				ready <- nil
-				for sc.Scan() { // drain, so that the server never blocks on a full pipe
-				}
-				return
-			}
-			seen = append(seen, line)
-		}
-		ready <- fmt.Errorf("redis-server exited before it was ready:\n%s", strings.Join(seen, "\n"))
-	}()
-	select {
-	case err := <-ready:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("redis-server was not ready within 20 s")
 	}
 	return &RedisServer{Host: "127.0.0.1", Port: port}
 }
