@@ -31,9 +31,13 @@
 //     sooner than its retryAt.
 //
 // A cycle writes at most Options.MaxClaimsPerCycle assignments, the most
-// urgent first; when it stops there, the next cycle starts at once with a
-// fresh read, so a large backlog is worked through in bounded steps that
-// still see new nodes, failovers and higher-priority tasks promptly.
+// urgent first; when it stops there, the next cycle starts at once, on a
+// fresh registry snapshot and on the tasks as the last read and this
+// dispatcher's own claims left them (see pending), so a large backlog is
+// worked through in bounded steps that still see new nodes, failovers and
+// higher-priority tasks promptly. The claims a cycle gives one node are one
+// write and one read (see task.Store.ClaimAll), so the round trips of a
+// cycle grow with the nodes, not with the tasks.
 //
 // Each successful claim is followed by a task.assign event. If publishing
 // fails, the node still finds the task at its next reconcile, since MongoDB
@@ -138,8 +142,8 @@ type Dispatcher struct {
 	nodesSeen, loadSeen int
 	// backlog is the pending tasks as a capped cycle left them (its
 	// claims written in), which the cycle that follows at once works on
-	// instead of reading them all again; see pending. backlogRead is when
-	// they were read.
+	// instead of reading them all again; see pending. backlogAt is when
+	// that cycle ended, backlogRead when they were read.
 	backlog     []task.Task
 	backlogAt   time.Time
 	backlogRead time.Time
@@ -339,7 +343,7 @@ func (d *Dispatcher) Cycle(ctx context.Context) (Result, error) {
 		// conflict or an error means another writer was there.
 		d.backlog = nil
 		if capped && res.Conflicts == 0 && res.Assigned+res.Moved+res.Released+res.Retried == len(actions) {
-			d.backlog, d.backlogAt, d.backlogRead = docs, start, readAt
+			d.backlog, d.backlogAt, d.backlogRead = docs, time.Now(), readAt
 		}
 	}()
 	st.Nodes, st.NodeLoad = d.nodesSeen, d.loadSeen
@@ -370,12 +374,17 @@ func (d *Dispatcher) Cycle(ctx context.Context) (Result, error) {
 // the backlog of the capped cycle just before, with that cycle's claims
 // written into it. Reading every pending task is one scan of the
 // collection on FerretDB; a backlog worked through in capped cycles costs
-// one read instead of one per cycle. The backlog is read afresh after an
-// Interval, after a Kick (a new task), and after any cycle that was not
-// capped or met another writer.
+// one read instead of one per cycle. The backlog is read afresh an
+// Interval after the end of the cycle that left it (timed from its end,
+// since a cycle over a large backlog on a slow server may itself take
+// longer than an Interval: timed from its start, every cycle would read
+// everything again), backlogMaxAge Intervals after it was read, after a
+// Kick (a new task), and after any cycle that was not capped or met
+// another writer.
 func (d *Dispatcher) pending(ctx context.Context) (docs []task.Task, readAt time.Time, err error) {
 	reread := d.reread.Swap(false)
-	if d.backlog != nil && !reread && time.Since(d.backlogAt) < d.opts.Interval {
+	if d.backlog != nil && !reread && time.Since(d.backlogAt) < d.opts.Interval &&
+		time.Since(d.backlogRead) < backlogMaxAge*d.opts.Interval {
 		return d.backlog, d.backlogRead, nil
 	}
 	d.backlog = nil
@@ -383,6 +392,11 @@ func (d *Dispatcher) pending(ctx context.Context) (docs []task.Task, readAt time
 	docs, err = d.tasks.Pending(ctx)
 	return docs, readAt, err
 }
+
+// backlogMaxAge bounds, in Intervals, how long a backlog is worked on
+// without reading the tasks again: what nodes wrote meanwhile (a task
+// that finished or failed) shows up within that time.
+const backlogMaxAge = 10
 
 // changer is what tells the dispatcher of a new registry snapshot, when
 // its Nodes has it (*monitor.Monitor does).
