@@ -10,13 +10,18 @@ import (
 	"github.com/skalds-go/skalds/runtime/client"
 	"github.com/skalds-go/skalds/runtime/liveness"
 	"github.com/skalds-go/skalds/runtime/task"
+	"github.com/skalds-go/skalds/skaldtest"
 )
 
 // newClient returns a Go client on the test's servers; it creates the
-// task topics, as nodes and clients do.
+// task topics, as nodes and clients do. It traces, so that every event it
+// publishes carries trace context headers, which Python consumers must
+// ignore.
 func (e *env) newClient() *client.Client {
 	e.t.Helper()
-	c, err := client.New(e.ctx, e.cfg)
+	spans := skaldtest.NewSpans()
+	e.t.Cleanup(func() { _ = spans.Provider.Shutdown(context.Background()) })
+	c, err := client.NewWith(e.ctx, e.cfg, client.Options{TracerProvider: spans.Provider})
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -2,7 +2,12 @@ package interop
 
 import (
 	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"regexp"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,7 +24,11 @@ import (
 func TestSeedScriptsDriveGoNode(t *testing.T) {
 	e := newEnv(t)
 	e.needPythonProducer()
-	node := start(t, e.dir, e.stack.Env(), goNodeBinary(t))
+	// The node traces (its binary exports to the collector the standard
+	// variable names): the Python scripts' events carry no trace context,
+	// and the hooks they cause are traces of their own.
+	collector := newCollector(t)
+	node := start(t, e.dir, append(e.stack.Env(), "OTEL_EXPORTER_OTLP_ENDPOINT="+collector.url, "OTEL_BSP_SCHEDULE_DELAY=100"), goNodeBinary(t))
 	node.await(e.ctx, 0, regexp.MustCompile(`msg="node ready" skaldId=skald_123`))
 
 	e.pythonRun("create_task_script.py").wait(awaitLimit)
@@ -42,6 +51,11 @@ func TestSeedScriptsDriveGoNode(t *testing.T) {
 	})
 	if got.AttachmentsRejection != nil {
 		t.Fatalf("the update was rejected: %+v", got.AttachmentsRejection)
+	}
+	for _, span := range []string{"skalds.hook.init", "skalds.hook.update"} {
+		if err := collector.await(e.ctx, span); err != nil {
+			t.Fatalf("the node's %s span did not reach the collector: %v", span, err)
+		}
 	}
 	if n := node.Count(0, regexp.MustCompile(`msg="worker started" .*taskId=task_123`)); n != 1 {
 		t.Fatalf("the worker started %d times, want once", n)
@@ -76,5 +90,53 @@ func TestSeedScriptsDriveGoNode(t *testing.T) {
 	e.awaitHeartbeat("task_123", "-2")
 	if err := node.Stop(10 * time.Second); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// collector stands in for an OpenTelemetry collector: it keeps the bodies
+// of the OTLP/HTTP exports it receives.
+type collector struct {
+	url     string
+	mu      sync.Mutex
+	bodies  [][]byte
+	changed chan struct{} // closed and replaced on every export
+}
+
+func newCollector(t *testing.T) *collector {
+	c := &collector{changed: make(chan struct{})}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		c.mu.Lock()
+		c.bodies = append(c.bodies, b)
+		close(c.changed)
+		c.changed = make(chan struct{})
+		c.mu.Unlock()
+		w.Header().Set("Content-Type", "application/x-protobuf")
+	}))
+	t.Cleanup(srv.Close)
+	c.url = srv.URL
+	return c
+}
+
+// await waits until an export holds s (span names are plain bytes in the
+// protobuf).
+func (c *collector) await(ctx context.Context, s string) error {
+	ctx, cancel := context.WithTimeout(ctx, awaitLimit)
+	defer cancel()
+	for {
+		c.mu.Lock()
+		changed := c.changed
+		for _, b := range c.bodies {
+			if bytes.Contains(b, []byte(s)) {
+				c.mu.Unlock()
+				return nil
+			}
+		}
+		c.mu.Unlock()
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 }
