@@ -245,6 +245,7 @@ type seenNode struct {
 	lastChange time.Time
 	tasksRaw   string // the all-task value last seen
 	tasksSeen  time.Time
+	lease      time.Duration // the lease last warned about; see checkLease
 }
 
 // New returns a monitor reading rdb.
@@ -375,6 +376,9 @@ func (m *Monitor) judge(now time.Time, entries []liveness.Entry) (snap *Snapshot
 		}
 		n := &Node{Entry: e, LastChange: s.lastChange, TasksChanged: s.tasksSeen,
 			Online: now.Sub(s.lastChange) <= m.opts.Timeout}
+		if n.Online {
+			m.checkLease(s, n)
+		}
 		if !n.Online {
 			n.Schemas, n.ProgressSchemas, n.ResultSchemas = nil, nil, nil
 		}
@@ -428,6 +432,21 @@ func (m *Monitor) readBeats(ctx context.Context, snap *Snapshot) error {
 	}
 	m.history, m.beatAt = keep, changed
 	return nil
+}
+
+// checkLease logs, once per value, a node whose liveness lease is not
+// below the node timeout: it may run its workers on after this controller
+// takes it for offline and moves their tasks. Nodes derive the lease from
+// MONITOR_HEARTBEAT_TIMEOUT, so this is a node given another value than
+// the controller (or an explicit SKALD_LIVENESS_LEASE for another timeout).
+func (m *Monitor) checkLease(s *seenNode, n *Node) {
+	lease := n.Capacity.Lease
+	if lease < m.opts.Timeout || lease == s.lease {
+		return
+	}
+	s.lease = lease
+	m.log.Error("a node's liveness lease is not below this controller's node timeout: its workers may still run when their tasks move to other nodes; give nodes and controllers the same MONITOR_HEARTBEAT_TIMEOUT",
+		"skaldId", n.ID, "lease", lease, "nodeTimeout", m.opts.Timeout)
 }
 
 func (m *Monitor) forget(ctx context.Context, n *Node) {

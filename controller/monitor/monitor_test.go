@@ -1,10 +1,13 @@
 package monitor
 
 import (
+	"log/slog"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/skalds-go/skalds/runtime/liveness"
+	"github.com/skalds-go/skalds/skaldtest"
 )
 
 func TestCountsOfASnapshot(t *testing.T) {
@@ -47,5 +50,29 @@ func TestCountsOfASnapshot(t *testing.T) {
 	var none *Snapshot
 	if c := none.Counts(); c.Total != 0 || c.PerNode == nil {
 		t.Errorf("a nil snapshot counts %+v, want nothing (and a usable PerNode)", c)
+	}
+}
+
+// TestALeaseNotBelowTheTimeoutIsReported: a node that publishes a
+// liveness lease not below the controller's node timeout (it was given
+// another MONITOR_HEARTBEAT_TIMEOUT) is logged as an error, once; a node
+// whose lease is below it is not.
+func TestALeaseNotBelowTheTimeoutIsReported(t *testing.T) {
+	logs := skaldtest.NewLogs(nil)
+	m := New(nil, Options{Timeout: 6 * time.Second, Logger: slog.New(logs)})
+	now := time.Now()
+	entry := func(id string, lease time.Duration) liveness.Entry {
+		return liveness.Entry{ID: id, Mode: "node", Stamp: "1", LastActivity: now.UnixMilli(), Capacity: liveness.Capacity{Lease: lease}}
+	}
+	entries := []liveness.Entry{entry("long", 6500*time.Millisecond), entry("short", 4500*time.Millisecond), entry("none", 0)}
+	for range 2 {
+		m.judge(now, entries)
+	}
+	msg := "a node's liveness lease is not below this controller's node timeout: its workers may still run when their tasks move to other nodes; give nodes and controllers the same MONITOR_HEARTBEAT_TIMEOUT"
+	if n := logs.Count(skaldtest.Msg(msg)); n != 1 {
+		t.Fatalf("%d reports, want 1", n)
+	}
+	if n := logs.Count(skaldtest.Msg(msg, "skaldId", "long")); n != 1 {
+		t.Fatal("the report does not name the node")
 	}
 }

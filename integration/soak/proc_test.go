@@ -70,6 +70,9 @@ func runNode(ctx context.Context, log *slog.Logger) error {
 	}
 	cfg.SkaldID = os.Getenv(idEnv)
 	cfg.ReconcilePeriod = reconcilePeriod
+	// The controllers' node timeout, from which the node's liveness lease
+	// follows: it stops its workers before a controller moves its tasks.
+	cfg.NodeTimeout = nodeTimeout
 	n, err := node.New(cfg, node.Options{Logger: log, StopGrace: 5 * time.Second})
 	if err != nil {
 		return err

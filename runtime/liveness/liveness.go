@@ -63,7 +63,8 @@ type ClassSchemas struct {
 // controller places tasks only where they will be accepted instead of
 // learning the limits from refusals. Its fields are CapacityMaxTasks and
 // CapacityClassPrefix followed by a class name; a missing field is no
-// limit. Python Skalds writes no such key: its nodes have no limits a
+// limit. CapacityLeaseMs is the node's liveness lease, which a controller
+// checks against its node timeout. Python Skalds writes no such key: its nodes have no limits a
 // controller must respect.
 func NodeCapacityKey(node string) string { return "skalds:" + node + ":capacity" }
 
@@ -71,6 +72,7 @@ func NodeCapacityKey(node string) string { return "skalds:" + node + ":capacity"
 const (
 	CapacityMaxTasks    = "maxTasks" // most tasks the node runs at once
 	CapacityClassPrefix = "class:"   // + class name: most tasks of that class at once
+	CapacityLeaseMs     = "leaseMs"  // the node's liveness lease in ms; missing: none
 )
 
 // Capacity is what a node can run at once. Zero (or a missing class) means
@@ -78,6 +80,10 @@ const (
 type Capacity struct {
 	MaxTasks int
 	Classes  map[string]int // by class name
+	// Lease is how long the node runs its workers without a heartbeat
+	// that reaches Redis (its liveness lease); zero: it has none. It is
+	// no limit: IsZero ignores it.
+	Lease time.Duration
 }
 
 // IsZero reports whether c sets no limit at all.
@@ -104,6 +110,9 @@ func (c Capacity) fields() []any {
 			out = append(out, CapacityClassPrefix+class, strconv.Itoa(k))
 		}
 	}
+	if ms := c.Lease.Milliseconds(); ms > 0 {
+		out = append(out, CapacityLeaseMs, strconv.FormatInt(ms, 10))
+	}
 	return out
 }
 
@@ -120,6 +129,8 @@ func ParseCapacity(h map[string]string) Capacity {
 		switch {
 		case k == CapacityMaxTasks:
 			c.MaxTasks = n
+		case k == CapacityLeaseMs:
+			c.Lease = time.Duration(n) * time.Millisecond
 		case strings.HasPrefix(k, CapacityClassPrefix) && len(k) > len(CapacityClassPrefix):
 			if c.Classes == nil {
 				c.Classes = map[string]int{}

@@ -4,10 +4,11 @@ import (
 	"fmt"
 	"sort"
 	"testing"
+	"time"
 )
 
 func TestCapacityFieldsRoundTrip(t *testing.T) {
-	c := Capacity{MaxTasks: 4, Classes: map[string]int{"Video": 2, "Unlimited": 0}}
+	c := Capacity{MaxTasks: 4, Classes: map[string]int{"Video": 2, "Unlimited": 0}, Lease: 6500 * time.Millisecond}
 	f := c.fields()
 	h := map[string]string{}
 	for i := 0; i < len(f); i += 2 {
@@ -18,14 +19,14 @@ func TestCapacityFieldsRoundTrip(t *testing.T) {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	if fmt.Sprint(keys) != "[class:Video maxTasks]" {
+	if fmt.Sprint(keys) != "[class:Video leaseMs maxTasks]" {
 		t.Fatalf("fields %v: a zero limit must not be written", h)
 	}
 	got := ParseCapacity(h)
-	if got.MaxTasks != 4 || len(got.Classes) != 1 || got.Classes["Video"] != 2 {
+	if got.MaxTasks != 4 || len(got.Classes) != 1 || got.Classes["Video"] != 2 || got.Lease != 6500*time.Millisecond {
 		t.Fatalf("round trip %+v", got)
 	}
-	if (Capacity{Classes: map[string]int{"A": 0}}).IsZero() != true || c.IsZero() {
+	if (Capacity{Classes: map[string]int{"A": 0}, Lease: time.Second}).IsZero() != true || c.IsZero() {
 		t.Fatal("IsZero")
 	}
 }

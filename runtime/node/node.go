@@ -655,10 +655,11 @@ func (n *Node) schemas() map[string]liveness.ClassSchemas {
 // capacity returns the limits the node enforces (Options.MaxTasks,
 // ClassLimits and Limit), published with every beat so that a controller
 // places only what the node will accept rather than learning the limits
-// from refusals. The limits are set before Run and never change after, so
+// from refusals, and the node's liveness lease, which a controller checks
+// against its node timeout. The limits are set before Run and never change after, so
 // reading them here needs no lock.
 func (n *Node) capacity() liveness.Capacity {
-	c := liveness.Capacity{MaxTasks: n.opts.MaxTasks}
+	c := liveness.Capacity{MaxTasks: n.opts.MaxTasks, Lease: n.lease}
 	for class, k := range n.limits {
 		if k > 0 {
 			if c.Classes == nil {
