@@ -14,6 +14,7 @@ import (
 	"github.com/skalds-go/skalds/runtime/client"
 	"github.com/skalds-go/skalds/runtime/event"
 	"github.com/skalds-go/skalds/runtime/node"
+	"github.com/skalds-go/skalds/runtime/skald"
 	"github.com/skalds-go/skalds/skaldtest"
 )
 
@@ -68,6 +69,8 @@ func childOf(t *testing.T, node, client sdktrace.ReadOnlySpan) {
 func TestTracingClientToHooks(t *testing.T) {
 	e, rec, c := tracedEnv(t)
 	cls := newClass("Traced", &probe{})
+	// Value 99 stands for a //skald:restart field.
+	cls.Changes = func(old, next params) skald.Change { return skald.Change{Restart: next.Value == 99 && old.Value != 99} }
 	tasks := client.NewTyped(c, cls)
 	rn := e.startNode("traced", node.Options{TracerProvider: rec.Provider}, nil, cls)
 	id := e.id("traced")
@@ -132,14 +135,38 @@ func TestTracingClientToHooks(t *testing.T) {
 		t.Fatalf("refused update span: status %v, events %v; want the error recorded", refused.Status(), refused.Events())
 	}
 
-	// cancel -> release; main, which the cancel ended, is in the start's trace.
+	// The first main, which the restart below ends, is in the start's trace.
+	firstMain := func(sp sdktrace.ReadOnlySpan) bool { return skaldtest.RemoteChild(sp, assign) == nil }
+
+	// An update that restarts the worker stays one trace: the new
+	// instance's init is a child of the update hook's span that asked
+	// for the restart.
+	v, err = tasks.Update(e.ctx, id, params{Mode: "wait", Value: 99})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tasks.WaitApplied(e.ctx, id, v); err != nil {
+		t.Fatal(err)
+	}
+	update = span(t, rec, "skalds.update", id, at(v))
+	restart := span(t, rec, "skalds.hook.update", id, at(v))
+	childOf(t, restart, update)
+	if !skaldtest.Attr(restart, "skalds.update.restart").AsBool() {
+		t.Fatalf("restarting update span attributes %v: want skalds.update.restart", restart.Attributes())
+	}
+	again := span(t, rec, "skalds.hook.init", id, at(v))
+	if p := again.Parent(); p.SpanID() != restart.SpanContext().SpanID() || p.TraceID() != update.SpanContext().TraceID() {
+		t.Fatalf("the restarted init's parent is %s/%s; want the restarting update span %s/%s",
+			p.TraceID(), p.SpanID(), restart.SpanContext().TraceID(), restart.SpanContext().SpanID())
+	}
+	span(t, rec, "skalds.hook.main", id, firstMain)
+
+	// cancel -> release of the running instance.
 	if err := tasks.Cancel(e.ctx, id); err != nil {
 		t.Fatal(err)
 	}
 	cancel := span(t, rec, "skalds.cancel", id)
-	release := span(t, rec, "skalds.hook.release", id)
-	childOf(t, release, cancel)
-	childOf(t, span(t, rec, "skalds.hook.main", id), assign)
+	span(t, rec, "skalds.hook.release", id, func(sp sdktrace.ReadOnlySpan) bool { return skaldtest.RemoteChild(sp, cancel) == nil })
 }
 
 // TestTracingHeaders reads the records that clients publish: a traced

@@ -135,8 +135,9 @@ type Run struct {
 
 	rep reports
 
-	tr        Tracing
-	stopTrace trace.SpanContext // the remote parent of release, under mu
+	tr           Tracing
+	stopTrace    trace.SpanContext // the remote parent of release, under mu
+	restartTrace trace.SpanContext // the span of the update that asked for a restart, under mu
 }
 
 // Tracing is what a Run needs to make each hook a span; see Run.Trace.
@@ -285,12 +286,24 @@ func (r *Run) span(ctx context.Context, hook string, parent trace.SpanContext, v
 		return ctx, telemetry.Span{}
 	}
 	if parent.IsValid() {
-		ctx = trace.ContextWithRemoteSpanContext(ctx, parent)
+		// Received ones are remote already; a restart's parent, the
+		// update span of the previous instance, is not.
+		ctx = trace.ContextWithSpanContext(ctx, parent)
 	}
 	attrs := make([]attribute.KeyValue, 0, len(r.tr.Attrs)+2)
 	attrs = append(attrs, r.tr.Attrs...)
 	attrs = append(attrs, telemetry.Hook.String(hook), telemetry.Version.Int64(version))
 	return telemetry.StartAttrs(ctx, r.tr.Tracer, "skalds.hook."+hook, trace.SpanKindConsumer, attrs...)
+}
+
+// RestartTrace returns the span context of the update hook's span that
+// asked for a restart (Observer.Restart), to be the parent of the new
+// instance's start hooks: an update that restarts the worker stays one
+// trace. It is the zero SpanContext without tracing or restart.
+func (r *Run) RestartTrace() trace.SpanContext {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.restartTrace
 }
 
 // Context is the context the hooks (other than release) run with.
@@ -461,6 +474,9 @@ func (r *Run) apply(u *update) {
 	if errors.Is(err, erased.ErrRestart) {
 		sp.Set(restartAttr)
 		sp.End(nil)
+		r.mu.Lock()
+		r.restartTrace = sp.Context()
+		r.mu.Unlock()
 		if r.obs.Restart != nil {
 			r.obs.Restart(u.version)
 		}

@@ -162,8 +162,10 @@ type Node struct {
 	running  map[string]*run
 	perClass map[string]int // running (and stopping) workers per class
 	// restarting holds the tasks whose worker stopped for a
-	// //skald:restart field: their next start is recorded as a restart.
-	restarting map[string]bool
+	// //skald:restart field: their next start is recorded as a restart,
+	// and its hooks are spans of the update's trace (the span context of
+	// the update that asked for it, zero without tracing).
+	restarting map[string]trace.SpanContext
 
 	w writer // the task writes; a no-op in single_process mode
 
@@ -225,7 +227,7 @@ func New(cfg config.Config, opts Options) (*Node, error) {
 		running:  map[string]*run{},
 		perClass: map[string]int{},
 
-		restarting: map[string]bool{},
+		restarting: map[string]trace.SpanContext{},
 		w:          noWrites{},
 		lease:      lease,
 		renew:      make(chan struct{}, 1),

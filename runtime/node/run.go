@@ -198,18 +198,22 @@ func (n *Node) start(t *task.Task, parent trace.SpanContext) *run {
 		},
 		ProgressEvery: n.opts.ProgressInterval,
 	})
-	if n.tracer != nil {
-		r.w.Trace(runner.Tracing{Tracer: n.tracer, Start: parent, Version: t.AttachmentsVersion, Attrs: []attribute.KeyValue{
-			telemetry.TaskID.String(t.ID), telemetry.Class.String(t.ClassName),
-			telemetry.Epoch.Int64(t.AssignmentEpoch), telemetry.Node.String(n.cfg.SkaldID)}})
-	}
 	r.ctx = r.w.Context()
 	n.mu.Lock()
 	n.running[t.ID] = r
 	n.perClass[t.ClassName]++
-	r.restart = n.restarting[t.ID]
+	restartTrace, restart := n.restarting[t.ID]
+	r.restart = restart
 	delete(n.restarting, t.ID)
 	n.mu.Unlock()
+	if n.tracer != nil {
+		if !parent.IsValid() {
+			parent = restartTrace
+		}
+		r.w.Trace(runner.Tracing{Tracer: n.tracer, Start: parent, Version: t.AttachmentsVersion, Attrs: []attribute.KeyValue{
+			telemetry.TaskID.String(t.ID), telemetry.Class.String(t.ClassName),
+			telemetry.Epoch.Int64(t.AssignmentEpoch), telemetry.Node.String(n.cfg.SkaldID)}})
+	}
 	r.startRaw, r.startVersion, r.startStatus = t.Attachments, t.AttachmentsVersion, t.LifecycleStatus
 	r.running, r.offered, r.offeredAt = t.Attachments, make(map[int64][]byte), make(map[int64]time.Time)
 	return r
@@ -584,7 +588,7 @@ func (n *Node) finish(r *run, err error) {
 		}
 	case stopRestart:
 		n.mu.Lock()
-		n.restarting[r.id] = true
+		n.restarting[r.id] = r.w.RestartTrace()
 		n.mu.Unlock()
 		r.log.Info("worker stopped for a restart with new attachments")
 		return
