@@ -10,6 +10,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"time"
 
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/sdk/resource"
@@ -30,9 +31,9 @@ func Enabled() bool {
 
 // FromEnv returns a tracer provider that batches spans to the OTLP/HTTP
 // endpoint of the environment, and the function that flushes and stops
-// it, to call before the binary exits. When the environment does not ask
-// for traces (see Enabled), it returns a nil provider, which turns
-// tracing off, and a shutdown that does nothing.
+// it, to call before the binary exits (it gives up after 5 s). When the
+// environment does not ask for traces (see Enabled), it returns a nil
+// provider, which turns tracing off, and a shutdown that does nothing.
 //
 // Everything else comes from the standard variables too, read by the
 // exporter and the SDK: OTEL_EXPORTER_OTLP_HEADERS (for example an
@@ -57,5 +58,13 @@ func FromEnv(ctx context.Context, service string) (trace.TracerProvider, func(co
 		return nil, nil, fmt.Errorf("tracing: OTEL_RESOURCE_ATTRIBUTES or OTEL_SERVICE_NAME: %w", err)
 	}
 	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res))
-	return tp, tp.Shutdown, nil
+	return tp, func(ctx context.Context) error {
+		// A collector that is gone must not hold the binary's exit.
+		ctx, cancel := context.WithTimeout(ctx, shutdownLimit)
+		defer cancel()
+		return tp.Shutdown(ctx)
+	}, nil
 }
+
+// shutdownLimit bounds the flush of the last spans at exit.
+const shutdownLimit = 5 * time.Second
