@@ -34,12 +34,8 @@ func changes(old, next params) skald.Change {
 // refuses a negative rate.
 func newClass(got *[]params) *skald.Class[params] {
 	return &skald.Class[params]{
-		Name: "test",
-		Decode: func(b []byte) (params, error) {
-			var m params
-			err := json.Unmarshal(b, &m)
-			return m, err
-		},
+		Name:     "test",
+		Decode:   decode,
 		Encode:   func(m params) []byte { b, _ := json.Marshal(m); return b },
 		Validate: func(params) error { return nil },
 		New: func() skald.Hooks[params] {
@@ -57,6 +53,13 @@ func newClass(got *[]params) *skald.Class[params] {
 		Changes:    changes,
 		JSONSchema: []byte(`{"type":"object"}`),
 	}
+}
+
+// decode decodes params with encoding/json.
+func decode(b []byte) (params, error) {
+	var m params
+	err := json.Unmarshal(b, &m)
+	return m, err
 }
 
 func doc(owner, source string, rate int) []byte {

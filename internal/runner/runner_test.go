@@ -2,7 +2,6 @@ package runner_test
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
 	"slices"
 	"sync"
@@ -22,12 +21,8 @@ func TestUpdatesCoalesce(t *testing.T) {
 	var mu sync.Mutex
 	var running, most int
 	cls := &skald.Class[params]{
-		Name: "coalesce",
-		Decode: func(b []byte) (params, error) {
-			var m params
-			err := json.Unmarshal(b, &m)
-			return m, err
-		},
+		Name:   "coalesce",
+		Decode: decode,
 		New: func() skald.Hooks[params] {
 			return skald.Hooks[params]{
 				Main: func(ctx context.Context) error { <-ctx.Done(); return nil },
