@@ -12,27 +12,39 @@ import (
 	"github.com/skalds-go/skalds/skaldtest"
 )
 
-// TestWritesOfManyTasksOnPostgreSQL: the writes that carry one statement
-// per task (a node reporting a burst Running, handing its tasks back, a
-// dispatcher claiming tasks for a node) go through in one command each
-// with more statements than FerretDB's PostgreSQL pool has connections
-// (50), and each statement still matches only its own task as read.
-func TestWritesOfManyTasksOnPostgreSQL(t *testing.T) {
-	pgURL := os.Getenv("SKALD_BENCH_POSTGRESQL_URL")
-	if pgURL == "" {
-		pgURL = embedded.DefaultPostgreSQLURL
+// TestWritesOfManyTasks: the writes of many tasks at once (a node
+// reporting a burst Running, handing its tasks back, a dispatcher claiming
+// tasks for a node) each change exactly the tasks that are still as read,
+// on FerretDB's SQLite backend (one statement for a list of keys there)
+// and on its PostgreSQL backend (one statement per task, in one command
+// with more statements than FerretDB's PostgreSQL pool has connections).
+func TestWritesOfManyTasks(t *testing.T) {
+	for _, backend := range []string{"sqlite", "postgresql"} {
+		t.Run(backend, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+			defer cancel()
+			var opts embedded.MongoOptions
+			if backend == "postgresql" {
+				opts.PostgreSQLURL, opts.PostgreSQLTempDB = os.Getenv("SKALD_BENCH_POSTGRESQL_URL"), true
+				if opts.PostgreSQLURL == "" {
+					opts.PostgreSQLURL = embedded.DefaultPostgreSQLURL
+				}
+				if err := embedded.PostgreSQLAvailable(ctx, opts.PostgreSQLURL, 2*time.Second); err != nil {
+					skaldtest.Absent(t, "PostgreSQL", err.Error())
+				}
+			}
+			m, err := embedded.StartMongo(ctx, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = m.Close() })
+			manyWrites(ctx, t, m.URI())
+		})
 	}
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-	defer cancel()
-	if err := embedded.PostgreSQLAvailable(ctx, pgURL, 2*time.Second); err != nil {
-		skaldtest.Absent(t, "PostgreSQL", err.Error())
-	}
-	m, err := embedded.StartMongo(ctx, embedded.MongoOptions{PostgreSQLURL: pgURL, PostgreSQLTempDB: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = m.Close() })
-	store, err := task.Open(ctx, m.URI(), "skalds")
+}
+
+func manyWrites(ctx context.Context, t *testing.T, uri string) {
+	store, err := task.Open(ctx, uri, "skalds")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -45,6 +45,11 @@ type Store struct {
 
 	trimMu sync.Mutex
 	pushes map[string]int // entries pushed per task since its last trim here
+
+	// scans is set for a server that reads every document of the
+	// collection to match a filter on _id and other fields (FerretDB on
+	// SQLite): see fencedMany.
+	scans bool
 }
 
 // Open connects to MongoDB at uri and makes sure the unique index on id
@@ -54,7 +59,26 @@ func Open(ctx context.Context, uri, dbName string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Store{client: client, coll: coll}, nil
+	return &Store{client: client, coll: coll, scans: scansKeyed(ctx, coll)}, nil
+}
+
+// scansKeyed asks the server, through explain, whether it matches a filter
+// on _id and another field by reading the whole collection. FerretDB says
+// so in its filterPushdown: false on SQLite, which uses its index for a
+// filter on _id alone, true on PostgreSQL; MongoDB, which serves both
+// with its index, does not say. An answer that cannot be had counts as no.
+func scansKeyed(ctx context.Context, coll *mongo.Collection) bool {
+	var res struct {
+		FilterPushdown *bool `bson:"filterPushdown"`
+	}
+	err := coll.Database().RunCommand(ctx, bson.D{
+		{Key: "explain", Value: bson.D{
+			{Key: "find", Value: coll.Name()},
+			{Key: "filter", Value: bson.D{{Key: "_id", Value: "-"}, {Key: "executor", Value: "-"}}},
+		}},
+		{Key: "verbosity", Value: "queryPlanner"},
+	}).Decode(&res)
+	return err == nil && res.FilterPushdown != nil && !*res.FilterPushdown
 }
 
 // Connect connects to MongoDB at uri and returns the tasks collection of
@@ -432,33 +456,54 @@ func (s *Store) startedMany(ctx context.Context, refs []Ref, version int64, cond
 // tells which.
 //
 // The write is one update command that holds a statement per task, each
-// filtered by that task's _id, rather than one statement for a list of
-// _ids: FerretDB finds a document by _id alone with an index, but matches
-// a list by reading every document that the other conditions select, so
-// that a node starting thousands of tasks in chunks read the collection
-// once per chunk, and the work grew with the square of the tasks.
+// filtered by that task's _id: a lookup by index on MongoDB and on
+// FerretDB on PostgreSQL, where one statement for a list of _ids reads
+// every document that the other conditions select, so that a node
+// starting thousands of tasks in chunks read the collection once per
+// chunk, and the work grew with the square of the tasks. On a server that
+// reads the whole collection for any such filter (FerretDB on SQLite; see
+// scansKeyed), that would be a read of the collection per task: there the
+// write is one statement for the list, one read per write.
 func (s *Store) fencedMany(ctx context.Context, what string, refs []Ref, update bson.D, conds ...bson.E) (int64, error) {
 	if len(refs) == 0 {
 		return 0, nil
 	}
-	models := make([]mongo.WriteModel, len(refs))
+	keys := make(bson.A, len(refs))
 	for i, r := range refs {
 		if r.Key == nil || r.Epoch != refs[0].Epoch {
 			return 0, errors.New("task: a write of many tasks needs refs with keys and one epoch")
 		}
-		filter := append(bson.D{{Key: "_id", Value: r.Key}, {Key: "assignmentEpoch", Value: epochFilter(r.Epoch)}}, conds...)
-		models[i] = byKey(filter, update)
+		keys[i] = r.Key
 	}
-	res, err := s.coll.BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false))
-	if err != nil {
-		return 0, fmt.Errorf("%s: %d tasks: %w", what, len(refs), err)
+	var matched int64
+	if s.scans {
+		// The list comes last: FerretDB matches in order, and rejects other
+		// documents on the cheap conditions before searching the list.
+		filter := append(bson.D{{Key: "assignmentEpoch", Value: epochFilter(refs[0].Epoch)}}, conds...)
+		filter = append(filter, bson.E{Key: "_id", Value: bson.D{{Key: "$in", Value: keys}}})
+		res, err := s.coll.UpdateMany(ctx, filter, update)
+		if err != nil {
+			return 0, fmt.Errorf("%s: %d tasks: %w", what, len(refs), err)
+		}
+		matched = res.MatchedCount
+	} else {
+		models := make([]mongo.WriteModel, len(refs))
+		for i, key := range keys {
+			filter := append(bson.D{{Key: "_id", Value: key}, {Key: "assignmentEpoch", Value: epochFilter(refs[0].Epoch)}}, conds...)
+			models[i] = byKey(filter, update)
+		}
+		res, err := s.coll.BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false))
+		if err != nil {
+			return 0, fmt.Errorf("%s: %d tasks: %w", what, len(refs), err)
+		}
+		matched = res.MatchedCount
 	}
 	for _, r := range refs {
 		if pushes(update) {
 			s.pushed(ctx, r.ID, r.Key)
 		}
 	}
-	return res.MatchedCount, nil
+	return matched, nil
 }
 
 // byKey is one statement of a write of many tasks: update, applied to
