@@ -2,6 +2,8 @@ package integration
 
 import (
 	"context"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -229,4 +231,53 @@ func readPartitions(t *testing.T, ctx context.Context, addr, topic string, n int
 		got[string(m.Key)] = m.Partition
 	}
 	return got
+}
+
+// TestCommitEndsRefusedWhileTheGroupHasAMember: the topics' ends are
+// committed for a consumer group only while it is empty. A node restarted
+// before its previous run has left its group (after a kill -9, until the
+// session ends) so resumes at the group's own offsets instead of moving
+// them under the member still there; once the member has left, the commit
+// goes through.
+func TestCommitEndsRefusedWhileTheGroupHasAMember(t *testing.T) {
+	e := newEnv(t)
+	b, err := event.NewBroker(e.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	group := e.id("group")
+	id := e.id("joined")
+	sub := event.Subscribe(b, group, []string{event.TopicAssign}, discard())
+	defer sub.Close()
+	got := make(chan struct{})
+	var once sync.Once
+	go func() {
+		_ = sub.RunBatch(e.ctx, 10, func(_ context.Context, batch []event.Delivery) error {
+			for _, d := range batch {
+				if slices.Contains(d.Event.TaskIDs, id) {
+					once.Do(func() { close(got) })
+				}
+			}
+			return nil
+		})
+	}()
+	if err := e.pub.Publish(e.ctx, event.TopicAssign, event.NewTaskEvent(id)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-got:
+	case <-time.After(deadline):
+		t.Fatal("the group's member did not get the event")
+	}
+	if err := event.CommitEnds(e.ctx, b, group, event.TopicAssign); err == nil {
+		t.Fatal("the ends were committed under a member of the group")
+	} else if !contains(err.Error(), group) {
+		t.Errorf("the refusal does not name the group: %v", err)
+	}
+	if err := sub.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := event.CommitEnds(e.ctx, b, group, event.TopicAssign); err != nil {
+		t.Fatalf("the ends of an empty group: %v", err)
+	}
 }
