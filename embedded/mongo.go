@@ -49,8 +49,9 @@ type MongoOptions struct {
 	// PostgreSQL's roles and passwords decide who gets in. Clients then put
 	// their credentials in the URI with the PLAIN mechanism
 	// (mongodb://user:pass@host:port/?authMechanism=PLAIN, over TLS since
-	// PLAIN sends the password as it is); FerretDB v1 has no SCRAM on this
-	// backend. PostgreSQLURL's own user only checks that the server answers
+	// PLAIN sends the password as it is); FerretDB v1 offers SCRAM only with
+	// its experimental new authentication, which stays off here.
+	// PostgreSQLURL's own user only checks that the server answers
 	// and creates and drops the temporary database, which every role may use;
 	// a client that does not authenticate reaches PostgreSQL as no one and
 	// is refused. PostgreSQL must ask the roles for a password (scram-sha-256
