@@ -1,21 +1,21 @@
 package integration
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"net"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/skalds-go/skalds/skaldtest"
 )
 
 // The secrets given to every binary below; none may appear in any output.
@@ -28,36 +28,6 @@ const (
 	redisSecret = "redis-pw-4b8e16"
 	tokenSecret = "api-token-d05e77"
 )
-
-// syncBuffer collects a process's output while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// closedPort returns a local port nothing listens on.
-func closedPort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	_ = ln.Close()
-	return port
-}
 
 // buildBinaries builds the controller and CLI (cmd/skald) and the example
 // node, the binaries users run.
@@ -78,47 +48,31 @@ func buildBinaries(t *testing.T) (skald, node string) {
 func secretEnv(t *testing.T, mongoURI string) []string {
 	return append(os.Environ(),
 		"MONGO_HOST="+mongoURI,
-		"KAFKA_HOST=127.0.0.1", "KAFKA_PORT="+strconv.Itoa(closedPort(t)),
+		"KAFKA_HOST=127.0.0.1", "KAFKA_PORT="+strconv.Itoa(skaldtest.FreePort(t)),
 		"KAFKA_USERNAME=skalds", "KAFKA_PASSWORD="+kafkaSecret,
-		"REDIS_HOST=127.0.0.1", "REDIS_PORT="+strconv.Itoa(closedPort(t)), "REDIS_PASSWORD="+redisSecret,
+		"REDIS_HOST=127.0.0.1", "REDIS_PORT="+strconv.Itoa(skaldtest.FreePort(t)), "REDIS_PASSWORD="+redisSecret,
 		"SKALD_API_TOKEN="+tokenSecret, "LOG_LEVEL=DEBUG", "SKALD_ENV=test",
 	)
 }
 
-// runUntil runs cmd until its output satisfies ready (or the deadline),
-// stops it with SIGTERM and returns everything it wrote.
-func runUntil(t *testing.T, cmd *exec.Cmd, ready func(string) bool) string {
+// runUntil runs bin with args and env until it has logged a line
+// matching each of ready, or has exited, then stops it and returns its
+// output.
+func runUntil(t *testing.T, env []string, ready []*regexp.Regexp, bin string, args ...string) string {
 	t.Helper()
-	var out syncBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
+	p := skaldtest.StartTestProcess(t, skaldtest.ProcessOptions{Env: env}, bin, args...)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-wait:
-	for !ready(out.String()) {
-		select {
-		case <-done:
-			break wait
-		case <-ctx.Done():
-			t.Errorf("%s: no expected output within 30 s; got:\n%s", filepath.Base(cmd.Path), out.String())
-			break wait
-		case <-tick.C:
+	for _, re := range ready {
+		if _, err := p.Await(ctx, 0, re); err != nil {
+			if !p.Exited() { // one that exited is judged by its output
+				t.Errorf("%s: %v", filepath.Base(bin), err)
+			}
+			break
 		}
 	}
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-done:
-	case <-time.After(20 * time.Second):
-		_ = cmd.Process.Kill()
-		<-done
-	}
-	return out.String()
+	_ = p.Stop(20 * time.Second)
+	return p.Tail(math.MaxInt)
 }
 
 func assertNoSecret(t *testing.T, what, out string) {
@@ -139,34 +93,31 @@ func TestNoBinaryPrintsASecret(t *testing.T) {
 		t.Skip("builds the binaries")
 	}
 	skald, node := buildBinaries(t)
-	mongoPort := strconv.Itoa(closedPort(t))
+	mongoPort := strconv.Itoa(skaldtest.FreePort(t))
 	goodURI := "mongodb://app:" + mongoSecret + "@127.0.0.1:" + mongoPort + "/?authSource=admin"
 	// A password with a bad escape: the driver's parse error quotes the
 	// rest of it.
 	badURI := "mongodb://app:mongo%pw-7f3a9c@127.0.0.1:" + mongoPort + "/"
 	// Every dependency has been tried and logged with its error.
-	retrying := func(out string) bool {
-		return strings.Contains(out, "dependency=mongo") && strings.Contains(out, "dependency=redis") &&
-			strings.Contains(out, "dependency=kafka")
-	}
+	retrying := []*regexp.Regexp{regexp.MustCompile(`dependency=mongo`), regexp.MustCompile(`dependency=redis`), regexp.MustCompile(`dependency=kafka`)}
+	malformed := []*regexp.Regexp{regexp.MustCompile(`credentials are malformed`)}
 	for _, c := range []struct {
 		name  string
-		cmd   *exec.Cmd
-		ready func(string) bool
+		cmd   []string
+		ready []*regexp.Regexp
 	}{
-		{"controller, servers down", exec.Command(skald, "controller", "--log-level", "DEBUG"), retrying},
-		{"controller, token flag", exec.Command(skald, "controller", "--token", tokenSecret), retrying},
-		{"controller, bad URI", exec.Command(skald, "controller"), func(out string) bool { return strings.Contains(out, "credentials are malformed") }},
-		{"node, servers down", exec.Command(node), retrying},
-		{"node, bad URI", exec.Command(node), func(out string) bool { return strings.Contains(out, "credentials are malformed") }},
+		{"controller, servers down", []string{skald, "controller", "--log-level", "DEBUG"}, retrying},
+		{"controller, token flag", []string{skald, "controller", "--token", tokenSecret}, retrying},
+		{"controller, bad URI", []string{skald, "controller"}, malformed},
+		{"node, servers down", []string{node}, retrying},
+		{"node, bad URI", []string{node}, malformed},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			uri := goodURI
 			if strings.Contains(c.name, "bad URI") {
 				uri = badURI
 			}
-			c.cmd.Env = secretEnv(t, uri)
-			out := runUntil(t, c.cmd, c.ready)
+			out := runUntil(t, secretEnv(t, uri), c.ready, c.cmd[0], c.cmd[1:]...)
 			assertNoSecret(t, c.name, out)
 			if !strings.Contains(out, "127.0.0.1:"+mongoPort) && !strings.Contains(out, "malformed") {
 				t.Errorf("%s: the output does not say which MongoDB it waits for:\n%s", c.name, out)
@@ -182,7 +133,7 @@ func TestNoBinaryPrintsASecret(t *testing.T) {
 		fmt.Fprintf(w, `{"error":"invalid bearer token","status_code":401,"path":%q}`, r.URL.Path)
 	}))
 	defer refusing.Close()
-	down := "http://127.0.0.1:" + strconv.Itoa(closedPort(t))
+	down := "http://127.0.0.1:" + strconv.Itoa(skaldtest.FreePort(t))
 	for _, args := range [][]string{
 		{"tasks", "list", "--server", down, "--token", tokenSecret},
 		{"tasks", "list", "--server", refusing.URL},

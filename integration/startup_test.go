@@ -23,7 +23,7 @@ func TestNodeWaitsForItsServersAtStart(t *testing.T) {
 	mongo, viaMongo := e.mongoRelay()
 	// Nothing listens on Redis' and Kafka's ports until relays start
 	// there: the node's connections are refused, as when a server is down.
-	redisPort, kafkaPort := closedPort(t), closedPort(t)
+	redisPort, kafkaPort := skaldtest.FreePort(t), skaldtest.FreePort(t)
 	redisAddr, kafkaAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(redisPort)), net.JoinHostPort("127.0.0.1", strconv.Itoa(kafkaPort))
 	mongo.Cut()
 
