@@ -26,7 +26,11 @@
 // with the rule that a node waits for a stopping worker to return before it
 // starts the same task again, this keeps one node from running two copies of
 // a task, and keeps a node that was cut off from outliving its assignment
-// by more than one reconcile after it can reach MongoDB again.
+// by more than one reconcile after it can reach MongoDB again. A node that
+// cannot get a heartbeat through to Redis for its liveness lease, a bound
+// below the node timeout after which controllers move its tasks, stops its
+// workers first (see Config.LivenessLease in runtime/config): the moved
+// copies start only after the old ones were told to stop.
 package node
 
 import (
