@@ -12,6 +12,9 @@ import (
 	"github.com/skalds-go/skalds/controller/monitor"
 	"github.com/skalds-go/skalds/runtime/liveness"
 	"github.com/skalds-go/skalds/runtime/task"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
 // interleaved is the dispatcher's task store with a write slipped in
@@ -181,6 +184,32 @@ func TestRestartRaceTheSecondWriteLoses(t *testing.T) {
 		err = e.store.Started(e.ctx, before.Ref(), before.AttachmentsVersion)
 		if !errors.Is(err, task.ErrFenced) {
 			t.Fatalf("the old node's fenced write: %v, want ErrFenced", err)
+		}
+		e.done(id)
+	})
+
+	t.Run("a task as Python tooling writes it, without epoch or write count, still moves", func(t *testing.T) {
+		id := e.uid + "-python"
+		client, err := mongo.Connect(options.Client().ApplyURI(e.stack.MongoURI))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = client.Disconnect(context.Background()) }()
+		now := task.NowMillis()
+		if _, err := client.Database("skalds").Collection(task.Collection).InsertOne(e.ctx, bson.D{
+			{Key: "id", Value: id}, {Key: "className", Value: class}, {Key: "source", Value: "TestingScript"},
+			{Key: "executor", Value: "old"}, {Key: "mode", Value: "Passive"}, {Key: "lifecycleStatus", Value: "Running"},
+			{Key: "priority", Value: 0}, {Key: "createDateTime", Value: now}, {Key: "updateDateTime", Value: now},
+			{Key: "attachments", Value: bson.D{}},
+		}); err != nil {
+			t.Fatal(err)
+		}
+		res, err := dispatch.New(e.store, nil, reg, dispatch.Options{}).Cycle(e.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Moved != 1 || res.Assignments[id] != "new" {
+			t.Fatalf("cycle %+v; want the task moved to new", res)
 		}
 		e.done(id)
 	})
