@@ -55,9 +55,11 @@ func TestLeaseLapseStopsWorkers(t *testing.T) {
 	e.await(mark, "liveness lease lapsed: no heartbeat reached Redis for longer than the lease; stopping every worker until one does, since controllers move the tasks of a node they cannot hear",
 		"skaldId", a.n.ID())
 	e.await(mark, "worker stopped; the task is no longer assigned here", "taskId", id, "epoch", epoch)
-	if took := time.Since(cut); took >= timeout {
+	took := time.Since(cut)
+	if took >= timeout {
 		t.Fatalf("the worker stopped %v after the cut, not before the node timeout %v", took, timeout)
 	}
+	t.Logf("the worker stopped %v after its node's Redis link was cut (lease 4s, node timeout %v)", took.Round(time.Millisecond), timeout)
 	if _, releases, _, _ := p.snapshot(); releases != 1 {
 		t.Fatalf("%d releases after the lease lapsed, want 1", releases)
 	}
