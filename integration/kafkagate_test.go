@@ -77,4 +77,7 @@ func TestKafkaGateCutsOneClient(t *testing.T) {
 	if err := publish(a); err != nil {
 		t.Fatalf("a after Restore: %v", err)
 	}
+	if a, b := gate.Dropped("gate-a"), gate.Dropped("gate-b"); a == 0 || b != 0 {
+		t.Fatalf("connections dropped: %d of gate-a, %d of gate-b; want some of gate-a only", a, b)
+	}
 }

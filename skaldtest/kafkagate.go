@@ -26,11 +26,14 @@ type KafkaGate struct {
 	cut   map[string]bool
 	conns map[*gateConn]string // open, identified connections by client id
 	seen  map[string]int       // connections identified, by client id
+	// dropped counts, by client id, the connections a cut closed and the
+	// new ones it refused: what a cut did.
+	dropped map[string]int
 }
 
 // NewKafkaGate returns a gate with every client let through.
 func NewKafkaGate() *KafkaGate {
-	return &KafkaGate{cut: map[string]bool{}, conns: map[*gateConn]string{}, seen: map[string]int{}}
+	return &KafkaGate{cut: map[string]bool{}, conns: map[*gateConn]string{}, seen: map[string]int{}, dropped: map[string]int{}}
 }
 
 // Listen listens as net.Listen does, through the gate. The broker calls it
@@ -54,6 +57,7 @@ func (g *KafkaGate) Cut(clientID string) {
 			drop = append(drop, c)
 		}
 	}
+	g.dropped[clientID] += len(drop)
 	g.mu.Unlock()
 	for _, c := range drop {
 		_ = c.Close()
@@ -81,12 +85,21 @@ func (g *KafkaGate) Clients() []string {
 	return ids
 }
 
+// Dropped is how many connections of clientID its cuts closed or refused,
+// so that a test can check that a cut cut something.
+func (g *KafkaGate) Dropped(clientID string) int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.dropped[clientID]
+}
+
 // admit records c as a connection of id, or reports that id is cut.
 func (g *KafkaGate) admit(c *gateConn, id string) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.seen[id]++
 	if g.cut[id] {
+		g.dropped[id]++
 		return false
 	}
 	g.conns[c] = id

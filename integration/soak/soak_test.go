@@ -669,11 +669,14 @@ func (s *soak) report() {
 	s.t.Logf("faults injected:%s", b.String())
 	// A Kafka cut is real only if the gate sees each process's id.
 	seen := s.gate.Clients()
+	dropped := 0
 	for _, p := range s.procs {
 		if !slices.Contains(seen, p.id) {
 			s.t.Errorf("%s never connected to Kafka as client %q (seen: %v): the gate cannot cut its links", p.name, p.id, seen)
 		}
+		dropped += s.gate.Dropped(p.id)
 	}
+	s.t.Logf("Kafka cuts and outages closed or refused %d connections of the nodes and controllers", dropped)
 	s.t.Logf("update stream: %v", s.updates)
 	var cancelled []string
 	for id := range s.cancelled {
