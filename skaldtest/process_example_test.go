@@ -16,7 +16,7 @@ import (
 // line, and stops it with a grace period.
 func ExampleStartProcess() {
 	p, err := skaldtest.StartProcess(skaldtest.ProcessOptions{Group: true},
-		"/bin/sh", "-c", `echo "listening on 127.0.0.1:7001"; trap 'echo bye; exit 0' TERM; while :; do sleep 0.05; done`)
+		"/bin/sh", "-c", `trap 'echo bye; exit 0' TERM; echo "listening on 127.0.0.1:7001"; while :; do sleep 0.05; done`)
 	if err != nil {
 		panic(err)
 	}
