@@ -7,6 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
 	"github.com/skalds-go/skalds/embedded"
 	"github.com/skalds-go/skalds/runtime/task"
 	"github.com/skalds-go/skalds/skaldtest"
@@ -49,6 +53,11 @@ func manyWrites(ctx context.Context, t *testing.T, uri string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = store.Close(context.Background()) })
+	mc, err := mongo.Connect(options.Client().ApplyURI(uri))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = mc.Disconnect(context.Background()) })
 
 	const n = 120
 	reqs := make([]task.ClaimRequest, n)
@@ -94,5 +103,32 @@ func manyWrites(ctx context.Context, t *testing.T, uri string) {
 	}
 	if got, err := store.Get(ctx, "many-007"); err != nil || got.Executor == nil || *got.Executor != "elsewhere" {
 		t.Fatalf("many-007 after the writes of the others: %+v %v", got, err)
+	}
+
+	// A statement that fails (an attempt counter that is not a number,
+	// which $inc refuses) fails the write, and the claims that went
+	// through all the same are still reported, as stored.
+	reqs = reqs[:0]
+	for _, id := range []string{"odd-1", "odd-2", "odd-3"} {
+		d := task.New(id, "Many", "test", []byte(`{}`))
+		if err := store.Create(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+		reqs = append(reqs, task.ClaimRequest{Expect: task.ExpectOf(d), CountAttempt: true})
+	}
+	if _, err := mc.Database("skalds").Collection(task.Collection).UpdateOne(ctx,
+		bson.D{{Key: "_id", Value: "odd-2"}}, bson.D{{Key: "$set", Value: bson.D{{Key: "attempts", Value: "many"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	claimed, err = store.ClaimAll(ctx, "odd-node", reqs)
+	if err == nil || claimed[0] == nil || claimed[1] != nil {
+		t.Fatalf("claims with a failing statement in the middle: %v, %v; want an error, the first claimed, the second not", claimed, err)
+	}
+	for i, r := range reqs {
+		got, gerr := store.Get(ctx, r.Expect.ID)
+		stored := gerr == nil && got.Executor != nil && *got.Executor == "odd-node" && got.AssignmentEpoch == 1
+		if stored != (claimed[i] != nil) {
+			t.Errorf("%s: reported claimed %v, stored %+v %v", r.Expect.ID, claimed[i] != nil, got, gerr)
+		}
 	}
 }

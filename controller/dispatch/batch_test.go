@@ -2,6 +2,7 @@ package dispatch
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -87,5 +88,31 @@ func TestBacklogOutlivesASlowCycle(t *testing.T) {
 	d.backlog, d.backlogAt, d.backlogRead = tasks.pending, time.Now(), time.Now().Add(-backlogMaxAge*interval)
 	if _, _, err := d.pending(t.Context()); err != nil || tasks.reads != 1 {
 		t.Errorf("a backlog read backlogMaxAge Intervals ago: %d reads (%v); want it read again", tasks.reads, err)
+	}
+}
+
+// partialTasks claims the first task of each batch and fails on the rest.
+type partialTasks struct{ slowTasks }
+
+func (p *partialTasks) ClaimAll(ctx context.Context, executor string, reqs []task.ClaimRequest) ([]*task.Task, error) {
+	out, _ := p.slowTasks.ClaimAll(ctx, executor, reqs)
+	for i := 1; i < len(out); i++ {
+		out[i] = nil
+	}
+	return out, errors.New("claiming: a statement failed")
+}
+
+// TestAFailedWriteKeepsTheClaimsThatWentThrough: of a batch whose write
+// failed in part, the claims that took effect are counted and announced,
+// and the others are neither, nor taken for conflicts.
+func TestAFailedWriteKeepsTheClaimsThatWentThrough(t *testing.T) {
+	tasks := &partialTasks{}
+	for _, id := range []string{"t1", "t2", "t3"} {
+		tasks.pending = append(tasks.pending, doc(id, "C", task.Created, nil, 0))
+	}
+	d := New(tasks, nil, fixedNodes{snap(node("a", true, "C"))}, Options{})
+	res, err := d.Cycle(t.Context())
+	if err != nil || res.Assigned != 1 || res.Conflicts != 0 || len(res.Assignments) != 1 || res.Assignments["t1"] != "a" {
+		t.Fatalf("cycle: %+v %v; want t1 assigned to a, nothing else, no conflict", res, err)
 	}
 }

@@ -510,11 +510,14 @@ func (d *Dispatcher) write(ctx context.Context, batch []action, res *Result) []a
 	}
 	if err != nil {
 		d.log.Error("writing assignments; the tasks are read again in the next cycle", "tasks", len(batch), "taskId", batch[0].doc.ID, "err", err)
-		return nil
 	}
 	var done []action
 	for i, a := range batch {
-		if written[i] == nil {
+		switch {
+		case i >= len(written) || written[i] == nil && err != nil:
+			// Not known to be claimed: the next cycle reads it again.
+			continue
+		case written[i] == nil:
 			res.Conflicts++
 			d.opts.Metrics.Conflict()
 			d.log.Debug("task changed before it could be claimed; leaving it to the next cycle", "taskId", a.doc.ID)

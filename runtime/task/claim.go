@@ -154,9 +154,10 @@ type ClaimRequest struct {
 // holds a conditional update per task (each addressed by its _id and the
 // state the caller read, as Claim's), then one read of the tasks it
 // claimed. It returns, in the order of reqs, each task as written, or nil
-// for a task that changed since it was read (Claim's ErrConflict); an
-// error means the write or the read failed, and some of the tasks may be
-// claimed all the same: the caller reads them again.
+// for a task that changed since it was read (Claim's ErrConflict). An
+// error means that some statements, the write or the read failed: the
+// tasks returned are claimed all the same, and of the others some may be,
+// which the caller learns when it reads them again.
 //
 // The write marks the tasks it claims with a token of its own, which the
 // read asks for together with the executor: equalities, which FerretDB
@@ -176,16 +177,19 @@ func (s *Store) ClaimAll(ctx context.Context, executor string, reqs []ClaimReque
 		models[i] = byKey(r.Expect.filter(), s.claimUpdate(r.Expect, executor, r.CountAttempt, now, bson.D{{Key: "claimToken", Value: token}}))
 	}
 	what := fmt.Sprintf("claiming %d tasks for %q", len(reqs), executor)
-	res, err := s.coll.BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false))
-	if err != nil {
-		return out, fmt.Errorf("%s: %w", what, err)
-	}
-	if res.MatchedCount == 0 {
+	res, werr := s.coll.BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false))
+	if werr == nil && res.MatchedCount == 0 {
 		return out, nil
+	}
+	if werr != nil {
+		// Statements may have claimed their tasks all the same: MongoDB
+		// goes on after a failed one, FerretDB keeps those before it.
+		// The read tells which.
+		werr = fmt.Errorf("%s: %w", what, werr)
 	}
 	got, err := s.find(ctx, what, bson.D{{Key: "executor", Value: executor}, {Key: "claimToken", Value: token}})
 	if err != nil {
-		return out, err
+		return out, errors.Join(werr, err)
 	}
 	byID := make(map[string]*Task, len(got))
 	for i := range got {
@@ -199,7 +203,7 @@ func (s *Store) ClaimAll(ctx context.Context, executor string, reqs []ClaimReque
 			s.pushed(ctx, t.ID, t.Key)
 		}
 	}
-	return out, nil
+	return out, werr
 }
 
 // Release makes the task Created and unassigned, bumping the epoch so that
