@@ -285,8 +285,9 @@ func (e *env) heartbeat(id string) string {
 
 // params are the attachments of the test worker class. Mode picks what
 // main does: wait (for its context; the default), finish, fail, panic,
-// stuck (ignore the context until the probe's gate opens), panic-init and
-// panic-release.
+// stuck (ignore the context until the probe's gate opens), panic-init,
+// panic-release and hold-release (release returns only once the probe's
+// holds[Value] is closed, whatever its context says).
 type params struct {
 	Mode  string
 	Value int
@@ -335,8 +336,9 @@ type probe struct {
 	releases  int
 	updates   []params
 	gate      chan struct{}
-	onInit    func(params) // called by Init, before it returns
-	onUpdate  func(params) // called by Update, before it returns
+	holds     []chan struct{} // what hold-release waits for, by Value
+	onInit    func(params)    // called by Init, before it returns
+	onUpdate  func(params)    // called by Update, before it returns
 }
 
 func (p *probe) snapshot() (starts, releases, maxActive int, updates []params) {
@@ -424,10 +426,13 @@ func newClass(name string, p *probe) *skald.Class[params] {
 					p.mu.Unlock()
 					skald.Logger(ctx).Info("released")
 					mu.Lock()
-					mode := m.Mode
+					mode, value := m.Mode, m.Value
 					mu.Unlock()
-					if mode == "panic-release" {
+					switch mode {
+					case "panic-release":
 						panic("release exploded")
+					case "hold-release":
+						<-p.holds[value]
 					}
 					return nil
 				},

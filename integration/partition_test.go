@@ -141,7 +141,7 @@ func TestLeaseStopsWorkersWhileCutOff(t *testing.T) {
 	mark := e.logs.Mark()
 	relay.Cut()
 	e.await(mark, "no contact with MongoDB for longer than the lease; stopping all workers until it answers again", "skaldId", a.n.ID())
-	e.await(mark, "worker stopped; the task is no longer assigned here", "taskId", id, "epoch", epoch)
+	e.await(mark, "worker stopped: MongoDB was out of reach for longer than the lease; the task restarts once MongoDB answers, if it is still assigned here", "taskId", id, "epoch", epoch)
 	if _, releases, _, _ := p.snapshot(); releases != 1 {
 		t.Fatalf("%d releases after the lease ran out, want 1", releases)
 	}

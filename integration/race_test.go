@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"strconv"
 	"testing"
@@ -54,7 +55,7 @@ func TestLeaseLapseStopsWorkers(t *testing.T) {
 	relay.Cut()
 	e.await(mark, "liveness lease lapsed: no heartbeat reached Redis for longer than the lease; stopping every worker until one does, since controllers move the tasks of a node they cannot hear",
 		"skaldId", a.n.ID())
-	e.await(mark, "worker stopped; the task is no longer assigned here", "taskId", id, "epoch", epoch)
+	e.await(mark, lapsedStop, "taskId", id, "epoch", epoch)
 	took := time.Since(cut)
 	if took >= timeout {
 		t.Fatalf("the worker stopped %v after the cut, not before the node timeout %v", took, timeout)
@@ -73,6 +74,106 @@ func TestLeaseLapseStopsWorkers(t *testing.T) {
 	e.await(restored, "main running", "taskId", id)
 	if starts, _, most, _ := p.snapshot(); starts != 2 || most != 1 {
 		t.Fatalf("%d workers started, %d at most at once; want 2 and 1", starts, most)
+	}
+	a.alive(t)
+}
+
+// lapsedStop is the record of a worker stopped because its node's
+// liveness lease lapsed.
+const lapsedStop = "worker stopped: the liveness lease lapsed; the task stays assigned here and restarts once a heartbeat reaches Redis again"
+
+// TestLapsedNodeRestartsAllItsTasks cuts a node with many tasks off from
+// Redis until its liveness lease lapses, and lets it beat again while its
+// workers are still stopping: all hold in their release hooks, and some
+// overrun the stop grace, as workers do when their last writes queue
+// behind a busy MongoDB. The node restarts every task, all still assigned
+// to it, as soon as its worker has returned: within a fraction of the
+// reconcile period (so no periodic reconcile did it), and in a few
+// batched writes rather than one read and one write per task behind each
+// other.
+func TestLapsedNodeRestartsAllItsTasks(t *testing.T) {
+	e := newEnv(t)
+	hold, overrun := make(chan struct{}), make(chan struct{})
+	p := &probe{holds: []chan struct{}{hold, overrun}}
+	cls := newClass("Relapse", p)
+	relay, viaRelay := e.redisRelay()
+	mongo, uri := skaldtest.CommandRelayFor(t, e.stack.MongoURI)
+	const (
+		period = time.Minute
+		grace  = 2 * time.Second
+		count  = 40
+	)
+	a := e.startNode("a", node.Options{StopGrace: grace}, func(c *config.Config) {
+		viaRelay(c)
+		c.MongoHost = uri
+		c.NodeTimeout = 5 * time.Second // lease 4 s
+		c.ReconcilePeriod = period
+	}, cls)
+	ids := make([]string, count)
+	overrunning := map[string]bool{}
+	for i := range ids {
+		ids[i] = e.id(fmt.Sprintf("relapse-%02d", i))
+		m := params{Mode: "hold-release"}
+		if i%8 == 0 {
+			m.Value = 1 // holds past the stop grace
+			overrunning[ids[i]] = true
+		}
+		e.create(ids[i], cls, m)
+		e.assign(ids[i], a)
+	}
+	for _, id := range ids {
+		e.running(id, a, 1)
+		e.await(0, "main running", "taskId", id)
+	}
+
+	mark := e.logs.Mark()
+	relay.Cut()
+	e.await(mark, "liveness lease lapsed: no heartbeat reached Redis for longer than the lease; stopping every worker until one does, since controllers move the tasks of a node they cannot hear",
+		"skaldId", a.n.ID())
+	for _, id := range ids {
+		e.await(mark, "released", "taskId", id)
+	}
+	mongo.ResetCommands()
+	restored := e.logs.Mark()
+	relay.Restore()
+	e.await(restored, "a heartbeat reached Redis again: the liveness lease holds; converging on the tasks still assigned here", "skaldId", a.n.ID())
+	// That reconcile found every worker still stopping, and left each
+	// task to the reconcile that follows its worker's return.
+	e.await(restored, "reconciled the tasks assigned here", "skaldId", a.n.ID(), "assigned", int64(count), "starting", int64(0))
+	close(hold)
+	for id := range overrunning {
+		e.await(mark, "worker did not stop within the grace period", "taskId", id, "hook", "release")
+	}
+	close(overrun)
+	returned := time.Now()
+	for _, id := range ids {
+		e.await(mark, lapsedStop, "taskId", id, "epoch", int64(1))
+		e.await(restored, "main running", "taskId", id)
+	}
+	took := time.Since(returned)
+	t.Logf("%d tasks running again %v after the last worker was let return (reconcile period %v); MongoDB commands since the lease held again: %v",
+		count, took.Round(time.Millisecond), period, mongo.Commands())
+	if took > period/4 {
+		t.Errorf("the tasks ran again %v after their workers returned; want well within the reconcile period %v", took, period)
+	}
+	for _, id := range ids {
+		if got := e.running(id, a, 1); got.Executor == nil || *got.Executor != a.n.ID() {
+			t.Fatalf("task %s; want it still on %s", describe(got), a.n.ID())
+		}
+	}
+	if n := e.logs.CountFrom(mark, skaldtest.Msg("worker stopped; the task is no longer assigned here")); n != 0 {
+		t.Errorf("%d workers logged as stopped for a task no longer assigned here; the tasks stayed assigned", n)
+	}
+	stuck := e.logs.CountFrom(mark, skaldtest.Msg("worker did not stop within the grace period"))
+	cmds := mongo.Commands()
+	if writes := cmds["update"] - stuck; writes > count/4 {
+		t.Errorf("%d tasks restarted in %d writes besides %d of stuck workers (%v); want a few batches", count, writes, stuck, cmds)
+	}
+	if reads := cmds["find"]; reads > count/4 {
+		t.Errorf("%d tasks restarted after %d reads (%v); want a few batches", count, reads, cmds)
+	}
+	if starts, _, most, _ := p.snapshot(); starts != 2*count || most != count {
+		t.Errorf("%d workers started, %d at most at once; want %d and %d", starts, most, 2*count, count)
 	}
 	a.alive(t)
 }

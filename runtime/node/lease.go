@@ -131,6 +131,6 @@ func (n *Node) lapse() {
 	n.log.Error("liveness lease lapsed: no heartbeat reached Redis for longer than the lease; stopping every worker until one does, since controllers move the tasks of a node they cannot hear",
 		"lease", n.lease, "sinceLastBeat", time.Since(last).Round(time.Millisecond), "workers", len(rs))
 	for _, r := range rs {
-		n.stop(r, stopLease)
+		n.stop(r, stopLapsed)
 	}
 }

@@ -159,6 +159,7 @@ type Node struct {
 	metrics   *nodeMetrics
 	metricsAt atomic.Pointer[string] // where the metrics are served, once they are
 	ctx       context.Context        // Run's context, for reconciles started by finished workers
+	ended     *endedTasks            // tasks whose workers returned after a stop, to reconcile
 
 	recMu    sync.Mutex // one reconcile at a time: events, timers and start-up all converge through it
 	beatMu   sync.Mutex // orders task heartbeats before terminal heartbeats
@@ -235,6 +236,7 @@ func New(cfg config.Config, opts Options) (*Node, error) {
 		w:          noWrites{},
 		lease:      lease,
 		renew:      make(chan struct{}, 1),
+		ended:      newEndedTasks(),
 	}
 	// Until a first heartbeat reaches Redis, a controller may take this
 	// node (or the one it replaces under its id) for offline.
@@ -339,6 +341,7 @@ func (n *Node) Run(ctx context.Context) error {
 	ok := n.beat(ctx)
 	wg.Go(func() { n.beatLoop(ctx, start, ok) })
 	wg.Go(func() { n.leaseLoop(ctx) })
+	wg.Go(func() { n.reconcileEnded(ctx) })
 	if !n.cfg.KafkaDisabled {
 		wg.Go(func() { n.follow(ctx, broker) })
 	}

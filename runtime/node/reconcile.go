@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel/trace"
@@ -66,6 +67,7 @@ func (n *Node) reconcileAll(ctx context.Context) {
 		starts = n.converge(ctx, id, byID[id], starts)
 	}
 	n.launch(ctx, starts)
+	n.log.Debug("reconciled the tasks assigned here", "assigned", len(tasks), "starting", len(starts))
 }
 
 // byPriority sorts tasks most important first, so that a limit refuses
@@ -203,7 +205,7 @@ func (n *Node) converge(ctx context.Context, id string, t *task.Task, starts []*
 			// Its end triggers another reconcile of the task; starting a
 			// second copy before would run the task twice here.
 		case n.lapsed.Load():
-			n.stop(r, stopLease)
+			n.stop(r, stopLapsed)
 		case !want:
 			n.traceStop(r, parent)
 			n.stop(r, reason)
@@ -280,5 +282,59 @@ func (n *Node) checkLease() {
 		"lease", lease, "workers", len(rs))
 	for _, r := range rs {
 		n.stop(r, stopLease)
+	}
+}
+
+// endedTasks collects the tasks whose workers returned after a stop, for
+// reconcileEnded. A lapse of the liveness lease stops every worker at
+// once, and they return close together (or, those whose last writes queue
+// behind a busy MongoDB, one by one); a reconcile of each on its own, one
+// read and one Running write per task behind recMu, left most of a large
+// node's tasks without a worker for many seconds after the lease held
+// again, and kept the periodic reconcile queued behind them.
+type endedTasks struct {
+	mu   sync.Mutex
+	ids  []string
+	kick chan struct{} // holds one wake-up for reconcileEnded
+}
+
+func newEndedTasks() *endedTasks { return &endedTasks{kick: make(chan struct{}, 1)} }
+
+// add queues id and wakes reconcileEnded.
+func (e *endedTasks) add(id string) {
+	e.mu.Lock()
+	e.ids = append(e.ids, id)
+	e.mu.Unlock()
+	select {
+	case e.kick <- struct{}{}:
+	default: // a wake-up is pending; it takes id along
+	}
+}
+
+// take returns the queued ids and empties the queue.
+func (e *endedTasks) take() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	ids := e.ids
+	e.ids = nil
+	return ids
+}
+
+// reconcileEnded reconciles the tasks of workers that returned after a
+// stop, until ctx ends: all those that returned while the previous
+// reconcile waited or ran, together, in one read and one Running write
+// per start chunk (see launch). A reconcile that fails leaves them to the
+// periodic one.
+func (n *Node) reconcileEnded(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-n.ended.kick:
+		}
+		ids := n.ended.take()
+		if err := n.reconcileIDs(ctx, ids); err != nil && ctx.Err() == nil {
+			n.log.Warn("reconcile after workers stopped", "tasks", len(ids), "err", err)
+		}
 	}
 }

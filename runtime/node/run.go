@@ -32,13 +32,14 @@ const (
 	stopDeleted               // the task is gone: write nothing
 	stopFenced                // a write of ours was fenced: write nothing
 	stopLease                 // MongoDB was out of reach too long: write nothing
+	stopLapsed                // the liveness lease lapsed: write nothing, restart when it holds again
 	stopFailed                // an update hook panicked or failed the task: write Failed
 	stopRestart               // a restart field changed: start again with the new attachments
 	stopShutdown              // the node is stopping: see Options.OnShutdown
 )
 
 var stopNames = [...]string{stopNone: "none", stopCancelled: "cancelled", stopReassigned: "reassigned", stopDeleted: "deleted",
-	stopFenced: "fenced", stopLease: "lease", stopFailed: "failed", stopRestart: "restart", stopShutdown: "shutdown"}
+	stopFenced: "fenced", stopLease: "lease", stopLapsed: "lapsed", stopFailed: "failed", stopRestart: "restart", stopShutdown: "shutdown"}
 
 // String names the reason in logs.
 func (s stopReason) String() string { return stopNames[s] }
@@ -243,7 +244,7 @@ func (n *Node) launch(ctx context.Context, runs []*run) {
 			}
 			r.launched.Store(true)
 			if n.lapsed.Load() {
-				r.requestStop(stopLease, nil)
+				r.requestStop(stopLapsed, nil)
 			}
 			if r.stopping() {
 				r.log.Info("the worker was told to stop before it started; not starting it")
@@ -265,7 +266,7 @@ func (n *Node) dropStopped(chunk []*run) []*run {
 	keep := chunk[:0]
 	for _, r := range chunk {
 		if n.lapsed.Load() {
-			r.requestStop(stopLease, nil)
+			r.requestStop(stopLapsed, nil)
 		}
 		if r.stopping() {
 			n.drop(r)
@@ -447,8 +448,9 @@ func (n *Node) writeFailed(r *run, what string, err error) {
 }
 
 // stop asks r to stop for why and returns at once. When the worker has
-// returned, the task is reconciled again: it may have been assigned here
-// anew meanwhile, and only now may a new copy start.
+// returned, the task is reconciled again (see reconcileEnded): it may have
+// been assigned here anew meanwhile, or still be after a lapse of the
+// lease, and only now may a new copy start.
 func (n *Node) stop(r *run, why stopReason) {
 	if !r.requestStop(why, nil) {
 		return
@@ -458,9 +460,7 @@ func (n *Node) stop(r *run, why stopReason) {
 			<-r.done
 		}
 		if ctx := n.ctx; ctx != nil && ctx.Err() == nil {
-			if err := n.reconcileIDs(ctx, []string{r.id}); err != nil && ctx.Err() == nil {
-				n.log.Warn("reconcile after a worker stopped", "taskId", r.id, "err", err)
-			}
+			n.ended.add(r.id)
 		}
 	}()
 }
@@ -591,6 +591,12 @@ func (n *Node) finish(r *run, err error) {
 		n.restarting[r.id] = r.w.RestartTrace()
 		n.mu.Unlock()
 		r.log.Info("worker stopped for a restart with new attachments")
+		return
+	case stopLapsed:
+		r.log.Info("worker stopped: the liveness lease lapsed; the task stays assigned here and restarts once a heartbeat reaches Redis again")
+		return
+	case stopLease:
+		r.log.Info("worker stopped: MongoDB was out of reach for longer than the lease; the task restarts once MongoDB answers, if it is still assigned here")
 		return
 	default:
 		r.log.Info("worker stopped; the task is no longer assigned here")
