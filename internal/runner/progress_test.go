@@ -86,3 +86,59 @@ func TestProgressCoalesces(t *testing.T) {
 }
 
 func progressDoc(n int) []byte { return fmt.Appendf(nil, `{"done":%d}`, n) }
+
+// TestReturnedBeforeAProgressWriteEnds: a worker is stopped while its
+// progress write waits for a busy store. Returned is called as soon as
+// release has returned, while that write still waits, so that a stop
+// grace measures the hooks and not the store; Run itself still returns
+// only after the write, which must not land after what follows the run.
+func TestReturnedBeforeAProgressWriteEnds(t *testing.T) {
+	writing, store := make(chan struct{}), make(chan struct{})
+	returned := make(chan struct{})
+	obs := runner.Observer{
+		Progress: func([]byte) {
+			close(writing)
+			<-store
+		},
+		Returned: func() { close(returned) },
+	}
+	cls := &skald.Class[params]{
+		Name:   "progress",
+		Decode: func([]byte) (params, error) { return params{}, nil },
+		New: func() skald.Hooks[params] {
+			return skald.Hooks[params]{
+				Main: func(ctx context.Context) error {
+					skald.ReportProgress(ctx, progressDoc(1))
+					<-ctx.Done()
+					return nil
+				},
+				Release: func(context.Context) error { return nil },
+			}
+		},
+	}
+	r := runner.New(slog.Default(), time.Second, obs)
+	if err := r.Begin(runner.Of(cls), []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	ran := make(chan struct{})
+	go func() {
+		defer close(ran)
+		if err, rerr := r.Run(); err != nil || rerr != nil {
+			t.Error(err, rerr)
+		}
+	}()
+	<-writing
+	r.Stop()
+	select {
+	case <-returned:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Returned was not called while the progress write waited")
+	}
+	select {
+	case <-ran:
+		t.Fatal("Run returned while the progress write was under way")
+	default:
+	}
+	close(store)
+	<-ran
+}

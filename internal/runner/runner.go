@@ -82,6 +82,11 @@ type Observer struct {
 	// ProgressEvery is the least time between two Progress calls;
 	// DefaultProgressEvery when zero.
 	ProgressEvery time.Duration
+	// Returned is called once the last hook (release) has returned,
+	// before Run waits for a Progress call under way. A stop grace is
+	// for the hooks: a progress write that queues behind a busy store
+	// does not make a worker stuck.
+	Returned func()
 }
 
 // DefaultProgressEvery is how often at most a worker's progress is stored
@@ -395,6 +400,9 @@ func (r *Run) Run() (err, releaseErr error) {
 		stopped = r.tr.Start
 	}
 	releaseErr = r.call("release", stopped, r.tr.Version, in.Release)
+	if r.obs.Returned != nil {
+		r.obs.Returned()
+	}
 	r.rep.close()
 	return err, releaseErr
 }

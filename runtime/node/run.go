@@ -71,15 +71,16 @@ func (noWrites) MarkStuck(context.Context, task.Ref, string) error              
 
 // run is one running task.
 type run struct {
-	id, class string
-	ref       task.Ref
-	epoch     int64
-	log       *slog.Logger
-	closeLog  func()
-	ctx       context.Context // the worker's, carrying its logger; cancelled when it stops
-	w         *runner.Run
-	returned  chan struct{} // closed once the worker's hooks have returned, before the outcome is written
-	done      chan struct{} // closed after release ran and the outcome was written
+	id, class    string
+	ref          task.Ref
+	epoch        int64
+	log          *slog.Logger
+	closeLog     func()
+	ctx          context.Context // the worker's, carrying its logger; cancelled when it stops
+	w            *runner.Run
+	returned     chan struct{} // closed once the worker's hooks have returned (see hooksReturned)
+	returnedOnce sync.Once
+	done         chan struct{} // closed after release ran and the outcome was written
 	// launched is set once launch is about to start the worker (or to
 	// drop it): before, a stop has no hook to wait for (see awaitStop).
 	launched atomic.Bool
@@ -135,6 +136,12 @@ func (r *run) requestStop(why stopReason, failure error) bool {
 	r.w.Stop()
 	return true
 }
+
+// hooksReturned closes r.returned, once: when the worker's last hook has
+// returned, before its last progress write and its outcome are written,
+// which may queue behind a busy MongoDB for longer than the stop grace
+// without the worker being stuck (see awaitStop).
+func (r *run) hooksReturned() { r.returnedOnce.Do(func() { close(r.returned) }) }
 
 // hook is the hook r's worker is in, or "start" before it reached init.
 func (r *run) hook() string {
@@ -198,6 +205,7 @@ func (n *Node) start(t *task.Task, parent trace.SpanContext) *run {
 			}
 		},
 		ProgressEvery: n.opts.ProgressInterval,
+		Returned:      r.hooksReturned,
 	})
 	r.ctx = r.w.Context()
 	n.mu.Lock()
@@ -282,7 +290,7 @@ func (n *Node) dropStopped(chunk []*run) []*run {
 func (n *Node) drop(r *run) {
 	n.forget(r)
 	r.closeLog()
-	close(r.returned)
+	r.hooksReturned()
 	close(r.done)
 }
 
@@ -505,7 +513,7 @@ func (n *Node) work(r *run, attachments []byte) {
 	defer close(r.done)
 	err := n.begin(r, attachments)
 	if err != nil {
-		close(r.returned)
+		r.hooksReturned()
 		r.log.Error("task failed to start", "err", err)
 		n.finish(r, err)
 		return
@@ -517,7 +525,7 @@ func (n *Node) work(r *run, attachments []byte) {
 	if rerr != nil {
 		r.log.Error("release failed", "err", rerr)
 	}
-	close(r.returned)
+	r.hooksReturned() // done by Run through its observer; again so that no path leaves it open
 	n.finish(r, err)
 }
 
