@@ -35,32 +35,25 @@ func TestProgressCoalesces(t *testing.T) {
 			wrote <- string(raw)
 		},
 	}
-	cls := &skald.Class[params]{
-		Name:   "progress",
-		Decode: func([]byte) (params, error) { return params{}, nil },
-		New: func() skald.Hooks[params] {
-			return skald.Hooks[params]{
-				Main: func(ctx context.Context) error {
-					skald.ReportProgress(ctx, progressDoc(1))
-					if got := <-wrote; got != string(progressDoc(1)) {
-						return fmt.Errorf("first write is %s, want %s", got, progressDoc(1))
-					}
-					for i := 2; i <= 100; i++ {
-						skald.ReportProgress(ctx, progressDoc(i))
-					}
-					if got := <-wrote; got != string(progressDoc(100)) {
-						return fmt.Errorf("second write is %s, want the newest, %s", got, progressDoc(100))
-					}
-					return nil
-				},
-				Release: func(ctx context.Context) error {
-					skald.ReportProgress(ctx, progressDoc(101))
-					skald.SetResult(ctx, []byte(`{"sum":5050}`))
-					return nil
-				},
+	cls := progressClass(
+		func(ctx context.Context) error {
+			skald.ReportProgress(ctx, progressDoc(1))
+			if got := <-wrote; got != string(progressDoc(1)) {
+				return fmt.Errorf("first write is %s, want %s", got, progressDoc(1))
 			}
+			for i := 2; i <= 100; i++ {
+				skald.ReportProgress(ctx, progressDoc(i))
+			}
+			if got := <-wrote; got != string(progressDoc(100)) {
+				return fmt.Errorf("second write is %s, want the newest, %s", got, progressDoc(100))
+			}
+			return nil
 		},
-	}
+		func(ctx context.Context) error {
+			skald.ReportProgress(ctx, progressDoc(101))
+			skald.SetResult(ctx, []byte(`{"sum":5050}`))
+			return nil
+		})
 	r := runner.New(slog.Default(), time.Second, obs)
 	if err := r.Begin(runner.Of(cls), []byte(`{}`)); err != nil {
 		t.Fatal(err)
@@ -85,6 +78,16 @@ func TestProgressCoalesces(t *testing.T) {
 	}
 }
 
+// progressClass is a class of workers with main and release as their
+// hooks.
+func progressClass(main, release func(context.Context) error) *skald.Class[params] {
+	return &skald.Class[params]{
+		Name:   "progress",
+		Decode: func([]byte) (params, error) { return params{}, nil },
+		New:    func() skald.Hooks[params] { return skald.Hooks[params]{Main: main, Release: release} },
+	}
+}
+
 func progressDoc(n int) []byte { return fmt.Appendf(nil, `{"done":%d}`, n) }
 
 // TestReturnedBeforeAProgressWriteEnds: a worker is stopped while its
@@ -102,22 +105,13 @@ func TestReturnedBeforeAProgressWriteEnds(t *testing.T) {
 		},
 		Returned: func() { close(returned) },
 	}
-	cls := &skald.Class[params]{
-		Name:   "progress",
-		Decode: func([]byte) (params, error) { return params{}, nil },
-		New: func() skald.Hooks[params] {
-			return skald.Hooks[params]{
-				Main: func(ctx context.Context) error {
-					skald.ReportProgress(ctx, progressDoc(1))
-					<-ctx.Done()
-					return nil
-				},
-				Release: func(context.Context) error { return nil },
-			}
-		},
-	}
+	// Main reports once and waits to be stopped; release has nothing to do.
 	r := runner.New(slog.Default(), time.Second, obs)
-	if err := r.Begin(runner.Of(cls), []byte(`{}`)); err != nil {
+	if err := r.Begin(runner.Of(progressClass(func(ctx context.Context) error {
+		skald.ReportProgress(ctx, progressDoc(1))
+		<-ctx.Done()
+		return nil
+	}, nil)), []byte(`{}`)); err != nil {
 		t.Fatal(err)
 	}
 	ran := make(chan struct{})
