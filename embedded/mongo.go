@@ -34,7 +34,7 @@ type MongoOptions struct {
 	// updates (filters on _id and an epoch, say) stay fast on large
 	// collections. The proxy still serializes every request: FerretDB's
 	// updates are no more atomic on PostgreSQL. StartMongo also indexes the
-	// database so that those filters on _id, id and executor are index
+	// database so that those filters on _id, id and claimToken are index
 	// hits (see IndexLookups).
 	PostgreSQLURL string
 	// PostgreSQLTempDB makes StartMongo create a database with a fresh name
