@@ -344,6 +344,10 @@ type Subscriber struct {
 	trace bool
 }
 
+// smallBatch is the most events whose buffers RunBatch keeps between
+// batches.
+const smallBatch = 256
+
 // batchLinger is how long RunBatch waits for more events of a burst.
 const batchLinger = 2 * time.Millisecond
 
@@ -459,9 +463,13 @@ func (s *Subscriber) RunBatch(ctx context.Context, max int, h BatchHandler) erro
 	if max <= 0 {
 		max = 1
 	}
-	msgs := make([]kafka.Message, 0, max)
-	batch := make([]Delivery, 0, max)
+	var msgs []kafka.Message
+	var batch []Delivery
 	for {
+		// A burst's buffers are not kept: max may be large, bursts rare.
+		if cap(msgs) > smallBatch {
+			msgs, batch = nil, nil
+		}
 		msgs, batch = msgs[:0], batch[:0]
 		m, err := s.r.FetchMessage(ctx)
 		if err != nil {

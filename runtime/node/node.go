@@ -113,7 +113,9 @@ type Options struct {
 	// partition. Zero (the default) keeps workers running through outages.
 	LeaseTimeout time.Duration
 	// BatchSize is the most events handled together; their tasks are read
-	// in one query. Zero means 1000.
+	// in one query. Zero means 10,000: a batch of more than a few events
+	// is served by one listing of this node's tasks, whatever its size, so
+	// a burst of assignments read in fewer batches costs fewer listings.
 	BatchSize int
 	// MetricsAddr is where the node serves Prometheus metrics (GET
 	// /metrics, names skalds_node_*); empty takes SKALD_METRICS_ADDR, and
@@ -434,7 +436,7 @@ func warnInsecure(log *slog.Logger, cfg config.Config) {
 func (n *Node) follow(ctx context.Context, broker event.Broker) {
 	size := n.opts.BatchSize
 	if size <= 0 {
-		size = 1000
+		size = 10000
 	}
 	retry := backoff.Policy{First: time.Second, Max: 30 * time.Second}
 	for attempt := 1; ; attempt++ {
