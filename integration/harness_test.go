@@ -286,8 +286,9 @@ func (e *env) heartbeat(id string) string {
 // params are the attachments of the test worker class. Mode picks what
 // main does: wait (for its context; the default), finish, fail, panic,
 // stuck (ignore the context until the probe's gate opens), panic-init,
-// panic-release and hold-release (release returns only once the probe's
-// holds[Value] is closed, whatever its context says).
+// panic-release, hold-release (release returns only once the probe's
+// holds[Value] is closed, whatever its context says) and report (report
+// a progress once the probe's gate opens, then wait for the context).
 type params struct {
 	Mode  string
 	Value int
@@ -397,6 +398,12 @@ func newClass(name string, p *probe) *skald.Class[params] {
 					case "stuck":
 						<-p.gate
 						return nil
+					case "report":
+						select {
+						case <-p.gate:
+							skald.ReportProgress(ctx, fmt.Appendf(nil, `{"value":%d}`, cur.Value))
+						case <-ctx.Done():
+						}
 					}
 					<-ctx.Done()
 					return nil

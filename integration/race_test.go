@@ -53,8 +53,7 @@ func TestLeaseLapseStopsWorkers(t *testing.T) {
 	mark := e.logs.Mark()
 	cut := time.Now()
 	relay.Cut()
-	e.await(mark, "liveness lease lapsed: no heartbeat reached Redis for longer than the lease; stopping every worker until one does, since controllers move the tasks of a node they cannot hear",
-		"skaldId", a.n.ID())
+	e.await(mark, lapsed, "skaldId", a.n.ID())
 	e.await(mark, lapsedStop, "taskId", id, "epoch", epoch)
 	took := time.Since(cut)
 	if took >= timeout {
@@ -78,9 +77,12 @@ func TestLeaseLapseStopsWorkers(t *testing.T) {
 	a.alive(t)
 }
 
-// lapsedStop is the record of a worker stopped because its node's
-// liveness lease lapsed.
-const lapsedStop = "worker stopped: the liveness lease lapsed; the task stays assigned here and restarts once a heartbeat reaches Redis again"
+// lapsed is the record of a node whose liveness lease lapsed, lapsedStop
+// that of a worker it stopped for that.
+const (
+	lapsed     = "liveness lease lapsed: no heartbeat reached Redis for longer than the lease; stopping every worker until one does, since controllers move the tasks of a node they cannot hear"
+	lapsedStop = "worker stopped: the liveness lease lapsed; the task stays assigned here and restarts once a heartbeat reaches Redis again"
+)
 
 // TestLapsedNodeRestartsAllItsTasks cuts a node with many tasks off from
 // Redis until its liveness lease lapses, and lets it beat again while its
@@ -128,8 +130,7 @@ func TestLapsedNodeRestartsAllItsTasks(t *testing.T) {
 
 	mark := e.logs.Mark()
 	relay.Cut()
-	e.await(mark, "liveness lease lapsed: no heartbeat reached Redis for longer than the lease; stopping every worker until one does, since controllers move the tasks of a node they cannot hear",
-		"skaldId", a.n.ID())
+	e.await(mark, lapsed, "skaldId", a.n.ID())
 	for _, id := range ids {
 		e.await(mark, "released", "taskId", id)
 	}
@@ -174,6 +175,70 @@ func TestLapsedNodeRestartsAllItsTasks(t *testing.T) {
 	}
 	if starts, _, most, _ := p.snapshot(); starts != 2*count || most != count {
 		t.Errorf("%d workers started, %d at most at once; want %d and %d", starts, most, 2*count, count)
+	}
+	a.alive(t)
+}
+
+// TestLapseDropsQueuedProgressWrites: the workers of a node report
+// progress while MongoDB holds every write, more of them than the node
+// lets write at once, when the node's liveness lease lapses. The workers
+// whose progress write still waits for its turn end at once, without it:
+// a stop that leaves nothing to write (the task's next start clears its
+// progress) does not wait behind a busy MongoDB, nor does the restart that
+// follows. Those whose write was under way end once it is through.
+func TestLapseDropsQueuedProgressWrites(t *testing.T) {
+	e := newEnv(t)
+	p := &probe{}
+	cls := newClass("Queued", p)
+	relay, viaRelay := e.redisRelay()
+	mongo, uri := skaldtest.CommandRelayFor(t, e.stack.MongoURI)
+	const (
+		count  = 12
+		atOnce = 8 // the node's writes at once (see gated in runtime/node)
+		queued = count - atOnce
+	)
+	a := e.startNode("a", node.Options{}, func(c *config.Config) {
+		viaRelay(c)
+		c.MongoHost = uri
+		c.NodeTimeout = 5 * time.Second // lease 4 s
+		c.ReconcilePeriod = time.Minute
+	}, cls)
+	ids := make([]string, count)
+	for i := range ids {
+		ids[i] = e.id(fmt.Sprintf("queued-%02d", i))
+		e.create(ids[i], cls, params{Mode: "report", Value: i})
+		e.assign(ids[i], a)
+	}
+	for _, id := range ids {
+		e.running(id, a, 1)
+		e.await(0, "main running", "taskId", id)
+	}
+
+	mongo.Hold("update")
+	close(p.gate)
+	<-mongo.Held()
+	mark := e.logs.Mark()
+	relay.Cut()
+	e.await(mark, lapsed, "skaldId", a.n.ID())
+	var ended int
+	e.until(func(context.Context) bool {
+		ended = e.logs.CountFrom(mark, skaldtest.Msg(lapsedStop))
+		return ended >= queued
+	}, func() string {
+		return fmt.Sprintf("%d workers ended while MongoDB held the progress writes; want the %d whose write waited for its turn", ended, queued)
+	})
+	mongo.Release("update")
+	restored := e.logs.Mark()
+	relay.Restore()
+	for _, id := range ids {
+		e.await(mark, lapsedStop, "taskId", id)
+		e.await(restored, "main running", "taskId", id)
+	}
+	if n := e.logs.CountFrom(mark, skaldtest.Msg("worker did not stop within the grace period")); n != 0 {
+		t.Errorf("%d workers reported stuck; their hooks returned at once", n)
+	}
+	if n := e.logs.CountFrom(mark, skaldtest.Msg("storing the progress")); n != 0 {
+		t.Errorf("%d progress writes logged as failed; a dropped one is not a failure", n)
 	}
 	a.alive(t)
 }

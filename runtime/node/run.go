@@ -44,6 +44,17 @@ var stopNames = [...]string{stopNone: "none", stopCancelled: "cancelled", stopRe
 // String names the reason in logs.
 func (s stopReason) String() string { return stopNames[s] }
 
+// leavesNothing says whether a worker stopped for s leaves nothing to
+// write about its run: the task is someone else's now, or it stays
+// assigned here and its next start here clears its progress.
+func (s stopReason) leavesNothing() bool {
+	switch s {
+	case stopReassigned, stopDeleted, stopFenced, stopLease, stopLapsed, stopRestart:
+		return true
+	}
+	return false
+}
+
 // writer is the part of task.Store a worker writes through.
 type writer interface {
 	Applied(ctx context.Context, ref task.Ref, version int64, applied task.Attachments) error
@@ -71,12 +82,19 @@ func (noWrites) MarkStuck(context.Context, task.Ref, string) error              
 
 // run is one running task.
 type run struct {
-	id, class    string
-	ref          task.Ref
-	epoch        int64
-	log          *slog.Logger
-	closeLog     func()
-	ctx          context.Context // the worker's, carrying its logger; cancelled when it stops
+	id, class string
+	ref       task.Ref
+	epoch     int64
+	log       *slog.Logger
+	closeLog  func()
+	ctx       context.Context // the worker's, carrying its logger; cancelled when it stops
+	// progress is what the worker's progress writes wait with: cancelled
+	// once it is told to stop for a reason that leaves nothing to write
+	// (see stopReason.leavesNothing), so that a write still waiting for
+	// the gate (see gated) does not hold up its end, and with it the
+	// task's restart.
+	progress     context.Context
+	dropProgress context.CancelFunc
 	w            *runner.Run
 	returned     chan struct{} // closed once the worker's hooks have returned (see hooksReturned)
 	returnedOnce sync.Once
@@ -133,6 +151,9 @@ func (r *run) requestStop(why stopReason, failure error) bool {
 		return false
 	}
 	r.reason, r.failure, r.stopAt = why, failure, time.Now()
+	if why.leavesNothing() {
+		r.dropProgress()
+	}
 	r.w.Stop()
 	return true
 }
@@ -198,9 +219,11 @@ func (n *Node) start(t *task.Task, parent trace.SpanContext) *run {
 			r.requestStop(stopFailed, err)
 		},
 		Progress: func(raw []byte) {
-			if err := n.w.Progress(context.WithoutCancel(r.ctx), r.ref, raw); err != nil && !errors.Is(err, task.ErrFenced) {
+			err := n.w.Progress(r.progress, r.ref, raw)
+			if err != nil && !errors.Is(err, task.ErrFenced) && r.progress.Err() == nil {
 				// Fenced: the task ended or moved meanwhile; the terminal
 				// write or the reconcile deals with that, not a report.
+				// Dropped: see run.progress.
 				r.log.Warn("storing the progress", "err", err)
 			}
 		},
@@ -208,6 +231,7 @@ func (n *Node) start(t *task.Task, parent trace.SpanContext) *run {
 		Returned:      r.hooksReturned,
 	})
 	r.ctx = r.w.Context()
+	r.progress, r.dropProgress = context.WithCancel(context.WithoutCancel(r.ctx))
 	n.mu.Lock()
 	n.running[t.ID] = r
 	n.perClass[t.ClassName]++
@@ -695,8 +719,11 @@ func (g gated) Report(ctx context.Context, ref task.Ref, status task.Status, fai
 	return g.do(ctx, func() error { return g.w.Report(ctx, ref, status, failure, out...) })
 }
 
+// Progress gives up waiting for the gate when ctx ends, but a write under
+// way goes on regardless: cut short, it might still reach MongoDB, later
+// than whatever follows the worker's end.
 func (g gated) Progress(ctx context.Context, ref task.Ref, progress []byte) error {
-	return g.do(ctx, func() error { return g.w.Progress(ctx, ref, progress) })
+	return g.do(ctx, func() error { return g.w.Progress(context.WithoutCancel(ctx), ref, progress) })
 }
 
 func (g gated) Fail(ctx context.Context, ref task.Ref, f task.Failure, out ...task.Outcome) error {
