@@ -327,17 +327,36 @@ func (r *Run) Hook() string {
 // either turned into a *skald.HookError. It returns an error wrapping the
 // decode or validation error (codec.Errors) when the attachments do not
 // fit.
-func (r *Run) Begin(cls *erased.Class, attachments []byte) (err error) {
-	r.enter("init")
+//
+// Decoding is the deepest call chain a worker's goroutine makes, and its
+// stack keeps the size that chain needed (the runtime shrinks a stack only
+// when less than a quarter of it is in use, and a parked worker uses more):
+// the span machinery lives in beginTraced, so that without tracing it adds
+// no frame or local to that chain.
+func (r *Run) Begin(cls *erased.Class, attachments []byte) error {
 	if r.tr.Tracer != nil {
-		_, sp := r.span(r.ctx, "init", r.tr.Start, r.tr.Version)
-		defer func() { sp.End(err) }()
-		if !r.tr.Start.IsValid() {
-			// No event to hang the start on: init is the root, and the
-			// other start hooks join its trace.
-			r.tr.Start = sp.Context()
-		}
+		return r.beginTraced(cls, attachments)
 	}
+	return r.begin(cls, attachments)
+}
+
+// beginTraced is Begin in the init hook's span. When the worker was not
+// started by a traced event, init is the root of a trace and the other
+// start hooks join it.
+//
+//go:noinline
+func (r *Run) beginTraced(cls *erased.Class, attachments []byte) error {
+	_, sp := r.span(r.ctx, "init", r.tr.Start, r.tr.Version)
+	if !r.tr.Start.IsValid() {
+		r.tr.Start = sp.Context()
+	}
+	err := r.begin(cls, attachments)
+	sp.End(err)
+	return err
+}
+
+func (r *Run) begin(cls *erased.Class, attachments []byte) (err error) {
+	r.enter("init")
 	if r.obs.HookDone != nil {
 		start := time.Now()
 		defer func() { r.obs.HookDone("init", time.Since(start), err) }()
@@ -379,7 +398,16 @@ func (r *Run) Run() (err, releaseErr error) {
 		if r.ctx.Err() != nil {
 			break
 		}
-		if err = r.call(h.name, r.tr.Start, r.tr.Version, h.f); err != nil {
+		// A dispatch here, not in a function of its own: that would be
+		// one more frame under main for the worker's whole life.
+		switch {
+		case h.f == nil:
+		case r.tr.Tracer != nil:
+			err = r.callTraced(r.ctx, h.name, h.f)
+		default:
+			err = r.invoke(r.ctx, h.name, h.f)
+		}
+		if err != nil {
 			break
 		}
 	}
@@ -391,15 +419,9 @@ func (r *Run) Run() (err, releaseErr error) {
 	r.updating.Wait()
 
 	// Release always runs, with a context that is not cancelled (see
-	// call), so that it can still close what it opened. It may still
+	// release), so that it can still close what it opened. It may still
 	// report; what it reports is in Outputs, for the terminal write.
-	r.mu.Lock()
-	stopped := r.stopTrace
-	r.mu.Unlock()
-	if !stopped.IsValid() {
-		stopped = r.tr.Start
-	}
-	releaseErr = r.call("release", stopped, r.tr.Version, in.Release)
+	releaseErr = r.release(in.Release)
 	if r.obs.Returned != nil {
 		r.obs.Returned()
 	}
@@ -473,27 +495,22 @@ func (r *Run) deliver() {
 }
 
 // apply checks one update and runs the worker's update hook with it.
-//
-// Its span covers the checks too, so that a rejected update shows in the
-// trace of the call that made it, with the reason.
 func (r *Run) apply(u *update) {
-	ctx, sp := r.span(r.ctx, "update", u.parent, u.version)
-	f, err := prepare(r.inst, u.raw)
-	if errors.Is(err, erased.ErrRestart) {
-		sp.Set(restartAttr)
-		sp.End(nil)
-		r.mu.Lock()
-		r.restartTrace = sp.Context()
-		r.mu.Unlock()
+	var (
+		restart bool
+		err     error
+	)
+	if r.tr.Tracer != nil {
+		restart, err = r.applyTraced(u)
+	} else {
+		restart, err = r.runUpdate(r.ctx, u.raw)
+	}
+	if restart {
 		if r.obs.Restart != nil {
 			r.obs.Restart(u.version)
 		}
 		return
 	}
-	if err == nil {
-		err = r.invoke(ctx, "update", f)
-	}
-	sp.End(err)
 	switch kind, _ := Classify(err); {
 	case kind == task.FailedPanic || kind == task.FailedTerminal || kind == task.FailedRetryLater:
 		if r.obs.Fatal != nil {
@@ -508,6 +525,40 @@ func (r *Run) apply(u *update) {
 	}
 }
 
+// runUpdate checks raw against the running instance and runs the update
+// hook with it. restart says that a field that needs a restart changed:
+// the hook did not run.
+func (r *Run) runUpdate(ctx context.Context, raw []byte) (restart bool, err error) {
+	f, err := prepare(r.inst, raw)
+	if errors.Is(err, erased.ErrRestart) {
+		return true, nil
+	}
+	if err == nil {
+		err = r.invoke(ctx, "update", f)
+	}
+	return false, err
+}
+
+// applyTraced is runUpdate in the update hook's span, child of the event
+// that brought the update. The span covers the checks too, so that a
+// rejected update shows in the trace of the call that made it, with the
+// reason; the span of an update that restarts the worker is the parent of
+// the new instance's start hooks (see RestartTrace).
+//
+//go:noinline
+func (r *Run) applyTraced(u *update) (restart bool, err error) {
+	ctx, sp := r.span(r.ctx, "update", u.parent, u.version)
+	restart, err = r.runUpdate(ctx, u.raw)
+	if restart {
+		sp.Set(restartAttr)
+		r.mu.Lock()
+		r.restartTrace = sp.Context()
+		r.mu.Unlock()
+	}
+	sp.End(err)
+	return restart, err
+}
+
 func (r *Run) enter(hook string) {
 	r.hook.Store(&hook)
 	if r.obs.Hook != nil {
@@ -518,24 +569,41 @@ func (r *Run) enter(hook string) {
 // restartAttr marks the span of an update that restarts the worker.
 var restartAttr = attribute.Bool("skalds.update.restart", true)
 
-// call runs one hook in its span (child of parent, see Trace), turning a
-// returned error or a panic into a *skald.HookError. A nil hook is a
-// no-op.
-func (r *Run) call(hook string, parent trace.SpanContext, version int64, f func(context.Context) error) (err error) {
+// callTraced is invoke in the hook's span (see Trace): release's parent
+// is the event that stopped the worker (see TraceStop), the other hooks'
+// the start's. Without tracing the hooks are invoked directly: the frames
+// under a hook stay on the worker's stack for as long as it runs, main's
+// for the worker's whole life, and they carry no span machinery then.
+//
+//go:noinline
+func (r *Run) callTraced(ctx context.Context, hook string, f func(context.Context) error) error {
+	parent := r.tr.Start
+	if hook == "release" {
+		r.mu.Lock()
+		if r.stopTrace.IsValid() {
+			parent = r.stopTrace
+		}
+		r.mu.Unlock()
+	}
+	ctx, sp := r.span(ctx, hook, parent, r.tr.Version)
+	err := r.invoke(ctx, hook, f)
+	sp.End(err)
+	return err
+}
+
+// release runs the release hook f, if any. It runs after a cancel too:
+// it gets a live context, bounded by the stop grace, so that it can still
+// close what it opened.
+func (r *Run) release(f func(context.Context) error) error {
 	if f == nil {
 		return nil
 	}
-	ctx := r.ctx
-	if hook == "release" {
-		// Release runs after a cancel too: give it a live context, bounded
-		// by the stop grace.
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(context.WithoutCancel(r.ctx), r.grace)
-		defer cancel()
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), r.grace)
+	defer cancel()
+	if r.tr.Tracer != nil {
+		return r.callTraced(ctx, "release", f)
 	}
-	ctx, sp := r.span(ctx, hook, parent, version)
-	defer func() { sp.End(err) }()
-	return r.invoke(ctx, hook, f)
+	return r.invoke(ctx, "release", f)
 }
 
 // invoke runs hook f with ctx, turning a returned error or a panic into a
