@@ -19,6 +19,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/skalds-go/skalds/embedded"
+	"github.com/skalds-go/skalds/integration/internal/benchfloor"
 	"github.com/skalds-go/skalds/runtime/client"
 	"github.com/skalds-go/skalds/runtime/config"
 	"github.com/skalds-go/skalds/runtime/event"
@@ -201,6 +202,7 @@ func BenchmarkTenThousandTasks(b *testing.B) {
 	b.ReportMetric(float64(heapRunning-heapStopped)/float64(n)/1024, "KiB-heap/task")
 	b.ReportMetric(float64(stackRunning-stackStopped)/float64(n)/1024, "KiB-stack/task")
 	b.ReportMetric(float64(heapRunning)/(1<<20), "MiB-heap-total")
+	reportStartFloor(b, e, rn.n.ID(), n, allRunning)
 
 	// A restart finds the 10,000 assignments with one query. It keeps them
 	// assigned when it stops, at the end: handing back is not measured.
@@ -213,6 +215,56 @@ func BenchmarkTenThousandTasks(b *testing.B) {
 		b.Fatalf("%d of %d tasks running after a restart", ic2.running.Load(), n)
 	}
 	b.ReportMetric(time.Since(t1).Seconds(), "s-restart-all-running")
+}
+
+// reportStartFloor measures what the server takes, at the least, for a
+// start of n tasks assigned to skaldID, and reports the ratio of took to
+// it: one listing of the node's tasks, and n conditional statements in
+// updates of 1,000 (the node's start chunk), each filtered by its _id,
+// epoch, executor and status, as the node's report of Running is. The raw
+// driver sends them to a copy of the tasks collection as it is now (the
+// n tasks Running), on the same server. Two updates are timed, and their
+// time per statement scaled to n, which keeps the measurement to a few
+// seconds at 10,000 tasks besides the copy.
+func reportStartFloor(b *testing.B, e *env, skaldID string, n int, took time.Duration) {
+	b.Helper()
+	mc, err := mongo.Connect(options.Client().ApplyURI(e.stack.MongoURI))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer mc.Disconnect(context.Background())
+	copyStart := time.Now()
+	s, err := benchfloor.Copy(e.ctx, mc.Database(e.cfg.DBName).Collection(task.Collection))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Drop(context.Background())
+	copied := time.Since(copyStart)
+	list, listed, err := s.Find(e.ctx, bson.D{
+		{Key: "executor", Value: skaldID},
+		{Key: "lifecycleStatus", Value: bson.D{{Key: "$in", Value: bson.A{task.Created, task.Assigning, task.Running}}}},
+	}, options.Find().SetProjection(bson.D{{Key: "history", Value: 0}}))
+	if err != nil || listed != n {
+		b.Fatalf("floor: listing read %d of %d tasks: %v", listed, n, err)
+	}
+	size := min(1000, n)
+	var writes time.Duration
+	for range 2 {
+		d, err := s.Update(e.ctx, size, []string{"assignmentEpoch", "executor", "lifecycleStatus"},
+			bson.D{{Key: "floorStatus", Value: string(task.Running)}, {Key: "floorVersion", Value: int64(0)}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		writes += d
+	}
+	perTask := writes / time.Duration(2*size)
+	floor := list + perTask*time.Duration(n)
+	b.ReportMetric(ms(list), "ms-floor-listing")
+	b.ReportMetric(ms(perTask), "ms-floor-write/task")
+	b.ReportMetric(floor.Seconds(), "s-floor")
+	b.ReportMetric(took.Seconds()/floor.Seconds(), "x-floor")
+	b.Logf("%d tasks: all mains running in %s; floor %s = one listing %s + %d statements at %s each (2 updates of %d sampled; copy of the collection %s)",
+		n, took.Round(time.Millisecond), floor.Round(time.Millisecond), list.Round(time.Millisecond), n, perTask.Round(time.Microsecond), size, copied.Round(time.Millisecond))
 }
 
 // waitCount polls until n tasks of skaldID are Running.
