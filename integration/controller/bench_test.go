@@ -17,6 +17,7 @@ import (
 	"github.com/skalds-go/skalds/controller/dispatch"
 	"github.com/skalds-go/skalds/controller/monitor"
 	"github.com/skalds-go/skalds/embedded"
+	"github.com/skalds-go/skalds/integration/internal/benchfloor"
 	"github.com/skalds-go/skalds/runtime/event"
 	"github.com/skalds-go/skalds/runtime/liveness"
 	"github.com/skalds-go/skalds/runtime/task"
@@ -71,7 +72,10 @@ func (p *timedPublisher) PublishMany(ctx context.Context, topic string, events .
 // total time, the reads of the candidates, the publication of the
 // task.assign events and the per-assignment (claim) latency quantiles.
 // Cycles run back to back until every task is assigned, since a cycle may
-// stop at a cap of claims.
+// stop at a cap of claims (SKALD_BENCH_MAX_CLAIMS sets it; default
+// dispatch.DefaultMaxClaimsPerCycle). It then measures the server's floor
+// for the same reads and writes (see reportDispatchFloor) and reports the
+// ratio to it, x-floor.
 //
 // FerretDB keeps its data in SQLite unless SKALD_BENCH_MONGO=postgres,
 // which gives the run a fresh database on the PostgreSQL server at
@@ -115,7 +119,7 @@ func BenchmarkDispatch(b *testing.B) {
 		insertTook := time.Since(insertStart)
 		tt := &timedTasks{Tasks: e.store}
 		tp := &timedPublisher{Publisher: pub}
-		d := dispatch.New(tt, tp, mon, dispatch.Options{})
+		d := dispatch.New(tt, tp, mon, dispatch.Options{MaxClaimsPerCycle: envInt("SKALD_BENCH_MAX_CLAIMS", 0)})
 		// A dispatcher may bound the claims of one cycle; the cycles that
 		// follow at once take the rest of the backlog.
 		b.StartTimer()
@@ -158,8 +162,84 @@ func BenchmarkDispatch(b *testing.B) {
 			nTasks, len(perNode), lo, hi, insertTook.Round(time.Millisecond), cycles, took.Round(time.Millisecond),
 			skaldtest.Quantile(tt.pending, 0.5).Round(time.Millisecond), len(tt.claims),
 			skaldtest.Quantile(tt.claims, 0.5).Round(time.Microsecond), skaldtest.Quantile(tt.claims, 0.99).Round(time.Microsecond), tp.took.Round(time.Millisecond))
+		reportDispatchFloor(b, coll, took, len(tt.pending), tt.claims, nTasks)
 		b.StartTimer()
 	}
+}
+
+// reportDispatchFloor measures what the server takes, at the least, for
+// the reads and writes of a dispatch of nTasks that took took, with reads
+// reads of the candidates (capped cycles share one) and the batches of
+// claims timed in claims, and reports the ratio to it: those reads, and
+// per batch one update command of as many statements as the run's batches
+// held on average, each filtered by its _id, id, status, executor and
+// epoch as a claim is, and one read back of the documents it marked, by
+// their token. The raw
+// driver sends them to a copy of the tasks collection as the dispatch
+// left it (the tasks assigned), on the same server. 20 batches and 2
+// candidate reads are timed and scaled to the run's counts; 2 updates of
+// 100 statements more tell what fewer, larger batches would cost.
+func reportDispatchFloor(b *testing.B, coll *mongo.Collection, took time.Duration, reads int, claims []time.Duration, nTasks int) {
+	b.Helper()
+	ctx := context.Background()
+	copyStart := time.Now()
+	s, err := benchfloor.Copy(ctx, coll)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Drop(context.Background())
+	copied := time.Since(copyStart)
+	var pending, writes, readBacks []time.Duration
+	for range 2 {
+		d, n, err := s.Find(ctx, bson.D{
+			{Key: "mode", Value: bson.D{{Key: "$in", Value: bson.A{task.Passive, nil}}}},
+			{Key: "lifecycleStatus", Value: bson.D{{Key: "$in", Value: bson.A{task.Created, task.Assigning, task.Running, task.Failed}}}},
+		}, options.Find().SetProjection(bson.D{{Key: "history", Value: 0}}))
+		if err != nil || n != nTasks {
+			b.Fatalf("floor: the candidates' read found %d of %d tasks: %v", n, nTasks, err)
+		}
+		pending = append(pending, d)
+	}
+	claimMatch := []string{"id", "lifecycleStatus", "executor", "assignmentEpoch"}
+	size := max(1, (nTasks+len(claims)/2)/max(len(claims), 1)) // statements per batch, on average
+	for i := range 21 {
+		token := fmt.Sprintf("floor-%d", i)
+		d, err := s.Update(ctx, size, claimMatch, bson.D{{Key: "claimToken", Value: token}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		r, n, err := s.Find(ctx, bson.D{{Key: "claimToken", Value: token}}, options.Find().SetProjection(bson.D{{Key: "history", Value: 0}}))
+		if err != nil || n != size {
+			b.Fatalf("floor: the read back of a batch found %d of %d tasks: %v", n, size, err)
+		}
+		if i > 0 { // the first warms the server's plans and the pool up
+			writes, readBacks = append(writes, d), append(readBacks, r)
+		}
+	}
+	var large time.Duration
+	for i := range 2 {
+		d, err := s.Update(ctx, 100, claimMatch, bson.D{{Key: "claimToken", Value: fmt.Sprintf("floor-large-%d", i)}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		large += d
+	}
+	batch := benchfloor.Mean(writes) + benchfloor.Mean(readBacks)
+	floor := time.Duration(reads)*benchfloor.Mean(pending) + time.Duration(len(claims))*batch
+	perStatement := float64(benchfloor.Mean(writes).Microseconds()) / 1000 / float64(size)
+	perLarge := float64(large.Microseconds()) / 1000 / 200
+	b.ReportMetric(floor.Seconds(), "floor-s")
+	b.ReportMetric(took.Seconds()/floor.Seconds(), "x-floor")
+	// Quantiles of the batch alone: the ratio of the typical batch.
+	batch50 := skaldtest.Quantile(writes, 0.5) + skaldtest.Quantile(readBacks, 0.5)
+	b.ReportMetric(float64(batch50.Microseconds())/1000, "floor-batch-p50-ms")
+	b.ReportMetric(float64(skaldtest.Quantile(claims, 0.5))/float64(batch50), "x-batch-floor-p50")
+	b.ReportMetric(perStatement, "floor-ms/claim")
+	b.ReportMetric(perLarge, "floor-ms/claim-at-100")
+	b.Logf("floor %s = %d reads of the candidates (mean %s) + %d batches (mean %s = update of %d statements %s + read back %s; p50 %s); %.2f ms a statement in updates of %d, %.2f ms in updates of 100 (copy of the collection %s)",
+		floor.Round(time.Millisecond), reads, benchfloor.Mean(pending).Round(time.Microsecond), len(claims), batch.Round(time.Microsecond),
+		size, benchfloor.Mean(writes).Round(time.Microsecond), benchfloor.Mean(readBacks).Round(time.Microsecond), batch50.Round(time.Microsecond),
+		perStatement, size, perLarge, copied.Round(time.Millisecond))
 }
 
 // benchEnv is newEnv on the MongoDB backend that SKALD_BENCH_MONGO names.
