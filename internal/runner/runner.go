@@ -140,9 +140,16 @@ type Run struct {
 
 	rep reports
 
-	tr           Tracing
-	stopTrace    trace.SpanContext // the remote parent of release, under mu
-	restartTrace trace.SpanContext // the span of the update that asked for a restart, under mu
+	// tr is nil without tracing: an idle worker is one of many, and its
+	// Run is kept for as long as it runs.
+	tr *traced
+}
+
+// traced is a Run's tracing state.
+type traced struct {
+	Tracing
+	stop    trace.SpanContext // the remote parent of release, under Run.mu
+	restart trace.SpanContext // the span of the update that asked for a restart, under Run.mu
 }
 
 // Tracing is what a Run needs to make each hook a span; see Run.Trace.
@@ -282,12 +289,18 @@ func New(log *slog.Logger, grace time.Duration, obs Observer) *Run {
 // that stopped the worker for release (see TraceStop). A hook's context
 // carries its span, so that spans the worker makes are its children.
 // Call it before Begin; without it there are no spans, at no cost.
-func (r *Run) Trace(t Tracing) { r.tr = t }
+func (r *Run) Trace(t Tracing) {
+	if t.Tracer == nil {
+		r.tr = nil
+		return
+	}
+	r.tr = &traced{Tracing: t}
+}
 
 // span starts the span of hook, child of parent (remote), or returns ctx
 // and an absent span when tracing is off.
 func (r *Run) span(ctx context.Context, hook string, parent trace.SpanContext, version int64) (context.Context, telemetry.Span) {
-	if r.tr.Tracer == nil {
+	if r.tr == nil {
 		return ctx, telemetry.Span{}
 	}
 	if parent.IsValid() {
@@ -306,9 +319,12 @@ func (r *Run) span(ctx context.Context, hook string, parent trace.SpanContext, v
 // instance's start hooks: an update that restarts the worker stays one
 // trace. It is the zero SpanContext without tracing or restart.
 func (r *Run) RestartTrace() trace.SpanContext {
+	if r.tr == nil {
+		return trace.SpanContext{}
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.restartTrace
+	return r.tr.restart
 }
 
 // Context is the context the hooks (other than release) run with.
@@ -334,7 +350,7 @@ func (r *Run) Hook() string {
 // the span machinery lives in beginTraced, so that without tracing it adds
 // no frame or local to that chain.
 func (r *Run) Begin(cls *erased.Class, attachments []byte) error {
-	if r.tr.Tracer != nil {
+	if r.tr != nil {
 		return r.beginTraced(cls, attachments)
 	}
 	return r.begin(cls, attachments)
@@ -402,7 +418,7 @@ func (r *Run) Run() (err, releaseErr error) {
 		// one more frame under main for the worker's whole life.
 		switch {
 		case h.f == nil:
-		case r.tr.Tracer != nil:
+		case r.tr != nil:
 			err = r.callTraced(r.ctx, h.name, h.f)
 		default:
 			err = r.invoke(r.ctx, h.name, h.f)
@@ -442,9 +458,12 @@ func (r *Run) Stop() {
 // to stop the run, as the parent of the release hook's span (see Trace).
 // Call it before Stop; the first valid parent counts.
 func (r *Run) TraceStop(parent trace.SpanContext) {
+	if r.tr == nil {
+		return
+	}
 	r.mu.Lock()
-	if !r.stopTrace.IsValid() {
-		r.stopTrace = parent
+	if !r.tr.stop.IsValid() {
+		r.tr.stop = parent
 	}
 	r.mu.Unlock()
 }
@@ -500,7 +519,7 @@ func (r *Run) apply(u *update) {
 		restart bool
 		err     error
 	)
-	if r.tr.Tracer != nil {
+	if r.tr != nil {
 		restart, err = r.applyTraced(u)
 	} else {
 		restart, err = r.runUpdate(r.ctx, u.raw)
@@ -552,7 +571,7 @@ func (r *Run) applyTraced(u *update) (restart bool, err error) {
 	if restart {
 		sp.Set(restartAttr)
 		r.mu.Lock()
-		r.restartTrace = sp.Context()
+		r.tr.restart = sp.Context()
 		r.mu.Unlock()
 	}
 	sp.End(err)
@@ -580,8 +599,8 @@ func (r *Run) callTraced(ctx context.Context, hook string, f func(context.Contex
 	parent := r.tr.Start
 	if hook == "release" {
 		r.mu.Lock()
-		if r.stopTrace.IsValid() {
-			parent = r.stopTrace
+		if r.tr.stop.IsValid() {
+			parent = r.tr.stop
 		}
 		r.mu.Unlock()
 	}
@@ -600,7 +619,7 @@ func (r *Run) release(f func(context.Context) error) error {
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), r.grace)
 	defer cancel()
-	if r.tr.Tracer != nil {
+	if r.tr != nil {
 		return r.callTraced(ctx, "release", f)
 	}
 	return r.invoke(ctx, "release", f)
