@@ -92,7 +92,8 @@ type run struct {
 	// once it is told to stop for a reason that leaves nothing to write
 	// (see stopReason.leavesNothing), so that a write still waiting for
 	// the gate (see gated) does not hold up its end, and with it the
-	// task's restart.
+	// task's restart. Made at the first write (see progressContext), under
+	// mu: a worker that reports no progress holds none.
 	progress     context.Context
 	dropProgress context.CancelFunc
 	w            *runner.Run
@@ -121,16 +122,23 @@ type run struct {
 	seenRaw []byte
 
 	// offered are the attachments handed to the worker and not yet
-	// applied or rejected, by version; running are those the worker runs
-	// with. Both are guarded by mu: the reconcile offers, the worker's
-	// update loop applies and rejects.
-	offered   map[int64][]byte
-	offeredAt map[int64]time.Time // when the node first offered each version
-	running   []byte
+	// applied or rejected, by version, nil until the first update (most
+	// workers never get one); running are those the worker runs with.
+	// Both are guarded by mu: the reconcile offers, the worker's update
+	// loop applies and rejects.
+	offered map[int64]offer
+	running []byte
 
 	// status is the outcome, for RunSingle; set before done is closed.
 	status task.Status
 	text   string
+}
+
+// offer is attachments handed to a worker, and when the node first
+// offered their version.
+type offer struct {
+	raw []byte
+	at  time.Time
 }
 
 // behind reports whether t has attachments r has not looked at yet: a newer
@@ -151,11 +159,26 @@ func (r *run) requestStop(why stopReason, failure error) bool {
 		return false
 	}
 	r.reason, r.failure, r.stopAt = why, failure, time.Now()
-	if why.leavesNothing() {
+	if why.leavesNothing() && r.dropProgress != nil {
 		r.dropProgress()
 	}
 	r.w.Stop()
 	return true
+}
+
+// progressContext returns r.progress, made now if this is the first
+// progress write, and cancelled already if r was told to stop for a
+// reason that leaves nothing to write.
+func (r *run) progressContext() context.Context {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.progress == nil {
+		r.progress, r.dropProgress = context.WithCancel(context.WithoutCancel(r.ctx))
+		if r.reason.leavesNothing() {
+			r.dropProgress()
+		}
+	}
+	return r.progress
 }
 
 // hooksReturned closes r.returned, once: when the worker's last hook has
@@ -219,8 +242,9 @@ func (n *Node) start(t *task.Task, parent trace.SpanContext) *run {
 			r.requestStop(stopFailed, err)
 		},
 		Progress: func(raw []byte) {
-			err := n.w.Progress(r.progress, r.ref, raw)
-			if err != nil && !errors.Is(err, task.ErrFenced) && r.progress.Err() == nil {
+			ctx := r.progressContext()
+			err := n.w.Progress(ctx, r.ref, raw)
+			if err != nil && !errors.Is(err, task.ErrFenced) && ctx.Err() == nil {
 				// Fenced: the task ended or moved meanwhile; the terminal
 				// write or the reconcile deals with that, not a report.
 				// Dropped: see run.progress.
@@ -231,7 +255,6 @@ func (n *Node) start(t *task.Task, parent trace.SpanContext) *run {
 		Returned:      r.hooksReturned,
 	})
 	r.ctx = r.w.Context()
-	r.progress, r.dropProgress = context.WithCancel(context.WithoutCancel(r.ctx))
 	n.mu.Lock()
 	n.running[t.ID] = r
 	n.perClass[t.ClassName]++
@@ -248,7 +271,7 @@ func (n *Node) start(t *task.Task, parent trace.SpanContext) *run {
 			telemetry.Epoch.Int64(t.AssignmentEpoch), telemetry.Node.String(n.cfg.SkaldID)}})
 	}
 	r.startRaw, r.startVersion, r.startStatus = t.Attachments, t.AttachmentsVersion, t.LifecycleStatus
-	r.running, r.offered, r.offeredAt = t.Attachments, make(map[int64][]byte), make(map[int64]time.Time)
+	r.running = t.Attachments
 	return r
 }
 
@@ -406,10 +429,15 @@ func (n *Node) update(r *run, t *task.Task, parent trace.SpanContext) {
 	r.mu.Lock()
 	// A writer that does not bump the version offers new content under
 	// the same one; the worker is given the newest, and so is this map.
-	r.offered[t.AttachmentsVersion] = t.Attachments
-	if _, ok := r.offeredAt[t.AttachmentsVersion]; !ok {
-		r.offeredAt[t.AttachmentsVersion] = time.Now()
+	if r.offered == nil {
+		r.offered = make(map[int64]offer)
 	}
+	o, ok := r.offered[t.AttachmentsVersion]
+	if !ok {
+		o.at = time.Now()
+	}
+	o.raw = t.Attachments
+	r.offered[t.AttachmentsVersion] = o
 	r.mu.Unlock()
 	r.w.OfferFrom(parent, t.AttachmentsVersion, t.Attachments)
 }
@@ -420,21 +448,16 @@ func (n *Node) update(r *run, t *task.Task, parent trace.SpanContext) {
 func (r *run) settle(version int64, applied bool) ([]byte, time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if raw, ok := r.offered[version]; ok && applied {
-		r.running = raw
+	o, ok := r.offered[version]
+	if ok && applied {
+		r.running = o.raw
 	}
-	at := r.offeredAt[version]
 	for v := range r.offered {
 		if v <= version {
 			delete(r.offered, v)
 		}
 	}
-	for v := range r.offeredAt {
-		if v <= version {
-			delete(r.offeredAt, v)
-		}
-	}
-	return r.running, at
+	return r.running, o.at
 }
 
 // applied records that the worker's update hook accepted version, and the
