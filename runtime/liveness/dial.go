@@ -32,8 +32,20 @@ func Dial(cfg config.Config, log *slog.Logger) (*redis.Client, error) {
 		Username:  cfg.RedisUsername,
 		Password:  cfg.RedisPassword,
 		TLSConfig: tc,
+		// Pipelines get a pool of their own, whose connections go-redis
+		// gives 128 KiB read and write buffers each and keeps while idle:
+		// after a burst of task starts (each a pipeline of log records and
+		// registry writes) that is up to 2.5 MB a process holds for good. Ours
+		// carry small commands (a log record is at most 2 KiB), for which
+		// the buffers of the other connections do as well.
+		PipelineReadBufferSize:  pipelineBuffer,
+		PipelineWriteBufferSize: pipelineBuffer,
 	}), nil
 }
+
+// pipelineBuffer is the read and the write buffer of each connection of
+// the pipeline pool: go-redis's size for its other connections.
+const pipelineBuffer = 32 << 10
 
 // Check names the settings that say where Redis is and how to log in, for
 // errors and logs about a Redis that does not answer.
