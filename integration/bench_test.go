@@ -6,8 +6,10 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -152,6 +154,52 @@ func heapInUse() (heap, stacks uint64) {
 	return ms.HeapAlloc, ms.StackInuse
 }
 
+// writeHeapProfile writes what is live now to path, for go tool pprof
+// -sample_index=inuse_space: what the running tasks hold, by allocation site.
+func writeHeapProfile(b *testing.B, path string) {
+	b.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// bareMemory is the heap and the stack, per goroutine, of n goroutines
+// that each hold their task's attachments decoded and wait: the least a
+// worker can hold, measured in the same run as the workers, so that a
+// worker's memory reads as a ratio that carries across machines and loads.
+func bareMemory(b *testing.B, cls *skald.Class[params], n int) (heap, stack float64) {
+	b.Helper()
+	vals := make([]*params, n) // on the heap, as a worker's instance keeps them
+	heapBefore, stackBefore := heapInUse()
+	release := make(chan struct{})
+	var started, ended sync.WaitGroup
+	started.Add(n)
+	ended.Add(n)
+	for i := range n {
+		go func() {
+			defer ended.Done()
+			p, err := cls.Decode(cls.Encode(params{Value: i})) // as insertAssigned writes them
+			vals[i] = &p
+			started.Done()
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			<-release
+		}()
+	}
+	started.Wait()
+	heapHeld, stackHeld := heapInUse()
+	close(release)
+	ended.Wait()
+	return float64(heapHeld-heapBefore) / float64(n), float64(stackHeld-stackBefore) / float64(n)
+}
+
 // BenchmarkTenThousandTasks starts 10,000 idle tasks on one node from
 // 10,000 task.assign events and reports how long until all mains run, and
 // the heap and stack each idle task holds; then the server's floor for
@@ -192,17 +240,29 @@ func BenchmarkTenThousandTasks(b *testing.B) {
 	// began; wait for the last of those writes too.
 	e.waitCount(b, rn.n.ID(), n)
 	allReported := time.Since(t0)
+	// Idle means the burst is over: its last events may still be in hand.
+	rn.awaitHandled(b, n)
 
 	heapRunning, stackRunning := heapInUse()
+	if path := os.Getenv("SKALD_BENCH_HEAPPROFILE"); path != "" {
+		writeHeapProfile(b, path)
+	}
 	if err := rn.stop(); err != nil {
 		b.Fatal(err)
 	}
 	heapStopped, stackStopped := heapInUse()
+	bareHeap, bareStack := bareMemory(b, cls, n)
 	b.ReportMetric(published.Seconds(), "s-publish")
 	b.ReportMetric(allRunning.Seconds(), "s-all-mains-running")
 	b.ReportMetric(allReported.Seconds(), "s-all-Running-in-mongo")
-	b.ReportMetric(float64(heapRunning-heapStopped)/float64(n)/1024, "KiB-heap/task")
-	b.ReportMetric(float64(stackRunning-stackStopped)/float64(n)/1024, "KiB-stack/task")
+	heapTask := float64(heapRunning-heapStopped) / float64(n)
+	stackTask := float64(stackRunning-stackStopped) / float64(n)
+	b.ReportMetric(heapTask/1024, "KiB-heap/task")
+	b.ReportMetric(stackTask/1024, "KiB-stack/task")
+	b.ReportMetric(bareHeap/1024, "KiB-heap/bare-goroutine")
+	b.ReportMetric(bareStack/1024, "KiB-stack/bare-goroutine")
+	b.ReportMetric(heapTask/bareHeap, "x-heap-task/bare")
+	b.ReportMetric((heapTask+stackTask)/(bareHeap+bareStack), "x-memory-task/bare")
 	b.ReportMetric(float64(heapRunning)/(1<<20), "MiB-heap-total")
 	floor := reportStartFloor(b, e, rn.n.ID(), n, allRunning)
 
@@ -299,15 +359,36 @@ func (e *env) waitCount(b *testing.B, skaldID string, n int) {
 	b.Fatalf("fewer than %d tasks Running after 5 minutes", n)
 }
 
+// quietNode is a node started by startQuietNode.
+type quietNode struct {
+	*runningNode
+	// handled counts the events the node has handled.
+	handled *atomic.Int64
+}
+
+// awaitHandled waits until the node has handled n events: a node that has
+// started every task of a burst may still be reading the burst's later
+// events, each batch a listing of all its tasks.
+func (q *quietNode) awaitHandled(b *testing.B, n int) {
+	b.Helper()
+	for start := time.Now(); q.handled.Load() < int64(n); {
+		if time.Since(start) > 5*time.Minute {
+			b.Fatalf("%d of %d events handled after 5 minutes", q.handled.Load(), n)
+		}
+		time.Sleep(50 * time.Millisecond) // polling a counter, not synchronising
+	}
+}
+
 // startQuietNode is startNode with a logger that keeps nothing, so that
 // the log does not grow the heap being measured.
-func startQuietNode(b *testing.B, e *env, name string, opts node.Options, tweak func(*config.Config), classes ...skald.Worker) *runningNode {
+func startQuietNode(b *testing.B, e *env, name string, opts node.Options, tweak func(*config.Config), classes ...skald.Worker) *quietNode {
 	b.Helper()
 	cfg := e.cfg
 	cfg.SkaldID = e.id(name)
 	tweak(&cfg)
 	ready := make(chan struct{})
-	opts.Logger = slog.New(readyHandler{ready: ready})
+	q := &quietNode{handled: new(atomic.Int64)}
+	opts.Logger = slog.New(readyHandler{ready: ready, handled: q.handled})
 	n, err := node.New(cfg, opts)
 	if err != nil {
 		b.Fatal(err)
@@ -317,6 +398,7 @@ func startQuietNode(b *testing.B, e *env, name string, opts node.Options, tweak 
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	rn := &runningNode{n: n, cancel: cancel, done: make(chan error, 1)}
+	q.runningNode = rn
 	go func() { rn.done <- n.Run(ctx) }()
 	b.Cleanup(func() { _ = rn.stop() })
 	select {
@@ -324,16 +406,24 @@ func startQuietNode(b *testing.B, e *env, name string, opts node.Options, tweak 
 	case err := <-rn.done:
 		b.Fatalf("node stopped at start: %v", err)
 	}
-	return rn
+	return q
 }
 
-// readyHandler drops every record but notices "node ready".
-type readyHandler struct{ ready chan struct{} }
+// readyHandler drops every record but notices "node ready" and counts
+// "event handled" (a debug record: the node's other debug records are
+// built and dropped too).
+type readyHandler struct {
+	ready   chan struct{}
+	handled *atomic.Int64
+}
 
-func (h readyHandler) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelInfo }
+func (h readyHandler) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelDebug }
 func (h readyHandler) Handle(_ context.Context, r slog.Record) error {
-	if r.Message == "node ready" {
+	switch r.Message {
+	case "node ready":
 		close(h.ready)
+	case "event handled":
+		h.handled.Add(1)
 	}
 	if r.Level >= slog.LevelError {
 		msg := r.Message
