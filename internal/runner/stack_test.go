@@ -55,19 +55,26 @@ func idleWays() []idleWay {
 	}
 }
 
-// stackInuse returns the bytes of goroutine stacks in use, after the
-// collections that shrink the stacks that can be shrunk.
-func stackInuse() uint64 {
+// inuse returns the bytes of goroutine stacks and of heap in use, after
+// the collections that shrink the stacks that can be shrunk.
+func inuse() (stack, heap uint64) {
 	runtime.GC()
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	return ms.StackInuse
+	return ms.StackInuse, ms.HeapAlloc
 }
 
-// idleStack starts n workers the way w does, waits until each is parked
-// in its main, and returns the goroutine stack each holds, in KiB.
+// idleStack is the goroutine stack each of n workers started the way w
+// does holds while parked in its main, in KiB.
 func idleStack(n int, w idleWay) float64 {
+	stack, _ := idle(n, w)
+	return stack
+}
+
+// idle starts n workers the way w does, waits until each is parked in its
+// main, and returns the goroutine stack and the heap each holds, in KiB.
+func idle(n int, w idleWay) (stack, heap float64) {
 	var parked, done sync.WaitGroup
 	parked.Add(n)
 	cls := &skald.Class[params]{Name: "idle", Decode: decode, New: func() skald.Hooks[params] {
@@ -79,7 +86,7 @@ func idleStack(n int, w idleWay) float64 {
 	}}
 	c, raw := runner.Of(cls), doc("ann", "a", 0)
 	stops := make([]func(), n)
-	before := stackInuse()
+	stackBefore, heapBefore := inuse()
 	for i := range stops {
 		run, stop := w.start(c, raw)
 		stops[i] = stop
@@ -90,12 +97,13 @@ func idleStack(n int, w idleWay) float64 {
 		}()
 	}
 	parked.Wait()
-	running := stackInuse()
+	stackRunning, heapRunning := inuse()
 	for _, stop := range stops {
 		stop()
 	}
 	done.Wait()
-	return float64(running-before) / float64(n) / 1024
+	perWorker := func(b, a uint64) float64 { return (float64(a) - float64(b)) / float64(n) / 1024 }
+	return perWorker(stackBefore, stackRunning), perWorker(heapBefore, heapRunning)
 }
 
 // TestIdleStackTracingOff checks that a runner without tracing costs a
@@ -119,25 +127,29 @@ func TestIdleStackTracingOff(t *testing.T) {
 	}
 }
 
-// BenchmarkIdleStack reports the goroutine stack that a worker parked in
-// its main holds, started directly (decode and main, no runner), by a
-// runner without tracing and by one with tracing, each measured in the
-// same run, and the ratios to direct:
+// BenchmarkIdleStack reports the goroutine stack and the heap that a
+// worker parked in its main holds, started directly (decode and main, no
+// runner), by a runner without tracing and by one with tracing, each
+// measured in the same run, and the ratios to direct:
 //
 //	go test ./internal/runner -run '^$' -bench IdleStack -benchtime 3x
 func BenchmarkIdleStack(b *testing.B) {
 	const n = 1000
 	ways := idleWays()
-	sums := make([]float64, len(ways))
+	stacks, heaps := make([]float64, len(ways)), make([]float64, len(ways))
 	for b.Loop() {
 		for i, w := range ways {
-			sums[i] += idleStack(n, w)
+			stack, heap := idle(n, w)
+			stacks[i] += stack
+			heaps[i] += heap
 		}
 	}
 	for i, w := range ways {
-		b.ReportMetric(sums[i]/float64(b.N), "KiB-stack/"+w.name)
+		b.ReportMetric(stacks[i]/float64(b.N), "KiB-stack/"+w.name)
+		b.ReportMetric(heaps[i]/float64(b.N), "KiB-heap/"+w.name)
 		if i > 0 {
-			b.ReportMetric(sums[i]/sums[0], "x-"+w.name+"/direct")
+			b.ReportMetric(stacks[i]/stacks[0], "x-"+w.name+"/direct")
+			b.ReportMetric(heaps[i]/heaps[0], "x-heap-"+w.name+"/direct")
 		}
 	}
 }
