@@ -31,8 +31,10 @@ func TestAPIRefusesBadInputAndWritesNothing(t *testing.T) {
 		}
 	}
 
-	// Attachments are plain JSON: Extended JSON, operators, NUL in keys
-	// and deep nesting are refused with their paths.
+	// Attachments are plain JSON: Extended JSON, operators, dots and NUL
+	// in keys and deep nesting are refused with their paths, on every
+	// backend (FerretDB refuses dotted keys with a 500, MongoDB stores
+	// them where no update can address them).
 	deep := strings.Repeat(`{"a":`, 200) + "1" + strings.Repeat("}", 200)
 	for _, att := range []struct{ json, path, msg string }{
 		{`{"a":{"$numberLong":"5"}}`, `$.a["$numberLong"]`, `may not start with "$"`},
@@ -40,6 +42,8 @@ func TestAPIRefusesBadInputAndWritesNothing(t *testing.T) {
 		{`{"q":{"$gt":""}}`, `$.q["$gt"]`, "operators"},
 		{`{"bad":{"$numberLong":"x"}}`, `$.bad["$numberLong"]`, `"$"`},
 		{`{"a\u0000b":1}`, `$["a\u0000b"]`, "NUL"},
+		{`{"cam.1":{"url":"x"}}`, `$["cam.1"]`, "rename the key"},
+		{`{"streams":{"ok":1,"10.0.0.1":{"fps":5}}}`, `$.streams["10.0.0.1"]`, `may not contain "."`},
 		{deep, "$.a.a.a", "nested deeper than 64"},
 		{`{"n":1e999}`, "$.n", "out of the range"},
 	} {
@@ -57,6 +61,7 @@ func TestAPIRefusesBadInputAndWritesNothing(t *testing.T) {
 	for _, att := range []string{`{"a":{"$numberLong":"5"}}`, `{"$where":"1"}`, deep} {
 		refused("PUT", "/api/tasks/att-2/attachments", `{"attachments":`+att+`}`, http.StatusUnprocessableEntity, "$", "")
 	}
+	refused("PUT", "/api/tasks/att-2/attachments", `{"attachments":{"a":{"b.c":1}}}`, http.StatusUnprocessableEntity, `$.a["b.c"]`, "rename the key")
 
 	// Ids have a syntax; Location is escaped.
 	for _, id := range []string{strings.Repeat("x", 10<<10), "a\u0000b", "a\nb", "   ", "../../etc/passwd", "$gt", "a?b", "a#b", "a/b"} {

@@ -30,7 +30,9 @@ const maxAttachmentErrors = 20
 //   - it is plain JSON, not MongoDB Extended JSON: {"$numberLong": "5"} is
 //     not turned into a number, nor {"$date": 0} into a date;
 //   - a key that starts with "$" (an operator or Extended JSON to MongoDB),
-//     contains NUL (which ends a key in BSON) or is given twice is refused;
+//     contains "." (a path to MongoDB's updates and queries, refused by
+//     FerretDB), contains NUL (which ends a key in BSON) or is given twice
+//     is refused;
 //   - nesting deeper than MaxAttachmentsDepth is refused;
 //   - integers become int32 when they fit, else int64, other numbers
 //     float64; a number beyond float64's range is refused rather than
@@ -110,6 +112,8 @@ func (c *converter) object(p *codec.Path, depth int) bson.D {
 		switch {
 		case strings.HasPrefix(key, "$"):
 			c.fail(&kp, `keys may not start with "$" (MongoDB reads them as operators); rename the key`)
+		case strings.IndexByte(key, '.') >= 0:
+			c.fail(&kp, `keys may not contain "." (MongoDB reads it as a path into the document, and FerretDB refuses it); rename the key`)
 		case strings.IndexByte(key, 0) >= 0:
 			c.fail(&kp, "keys may not contain NUL")
 		case seen[key]:

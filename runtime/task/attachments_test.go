@@ -57,6 +57,8 @@ func TestAttachmentsBSONRefusesWithPaths(t *testing.T) {
 		{"extended json long", `{"a":{"$numberLong":"5"}}`, []string{`$.a["$numberLong"]`}, `start with "$"`},
 		{"extended json date", `{"$date":0}`, []string{`$["$date"]`}, `start with "$"`},
 		{"operator", `{"q":{"$gt":""}}`, []string{`$.q["$gt"]`}, "operators"},
+		{"dot in key", `{"a.b":1}`, []string{`$["a.b"]`}, "rename the key"},
+		{"dot in a nested map key", `{"m":{"ok":1,"x.y":[1]}}`, []string{`$.m["x.y"]`}, `contain "."`},
 		{"nul in key", `{"a\u0000b":1}`, []string{`$["a\u0000b"]`}, "NUL"},
 		{"duplicate", `{"a":1,"a":2}`, []string{"$.a"}, "more than once"},
 		{"deep", deep, []string{"$" + strings.Repeat(".a", MaxAttachmentsDepth)}, "nested deeper"},
@@ -95,7 +97,7 @@ func TestAttachmentsMarshalRefusesWhatTheConversionRefuses(t *testing.T) {
 }
 
 func FuzzAttachmentsBSON(f *testing.F) {
-	for _, s := range []string{`{}`, `{"a":[1,2,{"b":null}]}`, `{"$a":1}`, `{"a":1e999}`, `[`, `{"a":"\u0000"}`} {
+	for _, s := range []string{`{}`, `{"a":[1,2,{"b":null}]}`, `{"$a":1}`, `{"a.b":1}`, `{"a":1e999}`, `[`, `{"a":"\u0000"}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
