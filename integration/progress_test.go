@@ -12,6 +12,7 @@ import (
 	"github.com/skalds-go/skalds/runtime/node"
 	"github.com/skalds-go/skalds/runtime/skald"
 	"github.com/skalds-go/skalds/runtime/task"
+	"github.com/skalds-go/skalds/skaldtest"
 )
 
 // counted is the progress type of the test worker, total its result.
@@ -134,5 +135,58 @@ func TestProgressStoredAndRead(t *testing.T) {
 	if gap := got[1].at.Sub(got[0].at); gap < every-10*time.Millisecond {
 		// Stored times are in ms; the node waits the full interval.
 		t.Errorf("second progress written %s after the first, want at least %s", gap, every)
+	}
+}
+
+// TestUnstorableProgressIsRefusedWhenReported runs a worker that reports
+// a progress MongoDB can store, then one with a map key that contains "."
+// (FerretDB refuses it, MongoDB cannot address it), and sets a good, then
+// a bad result before it returns. Each bad report is refused when made,
+// logged with the task and the key's path, and the good ones are what the
+// terminal write stores: the bad progress, still unwritten when the worker
+// returns, would otherwise fail that write.
+func TestUnstorableProgressIsRefusedWhenReported(t *testing.T) {
+	e := newEnv(t)
+	next := make(chan struct{})
+	const good, bad = `{"cams":{"front":1}}`, `{"cams":{"front":2,"10.0.0.1":3}}`
+	cls := &skald.Class[params]{
+		Name:   "DottedProgress",
+		Decode: decodeParams,
+		Encode: encodeParams,
+		New: func() skald.Hooks[params] {
+			return skald.Hooks[params]{
+				Main: func(ctx context.Context) error {
+					skald.ReportProgress(ctx, []byte(good))
+					select {
+					case <-next:
+					case <-ctx.Done():
+						return ctx.Err()
+					}
+					skald.ReportProgress(ctx, []byte(bad))
+					skald.SetResult(ctx, []byte(`{"sum":1}`))
+					skald.SetResult(ctx, []byte(`{"by":{"$sum":2}}`))
+					return nil
+				},
+			}
+		},
+	}
+	// A long interval keeps the bad report, were it taken, unwritten
+	// until the terminal write.
+	a := e.startNode("a", node.Options{ProgressInterval: time.Hour}, nil, cls)
+	id := e.id("dotted")
+	e.create(id, cls, params{})
+	e.running(id, a, e.assign(id, a))
+	e.waitTask(id, "the good progress stored", func(t *task.Task) bool { return string(t.Progress) == good })
+
+	mark := e.logs.Mark()
+	close(next)
+	e.await(mark, "progress refused: it cannot be stored; the last good one stays", "taskId", id, "paths", `$.cams["10.0.0.1"]`)
+	e.await(mark, "result refused: it cannot be stored; the last good one stays", "taskId", id, "paths", `$.by["$sum"]`)
+	done := e.waitTask(id, "ended", func(t *task.Task) bool { return t.LifecycleStatus.Terminal() })
+	if done.LifecycleStatus != task.Finished || string(done.Progress) != good || string(done.Result) != `{"sum":1}` {
+		t.Fatalf("ended %s with progress %s and result %s; want Finished with %s and {\"sum\":1}", describe(done), done.Progress, done.Result, good)
+	}
+	if n := e.logs.CountFrom(mark, skaldtest.Msg("storing the progress", "taskId", id)); n != 0 {
+		t.Errorf("%d failed progress writes logged, want none: the bad report never reaches the store", n)
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/skalds-go/skalds/internal/runner"
 	"github.com/skalds-go/skalds/runtime/skald"
+	"github.com/skalds-go/skalds/skaldtest"
 )
 
 // TestProgressCoalesces reports 100 progresses in a burst after a first
@@ -135,4 +136,48 @@ func TestReturnedBeforeAProgressWriteEnds(t *testing.T) {
 	}
 	close(store)
 	<-ran
+}
+
+// TestUnstorableReportsAreRefused reports a good progress, then a burst
+// of ones with a dotted map key, and sets a good, then a bad result: the
+// bad ones never reach the store nor Outputs, and the burst is logged
+// once, with the path of the key to rename.
+func TestUnstorableReportsAreRefused(t *testing.T) {
+	wrote := make(chan string, 10)
+	obs := runner.Observer{ProgressEvery: time.Millisecond, Progress: func(raw []byte) { wrote <- string(raw) }}
+	logs := skaldtest.NewLogs(nil)
+	cls := progressClass(func(ctx context.Context) error {
+		skald.ReportProgress(ctx, progressDoc(1))
+		if got := <-wrote; got != string(progressDoc(1)) {
+			return fmt.Errorf("progress written %s, want %s", got, progressDoc(1))
+		}
+		for range 50 {
+			skald.ReportProgress(ctx, []byte(`{"done":2,"by":{"a.b":1}}`))
+		}
+		skald.SetResult(ctx, []byte(`{"sum":1}`))
+		skald.SetResult(ctx, []byte(`{"sum":2,"$x":1}`))
+		return nil
+	}, nil)
+	r := runner.New(slog.New(logs), time.Second, obs)
+	if err := r.Begin(runner.Of(cls), []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err, rerr := r.Run(); err != nil || rerr != nil {
+		t.Fatal(err, rerr)
+	}
+	select {
+	case got := <-wrote:
+		t.Fatalf("a refused progress was written: %s", got)
+	default:
+	}
+	if p, res := r.Outputs(); string(p) != string(progressDoc(1)) || string(res) != `{"sum":1}` || r.Unwritten() != nil {
+		t.Errorf("Outputs = %s, %s, Unwritten %s; want the good ones and nothing unwritten", p, res, r.Unwritten())
+	}
+	refused := skaldtest.Msg("progress refused: it cannot be stored; the last good one stays", "paths", `$.by["a.b"]`)
+	if n := logs.Count(refused); n != 1 {
+		t.Errorf("%d records of the refused progress, want 1 for the burst", n)
+	}
+	if n := logs.Count(skaldtest.Msg("result refused: it cannot be stored; the last good one stays", "paths", `$["$x"]`)); n != 1 {
+		t.Errorf("%d records of the refused result, want 1", n)
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/skalds-go/skalds/internal/erased"
 	"github.com/skalds-go/skalds/internal/telemetry"
+	"github.com/skalds-go/skalds/runtime/codec"
 	"github.com/skalds-go/skalds/runtime/skald"
 	"github.com/skalds-go/skalds/runtime/task"
 )
@@ -171,6 +173,10 @@ type Tracing struct {
 // result and rate-limits the Progress calls.
 type reports struct {
 	obs *Observer
+	log *slog.Logger
+
+	refusedMu                      sync.Mutex
+	progressRefused, resultRefused refusals
 
 	mu       sync.Mutex
 	progress []byte    // newest progress reported
@@ -183,6 +189,9 @@ type reports struct {
 }
 
 func (p *reports) Progress(raw []byte) {
+	if !p.storable("progress", &p.progressRefused, raw) {
+		return
+	}
 	raw = append([]byte(nil), raw...)
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -196,11 +205,59 @@ func (p *reports) Progress(raw []byte) {
 }
 
 func (p *reports) Result(raw []byte) {
+	if !p.storable("result", &p.resultRefused, raw) {
+		return
+	}
 	raw = append([]byte(nil), raw...)
 	p.mu.Lock()
 	p.result = raw
 	p.mu.Unlock()
 }
+
+// storable converts raw as the write will (task.AttachmentsBSON), so
+// that a report MongoDB cannot store, such as a map key with "." or one
+// that starts with "$", is refused when it is made, with the paths logged,
+// and the newest good one stays what is written, instead of a write that
+// fails later and loses it. Refusals of each kind are logged at most once
+// per refusalLogEvery, since a worker may report in a loop.
+func (p *reports) storable(what string, rf *refusals, raw []byte) bool {
+	_, err := task.AttachmentsBSON(raw)
+	if err == nil {
+		return true
+	}
+	p.refusedMu.Lock()
+	now := time.Now()
+	if !rf.loggedAt.IsZero() && now.Sub(rf.loggedAt) < refusalLogEvery {
+		rf.unlogged++
+		p.refusedMu.Unlock()
+		return false
+	}
+	more := rf.unlogged
+	rf.loggedAt, rf.unlogged = now, 0
+	p.refusedMu.Unlock()
+	var paths []string
+	var errs codec.Errors
+	if errors.As(err, &errs) {
+		for _, fe := range errs {
+			paths = append(paths, fe.Path)
+		}
+	}
+	if p.log != nil {
+		p.log.Error(what+" refused: it cannot be stored; the last good one stays",
+			"paths", strings.Join(paths, " "), "refusedSinceLastLogged", more, "err", err)
+	}
+	return false
+}
+
+// refusals are the refused reports of one kind.
+type refusals struct {
+	loggedAt time.Time // when a refusal was last logged
+	unlogged int       // refusals not logged since
+}
+
+// refusalLogEvery is the least time between two log records of refused
+// reports of one kind and one worker.
+const refusalLogEvery = time.Second
 
 func (p *reports) every() time.Duration {
 	if p.obs.ProgressEvery > 0 {
@@ -276,7 +333,7 @@ type update struct {
 // bounded by grace.
 func New(log *slog.Logger, grace time.Duration, obs Observer) *Run {
 	r := &Run{grace: grace, obs: obs}
-	r.rep.obs = &r.obs
+	r.rep.obs, r.rep.log = &r.obs, log
 	ctx := context.WithValue(context.Background(), erased.LoggerKey{}, log)
 	ctx = context.WithValue(ctx, erased.ReporterKey{}, erased.Reporter(&r.rep))
 	r.ctx, r.cancel = context.WithCancel(ctx)

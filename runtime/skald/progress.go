@@ -17,6 +17,11 @@ import (
 // the task's terminal status. It can be called from any hook, any number
 // of times, from any goroutine that has the hook's context. Outside a
 // task (a context that no node or skaldtest.Run made) it does nothing.
+//
+// A report that MongoDB cannot store (a map key that contains "." or
+// starts with "$", see task.AttachmentsBSON) is refused at once and
+// logged with the task and the paths of the keys to rename; the last good
+// report stays the one written. SetResult checks its result the same way.
 func ReportProgress(ctx context.Context, progress []byte) {
 	if r, ok := ctx.Value(erased.ReporterKey{}).(erased.Reporter); ok {
 		r.Progress(progress)
