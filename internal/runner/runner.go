@@ -175,10 +175,8 @@ type reports struct {
 	obs *Observer
 	log *slog.Logger
 
-	refusedMu                      sync.Mutex
-	progressRefused, resultRefused refusals
-
 	mu       sync.Mutex
+	refused  *refused  // made at the first refusal: most workers never have one
 	progress []byte    // newest progress reported
 	result   []byte    // newest result set
 	unsent   bool      // progress has not been passed to obs.Progress
@@ -189,7 +187,7 @@ type reports struct {
 }
 
 func (p *reports) Progress(raw []byte) {
-	if !p.storable("progress", &p.progressRefused, raw) {
+	if !p.storable("progress", raw) {
 		return
 	}
 	raw = append([]byte(nil), raw...)
@@ -205,7 +203,7 @@ func (p *reports) Progress(raw []byte) {
 }
 
 func (p *reports) Result(raw []byte) {
-	if !p.storable("result", &p.resultRefused, raw) {
+	if !p.storable("result", raw) {
 		return
 	}
 	raw = append([]byte(nil), raw...)
@@ -220,21 +218,28 @@ func (p *reports) Result(raw []byte) {
 // and the newest good one stays what is written, instead of a write that
 // fails later and loses it. Refusals of each kind are logged at most once
 // per refusalLogEvery, since a worker may report in a loop.
-func (p *reports) storable(what string, rf *refusals, raw []byte) bool {
+func (p *reports) storable(what string, raw []byte) bool {
 	_, err := task.AttachmentsBSON(raw)
 	if err == nil {
 		return true
 	}
-	p.refusedMu.Lock()
+	p.mu.Lock()
+	if p.refused == nil {
+		p.refused = new(refused)
+	}
+	rf := &p.refused.progress
+	if what == "result" {
+		rf = &p.refused.result
+	}
 	now := time.Now()
 	if !rf.loggedAt.IsZero() && now.Sub(rf.loggedAt) < refusalLogEvery {
 		rf.unlogged++
-		p.refusedMu.Unlock()
+		p.mu.Unlock()
 		return false
 	}
 	more := rf.unlogged
 	rf.loggedAt, rf.unlogged = now, 0
-	p.refusedMu.Unlock()
+	p.mu.Unlock()
 	var paths []string
 	var errs codec.Errors
 	if errors.As(err, &errs) {
@@ -248,6 +253,9 @@ func (p *reports) storable(what string, rf *refusals, raw []byte) bool {
 	}
 	return false
 }
+
+// refused counts a worker's refused reports, for their log records.
+type refused struct{ progress, result refusals }
 
 // refusals are the refused reports of one kind.
 type refusals struct {
