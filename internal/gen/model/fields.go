@@ -202,16 +202,25 @@ func (b *builder) field(v *types.Var, tag string) *Field {
 	if name == "" {
 		name = v.Name()
 	}
+	ok := true
+	if why := unstorableKey(name); why != "" {
+		b.errorf(v.Pos(), "field %s has json key %q, which %s; give the field a json tag without it", v.Name(), name, why)
+		ok = false
+	}
 	f := &Field{GoName: v.Name(), JSONName: name, Keys: []string{name}, Doc: b.fieldDocs[v.Pos()]}
 	for _, am := range b.aliases[v.Pos()] {
 		am.used = true
+		if why := unstorableKey(am.name); why != "" {
+			b.errorf(am.valuePos, "alias %q of field %s %s; rename the alias", am.name, v.Name(), why)
+			ok = false
+			continue
+		}
 		f.aliasMarks = append(f.aliasMarks, am)
 	}
 	if pm != nil {
 		f.Policy = pm.def.policy
 		f.PolicyPos = b.fset.Position(pm.pos)
 	}
-	ok := true
 	for opt := range strings.SplitSeq(opts, ",") {
 		switch opt {
 		case "omitempty":
@@ -237,6 +246,19 @@ func (b *builder) field(v *types.Var, tag string) *Field {
 		return nil
 	}
 	return f
+}
+
+// unstorableKey says why key cannot be a key of the document MongoDB
+// stores (attachments, progress and results are stored as they are
+// written, and task.AttachmentsBSON refuses such keys at run time), or "".
+func unstorableKey(key string) string {
+	switch {
+	case strings.HasPrefix(key, "$"):
+		return `starts with "$" (MongoDB reads it as an operator)`
+	case strings.Contains(key, "."):
+		return `contains "." (MongoDB reads it as a path into the document, and FerretDB refuses it)`
+	}
+	return ""
 }
 
 // requiredTag reports whether a validate tag makes the field itself

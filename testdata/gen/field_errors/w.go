@@ -28,6 +28,10 @@ type M struct {
 	Pair     Pair[int]        `json:"pair"`
 	Embedded Base             `json:"embedded"`
 	Local    []v              `json:"local"`
+	Dotted   int              `json:"a.b"`
+	Op       int              `json:"$op"`
+	//skald:alias name=cam.url
+	URL string `json:"url"`
 }
 
 type v struct{}
