@@ -77,9 +77,10 @@ type Observer struct {
 	// Progress: store raw, the newest progress the worker reported. It is
 	// called at most once per ProgressEvery, never concurrently with
 	// itself, and never after Run returned; reports made meanwhile are
-	// coalesced, the newest wins. The newest report, written or not, is
-	// also in Outputs once Run returned, and Unwritten tells whether the
-	// terminal write must carry it.
+	// coalesced, the newest wins; a report that cannot be stored (see
+	// reports.storable) is refused and never reaches it. The newest
+	// report, written or not, is also in Outputs once Run returned, and
+	// Unwritten tells whether the terminal write must carry it.
 	Progress func(raw []byte)
 	// ProgressEvery is the least time between two Progress calls;
 	// DefaultProgressEvery when zero.
