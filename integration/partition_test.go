@@ -8,8 +8,13 @@ import (
 	"testing"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
 	"github.com/skalds-go/skalds/runtime/config"
 	"github.com/skalds-go/skalds/runtime/node"
+	"github.com/skalds-go/skalds/runtime/task"
 	"github.com/skalds-go/skalds/skaldtest"
 )
 
@@ -157,5 +162,49 @@ func TestLeaseStopsWorkersWhileCutOff(t *testing.T) {
 		t.Fatalf("%d workers started, %d at most at once; want 2 and 1", starts, most)
 	}
 	e.running(id, a, epoch)
+	a.alive(t)
+}
+
+// TestLostRunningWriteIsWrittenAgain leaves a running worker's task
+// Assigning in its epoch, as a Running write lost to a MongoDB cut or
+// restart does (the node starts the worker anyway, see launch). The node,
+// which hears no events here, must write Running again from its periodic
+// reconcile, without a second worker, and keep what the worker wrote
+// meanwhile.
+func TestLostRunningWriteIsWrittenAgain(t *testing.T) {
+	e := newEnv(t)
+	p := &probe{}
+	cls := newClass("LostRunning", p)
+	a := e.startNode("a", node.Options{}, func(c *config.Config) {
+		c.KafkaDisabled = true
+		c.ReconcilePeriod = time.Second
+	}, cls)
+	id := e.id("lost")
+	e.create(id, cls, params{Value: 1})
+	epoch := e.assign(id, a)
+	e.running(id, a, epoch)
+	e.await(0, "main running", "taskId", id)
+
+	mc, err := mongo.Connect(options.Client().ApplyURI(e.stack.MongoURI))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mc.Disconnect(context.Background())
+	coll := mc.Database(e.cfg.DBName).Collection(task.Collection)
+	mark := e.logs.Mark()
+	res, err := coll.UpdateOne(e.ctx, bson.D{{Key: "id", Value: id}, {Key: "assignmentEpoch", Value: epoch}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "lifecycleStatus", Value: task.Assigning}, {Key: "appliedAttachments", Value: bson.D{{Key: "value", Value: 1}}}}}})
+	if err != nil || res.MatchedCount != 1 {
+		t.Fatalf("setting the task back to Assigning: matched %v, %v", res, err)
+	}
+	e.await(mark, "the task is still Assigning although its worker runs here: its Running write was lost; writing it again",
+		"skaldId", a.n.ID(), "taskId", id, "epoch", epoch)
+	got := e.running(id, a, epoch)
+	if got.AppliedAttachments == nil {
+		t.Fatal("writing Running again dropped the applied attachments the worker wrote")
+	}
+	if starts, releases, _, _ := p.snapshot(); starts != 1 || releases != 0 {
+		t.Fatalf("starts %d, releases %d; want 1, 0: the running worker must be kept, not restarted", starts, releases)
+	}
 	a.alive(t)
 }

@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"sync"
@@ -215,6 +216,9 @@ func (n *Node) converge(ctx context.Context, id string, t *task.Task, starts []*
 		case r.behind(t):
 			n.update(r, t, parent)
 		}
+		if want && t.LifecycleStatus == task.Assigning && r.epoch == t.AssignmentEpoch && r.launched.Load() && !r.stopping() {
+			n.reportAgain(ctx, r, t)
+		}
 		return starts
 	}
 	if !want || n.lapsed.Load() {
@@ -226,6 +230,27 @@ func (n *Node) converge(ctx context.Context, id string, t *task.Task, starts []*
 		return starts
 	}
 	return append(starts, n.start(t, parent))
+}
+
+// reportAgain writes Running for r, whose worker runs although t, read
+// just now, is still Assigning in r's epoch: the write of launch failed
+// (MongoDB cut off or restarting) and the worker started anyway. Nothing
+// else would ever write Running for it: a reconcile finds the worker
+// registered and starts nothing, and the worker's progress writes apply
+// only while the task is Running. A fenced write means the task is no
+// longer Assigning in r's epoch: the first write landed after all (t may
+// come from a read made before it, see cancelBare), or the task moved,
+// which the next reconcile acts on. The caller holds recMu.
+func (n *Node) reportAgain(ctx context.Context, r *run, t *task.Task) {
+	if n.store == nil {
+		return
+	}
+	version := max(r.startVersion, t.AppliedAttachmentsVersion)
+	r.log.Warn("the task is still Assigning although its worker runs here: its Running write was lost; writing it again",
+		"attachmentsVersion", version)
+	if err := n.store.StartedAgain(ctx, r.ref, version); err != nil && !errors.Is(err, task.ErrFenced) && ctx.Err() == nil {
+		r.log.Warn("reporting Running again (the next reconcile retries)", "err", err)
+	}
 }
 
 // wants says whether t should run here, and if not, why a copy running

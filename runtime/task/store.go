@@ -378,6 +378,27 @@ func (s *Store) started(ctx context.Context, ref Ref, version int64, event strin
 	}, Entry{Event: event, Epoch: ref.Epoch, Version: version}), notCancelled)
 }
 
+// StartedAgain is Started for a worker that already runs, whose first
+// Running write failed (MongoDB cut off or restarting) and left the task
+// Assigning: it applies only while the task is still Assigning in ref's
+// epoch, so that it never repeats a start that did land, and it keeps what
+// the worker wrote since (applied attachments, a rejection). Without it,
+// the task would read Assigning for as long as the worker runs, and its
+// progress writes, which apply only while Running, would all be fenced.
+func (s *Store) StartedAgain(ctx context.Context, ref Ref, version int64) error {
+	return s.fenced(ctx, ref, s.withEntry(bson.D{
+		{Key: "$set", Value: bson.D{
+			{Key: "lifecycleStatus", Value: Running},
+			{Key: "appliedAttachmentsVersion", Value: version},
+			{Key: "updateDateTime", Value: NowMillis()},
+		}},
+		{Key: "$unset", Value: bson.D{
+			{Key: "error", Value: ""}, {Key: "errorKind", Value: ""}, {Key: "retryAt", Value: ""}, {Key: "stuck", Value: ""}, {Key: "refusal", Value: ""},
+			{Key: "progress", Value: ""}, {Key: "progressDateTime", Value: ""}, {Key: "result", Value: ""},
+		}},
+	}, Entry{Event: EventStarted, Epoch: ref.Epoch, Version: version}), bson.E{Key: "lifecycleStatus", Value: Assigning})
+}
+
 // appendSet adds o's fields to the $set of a write made at now.
 func (o Outcome) appendSet(set bson.D, now int64) bson.D {
 	if o.Progress != nil {
