@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -207,4 +208,43 @@ func TestLostRunningWriteIsWrittenAgain(t *testing.T) {
 		t.Fatalf("starts %d, releases %d; want 1, 0: the running worker must be kept, not restarted", starts, releases)
 	}
 	a.alive(t)
+}
+
+// TestStartedAgainOnlyWhileAssigning checks the write that repairs a lost
+// Running write: it applies to a task still Assigning in the run's epoch,
+// and is fenced once the task runs (it never clears what a worker wrote
+// since) or moved to another epoch.
+func TestStartedAgainOnlyWhileAssigning(t *testing.T) {
+	e := newEnv(t)
+	cls := newClass("StartedAgain", &probe{})
+	id := e.id("again")
+	e.create(id, cls, params{Value: 1})
+	if _, err := e.store.Assign(e.ctx, id, "n1"); err != nil {
+		t.Fatal(err)
+	}
+	tk, err := e.store.Get(e.ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.store.StartedAgain(e.ctx, tk.Ref(), tk.AttachmentsVersion); err != nil {
+		t.Fatalf("over Assigning: %v", err)
+	}
+	if err := e.store.Progress(e.ctx, tk.Ref(), []byte(`{"step":1}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.store.StartedAgain(e.ctx, tk.Ref(), tk.AttachmentsVersion); !errors.Is(err, task.ErrFenced) {
+		t.Fatalf("over Running: %v, want ErrFenced", err)
+	}
+	got := e.waitTask(id, "Running with its progress", func(t *task.Task) bool {
+		return t.LifecycleStatus == task.Running && t.Progress != nil
+	})
+	if _, err := e.store.Assign(e.ctx, id, "n2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.store.StartedAgain(e.ctx, got.Ref(), got.AttachmentsVersion); !errors.Is(err, task.ErrFenced) {
+		t.Fatalf("in an older epoch: %v, want ErrFenced", err)
+	}
+	e.waitTask(id, "Assigning on n2", func(t *task.Task) bool {
+		return t.LifecycleStatus == task.Assigning && t.Executor != nil && *t.Executor == "n2"
+	})
 }
