@@ -708,7 +708,7 @@ func (s *soak) report() {
 		s.t.Logf("found: %d copies of an older epoch ran on past their allowance (at least %v of overlap when seen); SKALDS_SOAK_STRICT=1 fails them", late, longestLate.Round(time.Millisecond))
 	}
 	if st.strict > 0 {
-		s.t.Logf("known: %d overlaps with no Redis cut come from a node restarted as a controller declares it offline: the node reads its tasks and reports them Running "+
-			"on their old epoch while the controller moves them (its move is conditional on the epoch only); the old copy stops at the node's next reconcile", st.strict)
+		s.t.Logf("found: %d overlaps with no Redis cut: a copy ran on after its task moved although its node could beat to Redis; "+
+			"rerun with SKALDS_SOAK_LOGS=dir and read both nodes' records of the task (a worker started without its Running write has caused this before)", st.strict)
 	}
 }

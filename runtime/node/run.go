@@ -290,10 +290,14 @@ func (n *Node) start(t *task.Task, parent trace.SpanContext) *run {
 func (n *Node) launch(ctx context.Context, runs []*run) {
 	for _, chunk := range startChunks(runs) {
 		chunk = n.dropStopped(chunk)
-		fenced := n.reportStarted(ctx, chunk)
+		failed := n.reportStarted(ctx, chunk)
 		for _, r := range chunk {
-			if fenced[r] {
+			if err := failed[r]; errors.Is(err, task.ErrFenced) {
 				r.log.Warn("the task was reassigned or cancelled before its worker started; not starting it")
+				n.drop(r)
+				continue
+			} else if err != nil {
+				r.log.Warn("could not report the task Running; not starting its worker: the next reconcile tries again", "err", err)
 				n.drop(r)
 				continue
 			}
@@ -376,14 +380,16 @@ func startChunks(runs []*run) [][]*run {
 }
 
 // reportStarted writes Running for a chunk of runs (see startChunks) and
-// returns those whose write was fenced. A write that fails otherwise
-// (MongoDB unreachable) is logged and the worker starts anyway: it was
-// assigned here when the task was read, and the next reconcile or any later
-// write of it stops it if that changed.
-func (n *Node) reportStarted(ctx context.Context, runs []*run) map[*run]bool {
-	fenced := map[*run]bool{}
+// returns those whose write did not land, with why: task.ErrFenced, or
+// the error of a write that failed otherwise (MongoDB unreachable). Those
+// workers must not start. A controller that reads the task meanwhile moves
+// it only if nobody wrote it since (task.ExpectUnwritten), so the Running
+// write is what tells it that a worker runs here: a worker started without
+// it could run beside the task's next owner until a reconcile noticed.
+func (n *Node) reportStarted(ctx context.Context, runs []*run) map[*run]error {
+	failed := map[*run]error{}
 	if n.store == nil || len(runs) == 0 {
-		return fenced
+		return failed
 	}
 	single := runs
 	if len(runs) > 1 {
@@ -394,12 +400,14 @@ func (n *Node) reportStarted(ctx context.Context, runs []*run) map[*run]bool {
 		matched, err := n.store.StartedFrom(ctx, n.cfg.SkaldID, runs[0].startStatus, refs, runs[0].startVersion)
 		switch {
 		case err != nil:
-			n.log.Warn("reporting tasks Running", "tasks", len(runs), "err", err)
-			single = nil
+			for _, r := range runs {
+				failed[r] = err
+			}
+			return failed
 		case matched == int64(len(runs)):
 			single = nil
 		}
-		// Otherwise some were fenced, or changed since they were read:
+		// Otherwise some were failed, or changed since they were read:
 		// one write each tells which.
 	}
 	for _, r := range single {
@@ -411,14 +419,10 @@ func (n *Node) reportStarted(ctx context.Context, runs []*run) map[*run]bool {
 			started = n.store.Restarted
 		}
 		if err := started(ctx, r.ref, r.startVersion); err != nil {
-			if errors.Is(err, task.ErrFenced) {
-				fenced[r] = true
-				continue
-			}
-			r.log.Warn("reporting Running", "err", err)
+			failed[r] = err
 		}
 	}
-	return fenced
+	return failed
 }
 
 // update queues t's newer attachments for the worker, replacing an older
