@@ -233,9 +233,9 @@ func (n *Node) converge(ctx context.Context, id string, t *task.Task, starts []*
 }
 
 // reportAgain writes Running for r, whose worker runs although t, read
-// just now, is still Assigning in r's epoch: the write of launch failed
-// (MongoDB cut off or restarting) and the worker started anyway. Nothing
-// else would ever write Running for it: a reconcile finds the worker
+// just now, is still Assigning in r's epoch: the worker started only once
+// its Running write landed, so another writer set the task back without a
+// new epoch. Nothing else would ever write Running for it: a reconcile finds the worker
 // registered and starts nothing, and the worker's progress writes apply
 // only while the task is Running. A fenced write means the task is no
 // longer Assigning in r's epoch: the first write landed after all (t may

@@ -253,10 +253,26 @@ func (s *Store) Assign(ctx context.Context, id, executor string) (int64, error) 
 
 // clearedOnAssign is the part of an assignment's update that drops what an
 // earlier attempt left: its failure, stuck note and refusal.
-var clearedOnAssign = bson.E{Key: "$unset", Value: bson.D{
-	{Key: "error", Value: ""}, {Key: "errorKind", Value: ""}, {Key: "retryAt", Value: ""},
-	{Key: "stuck", Value: ""}, {Key: "refusal", Value: ""},
-}}
+var clearedOnAssign = unset("error", "errorKind", "retryAt", "stuck", "refusal")
+
+// clearedOnRun is what a run of the worker replaces: what clearedOnAssign
+// drops, and the outputs of an earlier run.
+var clearedOnRun = unsetAlso(clearedOnAssign, "progress", "progressDateTime", "result")
+
+// unset is an $unset of fields.
+func unset(fields ...string) bson.E {
+	d := make(bson.D, len(fields))
+	for i, f := range fields {
+		d[i] = bson.E{Key: f, Value: ""}
+	}
+	return bson.E{Key: "$unset", Value: d}
+}
+
+// unsetAlso is u with more fields.
+func unsetAlso(u bson.E, fields ...string) bson.E {
+	more := unset(fields...)
+	return bson.E{Key: "$unset", Value: append(append(bson.D{}, u.Value.(bson.D)...), more.Value.(bson.D)...)}
+}
 
 // SetAttachments replaces the attachments and bumps their version. It
 // returns the task as written, whose AttachmentsVersion is the one to wait
@@ -378,9 +394,10 @@ func (s *Store) started(ctx context.Context, ref Ref, version int64, event strin
 	}, Entry{Event: event, Epoch: ref.Epoch, Version: version}), notCancelled)
 }
 
-// StartedAgain is Started for a worker that already runs, whose first
-// Running write failed (MongoDB cut off or restarting) and left the task
-// Assigning: it applies only while the task is still Assigning in ref's
+// StartedAgain is Started for a worker that already runs while its task
+// reads Assigning in the worker's epoch (a worker starts only once its
+// Running write landed, so another writer set it back without a new
+// epoch): it applies only while the task is still Assigning in ref's
 // epoch, so that it never repeats a start that did land, and it keeps what
 // the worker wrote since (applied attachments, a rejection). Without it,
 // the task would read Assigning for as long as the worker runs, and its
@@ -392,10 +409,7 @@ func (s *Store) StartedAgain(ctx context.Context, ref Ref, version int64) error 
 			{Key: "appliedAttachmentsVersion", Value: version},
 			{Key: "updateDateTime", Value: NowMillis()},
 		}},
-		{Key: "$unset", Value: bson.D{
-			{Key: "error", Value: ""}, {Key: "errorKind", Value: ""}, {Key: "retryAt", Value: ""}, {Key: "stuck", Value: ""}, {Key: "refusal", Value: ""},
-			{Key: "progress", Value: ""}, {Key: "progressDateTime", Value: ""}, {Key: "result", Value: ""},
-		}},
+		clearedOnRun,
 	}, Entry{Event: EventStarted, Epoch: ref.Epoch, Version: version}), bson.E{Key: "lifecycleStatus", Value: Assigning})
 }
 
@@ -419,14 +433,10 @@ func (s *Store) Progress(ctx context.Context, ref Ref, progress []byte) error {
 		bson.E{Key: "lifecycleStatus", Value: Running})
 }
 
-// clearedOnStart is what a start drops: what clearedOnAssign drops, and a
+// clearedOnStart is what a start drops: what clearedOnRun drops, and a
 // rejection of attachments older than the ones it starts with (or, from a
 // writer that does not bump the version, replaced by them).
-var clearedOnStart = bson.E{Key: "$unset", Value: bson.D{
-	{Key: "error", Value: ""}, {Key: "errorKind", Value: ""}, {Key: "retryAt", Value: ""}, {Key: "stuck", Value: ""}, {Key: "refusal", Value: ""}, {Key: "attachmentsRejection", Value: ""},
-	{Key: "appliedAttachments", Value: ""},
-	{Key: "progress", Value: ""}, {Key: "progressDateTime", Value: ""}, {Key: "result", Value: ""},
-}}
+var clearedOnStart = unsetAlso(clearedOnRun, "attachmentsRejection", "appliedAttachments")
 
 // StartedAll is Started for many tasks in one write: tasks that share an
 // assignment epoch and an attachments version, each addressed by its _id
