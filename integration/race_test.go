@@ -168,10 +168,10 @@ func TestLapsedNodeRestartsAllItsTasks(t *testing.T) {
 	stuck := e.logs.CountFrom(mark, skaldtest.Msg("worker did not stop within the grace period"))
 	cmds := mongo.Commands()
 	// One reconcile per task, as before batching, is count reads and
-	// writes. Returns that trickle in on a loaded machine make more, smaller
-	// batches (11 reads for 40 tasks seen in CI, 5 on an idle one), so the
-	// bound is half of that, not a quarter.
-	batched := count / 2
+	// writes. The node gathers returns that trickle in while others are
+	// still stopping (3 reads for 40 tasks here, loaded or not; 11 to 21
+	// in CI before it did), so a quarter leaves room for a slow machine.
+	batched := count / 4
 	if writes := cmds["update"] - stuck; writes > batched {
 		t.Errorf("%d tasks restarted in %d writes besides %d of stuck workers (%v); want a few batches", count, writes, stuck, cmds)
 	}

@@ -160,7 +160,6 @@ type Node struct {
 	tracer    trace.Tracer // nil: tracing is off
 	metrics   *nodeMetrics
 	metricsAt atomic.Pointer[string] // where the metrics are served, once they are
-	ctx       context.Context        // Run's context, for reconciles started by finished workers
 	ended     *endedTasks            // tasks whose workers returned after a stop, to reconcile
 
 	recMu    sync.Mutex // one reconcile at a time: events, timers and start-up all converge through it
@@ -318,7 +317,6 @@ func (n *Node) Run(ctx context.Context) error {
 		return err
 	}
 
-	n.ctx = ctx
 	if n.lease > 0 {
 		n.log.Info("liveness lease: workers stop when no heartbeat reaches Redis for the lease, before controllers take the node for offline",
 			"lease", n.lease, "nodeTimeout", n.cfg.NodeTimeout)

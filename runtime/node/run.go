@@ -514,13 +514,12 @@ func (n *Node) stop(r *run, why stopReason) {
 	if !r.requestStop(why, nil) {
 		return
 	}
+	n.ended.expect()
 	go func() {
 		if !n.awaitStop(r) {
 			<-r.done
 		}
-		if ctx := n.ctx; ctx != nil && ctx.Err() == nil {
-			n.ended.add(r.id)
-		}
+		n.ended.add(r.id) // reconcileEnded ignores it once the node stops
 	}()
 }
 
