@@ -35,6 +35,9 @@ type Relay struct {
 	holds      map[string]chan struct{}
 	held       chan struct{}
 	heldClosed bool
+	// fails names the MongoDB commands that break their connection
+	// instead of passing (see Fail).
+	fails map[string]bool
 }
 
 // NewRelay starts a relay to target (host:port) on a free port of
@@ -169,6 +172,20 @@ func (r *Relay) Hold(command string) {
 	r.held, r.heldClosed = make(chan struct{}), false
 }
 
+// Fail makes a command relay break the connection of every MongoDB
+// command named command (such as "update") instead of passing it on, until
+// Release: the command never reaches the server and its client sees the
+// link drop in the middle of it, while other commands pass. Unlike a Cut
+// after a Hold, it never lets the command through.
+func (r *Relay) Fail(command string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.fails == nil {
+		r.fails = map[string]bool{}
+	}
+	r.fails[command] = true
+}
+
 // Held returns a channel that is closed once a command named by the last
 // Hold is held back.
 func (r *Relay) Held() <-chan struct{} {
@@ -178,10 +195,11 @@ func (r *Relay) Held() <-chan struct{} {
 }
 
 // Release lets the commands named command through again, those held
-// first.
+// first, and ends a Fail of them.
 func (r *Relay) Release(command string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	delete(r.fails, command)
 	if gate := r.holds[command]; gate != nil {
 		close(gate)
 		delete(r.holds, command)
@@ -236,6 +254,10 @@ func (r *Relay) pipeMongo(dst, src net.Conn) {
 		if name := commandName(msg); name != "" && !driverOwn[name] {
 			r.mu.Lock()
 			r.commands[name]++
+			if r.fails[name] {
+				r.mu.Unlock()
+				return // closePair breaks the link
+			}
 			gate := r.holds[name]
 			if gate != nil && !r.heldClosed {
 				r.heldClosed = true

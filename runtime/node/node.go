@@ -164,7 +164,7 @@ type Node struct {
 
 	recMu    sync.Mutex // one reconcile at a time: events, timers and start-up all converge through it
 	beatMu   sync.Mutex // orders task heartbeats before terminal heartbeats
-	mu       sync.Mutex // guards running, perClass and restarting
+	mu       sync.Mutex // guards running, perClass, restarting and unwritten
 	running  map[string]*run
 	perClass map[string]int // running (and stopping) workers per class
 	// restarting holds the tasks whose worker stopped for a
@@ -172,6 +172,9 @@ type Node struct {
 	// and its hooks are spans of the update's trace (the span context of
 	// the update that asked for it, zero without tracing).
 	restarting map[string]trace.SpanContext
+	// unwritten holds the outcomes of ended workers that are not in
+	// MongoDB yet (see outcome); guarded by mu.
+	unwritten map[string]*outcome
 
 	w writer // the task writes; a no-op in single_process mode
 
@@ -234,6 +237,7 @@ func New(cfg config.Config, opts Options) (*Node, error) {
 		perClass: map[string]int{},
 
 		restarting: map[string]trace.SpanContext{},
+		unwritten:  map[string]*outcome{},
 		w:          noWrites{},
 		lease:      lease,
 		renew:      make(chan struct{}, 1),
@@ -356,6 +360,7 @@ func (n *Node) Run(ctx context.Context) error {
 	<-ctx.Done()
 	n.shutdown()
 	wg.Wait()
+	n.flushOutcomes()
 	if err := n.reg.RemoveNode(context.Background(), n.cfg.SkaldID); err != nil {
 		n.log.Warn("removing the node from the registry", "err", err)
 	}

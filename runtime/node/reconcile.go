@@ -48,8 +48,14 @@ func (n *Node) reconcileAll(ctx context.Context) {
 			gone = append(gone, r.id)
 		}
 	}
+	for _, id := range n.unwrittenIDs() {
+		if !listed[id] && n.lookup(id) == nil {
+			gone = append(gone, id)
+		}
+	}
 	// Running tasks that are no longer listed were cancelled, finished,
-	// reassigned or deleted: read them to learn which.
+	// reassigned or deleted: read them to learn which; so are those whose
+	// outcome is still to be written (see retryOutcome).
 	others, err := n.store.GetMany(ctx, gone)
 	if err != nil && ctx.Err() == nil {
 		n.log.Error("reconcile: reading tasks that are no longer assigned here", "err", err)
@@ -193,6 +199,9 @@ func (n *Node) readBig(ctx context.Context, ids []string) ([]task.Task, error) {
 // recMu.
 func (n *Node) converge(ctx context.Context, id string, t *task.Task, starts []*run) []*run {
 	if ctx.Err() != nil {
+		return starts
+	}
+	if o := n.unwrittenOf(id); o != nil && n.retryOutcome(ctx, o, t) {
 		return starts
 	}
 	want, reason := n.wants(t)

@@ -595,11 +595,17 @@ func (n *Node) finish(r *run, err error) {
 	defer cancel()
 	defer r.closeLog()
 
-	// Once r is out of the running set, no heartbeat of it can follow the
-	// terminal one; beatMu waits for a beat that is being written.
-	n.beatMu.Lock()
-	n.forget(r)
-	n.beatMu.Unlock()
+	// Until its outcome is written, the task still reads Running here:
+	// ending keeps the reconciles from starting it again meanwhile, and
+	// endedWith lets them once it is written, fenced, or none is due. An
+	// outcome whose write failed stays for them to write again.
+	n.ending(r)
+	kept := false
+	defer func() {
+		if !kept {
+			n.endedWith(r)
+		}
+	}()
 
 	reason, failure := r.outcome()
 	if reason != stopNone && err != nil && !errors.Is(err, context.Canceled) && reason != stopFailed {
@@ -665,7 +671,7 @@ func (n *Node) finish(r *run, err error) {
 	// What the worker produced goes with its status, in the same write.
 	_, result := r.w.Outputs()
 	out := task.Outcome{Progress: r.w.Unwritten(), Result: result}
-	write := func() error { return n.w.Report(ctx, r.ref, status, text, out) }
+	write := func(ctx context.Context) error { return n.w.Report(ctx, r.ref, status, text, out) }
 	if cause != nil {
 		var after time.Duration
 		kind, after = runner.Classify(cause)
@@ -674,18 +680,23 @@ func (n *Node) finish(r *run, err error) {
 		if kind == task.FailedRetryLater {
 			f.RetryAt = time.Now().Add(after).UnixMilli()
 		}
-		write = func() error { return n.w.Fail(ctx, r.ref, f, out) }
+		write = func(ctx context.Context) error { return n.w.Fail(ctx, r.ref, f, out) }
 	}
-	if err := write(); err != nil {
+	o := &outcome{r: r, write: write, status: status, code: code, text: text}
+	if err := write(ctx); err != nil {
 		if errors.Is(err, task.ErrFenced) {
 			// Someone else owns the task now: its heartbeat keys are theirs.
 			r.log.Info("worker ended after the task was reassigned; its outcome is not recorded", "outcome", status)
 			return
 		}
-		r.log.Warn("reporting "+string(status), "err", err)
-	}
-	if err := n.reg.TaskEnded(ctx, r.id, code, text); err != nil {
-		r.log.Warn("writing the terminal heartbeat", "err", err)
+		// The terminal heartbeat waits too: Redis must not say the task
+		// ended while MongoDB says it runs.
+		n.keepUnwritten(o)
+		kept = true
+		r.log.Warn("could not record the worker's outcome; the task is not started again here, and the next reconcile writes it again",
+			"outcome", status, "err", err)
+	} else {
+		n.terminalBeat(ctx, o)
 	}
 	if status == task.Failed {
 		r.log.Error("worker failed", "errorKind", kind, "err", text)
@@ -698,6 +709,11 @@ func (n *Node) finish(r *run, err error) {
 func (n *Node) forget(r *run) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	n.forgetLocked(r)
+}
+
+// forgetLocked is forget for a caller that holds n.mu.
+func (n *Node) forgetLocked(r *run) {
 	if n.running[r.id] == r {
 		delete(n.running, r.id)
 		if n.perClass[r.class]--; n.perClass[r.class] <= 0 {

@@ -372,7 +372,9 @@ func (s *Store) Fail(ctx context.Context, ref Ref, f Failure, out ...Outcome) er
 
 // Started records, in one write, that the worker of ref runs with
 // attachments version: status Running, the applied version, and nothing
-// left from an earlier attempt (see clearedOnStart).
+// left from an earlier attempt (see clearedOnStart). It applies only while
+// the task is Created, Assigning or Running in ref's epoch (ErrFenced
+// otherwise).
 func (s *Store) Started(ctx context.Context, ref Ref, version int64) error {
 	return s.started(ctx, ref, version, EventStarted)
 }
@@ -391,8 +393,15 @@ func (s *Store) started(ctx context.Context, ref Ref, version int64, event strin
 			{Key: "updateDateTime", Value: NowMillis()},
 		}},
 		clearedOnStart,
-	}, Entry{Event: event, Epoch: ref.Epoch, Version: version}), notCancelled)
+	}, Entry{Event: event, Epoch: ref.Epoch, Version: version}), runnable)
 }
+
+// runnable is the condition of a start: the task is one a node runs
+// (Created, Assigning or Running), as it was when the node read it. A
+// task that ended meanwhile in the same epoch stays ended: a node that
+// read it Running just before its worker's outcome landed must not start
+// it again over Finished or Failed.
+var runnable = bson.E{Key: "lifecycleStatus", Value: bson.D{{Key: "$in", Value: bson.A{Created, Assigning, Running}}}}
 
 // StartedAgain is Started for a worker that already runs while its task
 // reads Assigning in the worker's epoch (a worker starts only once its
@@ -445,7 +454,7 @@ var clearedOnStart = unsetAlso(clearedOnRun, "attachmentsRejection", "appliedAtt
 // starting a burst of tasks saves a round trip, and on servers that scan
 // for conditional updates a scan, per task.
 func (s *Store) StartedAll(ctx context.Context, refs []Ref, version int64) (int64, error) {
-	return s.startedMany(ctx, refs, version, notCancelled)
+	return s.startedMany(ctx, refs, version, runnable)
 }
 
 // StartedFrom is StartedAll for tasks that executor read in status from

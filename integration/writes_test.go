@@ -1,0 +1,105 @@
+package integration
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/skalds-go/skalds/runtime/config"
+	"github.com/skalds-go/skalds/runtime/node"
+	"github.com/skalds-go/skalds/runtime/skald"
+	"github.com/skalds-go/skalds/runtime/task"
+	"github.com/skalds-go/skalds/skaldtest"
+)
+
+// The writes a node makes about a running task, each failed on its way to
+// MongoDB (the relay breaks the link in the middle of the command, which
+// never reaches the server), as a cut or a server restart does. Each test
+// checks that the node does not act on a write that did not land and that
+// its reconciles write it again once MongoDB takes writes.
+
+// failingNode starts a node whose MongoDB link goes through a command
+// relay, without Kafka, reconciling every second: its reconciles alone
+// must repair what failed.
+func (e *env) failingNode(name string, cls ...skald.Worker) (*runningNode, *skaldtest.Relay) {
+	e.t.Helper()
+	mongo, uri := skaldtest.CommandRelayFor(e.t, e.stack.MongoURI)
+	rn := e.startNode(name, node.Options{}, func(c *config.Config) {
+		c.MongoHost = uri
+		c.KafkaDisabled = true
+		c.ReconcilePeriod = time.Second
+	}, cls...)
+	return rn, mongo
+}
+
+// TestFailedOutcomeIsWrittenAgain fails the Finished write of a worker
+// that returned. The task still reads Running here, and a reconcile that
+// took it for a task to start would run it a second time and lose the
+// outcome: the node must instead keep the outcome, start nothing, write it
+// again from its reconciles once MongoDB takes writes, and only then
+// write the terminal heartbeat.
+func TestFailedOutcomeIsWrittenAgain(t *testing.T) {
+	e := newEnv(t)
+	p := &probe{}
+	cls := newClass("LostOutcome", p)
+	a, mongo := e.failingNode("a", cls)
+	id := e.id("outcome")
+	e.create(id, cls, params{Mode: "stuck"})
+	epoch := e.assign(id, a)
+	e.running(id, a, epoch)
+	e.await(0, "main running", "taskId", id)
+
+	mark := e.logs.Mark()
+	mongo.Fail("update")
+	close(p.gate) // main returns: Finished
+	e.await(mark, "could not record the worker's outcome; the task is not started again here, and the next reconcile writes it again",
+		"taskId", id, "outcome", task.Finished)
+	e.await(mark, "recording the worker's outcome again failed; the next reconcile retries", "taskId", id)
+	if hb := e.heartbeat(id); hb == "200" {
+		t.Fatalf("task heartbeat %s while MongoDB says the task runs", hb)
+	}
+	restored := e.logs.Mark()
+	mongo.Release("update")
+	e.await(restored, "the worker's outcome is recorded after all", "taskId", id, "outcome", task.Finished)
+	e.waitTask(id, "Finished", func(t *task.Task) bool { return t.LifecycleStatus == task.Finished && t.AssignmentEpoch == epoch })
+	e.awaitHeartbeat(id, "200")
+	if starts, releases, _, _ := p.snapshot(); starts != 1 || releases != 1 {
+		t.Fatalf("starts %d, releases %d; want 1 and 1: a finished task must not run again", starts, releases)
+	}
+	if n := e.logs.CountFrom(mark, skaldtest.Msg("worker started", "taskId", id)); n != 0 {
+		t.Fatalf("the worker was started %d times more after its outcome failed to be written", n)
+	}
+	a.alive(t)
+}
+
+// TestStartedNotOverEnded: a start, written by a node that read the task
+// Running just before its worker's outcome landed, does not bring an ended
+// task back to Running in the same epoch.
+func TestStartedNotOverEnded(t *testing.T) {
+	e := newEnv(t)
+	cls := newClass("StartedOverEnded", &probe{})
+	id := e.id("ended")
+	e.create(id, cls, params{})
+	if _, err := e.store.Assign(e.ctx, id, "n1"); err != nil {
+		t.Fatal(err)
+	}
+	tk, err := e.store.Get(e.ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.store.Started(e.ctx, tk.Ref(), tk.AttachmentsVersion); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.store.Report(e.ctx, tk.Ref(), task.Finished, ""); err != nil {
+		t.Fatal(err)
+	}
+	for _, start := range []func() error{
+		func() error { return e.store.Started(e.ctx, tk.Ref(), tk.AttachmentsVersion) },
+		func() error { return e.store.Restarted(e.ctx, tk.Ref(), tk.AttachmentsVersion) },
+	} {
+		if err := start(); !errors.Is(err, task.ErrFenced) {
+			t.Fatalf("a start over Finished: %v, want ErrFenced", err)
+		}
+	}
+	e.waitTask(id, "still Finished", func(t *task.Task) bool { return t.LifecycleStatus == task.Finished })
+}
