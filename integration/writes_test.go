@@ -32,6 +32,18 @@ func (e *env) failingNode(name string, cls ...skald.Worker) (*runningNode, *skal
 	return rn, mongo
 }
 
+// runOn creates a task of cls named name with m, assigns it to rn and
+// waits until its main runs; it returns the task's id and epoch.
+func (e *env) runOn(rn *runningNode, cls *skald.Class[params], name string, m params) (string, int64) {
+	e.t.Helper()
+	id := e.id(name)
+	e.create(id, cls, m)
+	epoch := e.assign(id, rn)
+	e.running(id, rn, epoch)
+	e.await(0, "main running", "taskId", id)
+	return id, epoch
+}
+
 // TestFailedOutcomeIsWrittenAgain fails the Finished write of a worker
 // that returned. The task still reads Running here, and a reconcile that
 // took it for a task to start would run it a second time and lose the
@@ -43,11 +55,7 @@ func TestFailedOutcomeIsWrittenAgain(t *testing.T) {
 	p := &probe{}
 	cls := newClass("LostOutcome", p)
 	a, mongo := e.failingNode("a", cls)
-	id := e.id("outcome")
-	e.create(id, cls, params{Mode: "stuck"})
-	epoch := e.assign(id, a)
-	e.running(id, a, epoch)
-	e.await(0, "main running", "taskId", id)
+	id, epoch := e.runOn(a, cls, "outcome", params{Mode: "stuck"})
 
 	mark := e.logs.Mark()
 	mongo.Fail("update")
@@ -102,4 +110,51 @@ func TestStartedNotOverEnded(t *testing.T) {
 		}
 	}
 	e.waitTask(id, "still Finished", func(t *task.Task) bool { return t.LifecycleStatus == task.Finished })
+}
+
+// TestFailedAppliedIsWrittenAgain fails the writes that record what a
+// worker did with two updates: it applied the first and refused the
+// second. A client waiting for either polls MongoDB for them, and the
+// worker settles each version once: the node's reconciles must write
+// both again once MongoDB takes writes, the applied version first, so
+// that the rejection of the newer one is what stays.
+func TestFailedAppliedIsWrittenAgain(t *testing.T) {
+	e := newEnv(t)
+	p := &probe{}
+	cls := newClass("LostApplied", p)
+	a, mongo := e.failingNode("a", cls)
+	id, _ := e.runOn(a, cls, "applied", params{Value: 1})
+
+	mark := e.logs.Mark()
+	mongo.Fail("update")
+	applied, err := e.store.SetAttachments(e.ctx, id, cls.Encode(params{Value: 2}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.await(mark, "attachments applied", "taskId", id, "attachmentsVersion", applied.AttachmentsVersion)
+	e.await(mark, "recording the applied attachments version (the next reconcile writes it again)", "taskId", id)
+	refused, err := e.store.SetAttachments(e.ctx, id, cls.Encode(params{Mode: "refuse", Value: 3}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.await(mark, "attachments update rejected; the worker keeps its current attachments", "taskId", id, "attachmentsVersion", refused.AttachmentsVersion)
+	e.await(mark, "recording the rejection (the next reconcile writes it again)", "taskId", id)
+	if tk, err := e.store.Get(e.ctx, id); err != nil || tk.AppliedAttachmentsVersion >= applied.AttachmentsVersion || tk.AttachmentsRejection != nil {
+		t.Fatalf("while MongoDB takes no writes: %s, %v; want neither the applied version nor the rejection", describe(tk), err)
+	}
+
+	restored := e.logs.Mark()
+	mongo.Release("update")
+	e.await(restored, "recorded again what the worker did with its attachments, which a lost write had left out", "taskId", id)
+	got := e.waitTask(id, "the applied version and the rejection on record", func(t *task.Task) bool {
+		return t.AppliedAttachmentsVersion == applied.AttachmentsVersion &&
+			t.AttachmentsRejection != nil && t.AttachmentsRejection.Version == refused.AttachmentsVersion
+	})
+	if running, err := decodeParams(got.AppliedAttachments); err != nil || running.Value != 2 {
+		t.Fatalf("appliedAttachments %s (%v), want those of value 2, which the worker runs with", got.AppliedAttachments, err)
+	}
+	if starts, _, _, updates := p.snapshot(); starts != 1 || len(updates) != 1 {
+		t.Fatalf("starts %d, updates %v; want 1 start and the one update applied", starts, updates)
+	}
+	a.alive(t)
 }

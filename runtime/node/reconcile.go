@@ -225,8 +225,13 @@ func (n *Node) converge(ctx context.Context, id string, t *task.Task, starts []*
 		case r.behind(t):
 			n.update(r, t, parent)
 		}
-		if want && t.LifecycleStatus == task.Assigning && r.epoch == t.AssignmentEpoch && r.launched.Load() && !r.stopping() {
-			n.reportAgain(ctx, r, t)
+		if want && r.epoch == t.AssignmentEpoch && r.launched.Load() && !r.stopping() {
+			switch t.LifecycleStatus {
+			case task.Assigning:
+				n.reportAgain(ctx, r, t)
+			case task.Running:
+				n.resettle(ctx, r, t)
+			}
 		}
 		return starts
 	}
@@ -259,6 +264,47 @@ func (n *Node) reportAgain(ctx context.Context, r *run, t *task.Task) {
 		"attachmentsVersion", version)
 	if err := n.store.StartedAgain(ctx, r.ref, version); err != nil && !errors.Is(err, task.ErrFenced) && ctx.Err() == nil {
 		r.log.Warn("reporting Running again (the next reconcile retries)", "err", err)
+	}
+}
+
+// resettle writes again what r's worker did with its newest update, when
+// that write failed and t, read just now, still lacks it: the version it
+// applied, which a client waiting for it polls for, and the rejection of
+// a newer one. Nothing else would write them: the worker settles each
+// version once. The caller holds recMu.
+func (n *Node) resettle(ctx context.Context, r *run, t *task.Task) {
+	r.settleMu.Lock()
+	defer r.settleMu.Unlock()
+	if !r.unsettled {
+		return
+	}
+	lacksApplied := t.AppliedAttachmentsVersion < r.appliedVersion
+	lacksRejection := r.rejection != nil && (t.AttachmentsRejection == nil || t.AttachmentsRejection.Version < r.rejection.Version)
+	if !lacksApplied && !lacksRejection {
+		r.unsettled = false // the write landed after all; only its reply was lost
+		return
+	}
+	r.mu.Lock()
+	running := r.running
+	r.mu.Unlock()
+	var err error
+	if lacksApplied {
+		// Applied clears any rejection: the newer one is written after it.
+		err = n.w.Applied(ctx, r.ref, r.appliedVersion, running)
+	}
+	if err == nil && r.rejection != nil {
+		err = n.w.Reject(ctx, r.ref, *r.rejection, running)
+	}
+	switch {
+	case err == nil:
+		r.unsettled = false
+		r.log.Info("recorded again what the worker did with its attachments, which a lost write had left out",
+			"appliedAttachmentsVersion", r.appliedVersion, "rejected", r.rejection != nil)
+	case errors.Is(err, task.ErrFenced):
+		r.unsettled = false
+		n.writeFailed(r, "recording the applied attachments again", err)
+	case ctx.Err() == nil:
+		r.log.Warn("recording the applied attachments again failed; the next reconcile retries", "err", err)
 	}
 }
 

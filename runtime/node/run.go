@@ -129,6 +129,17 @@ type run struct {
 	offered map[int64]offer
 	running []byte
 
+	// settleMu orders the writes of what the worker did with its updates
+	// (see applied, reject) and their repair (see resettle), so that a
+	// repair never writes an older state over a newer one. Under it:
+	// appliedVersion is the newest version the worker runs with,
+	// rejection the newest it refused since (nil if none), and unsettled
+	// says that the last of those writes failed, to be made again.
+	settleMu       sync.Mutex
+	appliedVersion int64
+	rejection      *task.Rejection
+	unsettled      bool
+
 	// status is the outcome, for RunSingle; set before done is closed.
 	status task.Status
 	text   string
@@ -271,7 +282,7 @@ func (n *Node) start(t *task.Task, parent trace.SpanContext) *run {
 			telemetry.Epoch.Int64(t.AssignmentEpoch), telemetry.Node.String(n.cfg.SkaldID)}})
 	}
 	r.startRaw, r.startVersion, r.startStatus = t.Attachments, t.AttachmentsVersion, t.LifecycleStatus
-	r.running = t.Attachments
+	r.running, r.appliedVersion = t.Attachments, t.AttachmentsVersion
 	return r
 }
 
@@ -470,8 +481,13 @@ func (r *run) settle(version int64, applied bool) ([]byte, time.Time) {
 func (n *Node) applied(r *run, version int64) {
 	running, offered := r.settle(version, true)
 	n.metrics.update(r.class, true, offered)
-	if err := n.w.Applied(context.WithoutCancel(r.ctx), r.ref, version, running); err != nil {
-		n.writeFailed(r, "recording the applied attachments version", err)
+	r.settleMu.Lock()
+	r.appliedVersion, r.rejection = version, nil
+	err := n.w.Applied(context.WithoutCancel(r.ctx), r.ref, version, running)
+	r.unsettled = err != nil && !errors.Is(err, task.ErrFenced)
+	r.settleMu.Unlock()
+	if err != nil {
+		n.writeFailed(r, "recording the applied attachments version (the next reconcile writes it again)", err)
 	}
 	r.log.Info("attachments applied", "attachmentsVersion", version)
 }
@@ -486,8 +502,13 @@ func (n *Node) reject(r *run, version int64, err error) {
 	}
 	running, _ := r.settle(version, false)
 	n.metrics.update(r.class, false, time.Time{})
-	if werr := n.w.Reject(context.WithoutCancel(r.ctx), r.ref, rej, running); werr != nil {
-		n.writeFailed(r, "recording the rejection", werr)
+	r.settleMu.Lock()
+	r.rejection = &rej
+	werr := n.w.Reject(context.WithoutCancel(r.ctx), r.ref, rej, running)
+	r.unsettled = werr != nil && !errors.Is(werr, task.ErrFenced)
+	r.settleMu.Unlock()
+	if werr != nil {
+		n.writeFailed(r, "recording the rejection (the next reconcile writes it again)", werr)
 	}
 	r.log.Warn("attachments update rejected; the worker keeps its current attachments",
 		"attachmentsVersion", version, "err", err)
