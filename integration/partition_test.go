@@ -217,15 +217,8 @@ func TestLostRunningWriteIsWrittenAgain(t *testing.T) {
 func TestStartedAgainOnlyWhileAssigning(t *testing.T) {
 	e := newEnv(t)
 	cls := newClass("StartedAgain", &probe{})
-	id := e.id("again")
-	e.create(id, cls, params{Value: 1})
-	if _, err := e.store.Assign(e.ctx, id, "n1"); err != nil {
-		t.Fatal(err)
-	}
-	tk, err := e.store.Get(e.ctx, id)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tk := e.assignedTo(cls, "again", params{Value: 1}, "n1")
+	id := tk.ID
 	if err := e.store.StartedAgain(e.ctx, tk.Ref(), tk.AttachmentsVersion); err != nil {
 		t.Fatalf("over Assigning: %v", err)
 	}

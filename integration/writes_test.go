@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/skalds-go/skalds/runtime/config"
+	"github.com/skalds-go/skalds/runtime/event"
 	"github.com/skalds-go/skalds/runtime/node"
 	"github.com/skalds-go/skalds/runtime/skald"
 	"github.com/skalds-go/skalds/runtime/task"
@@ -19,14 +20,14 @@ import (
 // its reconciles write it again once MongoDB takes writes.
 
 // failingNode starts a node whose MongoDB link goes through a command
-// relay, without Kafka, reconciling every second: its reconciles alone
-// must repair what failed.
-func (e *env) failingNode(name string, cls ...skald.Worker) (*runningNode, *skaldtest.Relay) {
+// relay, reconciling every second, and without Kafka unless events: its
+// reconciles alone must repair what failed.
+func (e *env) failingNode(name string, events bool, cls ...skald.Worker) (*runningNode, *skaldtest.Relay) {
 	e.t.Helper()
 	mongo, uri := skaldtest.CommandRelayFor(e.t, e.stack.MongoURI)
 	rn := e.startNode(name, node.Options{}, func(c *config.Config) {
 		c.MongoHost = uri
-		c.KafkaDisabled = true
+		c.KafkaDisabled = !events
 		c.ReconcilePeriod = time.Second
 	}, cls...)
 	return rn, mongo
@@ -44,6 +45,23 @@ func (e *env) runOn(rn *runningNode, cls *skald.Class[params], name string, m pa
 	return id, epoch
 }
 
+// assignedTo creates a task of cls named name with m and assigns it to
+// executor through the store alone (no node runs it, no event is sent);
+// it returns the task as assigned.
+func (e *env) assignedTo(cls *skald.Class[params], name string, m params, executor string) *task.Task {
+	e.t.Helper()
+	id := e.id(name)
+	e.create(id, cls, m)
+	if _, err := e.store.Assign(e.ctx, id, executor); err != nil {
+		e.t.Fatal(err)
+	}
+	tk, err := e.store.Get(e.ctx, id)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return tk
+}
+
 // TestFailedOutcomeIsWrittenAgain fails the Finished write of a worker
 // that returned. The task still reads Running here, and a reconcile that
 // took it for a task to start would run it a second time and lose the
@@ -54,7 +72,7 @@ func TestFailedOutcomeIsWrittenAgain(t *testing.T) {
 	e := newEnv(t)
 	p := &probe{}
 	cls := newClass("LostOutcome", p)
-	a, mongo := e.failingNode("a", cls)
+	a, mongo := e.failingNode("a", false, cls)
 	id, epoch := e.runOn(a, cls, "outcome", params{Mode: "stuck"})
 
 	mark := e.logs.Mark()
@@ -80,38 +98,6 @@ func TestFailedOutcomeIsWrittenAgain(t *testing.T) {
 	a.alive(t)
 }
 
-// TestStartedNotOverEnded: a start, written by a node that read the task
-// Running just before its worker's outcome landed, does not bring an ended
-// task back to Running in the same epoch.
-func TestStartedNotOverEnded(t *testing.T) {
-	e := newEnv(t)
-	cls := newClass("StartedOverEnded", &probe{})
-	id := e.id("ended")
-	e.create(id, cls, params{})
-	if _, err := e.store.Assign(e.ctx, id, "n1"); err != nil {
-		t.Fatal(err)
-	}
-	tk, err := e.store.Get(e.ctx, id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.store.Started(e.ctx, tk.Ref(), tk.AttachmentsVersion); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.store.Report(e.ctx, tk.Ref(), task.Finished, ""); err != nil {
-		t.Fatal(err)
-	}
-	for _, start := range []func() error{
-		func() error { return e.store.Started(e.ctx, tk.Ref(), tk.AttachmentsVersion) },
-		func() error { return e.store.Restarted(e.ctx, tk.Ref(), tk.AttachmentsVersion) },
-	} {
-		if err := start(); !errors.Is(err, task.ErrFenced) {
-			t.Fatalf("a start over Finished: %v, want ErrFenced", err)
-		}
-	}
-	e.waitTask(id, "still Finished", func(t *task.Task) bool { return t.LifecycleStatus == task.Finished })
-}
-
 // TestFailedAppliedIsWrittenAgain fails the writes that record what a
 // worker did with two updates: it applied the first and refused the
 // second. A client waiting for either polls MongoDB for them, and the
@@ -122,7 +108,7 @@ func TestFailedAppliedIsWrittenAgain(t *testing.T) {
 	e := newEnv(t)
 	p := &probe{}
 	cls := newClass("LostApplied", p)
-	a, mongo := e.failingNode("a", cls)
+	a, mongo := e.failingNode("a", false, cls)
 	id, _ := e.runOn(a, cls, "applied", params{Value: 1})
 
 	mark := e.logs.Mark()
@@ -157,4 +143,67 @@ func TestFailedAppliedIsWrittenAgain(t *testing.T) {
 		t.Fatalf("starts %d, updates %v; want 1 start and the one update applied", starts, updates)
 	}
 	a.alive(t)
+}
+
+// TestFailedBareCancelIsWrittenAgain fails the write of a bare task.cancel
+// (Python tooling publishes it without writing MongoDB), so the event,
+// already consumed, is all there is of the cancel. The worker must run on
+// meanwhile (MongoDB does not say Cancelled), and the node's reconciles
+// must record the cancel once MongoDB takes writes, and then stop the
+// worker with its release.
+func TestFailedBareCancelIsWrittenAgain(t *testing.T) {
+	e := newEnv(t)
+	p := &probe{}
+	cls := newClass("LostCancel", p)
+	a, mongo := e.failingNode("a", true, cls)
+	id, epoch := e.runOn(a, cls, "cancel", params{})
+	e.handled(a.n.ID(), id)
+
+	mark := e.logs.Mark()
+	mongo.Fail("update")
+	if err := e.pub.Publish(e.ctx, event.TopicCancel, event.NewTaskEvent(id)); err != nil {
+		t.Fatal(err)
+	}
+	e.await(mark, "task.cancel: recording Cancelled failed; the next reconcile records it", "taskId", id)
+	e.await(mark, "task.cancel: recording Cancelled failed again; the next reconcile retries", "taskId", id)
+	if _, releases, _, _ := p.snapshot(); releases != 0 {
+		t.Fatalf("%d releases while the cancel is not on record, want 0", releases)
+	}
+	restored := e.logs.Mark()
+	mongo.Release("update")
+	e.await(restored, "task.cancel: recorded Cancelled after all; stopping the worker", "taskId", id, "epoch", epoch)
+	e.await(restored, "worker cancelled", "taskId", id)
+	e.waitTask(id, "Cancelled", func(t *task.Task) bool { return t.LifecycleStatus == task.Cancelled && t.AssignmentEpoch == epoch })
+	e.awaitHeartbeat(id, "-2")
+	if starts, releases, _, _ := p.snapshot(); starts != 1 || releases != 1 {
+		t.Fatalf("starts %d, releases %d; want 1 and 1", starts, releases)
+	}
+	a.alive(t)
+}
+
+// TestNoStartOrCancelOverEnded: a node's start, written after a read of
+// the task Running made just before its worker's outcome landed, and a
+// bare cancel written again after a failure, each leave a task that ended
+// in their epoch as it is.
+func TestNoStartOrCancelOverEnded(t *testing.T) {
+	e := newEnv(t)
+	cls := newClass("OverEnded", &probe{})
+	tk := e.assignedTo(cls, "ended", params{}, "n1")
+	id := tk.ID
+	if err := e.store.Started(e.ctx, tk.Ref(), tk.AttachmentsVersion); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.store.Report(e.ctx, tk.Ref(), task.Finished, ""); err != nil {
+		t.Fatal(err)
+	}
+	for what, write := range map[string]func() error{
+		"start":       func() error { return e.store.Started(e.ctx, tk.Ref(), tk.AttachmentsVersion) },
+		"restart":     func() error { return e.store.Restarted(e.ctx, tk.Ref(), tk.AttachmentsVersion) },
+		"bare cancel": func() error { return e.store.CancelRunning(e.ctx, tk.Ref()) },
+	} {
+		if err := write(); !errors.Is(err, task.ErrFenced) {
+			t.Fatalf("a %s over Finished: %v, want ErrFenced", what, err)
+		}
+	}
+	e.waitTask(id, "still Finished", func(t *task.Task) bool { return t.LifecycleStatus == task.Finished })
 }

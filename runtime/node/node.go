@@ -164,7 +164,7 @@ type Node struct {
 
 	recMu    sync.Mutex // one reconcile at a time: events, timers and start-up all converge through it
 	beatMu   sync.Mutex // orders task heartbeats before terminal heartbeats
-	mu       sync.Mutex // guards running, perClass, restarting and unwritten
+	mu       sync.Mutex // guards running, perClass, restarting, unwritten and cancels
 	running  map[string]*run
 	perClass map[string]int // running (and stopping) workers per class
 	// restarting holds the tasks whose worker stopped for a
@@ -175,6 +175,9 @@ type Node struct {
 	// unwritten holds the outcomes of ended workers that are not in
 	// MongoDB yet (see outcome); guarded by mu.
 	unwritten map[string]*outcome
+	// cancels holds the bare cancels (see cancelBare) still to be
+	// written, by task; guarded by mu.
+	cancels map[string]task.Ref
 
 	w writer // the task writes; a no-op in single_process mode
 
@@ -238,6 +241,7 @@ func New(cfg config.Config, opts Options) (*Node, error) {
 
 		restarting: map[string]trace.SpanContext{},
 		unwritten:  map[string]*outcome{},
+		cancels:    map[string]task.Ref{},
 		w:          noWrites{},
 		lease:      lease,
 		renew:      make(chan struct{}, 1),
@@ -578,8 +582,17 @@ func (n *Node) cancelBare(ctx context.Context, ids map[string]bool) (known []tas
 	sort.Strings(read)
 	tasks, err := n.store.GetMany(ctx, read)
 	if err != nil {
+		// The event is all there is of the cancel: the workers it names
+		// here are cancelled in their epoch by the next reconcile.
+		var kept []string
+		for _, id := range read {
+			if r := n.lookup(id); r != nil {
+				n.keepCancel(r.ref)
+				kept = append(kept, id)
+			}
+		}
 		if ctx.Err() == nil {
-			n.log.Error("task.cancel: reading the tasks to cancel; the event is lost, as in Python Skalds", "taskIds", read, "err", err)
+			n.log.Error("task.cancel: reading the tasks to cancel failed; the next reconcile cancels those running here", "taskIds", read, "running", kept, "err", err)
 		}
 		return nil
 	}
@@ -590,19 +603,62 @@ func (n *Node) cancelBare(ctx context.Context, ids map[string]bool) (known []tas
 			continue
 		}
 		log := n.log.With("taskId", t.ID, "className", t.ClassName, "epoch", t.AssignmentEpoch)
-		switch err := n.w.Report(ctx, t.Ref(), task.Cancelled, ""); {
+		switch err := n.w.CancelRunning(ctx, t.Ref()); {
 		case err == nil:
 			log.Info("task.cancel: recorded Cancelled; stopping the worker")
 			t.LifecycleStatus = task.Cancelled
 			known = append(known, *t)
 		case errors.Is(err, task.ErrFenced):
 			// Not known any more: the reconcile reads it again.
-			log.Info("task.cancel: the task was reassigned meanwhile; not cancelling it")
+			log.Info("task.cancel: the task was reassigned or ended meanwhile; not cancelling it")
 		default:
-			log.Warn("task.cancel: recording Cancelled", "err", err)
+			n.keepCancel(t.Ref())
+			log.Warn("task.cancel: recording Cancelled failed; the next reconcile records it", "err", err)
 		}
 	}
 	return known
+}
+
+// keepCancel records a bare cancel of the task of ref whose write failed
+// or could not be made, for the reconciles to write (see retryCancels):
+// the event, already consumed, is all there is of it.
+func (n *Node) keepCancel(ref task.Ref) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.cancels[ref.ID] = ref
+}
+
+// retryCancels writes the bare cancels that failed, each in the epoch it
+// was meant for, before the reconcile reads the tasks, which then stops
+// the cancelled workers. A task reassigned or ended meanwhile is left as
+// it is (ErrFenced). The caller holds recMu.
+func (n *Node) retryCancels(ctx context.Context) {
+	n.mu.Lock()
+	refs := make([]task.Ref, 0, len(n.cancels))
+	for _, ref := range n.cancels {
+		refs = append(refs, ref)
+	}
+	n.mu.Unlock()
+	for _, ref := range refs {
+		log := n.log.With("taskId", ref.ID, "epoch", ref.Epoch)
+		err := n.w.CancelRunning(ctx, ref)
+		switch {
+		case err == nil:
+			log.Info("task.cancel: recorded Cancelled after all; stopping the worker")
+		case errors.Is(err, task.ErrFenced):
+			log.Info("task.cancel: the task was reassigned or ended meanwhile; not cancelling it")
+		default:
+			if ctx.Err() == nil {
+				log.Warn("task.cancel: recording Cancelled failed again; the next reconcile retries", "err", err)
+			}
+			continue
+		}
+		n.mu.Lock()
+		if n.cancels[ref.ID] == ref {
+			delete(n.cancels, ref.ID)
+		}
+		n.mu.Unlock()
+	}
 }
 
 // reconcileLoop reconciles every ReconcilePeriod, and every second while

@@ -22,6 +22,7 @@ func (n *Node) reconcileAll(ctx context.Context) {
 	if ctx.Err() != nil {
 		return
 	}
+	n.retryCancels(ctx)
 	tasks, err := n.store.ListByExecutor(ctx, n.cfg.SkaldID)
 	if err != nil {
 		if ctx.Err() == nil {

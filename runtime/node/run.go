@@ -64,6 +64,7 @@ type writer interface {
 	Progress(ctx context.Context, ref task.Ref, progress []byte) error
 	HandBack(ctx context.Context, ref task.Ref) error
 	MarkStuck(ctx context.Context, ref task.Ref, note string) error
+	CancelRunning(ctx context.Context, ref task.Ref) error
 }
 
 // noWrites is the writer of a single_process Skald, whose task is not in
@@ -79,6 +80,7 @@ func (noWrites) Fail(context.Context, task.Ref, task.Failure, ...task.Outcome) e
 func (noWrites) Progress(context.Context, task.Ref, []byte) error                    { return nil }
 func (noWrites) HandBack(context.Context, task.Ref) error                            { return nil }
 func (noWrites) MarkStuck(context.Context, task.Ref, string) error                   { return nil }
+func (noWrites) CancelRunning(context.Context, task.Ref) error                       { return nil }
 
 // run is one running task.
 type run struct {
@@ -802,4 +804,8 @@ func (g gated) HandBack(ctx context.Context, ref task.Ref) error {
 
 func (g gated) MarkStuck(ctx context.Context, ref task.Ref, note string) error {
 	return g.do(ctx, func() error { return g.w.MarkStuck(ctx, ref, note) })
+}
+
+func (g gated) CancelRunning(ctx context.Context, ref task.Ref) error {
+	return g.do(ctx, func() error { return g.w.CancelRunning(ctx, ref) })
 }

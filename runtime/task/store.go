@@ -307,6 +307,23 @@ func (s *Store) SetStatus(ctx context.Context, id string, status Status) error {
 // progress and its result, so that a reader who sees the terminal status
 // also sees what the worker produced.
 func (s *Store) Report(ctx context.Context, ref Ref, status Status, failure string, out ...Outcome) error {
+	if status == Cancelled {
+		return s.report(ctx, ref, status, failure, nil, out...)
+	}
+	return s.report(ctx, ref, status, failure, []bson.E{notCancelled}, out...)
+}
+
+// CancelRunning is Report of Cancelled for a task that has not ended: it
+// applies only while the task is Created, Assigning or Running in ref's
+// epoch (ErrFenced otherwise). A cancel that reaches a node as an event
+// alone (Python tooling's bare task.cancel) ends the run under way, never
+// one that finished or failed meanwhile, also when the node writes it
+// again after a failure.
+func (s *Store) CancelRunning(ctx context.Context, ref Ref) error {
+	return s.report(ctx, ref, Cancelled, "", []bson.E{runnable})
+}
+
+func (s *Store) report(ctx context.Context, ref Ref, status Status, failure string, conds []bson.E, out ...Outcome) error {
 	now := NowMillis()
 	set := bson.D{
 		{Key: "lifecycleStatus", Value: status},
@@ -331,10 +348,7 @@ func (s *Store) Report(ctx context.Context, ref Ref, status Status, failure stri
 	}
 	update = s.withEntry(update, e)
 	defer s.ended(ref.ID)
-	if status == Cancelled {
-		return s.fenced(ctx, ref, update)
-	}
-	return s.fenced(ctx, ref, update, notCancelled)
+	return s.fenced(ctx, ref, update, conds...)
 }
 
 // clearedFailure drops what a failure recorded.
