@@ -207,3 +207,32 @@ func TestNoStartOrCancelOverEnded(t *testing.T) {
 	}
 	e.waitTask(id, "still Finished", func(t *task.Task) bool { return t.LifecycleStatus == task.Finished })
 }
+
+// TestFailedProgressGoesWithTheOutcome fails the write of a worker's last
+// progress report. The terminal write carries only progress that was never
+// passed on, so without more the stored progress would stay the older one
+// for good: it must carry the newest when its write failed.
+func TestFailedProgressGoesWithTheOutcome(t *testing.T) {
+	e := newEnv(t)
+	p := &probe{}
+	cls := newClass("LostProgress", p)
+	a, mongo := e.failingNode("a", false, cls)
+	id, epoch := e.runOn(a, cls, "progress", params{Mode: "report", Value: 7})
+
+	mark := e.logs.Mark()
+	mongo.Fail("update")
+	close(p.gate) // main reports {"value":7}
+	e.await(mark, "storing the progress failed; the next report or the outcome of the worker carries it", "taskId", id)
+	mongo.Release("update")
+	if err := e.store.SetStatus(e.ctx, id, task.Cancelled); err != nil {
+		t.Fatal(err)
+	}
+	e.await(mark, "worker cancelled", "taskId", id)
+	got := e.waitTask(id, "Cancelled with the worker's outcome", func(t *task.Task) bool {
+		return t.LifecycleStatus == task.Cancelled && t.AssignmentEpoch == epoch
+	})
+	if string(got.Progress) != `{"value":7}` {
+		t.Fatalf("stored progress %s after the worker ended, want its last report {\"value\":7}", got.Progress)
+	}
+	a.alive(t)
+}

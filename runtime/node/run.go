@@ -105,6 +105,10 @@ type run struct {
 	// launched is set once launch is about to start the worker (or to
 	// drop it): before, a stop has no hook to wait for (see awaitStop).
 	launched atomic.Bool
+	// progressLost says that the last progress write failed: the stored
+	// progress is older than the worker's, and the terminal write must
+	// carry the newest even though it was passed on.
+	progressLost atomic.Bool
 
 	mu      sync.Mutex
 	reason  stopReason // first reason wins
@@ -257,11 +261,12 @@ func (n *Node) start(t *task.Task, parent trace.SpanContext) *run {
 		Progress: func(raw []byte) {
 			ctx := r.progressContext()
 			err := n.w.Progress(ctx, r.ref, raw)
+			r.progressLost.Store(err != nil && ctx.Err() == nil)
 			if err != nil && !errors.Is(err, task.ErrFenced) && ctx.Err() == nil {
 				// Fenced: the task ended or moved meanwhile; the terminal
 				// write or the reconcile deals with that, not a report.
 				// Dropped: see run.progress.
-				r.log.Warn("storing the progress", "err", err)
+				r.log.Warn("storing the progress failed; the next report or the outcome of the worker carries it", "err", err)
 			}
 		},
 		ProgressEvery: n.opts.ProgressInterval,
@@ -692,8 +697,11 @@ func (n *Node) finish(r *run, err error) {
 	r.status, r.text = status, text
 	var kind task.FailureKind
 	// What the worker produced goes with its status, in the same write.
-	_, result := r.w.Outputs()
+	progress, result := r.w.Outputs()
 	out := task.Outcome{Progress: r.w.Unwritten(), Result: result}
+	if out.Progress == nil && r.progressLost.Load() {
+		out.Progress = progress // passed on, but its write failed
+	}
 	write := func(ctx context.Context) error { return n.w.Report(ctx, r.ref, status, text, out) }
 	if cause != nil {
 		var after time.Duration
