@@ -141,6 +141,13 @@ type Options struct {
 	// client call and the hooks it caused are one trace. Nil turns tracing
 	// off: no spans, and record headers are not read.
 	TracerProvider trace.TracerProvider
+	// WritesInFlight is the most writes of many tasks the node sends at
+	// once: a burst of starts is reported Running in chunks, several
+	// chunks at a time, each chunk's workers starting as soon as its write
+	// landed. MongoDB (and FerretDB, for writes to different documents)
+	// serves them side by side. Zero means 4; 1 sends
+	// them one after the other.
+	WritesInFlight int
 }
 
 // Node is a Skald: it runs tasks of the worker classes registered with it.

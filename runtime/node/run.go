@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/skalds-go/skalds/internal/inflight"
 	"github.com/skalds-go/skalds/internal/runner"
 	"github.com/skalds-go/skalds/internal/telemetry"
 	"github.com/skalds-go/skalds/runtime/codec"
@@ -295,44 +296,54 @@ func (n *Node) start(t *task.Task, parent trace.SpanContext) *run {
 
 // launch reports the registered runs Running, in one write per chunk of
 // runs that share an epoch, an attachments version and the status they
-// were read in, and starts the goroutines of those whose write was not
-// fenced, chunk by chunk, so that the first workers of a large burst do
-// not wait for the writes of the last. The goroutine decodes the
-// attachments and runs the init hook, so that a slow init does not hold
-// up other tasks.
+// were read in (see startChunks), up to Options.WritesInFlight writes at
+// once, and starts the goroutines of each chunk's runs as soon as that
+// chunk's write landed, so that the first workers of a large burst do not
+// wait for the writes of the last. The chunks' writes begin in the order
+// of runs (most important first). The goroutine decodes the attachments
+// and runs the init hook, so that a slow init does not hold up other
+// tasks. launch returns once every chunk is written and its workers
+// started or dropped.
 //
 // A run that was told to stop meanwhile (an event preempted it, see
 // preempt, or the liveness lease lapsed) is dropped instead, and so are
 // the rest of its chunk's runs if the lease lapsed: the write of a chunk
 // may wait long behind a busy MongoDB.
 func (n *Node) launch(ctx context.Context, runs []*run) {
-	for _, chunk := range startChunks(runs) {
-		chunk = n.dropStopped(chunk)
-		failed := n.reportStarted(ctx, chunk)
-		for _, r := range chunk {
-			if err := failed[r]; errors.Is(err, task.ErrFenced) {
-				r.log.Warn("the task was reassigned or cancelled before its worker started; not starting it")
-				n.drop(r)
-				continue
-			} else if err != nil {
-				r.log.Warn("could not report the task Running; not starting its worker: the next reconcile tries again", "err", err)
-				n.drop(r)
-				continue
-			}
-			r.launched.Store(true)
-			if n.lapsed.Load() {
-				r.requestStop(stopLapsed, nil)
-			}
-			if r.stopping() {
-				r.log.Info("the worker was told to stop before it started; not starting it")
-				n.drop(r)
-				continue
-			}
-			// Logged before the goroutine starts, so that the record precedes
-			// the "event handled" of the event that started the worker.
-			r.log.Info("worker started", "attachmentsVersion", r.startVersion)
-			go n.work(r, r.startRaw)
+	chunks := startChunks(runs, n.opts.WritesInFlight)
+	inflight.Each(len(chunks), n.opts.WritesInFlight, func(i int) {
+		n.launchChunk(ctx, chunks[i])
+	})
+}
+
+// launchChunk reports one chunk of runs Running and starts the workers
+// whose write landed.
+func (n *Node) launchChunk(ctx context.Context, chunk []*run) {
+	chunk = n.dropStopped(chunk)
+	failed := n.reportStarted(ctx, chunk)
+	for _, r := range chunk {
+		if err := failed[r]; errors.Is(err, task.ErrFenced) {
+			r.log.Warn("the task was reassigned or cancelled before its worker started; not starting it")
+			n.drop(r)
+			continue
+		} else if err != nil {
+			r.log.Warn("could not report the task Running; not starting its worker: the next reconcile tries again", "err", err)
+			n.drop(r)
+			continue
 		}
+		r.launched.Store(true)
+		if n.lapsed.Load() {
+			r.requestStop(stopLapsed, nil)
+		}
+		if r.stopping() {
+			r.log.Info("the worker was told to stop before it started; not starting it")
+			n.drop(r)
+			continue
+		}
+		// Logged before the goroutine starts, so that the record precedes
+		// the "event handled" of the event that started the worker.
+		r.log.Info("worker started", "attachmentsVersion", r.startVersion)
+		go n.work(r, r.startRaw)
 	}
 }
 
@@ -369,32 +380,71 @@ func (n *Node) drop(r *run) {
 // every other request meanwhile; on MongoDB it is one indexed update.
 const startChunk = 1000
 
+// minStartChunk is the fewest tasks a burst is split into for writes in
+// flight at once: below that, a command's own cost (about 1 ms on
+// FerretDB, as much as a statement) outweighs what running beside another
+// saves, so a burst of fewer tasks is one write.
+const minStartChunk = 100
+
 // startChunks splits runs, in their order, into the groups that one write
 // can report Running: same epoch, attachments version and status as read,
-// with a known _id, at most startChunk of them. A run without _id is a
-// chunk of its own, and so is a restart, whose history entry differs.
-func startChunks(runs []*run) [][]*run {
+// with a known _id. A group is cut into chunks of equal size, at most
+// startChunk and at least minStartChunk runs, as many as keep the inFlight
+// writes (below 1: inflight.Default) busy to the end: a multiple of
+// inFlight where the group is large enough, so that the last round of
+// writes is not a lone one. A run without _id is a chunk of its own, and
+// so is a restart, whose history entry differs.
+func startChunks(runs []*run, inFlight int) [][]*run {
+	if inFlight < 1 {
+		inFlight = inflight.Default
+	}
 	type group struct {
 		epoch, version int64
 		status         task.Status
 	}
-	var chunks [][]*run
-	open := map[group]int{} // the chunk that still takes runs of a group
+	// slots are the chunks in the order of their first run: a run of its
+	// own, or a group (one or more chunks), found in groups by its slot.
+	var slots [][]*run
+	groups := map[group]int{} // the slot of a group
 	for _, r := range runs {
 		if r.ref.Key == nil || r.restart {
-			chunks = append(chunks, []*run{r})
+			slots = append(slots, []*run{r})
 			continue
 		}
 		g := group{r.ref.Epoch, r.startVersion, r.startStatus}
-		i, ok := open[g]
-		if !ok || len(chunks[i]) == startChunk {
-			i = len(chunks)
-			open[g] = i
-			chunks = append(chunks, make([]*run, 0, min(startChunk, len(runs))))
+		i, ok := groups[g]
+		if !ok {
+			i = len(slots)
+			groups[g] = i
+			slots = append(slots, nil)
 		}
-		chunks[i] = append(chunks[i], r)
+		slots[i] = append(slots[i], r)
+	}
+	isGroup := make(map[int]bool, len(groups))
+	for _, i := range groups {
+		isGroup[i] = true
+	}
+	chunks := make([][]*run, 0, len(slots))
+	for i, members := range slots {
+		if !isGroup[i] {
+			chunks = append(chunks, members)
+			continue
+		}
+		for size := chunkSize(len(members), inFlight); len(members) > 0; {
+			k := min(size, len(members))
+			chunks = append(chunks, members[:k:k])
+			members = members[k:]
+		}
 	}
 	return chunks
+}
+
+// chunkSize is the size of the chunks that a group of n runs is written
+// in, with inFlight writes at once (see startChunks).
+func chunkSize(n, inFlight int) int {
+	writes := inFlight * ((n + inFlight*startChunk - 1) / (inFlight * startChunk)) // a multiple of inFlight
+	size := (n + writes - 1) / writes
+	return max(min(size, startChunk), minStartChunk)
 }
 
 // reportStarted writes Running for a chunk of runs (see startChunks) and
