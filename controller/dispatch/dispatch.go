@@ -55,6 +55,7 @@ import (
 
 	"github.com/skalds-go/skalds/controller/metrics"
 	"github.com/skalds-go/skalds/controller/monitor"
+	"github.com/skalds-go/skalds/internal/inflight"
 	"github.com/skalds-go/skalds/runtime/backoff"
 	"github.com/skalds-go/skalds/runtime/event"
 	"github.com/skalds-go/skalds/runtime/liveness"
@@ -94,6 +95,12 @@ type Options struct {
 	// the next one sees a fresh registry and fresh priorities. Zero means
 	// 500.
 	MaxClaimsPerCycle int
+	// WritesInFlight is the most writes of a cycle (one per node given
+	// tasks, one per hand-back) sent at once. MongoDB (and FerretDB, for
+	// writes to different documents) serves them side by side, so a cycle
+	// over a hundred nodes does not wait for a hundred round trips in
+	// turn. Zero means 4; 1 sends them one after the other.
+	WritesInFlight int
 	// MaxAttempts is how many runs a task gets before a failure is final;
 	// zero means 3, and 1 disables retries.
 	MaxAttempts int
@@ -351,15 +358,10 @@ func (d *Dispatcher) Cycle(ctx context.Context) (Result, error) {
 		d.log.Info("dispatch cycle reached its cap; the rest follows in the next cycle", "maxClaims", d.opts.MaxClaimsPerCycle)
 	}
 	var events []event.TaskEvent
-	for _, batch := range batches(actions) {
-		if ctx.Err() != nil {
-			break
-		}
-		for _, a := range d.write(ctx, batch, &res) {
-			if a.kind != release {
-				res.Assignments[a.doc.ID] = a.node
-				events = append(events, event.NewTaskEvent(a.doc.ID))
-			}
+	for _, a := range d.writeAll(ctx, batches(actions), &res) {
+		if a.kind != release {
+			res.Assignments[a.doc.ID] = a.node
+			events = append(events, event.NewTaskEvent(a.doc.ID))
 		}
 	}
 	if len(events) > 0 && d.pub != nil {
@@ -487,11 +489,46 @@ func batches(actions []action) [][]action {
 	return out
 }
 
-// write carries out a batch of actions as conditional writes, and counts,
-// logs and measures each in res and the metrics. It returns the actions
-// that took effect; a task that changed meanwhile is left to the next
-// cycle.
-func (d *Dispatcher) write(ctx context.Context, batch []action, res *Result) []action {
+// writeAll carries out the batches of a cycle, Options.WritesInFlight
+// writes at once, begun in the order of batches, and returns the actions
+// that took effect, in that order. Each batch's result is counted, logged
+// and measured (see settle) on the caller's goroutine, in the order of
+// batches, as soon as it and those before it are written: res, the
+// metrics and the log see what one write after the other would show. A
+// batch not yet begun when ctx ends is not written.
+func (d *Dispatcher) writeAll(ctx context.Context, batches [][]action, res *Result) []action {
+	type sent struct {
+		written []*task.Task
+		err     error
+		ok      bool // the write was begun
+		done    chan struct{}
+	}
+	out := make([]sent, len(batches))
+	for i := range out {
+		out[i].done = make(chan struct{})
+	}
+	go inflight.Each(len(batches), d.opts.WritesInFlight, func(i int) {
+		defer close(out[i].done)
+		if ctx.Err() == nil {
+			out[i].written, out[i].err = d.send(ctx, batches[i])
+			out[i].ok = true
+		}
+	})
+	var done []action
+	for i, batch := range batches {
+		<-out[i].done
+		if out[i].ok {
+			done = append(done, d.settle(batch, out[i].written, out[i].err, res)...)
+		}
+	}
+	return done
+}
+
+// send writes a batch of actions as conditional writes: the claims for
+// one node in one write, or one release. It returns the tasks as written,
+// nil for those that changed since they were read; it touches nothing of
+// d but what never changes during a cycle, so that several run at once.
+func (d *Dispatcher) send(ctx context.Context, batch []action) ([]*task.Task, error) {
 	var written []*task.Task
 	var err error
 	if batch[0].kind == release {
@@ -508,6 +545,13 @@ func (d *Dispatcher) write(ctx context.Context, batch []action, res *Result) []a
 	if errors.Is(err, task.ErrConflict) {
 		written, err = []*task.Task{nil}, nil
 	}
+	return written, err
+}
+
+// settle counts, logs and measures in res and the metrics what the write
+// of batch did (see send), and returns the actions that took effect; a
+// task that changed meanwhile is left to the next cycle.
+func (d *Dispatcher) settle(batch []action, written []*task.Task, err error, res *Result) []action {
 	if err != nil {
 		d.log.Error("writing assignments; the tasks are read again in the next cycle", "tasks", len(batch), "taskId", batch[0].doc.ID, "err", err)
 	}
