@@ -2,8 +2,10 @@ package node
 
 import (
 	"context"
+	"slices"
 	"sync"
 
+	"github.com/skalds-go/skalds/internal/inflight"
 	"github.com/skalds-go/skalds/runtime/task"
 )
 
@@ -16,6 +18,7 @@ type handBacks struct {
 	store    *task.Store
 	executor string
 	gate     func(ctx context.Context, f func() error) error
+	inFlight int // the most writes at once (Options.WritesInFlight)
 
 	mu    sync.Mutex
 	queue []handBackReq
@@ -58,11 +61,11 @@ func (h *handBacks) drain(ctx context.Context) {
 			return
 		}
 		h.mu.Unlock()
-		for len(batch) > 0 {
-			n := min(len(batch), startChunk)
-			h.write(ctx, batch[:n])
-			batch = batch[n:]
-		}
+		// In chunks as a burst of starts is written (see startChunks),
+		// inFlight at once: each chunk's callers learn their outcome as
+		// soon as its write landed.
+		parts := slices.Collect(slices.Chunk(batch, chunkSize(len(batch), h.inFlight)))
+		inflight.Each(len(parts), h.inFlight, func(i int) { h.write(ctx, parts[i]) })
 	}
 }
 

@@ -145,8 +145,8 @@ type Options struct {
 	// once: a burst of starts is reported Running in chunks, several
 	// chunks at a time, each chunk's workers starting as soon as its write
 	// landed. MongoDB (and FerretDB, for writes to different documents)
-	// serves them side by side. Zero means 4; 1 sends
-	// them one after the other.
+	// serves them side by side. The hand-backs of a stopping node go the
+	// same way. Zero means 4; 1 sends them one after the other.
 	WritesInFlight int
 }
 
@@ -392,7 +392,7 @@ func (n *Node) connect(ctx context.Context) (event.Broker, error) {
 			if err == nil {
 				store.SetNode(n.cfg.SkaldID)
 				store.KeepHistory(n.cfg.TaskHistory)
-				n.store, n.w = store, newGated(store, n.cfg.SkaldID)
+				n.store, n.w = store, newGated(store, n.cfg.SkaldID, n.opts.WritesInFlight)
 			}
 			return err
 		}}}

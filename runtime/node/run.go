@@ -390,14 +390,10 @@ const minStartChunk = 100
 // can report Running: same epoch, attachments version and status as read,
 // with a known _id. A group is cut into chunks of equal size, at most
 // startChunk and at least minStartChunk runs, as many as keep the inFlight
-// writes (below 1: inflight.Default) busy to the end: a multiple of
-// inFlight where the group is large enough, so that the last round of
-// writes is not a lone one. A run without _id is a chunk of its own, and
+// writes busy to the end: a multiple of inFlight where the group is large
+// enough, so that the last round of writes is not a lone one. A run without _id is a chunk of its own, and
 // so is a restart, whose history entry differs.
 func startChunks(runs []*run, inFlight int) [][]*run {
-	if inFlight < 1 {
-		inFlight = inflight.Default
-	}
 	type group struct {
 		epoch, version int64
 		status         task.Status
@@ -440,8 +436,12 @@ func startChunks(runs []*run, inFlight int) [][]*run {
 }
 
 // chunkSize is the size of the chunks that a group of n runs is written
-// in, with inFlight writes at once (see startChunks).
+// in, with inFlight writes at once (see startChunks; below 1:
+// inflight.Default).
 func chunkSize(n, inFlight int) int {
+	if inFlight < 1 {
+		inFlight = inflight.Default
+	}
 	writes := inFlight * ((n + inFlight*startChunk - 1) / (inFlight * startChunk)) // a multiple of inFlight
 	size := (n + writes - 1) / writes
 	return max(min(size, startChunk), minStartChunk)
@@ -814,9 +814,9 @@ type gated struct {
 	hb  *handBacks // batches hand-backs, through the same gate
 }
 
-func newGated(store *task.Store, executor string) gated {
+func newGated(store *task.Store, executor string, inFlight int) gated {
 	g := gated{w: store, sem: make(chan struct{}, 8)}
-	g.hb = &handBacks{store: store, executor: executor, gate: g.do}
+	g.hb = &handBacks{store: store, executor: executor, gate: g.do, inFlight: inFlight}
 	return g
 }
 
