@@ -204,7 +204,9 @@ func bareMemory(b *testing.B, cls *skald.Class[params], n int) (heap, stack floa
 // 10,000 task.assign events and reports how long until all mains run, and
 // the heap and stack each idle task holds; then the server's floor for
 // the same start (see reportStartFloor) and the ratios of the start and of
-// a restart to it, x-floor and x-floor-restart.
+// a restart to it, x-floor and x-floor-restart, and to the floor of the
+// same writes sent as several at once, x-floor-concurrent and
+// x-floor-concurrent-restart.
 //
 // SKALD_BENCH_TASKS changes the count: on FerretDB every conditional write
 // scans the whole collection, which makes 10,000 a matter of many minutes.
@@ -213,10 +215,15 @@ func BenchmarkTenThousandTasks(b *testing.B) {
 	if v, err := strconv.Atoi(os.Getenv("SKALD_BENCH_TASKS")); err == nil && v > 0 {
 		n = v
 	}
+	inFlight := startInFlight
+	if v, err := strconv.Atoi(os.Getenv("SKALD_BENCH_WRITES_IN_FLIGHT")); err == nil && v > 0 {
+		inFlight = v
+	}
 	e := benchEnv(b)
 	ic, cls := newIdleClass(n)
 	quiet := func(c *config.Config) { c.ReconcilePeriod = time.Hour }
-	rn := startQuietNode(b, e, "bench", node.Options{OnShutdown: node.KeepAssigned}, quiet, cls)
+	opts := node.Options{OnShutdown: node.KeepAssigned, WritesInFlight: inFlight}
+	rn := startQuietNode(b, e, "bench", opts, quiet, cls)
 	ids := insertAssigned(b, e, rn.n.ID(), n, cls)
 
 	events := make([]event.TaskEvent, n)
@@ -264,13 +271,13 @@ func BenchmarkTenThousandTasks(b *testing.B) {
 	b.ReportMetric(heapTask/bareHeap, "x-heap-task/bare")
 	b.ReportMetric((heapTask+stackTask)/(bareHeap+bareStack), "x-memory-task/bare")
 	b.ReportMetric(float64(heapRunning)/(1<<20), "MiB-heap-total")
-	floor := reportStartFloor(b, e, rn.n.ID(), n, allRunning)
+	floor, concurrent := reportStartFloor(b, e, rn.n.ID(), n, inFlight, allRunning)
 
 	// A restart finds the 10,000 assignments with one query. It keeps them
 	// assigned when it stops, at the end: handing back is not measured.
 	ic2, cls2 := newIdleClass(n)
 	t1 := time.Now()
-	startQuietNode(b, e, "bench", node.Options{OnShutdown: node.KeepAssigned}, quiet, cls2)
+	startQuietNode(b, e, "bench", opts, quiet, cls2)
 	select {
 	case <-ic2.all:
 	case <-time.After(5 * time.Minute):
@@ -281,21 +288,26 @@ func BenchmarkTenThousandTasks(b *testing.B) {
 	// A restart needs the same listing and a write of each task: the same
 	// floor.
 	b.ReportMetric(restart.Seconds()/floor.Seconds(), "x-floor-restart")
+	b.ReportMetric(restart.Seconds()/concurrent.Seconds(), "x-floor-concurrent-restart")
 }
 
 // reportStartFloor measures what the server takes, at the least, for a
 // start of n tasks assigned to skaldID, reports the ratio of took to it,
 // and returns it: one listing of the node's tasks, and n conditional statements in
-// updates of 1,000 (the node's start chunk), each filtered by its _id,
-// epoch, executor and status, as the node's report of Running is. The raw
-// driver sends them to a copy of the tasks collection as it is now (the
-// n tasks Running), on the same server. Two updates are timed, and their
-// time per statement scaled to n, which keeps the measurement to a few
-// seconds at 10,000 tasks besides the copy.
+// updates of 1,000 (the largest start chunk), each filtered by its _id,
+// epoch, executor and status, as the node's report of Running is, sent
+// one after the other. The raw driver sends them to a copy of the tasks
+// collection as it is now (the n tasks Running), on the same server. Two
+// updates are timed, and their time per statement scaled to n, which
+// keeps the measurement to a few seconds at 10,000 tasks besides the
+// copy. That serial floor is the server's, whatever the client does; it
+// also measures, and returns, the concurrent floor: the same statements
+// in the node's chunks, startInFlight updates at once, as the node sends
+// them (x-floor-concurrent).
 // On FerretDB's SQLite backend the store sends one statement for a list of
 // _ids instead (see task.Store's fencedMany): there the floor is still of
 // the statements by _id, and the ratio compares unlike writes.
-func reportStartFloor(b *testing.B, e *env, skaldID string, n int, took time.Duration) time.Duration {
+func reportStartFloor(b *testing.B, e *env, skaldID string, n, inFlight int, took time.Duration) (floor, concurrent time.Duration) {
 	b.Helper()
 	mc, err := mongo.Connect(options.Client().ApplyURI(e.stack.MongoURI))
 	if err != nil {
@@ -317,24 +329,64 @@ func reportStartFloor(b *testing.B, e *env, skaldID string, n int, took time.Dur
 		b.Fatalf("floor: listing read %d of %d tasks: %v", listed, n, err)
 	}
 	size := min(1000, n)
+	match := []string{"assignmentEpoch", "executor", "lifecycleStatus"}
+	set := bson.D{{Key: "floorStatus", Value: string(task.Running)}, {Key: "floorVersion", Value: int64(0)}}
 	var writes time.Duration
 	for range 2 {
-		d, err := s.Update(e.ctx, size, []string{"assignmentEpoch", "executor", "lifecycleStatus"},
-			bson.D{{Key: "floorStatus", Value: string(task.Running)}, {Key: "floorVersion", Value: int64(0)}})
+		d, err := s.Update(e.ctx, size, match, set)
 		if err != nil {
 			b.Fatal(err)
 		}
 		writes += d
 	}
 	perTask := writes / time.Duration(2*size)
-	floor := list + perTask*time.Duration(n)
+	floor = list + perTask*time.Duration(n)
+
+	// The same statements as the node sends them: updates of one of its
+	// chunks each, inFlight of them at once; two such rounds.
+	chunk := startChunkOf(n, inFlight)
+	var together time.Duration
+	for range 2 {
+		ups := make([]*benchfloor.Update, inFlight)
+		for i := range ups {
+			if ups[i], err = s.Prepare(chunk, match, set); err != nil {
+				b.Fatal(err)
+			}
+		}
+		d, err := benchfloor.Together(inFlight, func(i int) error { _, err := ups[i].Send(e.ctx); return err })
+		if err != nil {
+			b.Fatal(err)
+		}
+		together += d
+	}
+	perTaskTogether := together / time.Duration(2*inFlight*chunk)
+	concurrent = list + perTaskTogether*time.Duration(n)
 	b.ReportMetric(ms(list), "ms-floor-listing")
 	b.ReportMetric(ms(perTask), "ms-floor-write/task")
 	b.ReportMetric(floor.Seconds(), "s-floor")
 	b.ReportMetric(took.Seconds()/floor.Seconds(), "x-floor")
-	b.Logf("%d tasks: all mains running in %s; floor %s = one listing %s + %d statements at %s each (2 updates of %d sampled; copy of the collection %s)",
-		n, took.Round(time.Millisecond), floor.Round(time.Millisecond), list.Round(time.Millisecond), n, perTask.Round(time.Microsecond), size, copied.Round(time.Millisecond))
-	return floor
+	b.ReportMetric(ms(perTaskTogether), "ms-floor-concurrent-write/task")
+	b.ReportMetric(concurrent.Seconds(), "s-floor-concurrent")
+	b.ReportMetric(took.Seconds()/concurrent.Seconds(), "x-floor-concurrent")
+	b.Logf("%d tasks: all mains running in %s; floor %s = one listing %s + %d statements at %s each (2 updates of %d sampled); "+
+		"concurrent floor %s = the listing + %d statements at %s each (%d updates of %d at once, twice); copy of the collection %s",
+		n, took.Round(time.Millisecond), floor.Round(time.Millisecond), list.Round(time.Millisecond), n, perTask.Round(time.Microsecond), size,
+		concurrent.Round(time.Millisecond), n, perTaskTogether.Round(time.Microsecond), inFlight, chunk, copied.Round(time.Millisecond))
+	return floor, concurrent
+}
+
+// startInFlight is the node's default of Options.WritesInFlight, the
+// Running writes of a burst it sends at once; SKALD_BENCH_WRITES_IN_FLIGHT
+// sets another, for the run and its concurrent floor.
+const startInFlight = 4
+
+// startChunkOf is the size of the chunks in which a node with inFlight
+// writes in flight reports a burst of n starts Running (see runtime/node's
+// startChunks): as many writes as keep inFlight busy to the end, of at
+// most 1,000 and at least 100 statements.
+func startChunkOf(n, inFlight int) int {
+	writes := inFlight * ((n + inFlight*1000 - 1) / (inFlight * 1000))
+	return max(min((n+writes-1)/writes, 1000), 100)
 }
 
 // waitCount polls until n tasks of skaldID are Running.

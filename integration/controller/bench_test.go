@@ -93,6 +93,7 @@ func (p *timedPublisher) PublishMany(ctx context.Context, topic string, events .
 //	SKALD_BENCH_MONGO=postgres go test ./integration/controller -run '^$' -bench Dispatch -benchtime 1x
 func BenchmarkDispatch(b *testing.B) {
 	nTasks, nNodes := envInt("SKALD_BENCH_TASKS", 10000), envInt("SKALD_BENCH_NODES", 100)
+	inFlight := envInt("SKALD_BENCH_WRITES_IN_FLIGHT", defaultInFlight)
 	e := benchEnv(b)
 	ctx := context.Background()
 	seedNodes(b, e, nNodes)
@@ -119,7 +120,7 @@ func BenchmarkDispatch(b *testing.B) {
 		insertTook := time.Since(insertStart)
 		tt := &timedTasks{Tasks: e.store}
 		tp := &timedPublisher{Publisher: pub}
-		d := dispatch.New(tt, tp, mon, dispatch.Options{MaxClaimsPerCycle: envInt("SKALD_BENCH_MAX_CLAIMS", 0)})
+		d := dispatch.New(tt, tp, mon, dispatch.Options{MaxClaimsPerCycle: envInt("SKALD_BENCH_MAX_CLAIMS", 0), WritesInFlight: inFlight})
 		// A dispatcher may bound the claims of one cycle; the cycles that
 		// follow at once take the rest of the backlog.
 		b.StartTimer()
@@ -162,7 +163,7 @@ func BenchmarkDispatch(b *testing.B) {
 			nTasks, len(perNode), lo, hi, insertTook.Round(time.Millisecond), cycles, took.Round(time.Millisecond),
 			skaldtest.Quantile(tt.pending, 0.5).Round(time.Millisecond), len(tt.claims),
 			skaldtest.Quantile(tt.claims, 0.5).Round(time.Microsecond), skaldtest.Quantile(tt.claims, 0.99).Round(time.Microsecond), tp.took.Round(time.Millisecond))
-		reportDispatchFloor(b, coll, took, len(tt.pending), tt.claims, nTasks)
+		reportDispatchFloor(b, coll, took, len(tt.pending), tt.claims, nTasks, inFlight)
 		b.StartTimer()
 	}
 }
@@ -178,8 +179,11 @@ func BenchmarkDispatch(b *testing.B) {
 // collection as the dispatch left it (the tasks assigned), on the same
 // server. 20 batches and 2 candidate reads are timed and scaled to the
 // run's counts; 2 updates of 100 statements more tell what fewer, larger
-// batches would cost.
-func reportDispatchFloor(b *testing.B, coll *mongo.Collection, took time.Duration, reads int, claims []time.Duration, nTasks int) {
+// batches would cost. That serial floor is the server's, whatever the
+// client does; the concurrent floor is of the same batches sent
+// inFlight at once, as the dispatcher sends them (5 rounds timed),
+// and x-floor-concurrent the ratio to it.
+func reportDispatchFloor(b *testing.B, coll *mongo.Collection, took time.Duration, reads int, claims []time.Duration, nTasks, inFlight int) {
 	b.Helper()
 	ctx := context.Background()
 	copyStart := time.Now()
@@ -235,8 +239,39 @@ func reportDispatchFloor(b *testing.B, coll *mongo.Collection, took time.Duratio
 			largeRead = r
 		}
 	}
+	// The same batches as the dispatcher sends them: inFlight at
+	// once, each an update and its read back.
+	var rounds []time.Duration
+	for r := range 6 {
+		ups := make([]*benchfloor.Update, inFlight)
+		for i := range ups {
+			if ups[i], err = s.Prepare(size, claimMatch, bson.D{{Key: "claimToken", Value: fmt.Sprintf("floor-together-%d-%d", r, i)}}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		d, err := benchfloor.Together(inFlight, func(i int) error {
+			if _, err := ups[i].Send(ctx); err != nil {
+				return err
+			}
+			_, n, err := s.Find(ctx, bson.D{{Key: "claimToken", Value: fmt.Sprintf("floor-together-%d-%d", r, i)}}, options.Find().SetProjection(bson.D{{Key: "history", Value: 0}}))
+			if err == nil && n != size {
+				err = fmt.Errorf("floor: the read back of a batch found %d of %d tasks", n, size)
+			}
+			return err
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if r > 0 { // the first warms the server's plans and the pool up
+			rounds = append(rounds, d)
+		}
+	}
 	batch := benchfloor.Mean(writes) + benchfloor.Mean(readBacks)
-	floor := time.Duration(reads)*benchfloor.Mean(pending) + time.Duration(len(claims))*batch
+	reading := time.Duration(reads) * benchfloor.Mean(pending)
+	floor := reading + time.Duration(len(claims))*batch
+	concurrent := reading + time.Duration(len(claims))*benchfloor.Mean(rounds)/time.Duration(inFlight)
+	b.ReportMetric(concurrent.Seconds(), "floor-concurrent-s")
+	b.ReportMetric(took.Seconds()/concurrent.Seconds(), "x-floor-concurrent")
 	perStatement := float64(benchfloor.Mean(writes).Microseconds()) / 1000 / float64(size)
 	perLarge := float64(large.Microseconds()) / 1000 / 200
 	b.ReportMetric(floor.Seconds(), "floor-s")
@@ -251,7 +286,15 @@ func reportDispatchFloor(b *testing.B, coll *mongo.Collection, took time.Duratio
 		floor.Round(time.Millisecond), reads, benchfloor.Mean(pending).Round(time.Microsecond), len(claims), batch.Round(time.Microsecond),
 		size, benchfloor.Mean(writes).Round(time.Microsecond), benchfloor.Mean(readBacks).Round(time.Microsecond), batch50.Round(time.Microsecond),
 		perStatement, size, perLarge, largeRead.Round(time.Microsecond), copied.Round(time.Millisecond))
+	b.Logf("concurrent floor %s = the reads of the candidates + %d batches, %d at once (mean of %d at once %s)",
+		concurrent.Round(time.Millisecond), len(claims), inFlight, inFlight, benchfloor.Mean(rounds).Round(time.Microsecond))
 }
+
+// defaultInFlight is the dispatcher's default of Options.WritesInFlight,
+// the batches of claims of a cycle it sends at once;
+// SKALD_BENCH_WRITES_IN_FLIGHT sets another, for the run and its
+// concurrent floor.
+const defaultInFlight = 4
 
 // benchEnv is newEnv on the MongoDB backend that SKALD_BENCH_MONGO names.
 func benchEnv(b *testing.B) *env {

@@ -13,7 +13,9 @@ package benchfloor
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -67,18 +69,35 @@ func (s *Scratch) Len() int { return len(s.docs) }
 func (s *Scratch) Drop(ctx context.Context) error { return s.coll.Drop(ctx) }
 
 // Update sends one update command of size statements, as the task store
+// writes many tasks at once (see Prepare), and returns its time.
+func (s *Scratch) Update(ctx context.Context, size int, match []string, set bson.D) (time.Duration, error) {
+	u, err := s.Prepare(size, match, set)
+	if err != nil {
+		return 0, err
+	}
+	return u.Send(ctx)
+}
+
+// An Update is one update command, prepared by Prepare and sent by Send.
+type Update struct {
+	coll   *mongo.Collection
+	models []mongo.WriteModel
+}
+
+// Prepare makes an update command of size statements, as the task store
 // writes many tasks at once: each statement a multi-document update
 // filtered by one document's _id and its values of the fields match (the
 // conditions of a fenced or claiming write), which sets set, pushes an
 // entry onto a list of at most 100 and increments a counter, as a
 // transition that records history does. The statements take the next
-// documents of the copy, so that each one changes its document; past the
-// last, they start again at the first (their conditions then still hold:
-// the writes change none of the fields matched). It returns the time of
-// the command.
-func (s *Scratch) Update(ctx context.Context, size int, match []string, set bson.D) (time.Duration, error) {
+// documents of the copy, so that each one changes its document, and the
+// commands prepared one after the other touch different documents until
+// the copy is used up; past the last, they start again at the first
+// (their conditions then still hold: the writes change none of the fields
+// matched). Prepare is not safe for concurrent use; Send is.
+func (s *Scratch) Prepare(size int, match []string, set bson.D) (*Update, error) {
 	if len(s.docs) == 0 {
-		return 0, fmt.Errorf("floor: the copy holds no documents to update")
+		return nil, fmt.Errorf("floor: the copy holds no documents to update")
 	}
 	now := time.Now().UnixMilli()
 	models := make([]mongo.WriteModel, size)
@@ -103,16 +122,35 @@ func (s *Scratch) Update(ctx context.Context, size int, match []string, set bson
 			{Key: "$inc", Value: bson.D{{Key: "floorWrites", Value: int64(1)}}},
 		})
 	}
+	return &Update{coll: s.coll, models: models}, nil
+}
+
+// Send sends the command and returns its time.
+func (u *Update) Send(ctx context.Context) (time.Duration, error) {
 	start := time.Now()
-	res, err := s.coll.BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false))
+	res, err := u.coll.BulkWrite(ctx, u.models, options.BulkWrite().SetOrdered(false))
 	took := time.Since(start)
 	if err != nil {
-		return took, fmt.Errorf("floor: update of %d statements: %w", size, err)
+		return took, fmt.Errorf("floor: update of %d statements: %w", len(u.models), err)
 	}
-	if res.MatchedCount != int64(size) {
-		return took, fmt.Errorf("floor: update of %d statements matched %d documents: a condition of match changes between writes", size, res.MatchedCount)
+	if res.MatchedCount != int64(len(u.models)) {
+		return took, fmt.Errorf("floor: update of %d statements matched %d documents: a condition of match changes between writes", len(u.models), res.MatchedCount)
 	}
 	return took, nil
+}
+
+// Together runs f(i) for every i below k, all at once, as a caller with k
+// writes in flight sends them, and returns the time until the last
+// returned, and the errors of those that failed.
+func Together(k int, f func(i int) error) (time.Duration, error) {
+	errs := make([]error, k)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i := range k {
+		wg.Go(func() { errs[i] = f(i) })
+	}
+	wg.Wait()
+	return time.Since(start), errors.Join(errs...)
 }
 
 // Find reads every document of the copy that filter matches, with opts
