@@ -236,3 +236,40 @@ func TestFailedProgressGoesWithTheOutcome(t *testing.T) {
 	}
 	a.alive(t)
 }
+
+// TestFailedRestartIsStillARestart fails the Running write of a worker
+// started again for a //skald:restart field. The node starts it once the
+// write lands, from a later reconcile, and that start is still recorded
+// as the restart it is.
+func TestFailedRestartIsStillARestart(t *testing.T) {
+	e := newEnv(t)
+	p := &probe{}
+	cls := withPolicies(newClass(e.id("LostRestart"), p))
+	a, mongo := e.failingNode("a", false, cls)
+	id, epoch := e.runOn(a, cls, "restart", params{Mode: "wait", Value: 1})
+
+	mark := e.logs.Mark()
+	mongo.Fail("update")
+	version, err := newTyped(e, cls).Update(e.ctx, id, params{Mode: "other", Value: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.await(mark, "worker stopped for a restart with new attachments", "taskId", id)
+	e.await(mark, "could not report the task Running; not starting its worker: the next reconcile tries again", "taskId", id)
+	mongo.Release("update")
+	e.await(mark, "main running", "taskId", id, "mode", "other")
+	e.waitTask(id, "the restart applied", func(tk *task.Task) bool {
+		return tk.AppliedAttachmentsVersion == version && tk.LifecycleStatus == task.Running && tk.AssignmentEpoch == epoch
+	})
+	h, err := e.store.History(e.ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last := h.Entries[len(h.Entries)-1]; last.Event != task.EventRestarted || last.Version != version {
+		t.Fatalf("last history entry %+v; want restarted at version %d", last, version)
+	}
+	if starts, releases, maxActive, _ := p.snapshot(); starts != 2 || releases != 1 || maxActive != 1 {
+		t.Fatalf("starts %d releases %d maxActive %d; want 2, 1, 1", starts, releases, maxActive)
+	}
+	a.alive(t)
+}

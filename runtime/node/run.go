@@ -122,6 +122,7 @@ type run struct {
 	startVersion int64
 	startStatus  task.Status
 	restart      bool // the run replaces one stopped for a //skald:restart field
+	restartTrace trace.SpanContext
 
 	// seen and seenRaw are the newest attachments the node has looked at
 	// for this run, queued or not. Only reconcile touches them.
@@ -278,7 +279,7 @@ func (n *Node) start(t *task.Task, parent trace.SpanContext) *run {
 	n.running[t.ID] = r
 	n.perClass[t.ClassName]++
 	restartTrace, restart := n.restarting[t.ID]
-	r.restart = restart
+	r.restart, r.restartTrace = restart, restartTrace
 	delete(n.restarting, t.ID)
 	n.mu.Unlock()
 	if n.tracer != nil {
@@ -329,6 +330,13 @@ func (n *Node) launchChunk(ctx context.Context, chunk []*run) {
 		} else if err != nil {
 			r.log.Warn("could not report the task Running; not starting its worker: the next reconcile tries again", "err", err)
 			n.drop(r)
+			if r.restart {
+				// The next start is still the restart: its history entry
+				// and its trace say so.
+				n.mu.Lock()
+				n.restarting[r.id] = r.restartTrace
+				n.mu.Unlock()
+			}
 			continue
 		}
 		r.launched.Store(true)
