@@ -24,8 +24,14 @@ import (
 // reconciles alone must repair what failed.
 func (e *env) failingNode(name string, events bool, cls ...skald.Worker) (*runningNode, *skaldtest.Relay) {
 	e.t.Helper()
+	return e.failingNodeWith(name, node.Options{}, events, cls...)
+}
+
+// failingNodeWith is failingNode with opts.
+func (e *env) failingNodeWith(name string, opts node.Options, events bool, cls ...skald.Worker) (*runningNode, *skaldtest.Relay) {
+	e.t.Helper()
 	mongo, uri := skaldtest.CommandRelayFor(e.t, e.stack.MongoURI)
-	rn := e.startNode(name, node.Options{}, func(c *config.Config) {
+	rn := e.startNode(name, opts, func(c *config.Config) {
 		c.MongoHost = uri
 		c.KafkaDisabled = !events
 		c.ReconcilePeriod = time.Second
@@ -271,5 +277,32 @@ func TestFailedRestartIsStillARestart(t *testing.T) {
 	if starts, releases, maxActive, _ := p.snapshot(); starts != 2 || releases != 1 || maxActive != 1 {
 		t.Fatalf("starts %d releases %d maxActive %d; want 2, 1, 1", starts, releases, maxActive)
 	}
+	a.alive(t)
+}
+
+// TestFailedStuckNoteIsWrittenAgain fails the write that marks a worker
+// stuck (its hook ignores its cancelled context beyond the grace). The
+// node's reconciles must write the note again while the worker holds on.
+func TestFailedStuckNoteIsWrittenAgain(t *testing.T) {
+	e := newEnv(t)
+	p := &probe{}
+	cls := newClass("LostStuck", p)
+	a, mongo := e.failingNodeWith("a", node.Options{StopGrace: 300 * time.Millisecond}, false, cls)
+	id, epoch := e.runOn(a, cls, "stuck", params{Mode: "stuck"})
+
+	mark := e.logs.Mark()
+	mongo.Fail("update")
+	if err := e.store.SetStatus(e.ctx, id, task.Cancelled); err != nil {
+		t.Fatal(err)
+	}
+	e.await(mark, "recording the stuck worker failed; the next reconcile records it", "taskId", id)
+	mongo.Release("update")
+	e.await(mark, "recorded the stuck worker after all", "taskId", id)
+	got := e.waitTask(id, "marked stuck", func(t *task.Task) bool { return t.Stuck != "" })
+	if got.AssignmentEpoch != epoch || !contains(got.Stuck, "ignored its cancelled context") {
+		t.Fatalf("task %s; want the stuck note in epoch %d", describe(got), epoch)
+	}
+	close(p.gate)
+	e.await(mark, "worker cancelled", "taskId", id)
 	a.alive(t)
 }

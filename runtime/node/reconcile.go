@@ -215,6 +215,7 @@ func (n *Node) converge(ctx context.Context, id string, t *task.Task, starts []*
 		case r.stopping():
 			// Its end triggers another reconcile of the task; starting a
 			// second copy before would run the task twice here.
+			n.restuck(ctx, r, t)
 		case n.lapsed.Load():
 			n.stop(r, stopLapsed)
 		case !want:

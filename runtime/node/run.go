@@ -115,6 +115,9 @@ type run struct {
 	reason  stopReason // first reason wins
 	failure error      // with stopFailed
 	stopAt  time.Time
+	// stuckNote is the note of a stuck worker (see awaitStop) whose
+	// write failed, for the reconciles to write again; "" otherwise.
+	stuckNote string
 
 	// startRaw and startVersion are the attachments the run starts with,
 	// startStatus the task's status when it was read.
@@ -637,9 +640,40 @@ func (n *Node) awaitStop(r *run) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := n.w.MarkStuck(ctx, r.ref, note); err != nil && !errors.Is(err, task.ErrFenced) {
-		r.log.Warn("recording the stuck worker", "err", err)
+		r.mu.Lock()
+		r.stuckNote = note
+		r.mu.Unlock()
+		r.log.Warn("recording the stuck worker failed; the next reconcile records it", "err", err)
 	}
 	return false
+}
+
+// restuck writes again the note of r's stuck worker, whose write failed,
+// while t, read just now in r's epoch, lacks it: the worker holds on
+// until its hook returns, and the note is what tells the operator why.
+// The caller holds recMu.
+func (n *Node) restuck(ctx context.Context, r *run, t *task.Task) {
+	r.mu.Lock()
+	note := r.stuckNote
+	r.mu.Unlock()
+	if note == "" {
+		return
+	}
+	if t != nil && t.AssignmentEpoch == r.epoch && t.Stuck == "" {
+		err := n.w.MarkStuck(ctx, r.ref, note)
+		if err != nil && !errors.Is(err, task.ErrFenced) {
+			if ctx.Err() == nil {
+				r.log.Warn("recording the stuck worker failed again; the next reconcile retries", "err", err)
+			}
+			return
+		}
+		if err == nil {
+			r.log.Info("recorded the stuck worker after all")
+		}
+	}
+	r.mu.Lock()
+	r.stuckNote = ""
+	r.mu.Unlock()
 }
 
 // work runs a worker: init, then before, main and after in order, with
