@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/skalds-go/skalds/runtime/backoff"
 	"github.com/skalds-go/skalds/runtime/config"
 	"github.com/skalds-go/skalds/runtime/event"
 	"github.com/skalds-go/skalds/runtime/node"
@@ -305,4 +306,29 @@ func TestFailedStuckNoteIsWrittenAgain(t *testing.T) {
 	close(p.gate)
 	e.await(mark, "worker cancelled", "taskId", id)
 	a.alive(t)
+}
+
+// TestFailedEdgeClaimIsRetried fails the insert of an edge node's YAML
+// task at start, after the node reached MongoDB. The node must retry the
+// claim with backoff instead of exiting, and run the task once it lands.
+func TestFailedEdgeClaimIsRetried(t *testing.T) {
+	e := newEnv(t)
+	p := &probe{}
+	cls := newClass("EdgeClaim", p)
+	id := e.id("edge")
+	path := writeYAML(t, "TaskWorkers:\n  "+id+":\n    className: EdgeClaim\n    attachments: {mode: wait, value: 1}\n")
+	mongo, uri := skaldtest.CommandRelayFor(t, e.stack.MongoURI)
+	mongo.Fail("insert")
+	mark := e.logs.Mark()
+	a := e.launchNode("edge", node.Options{StartRetry: backoff.Policy{First: 50 * time.Millisecond, Max: 200 * time.Millisecond}}, func(c *config.Config) {
+		c.Mode = config.ModeEdge
+		c.YAMLFile = path
+		c.MongoHost = uri
+	}, cls)
+	e.await(mark, "claiming the edge task failed; retrying until MongoDB takes the write", "taskId", id, "attempt", int64(2))
+	a.alive(t)
+	mongo.Release("insert")
+	e.ready(a, mark)
+	e.running(id, a, 1)
+	e.await(mark, "main running", "taskId", id)
 }

@@ -124,7 +124,7 @@ func (n *Node) claimEdge(ctx context.Context, tasks []edgeTask) error {
 		t.IsPersistent = e.isPersistent
 		t.Mode = task.Active
 		t.DeadlineDateTime = 0
-		got, err := n.store.ClaimActive(ctx, t, n.cfg.SkaldID)
+		got, err := n.claimActive(ctx, t)
 		if err != nil {
 			if errors.Is(err, task.ErrClassMismatch) {
 				return fmt.Errorf("%s:%d: %w; rename the task in the file or delete the stored one", n.cfg.YAMLFile, e.line, err)
@@ -139,4 +139,23 @@ func (n *Node) claimEdge(ctx context.Context, tasks []edgeTask) error {
 		log.Info("edge task claimed", "attachmentsVersion", got.AttachmentsVersion)
 	}
 	return nil
+}
+
+// claimActive claims the edge task t, retrying with Options.StartRetry
+// while the write fails: a node that reached MongoDB at start must not
+// exit because a claim was cut on its way (a broken link, a server
+// restart), which would only turn it into a restart loop. A retry is
+// safe: a claim that landed without its reply is claimed again, one epoch
+// further, before any worker of the task runs.
+func (n *Node) claimActive(ctx context.Context, t *task.Task) (*task.Task, error) {
+	for attempt := 1; ; attempt++ {
+		got, err := n.store.ClaimActive(ctx, t, n.cfg.SkaldID)
+		if err == nil || errors.Is(err, task.ErrClassMismatch) || ctx.Err() != nil {
+			return got, err
+		}
+		n.log.Warn("claiming the edge task failed; retrying until MongoDB takes the write", "taskId", t.ID, "attempt", attempt, "err", err)
+		if err := n.opts.StartRetry.Sleep(ctx, attempt); err != nil {
+			return nil, err
+		}
+	}
 }
