@@ -332,3 +332,30 @@ func TestFailedEdgeClaimIsRetried(t *testing.T) {
 	e.running(id, a, 1)
 	e.await(mark, "main running", "taskId", id)
 }
+
+// TestFailedRefusalIsMadeAgain fails the write that hands back a task
+// given to a node at its limit. The task stays assigned there, not
+// running, and the next reconcile refuses it again.
+func TestFailedRefusalIsMadeAgain(t *testing.T) {
+	e := newEnv(t)
+	cls := newClass("LostRefusal", &probe{})
+	a, mongo := e.failingNodeWith("a", node.Options{MaxTasks: 1}, false, cls)
+	e.runOn(a, cls, "first", params{})
+
+	mark := e.logs.Mark()
+	mongo.Fail("update")
+	second := e.id("second")
+	e.create(second, cls, params{})
+	e.assign(second, a)
+	e.await(mark, "recording the refusal failed; the next reconcile refuses the task again", "taskId", second)
+	if n := e.logs.CountFrom(mark, skaldtest.Msg("assignment refused; the task is handed back", "taskId", second)); n != 0 {
+		t.Fatal("the node said it handed the task back while the write failed")
+	}
+	mongo.Release("update")
+	e.await(mark, "assignment refused; the task is handed back", "taskId", second)
+	got := e.waitTask(second, "refused", func(t *task.Task) bool { return t.Refusal != nil })
+	if got.LifecycleStatus != task.Created || got.Executor != nil || got.Refusal.SkaldID != a.n.ID() {
+		t.Fatalf("refused task: %s", describe(got))
+	}
+	a.alive(t)
+}

@@ -344,10 +344,17 @@ func (n *Node) full(class string) string {
 // the task and a controller can place it elsewhere.
 func (n *Node) refuse(ctx context.Context, t *task.Task, why string) {
 	log := n.log.With("taskId", t.ID, "className", t.ClassName, "epoch", t.AssignmentEpoch)
-	if err := n.store.Refuse(ctx, t.Ref(), task.Refusal{SkaldID: n.cfg.SkaldID, Reason: why}); err != nil {
-		log.Warn("recording the refusal", "err", err)
+	err := n.store.Refuse(ctx, t.Ref(), task.Refusal{SkaldID: n.cfg.SkaldID, Reason: why})
+	switch {
+	case err == nil:
+		log.Warn("assignment refused; the task is handed back", "reason", why)
+	case errors.Is(err, task.ErrFenced):
+		log.Info("assignment refused, but the task was reassigned or cancelled meanwhile", "reason", why)
+	default:
+		// The task stays assigned here, not running: the next reconcile
+		// finds it so and refuses it again.
+		log.Warn("recording the refusal failed; the next reconcile refuses the task again", "reason", why, "err", err)
 	}
-	log.Warn("assignment refused; the task is handed back", "reason", why)
 }
 
 // checkLease stops every worker once MongoDB has been unreadable for
