@@ -125,13 +125,13 @@ func TestFailedAppliedIsWrittenAgain(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.await(mark, "attachments applied", "taskId", id, "attachmentsVersion", applied.AttachmentsVersion)
-	e.await(mark, "recording the applied attachments version (the next reconcile writes it again)", "taskId", id)
+	e.await(mark, "recording the applied attachments version failed; the next reconcile writes it again", "taskId", id)
 	refused, err := e.store.SetAttachments(e.ctx, id, cls.Encode(params{Mode: "refuse", Value: 3}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.await(mark, "attachments update rejected; the worker keeps its current attachments", "taskId", id, "attachmentsVersion", refused.AttachmentsVersion)
-	e.await(mark, "recording the rejection (the next reconcile writes it again)", "taskId", id)
+	e.await(mark, "recording the rejection failed; the next reconcile writes it again", "taskId", id)
 	if tk, err := e.store.Get(e.ctx, id); err != nil || tk.AppliedAttachmentsVersion >= applied.AttachmentsVersion || tk.AttachmentsRejection != nil {
 		t.Fatalf("while MongoDB takes no writes: %s, %v; want neither the applied version nor the rejection", describe(tk), err)
 	}

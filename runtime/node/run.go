@@ -555,7 +555,7 @@ func (n *Node) applied(r *run, version int64) {
 	r.unsettled = err != nil && !errors.Is(err, task.ErrFenced)
 	r.settleMu.Unlock()
 	if err != nil {
-		n.writeFailed(r, "recording the applied attachments version (the next reconcile writes it again)", err)
+		n.writeFailed(r, "recording the applied attachments version", err)
 	}
 	r.log.Info("attachments applied", "attachmentsVersion", version)
 }
@@ -576,7 +576,7 @@ func (n *Node) reject(r *run, version int64, err error) {
 	r.unsettled = werr != nil && !errors.Is(werr, task.ErrFenced)
 	r.settleMu.Unlock()
 	if werr != nil {
-		n.writeFailed(r, "recording the rejection (the next reconcile writes it again)", werr)
+		n.writeFailed(r, "recording the rejection", werr)
 	}
 	r.log.Warn("attachments update rejected; the worker keeps its current attachments",
 		"attachmentsVersion", version, "err", err)
@@ -584,7 +584,8 @@ func (n *Node) reject(r *run, version int64, err error) {
 
 // writeFailed handles a failed write about r. A fenced write means the
 // task was reassigned: the worker stops at once instead of waiting for the
-// next reconcile to notice.
+// next reconcile to notice. Another failure is left to the reconcile,
+// which writes again what MongoDB lacks (see resettle).
 func (n *Node) writeFailed(r *run, what string, err error) {
 	if errors.Is(err, task.ErrFenced) {
 		if r.requestStop(stopFenced, nil) {
@@ -592,7 +593,7 @@ func (n *Node) writeFailed(r *run, what string, err error) {
 		}
 		return
 	}
-	r.log.Warn(what, "err", err)
+	r.log.Warn(what+" failed; the next reconcile writes it again", "err", err)
 }
 
 // stop asks r to stop for why and returns at once. When the worker has
