@@ -359,3 +359,32 @@ func TestFailedRefusalIsMadeAgain(t *testing.T) {
 	}
 	a.alive(t)
 }
+
+// TestFailedRejectionGoesWithTheFailure fails the writes of an update
+// hook that panicked: the rejection of its version and the Failed
+// outcome. Once the worker ended, no reconcile writes the rejection on its
+// own; the outcome written again must carry it, or a client waiting for
+// that version never learns it was refused.
+func TestFailedRejectionGoesWithTheFailure(t *testing.T) {
+	e := newEnv(t)
+	p := &probe{}
+	cls := newClass("LostFatal", p)
+	a, mongo := e.failingNode("a", false, cls)
+	id, epoch := e.runOn(a, cls, "fatal", params{Value: 1})
+
+	mark := e.logs.Mark()
+	mongo.Fail("update")
+	bad, err := e.store.SetAttachments(e.ctx, id, cls.Encode(params{Mode: "panic", Value: 2}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.await(mark, "recording the rejection failed; the next reconcile writes it again", "taskId", id)
+	e.await(mark, "could not record the worker's outcome; the task is not started again here, and the next reconcile writes it again",
+		"taskId", id, "outcome", task.Failed)
+	mongo.Release("update")
+	got := e.waitTask(id, "Failed", func(t *task.Task) bool { return t.LifecycleStatus == task.Failed && t.AssignmentEpoch == epoch })
+	if r := got.AttachmentsRejection; r == nil || r.Version != bad.AttachmentsVersion || !contains(r.Message, "update exploded") {
+		t.Fatalf("rejection %+v; want that of version %d, with the panic", r, bad.AttachmentsVersion)
+	}
+	a.alive(t)
+}

@@ -795,6 +795,16 @@ func (n *Node) finish(r *run, err error) {
 	if out.Progress == nil && r.progressLost.Load() {
 		out.Progress = progress // passed on, but its write failed
 	}
+	if reason == stopFailed {
+		// The update that failed the worker was refused too; a client
+		// waits for that refusal, and no reconcile writes it again once
+		// the worker ended (see resettle).
+		r.settleMu.Lock()
+		if r.unsettled {
+			out.Rejection = r.rejection
+		}
+		r.settleMu.Unlock()
+	}
 	write := func(ctx context.Context) error { return n.w.Report(ctx, r.ref, status, text, out) }
 	if cause != nil {
 		var after time.Duration

@@ -444,6 +444,11 @@ func (o Outcome) appendSet(set bson.D, now int64) bson.D {
 	if o.Result != nil {
 		set = append(set, bson.E{Key: "result", Value: Attachments(o.Result)})
 	}
+	if o.Rejection != nil {
+		r := o.Rejection.Bounded()
+		r.At = now
+		set = append(set, bson.E{Key: "attachmentsRejection", Value: r})
+	}
 	return set
 }
 

@@ -178,8 +178,11 @@ type Task struct {
 
 // Outcome is what a worker produced besides its status: its newest
 // progress and its result, as JSON objects; nil leaves a field as it is.
+// Rejection, when set, is the refusal of the update that ended the
+// worker, stored with its end when its own write failed.
 type Outcome struct {
 	Progress, Result []byte
+	Rejection        *Rejection
 }
 
 // Ref addresses one assignment of a task: the task, and the epoch a node
