@@ -40,7 +40,7 @@ func (n *Node) ending(r *run) {
 	}
 }
 
-// ended forgets the outcome of r, written, fenced, or none to write.
+// endedWith forgets the outcome of r: written, fenced, or none to write.
 func (n *Node) endedWith(r *run) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
