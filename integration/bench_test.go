@@ -121,7 +121,7 @@ func newIdleClass(target int) (*idleClass, *skald.Class[params]) {
 
 // insertAssigned writes n tasks already assigned to skaldID (epoch 1), in
 // bulk, so that the benchmark times the node and not the set-up.
-func insertAssigned(b *testing.B, e *env, skaldID string, n int, cls *skald.Class[params]) []string {
+func insertAssigned(b testing.TB, e *env, skaldID string, n int, cls *skald.Class[params]) []string {
 	b.Helper()
 	mc, err := mongo.Connect(options.Client().ApplyURI(e.stack.MongoURI))
 	if err != nil {
