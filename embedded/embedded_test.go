@@ -22,7 +22,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
-func testContext(t *testing.T, d time.Duration) context.Context {
+func testContext(t testing.TB, d time.Duration) context.Context {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), d)
 	t.Cleanup(cancel)
@@ -244,7 +244,7 @@ func concurrentCompareAndSet(t *testing.T, ctx context.Context, m *Mongo) {
 // postgreSQLURL returns the server that the PostgreSQL tests use
 // (SKALD_TEST_POSTGRESQL_URL, or the local default), or skips the test when
 // none answers.
-func postgreSQLURL(t *testing.T) string {
+func postgreSQLURL(t testing.TB) string {
 	t.Helper()
 	u := os.Getenv("SKALD_TEST_POSTGRESQL_URL")
 	if u == "" {
@@ -259,7 +259,7 @@ func postgreSQLURL(t *testing.T) string {
 // startOnPostgreSQL starts FerretDB in a temporary database on the
 // PostgreSQL server of postgreSQLURL, and returns that server, the test's
 // context and the running server.
-func startOnPostgreSQL(t *testing.T) (string, context.Context, *Mongo) {
+func startOnPostgreSQL(t testing.TB) (string, context.Context, *Mongo) {
 	t.Helper()
 	server := postgreSQLURL(t)
 	ctx := testContext(t, 60*time.Second)

@@ -32,8 +32,10 @@ type MongoOptions struct {
 	// equality filters on plain fields down to SQL there, while on SQLite
 	// only a filter on _id alone avoids a scan in Go, so conditional
 	// updates (filters on _id and an epoch, say) stay fast on large
-	// collections. The proxy still serializes every request: FerretDB's
-	// updates are no more atomic on PostgreSQL. StartMongo also indexes the
+	// collections. The proxy still serializes writes of one document and
+	// runs claims alone: FerretDB's updates are no more atomic on
+	// PostgreSQL; writes of different documents by _id run at once there
+	// (see Proxy). StartMongo also indexes the
 	// database so that those filters on _id, id and claimToken are index
 	// hits (see IndexLookups).
 	PostgreSQLURL string
@@ -57,7 +59,7 @@ type MongoOptions struct {
 	// is refused. PostgreSQL must ask the roles for a password (scram-sha-256
 	// in pg_hba.conf): under trust authentication any password is taken.
 	PostgreSQLAuth bool
-	// Port is where the serializing proxy listens; 0 picks a free port.
+	// Port is where the proxy listens; 0 picks a free port.
 	Port int
 	// TLS, when set, makes the proxy, which is what clients connect to,
 	// speak TLS only with this server configuration (set ClientAuth to
@@ -70,8 +72,8 @@ type MongoOptions struct {
 }
 
 // Mongo is a FerretDB server (SQLite or PostgreSQL backend) reachable only
-// through a serializing proxy, so that concurrent clients see atomic
-// single-document updates as they would on MongoDB.
+// through a Proxy, so that concurrent clients see atomic single-document
+// updates as they would on MongoDB.
 type Mongo struct {
 	uri     string
 	tempDir string
@@ -208,7 +210,14 @@ func (m *Mongo) start(ctx context.Context, ln net.Listener, opts MongoOptions) e
 		// The ping speaks no TLS: check FerretDB itself behind the proxy.
 		pingAddr, ln = upstream.Host, tls.NewListener(ln, opts.TLS)
 	}
-	proxy, serveDone := NewSerializingProxy(ln, upstream.Host), make(chan struct{})
+	writes := maxConcurrentWrites
+	if cfg.Handler == "sqlite" {
+		// SQLite writes one transaction at a time, and a writer that finds
+		// it busy polls with growing sleeps: writes queued here, in order,
+		// are as fast and never wait that long.
+		writes = 1
+	}
+	proxy, serveDone := newProxy(ln, upstream.Host, writes), make(chan struct{})
 	m.proxy, m.serveDone = proxy, serveDone
 	go func() {
 		defer close(serveDone)

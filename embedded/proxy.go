@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -18,18 +19,43 @@ const (
 	maxMsgSize     = 64 << 20 // above MongoDB's 48 MB limit; guards against garbage lengths
 )
 
-// Proxy is a MongoDB wire-protocol proxy that lets only one request at a time
-// reach the upstream server. FerretDB v1 runs update and findAndModify as
-// read-then-write without a transaction, so concurrent compare-and-set
-// updates lose writes; serializing every request/reply exchange restores the
-// single-document atomicity the framework relies on. It is safe because
-// FerretDB never offers exhaust cursors or streaming hello, so every request
-// has at most one reply. The price is that one slow request (a large scan, or
-// a getMore that waits on a tailable cursor) stalls all other clients.
+// Proxy is a MongoDB wire-protocol proxy in front of FerretDB that gives its
+// clients the single-document atomicity the framework relies on. FerretDB v1
+// runs update, findAndModify and delete as read-then-write without a
+// transaction, so two requests that write the same document at once can
+// lose one write, and two requests that pick documents by other fields (a
+// claim) can pick the same one.
+//
+// The proxy therefore reads each request before forwarding it and holds,
+// from forwarding it until its reply is read:
+//   - for a write whose every statement names its document by a plain _id
+//     (update, delete, findAndModify; a string, number, ObjectID, date,
+//     timestamp, boolean or binary), a shared lock and a lock per document:
+//     writes of different documents run at once, at most 8 of them (one on
+//     SQLite, see StartMongo), and writes of one document one after the
+//     other;
+//   - for a read (find, getMore, count, distinct, aggregate without $out or
+//     $merge, hello, ping, authentication, ...), a shared lock: PostgreSQL
+//     and SQLite never show a row half-written;
+//   - for everything else (insert, create, createIndexes, drop, writes that
+//     pick documents by other fields, by _id with an operator or a
+//     collation, or upsert without an _id, unknown commands, legacy
+//     opcodes, anything it cannot read), the lock exclusively: nothing
+//     else reaches FerretDB meanwhile.
+//
+// Writes by _id that create their collection or database on the way (an
+// update or upsert into a new one) are safe beside each other because
+// FerretDB creates both under its own metadata lock. It is safe to hold
+// locks until the reply because FerretDB never offers exhaust cursors or
+// streaming hello, so every request has at most one reply. A request sent
+// with moreToCome has none: its locks are released once it is forwarded.
+// An exclusive request that is slow (a large scan, a claim) still stalls
+// every other client.
 type Proxy struct {
 	ln       net.Listener
 	upstream string
-	exchange sync.Mutex // held from forwarding a request until its reply is read
+	locks    *requestLocks
+	hooks    atomic.Pointer[proxyHooks] // tests only
 
 	mu     sync.Mutex // guards closed and conns
 	closed bool
@@ -41,7 +67,12 @@ type Proxy struct {
 // give each its own connection to upstream (host:port). It takes ownership of
 // listen; nothing happens until Serve is called.
 func NewSerializingProxy(listen net.Listener, upstream string) *Proxy {
-	return &Proxy{ln: listen, upstream: upstream, conns: map[net.Conn]struct{}{}}
+	return newProxy(listen, upstream, maxConcurrentWrites)
+}
+
+// newProxy is NewSerializingProxy with at most writes keyed writes at once.
+func newProxy(listen net.Listener, upstream string, writes int) *Proxy {
+	return &Proxy{ln: listen, upstream: upstream, conns: map[net.Conn]struct{}{}, locks: newRequestLocks(writes)}
 }
 
 // Serve accepts clients until ctx is done or Close is called, then closes the
@@ -140,10 +171,17 @@ func (p *Proxy) handle(client net.Conn) {
 }
 
 // roundTrip forwards req and, unless the client said moreToCome, reads the
-// reply while holding the global lock.
+// reply, while holding the locks req needs.
 func (p *Proxy) roundTrip(up net.Conn, ur io.Reader, req []byte) ([]byte, error) {
-	p.exchange.Lock()
-	defer p.exchange.Unlock()
+	a := classify(req)
+	hooks := p.hooks.Load()
+	if hooks != nil && hooks.waiting != nil {
+		hooks.waiting(a)
+	}
+	defer p.locks.acquire(a)()
+	if hooks != nil && hooks.holding != nil {
+		hooks.holding(a)
+	}
 	if _, err := up.Write(req); err != nil {
 		return nil, err
 	}
