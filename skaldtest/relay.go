@@ -6,9 +6,12 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"slices"
 	"sync"
 	"testing"
 	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
 )
 
 // Relay is a TCP relay to a server that a test can cut and restore. It
@@ -38,6 +41,8 @@ type Relay struct {
 	// fails names the MongoDB commands that break their connection
 	// instead of passing (see Fail).
 	fails map[string]bool
+	// recorded keeps the bodies of the commands named in it (see Record).
+	recorded map[string][]bson.Raw
 }
 
 // NewRelay starts a relay to target (host:port) on a free port of
@@ -225,11 +230,36 @@ func (r *Relay) Commands() map[string]int {
 	return out
 }
 
-// ResetCommands starts counting afresh.
+// ResetCommands starts counting afresh, and forgets the bodies recorded.
 func (r *Relay) ResetCommands() {
 	r.mu.Lock()
 	clear(r.commands)
+	for name := range r.recorded {
+		r.recorded[name] = nil
+	}
 	r.mu.Unlock()
+}
+
+// Record makes a command relay keep the body of every MongoDB command
+// named command from now on, for Recorded: a test that counts round trips
+// can so also tell what each asked for (a find by _id, or a listing).
+func (r *Relay) Record(command string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.recorded == nil {
+		r.recorded = map[string][]bson.Raw{}
+	}
+	if _, ok := r.recorded[command]; !ok {
+		r.recorded[command] = nil
+	}
+}
+
+// Recorded returns the bodies of the commands named command sent since
+// Record or ResetCommands, in the order the relay passed them on.
+func (r *Relay) Recorded(command string) []bson.Raw {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.recorded[command])
 }
 
 // pipeMongo copies MongoDB wire messages from src to dst, counting the
@@ -254,6 +284,9 @@ func (r *Relay) pipeMongo(dst, src net.Conn) {
 		if name := commandName(msg); name != "" && !driverOwn[name] {
 			r.mu.Lock()
 			r.commands[name]++
+			if bodies, ok := r.recorded[name]; ok {
+				r.recorded[name] = append(bodies, commandBody(msg))
+			}
 			if r.fails[name] {
 				r.mu.Unlock()
 				return // closePair breaks the link
@@ -288,6 +321,17 @@ func commandName(msg []byte) string {
 		return string(name[:i])
 	}
 	return ""
+}
+
+// commandBody is the body section of an OP_MSG whose commandName is not
+// "": the document after the flag bits and the section kind.
+func commandBody(msg []byte) bson.Raw {
+	body := msg[21:]
+	n := int(binary.LittleEndian.Uint32(body))
+	if n < 5 || n > len(body) {
+		return nil
+	}
+	return bson.Raw(bytes.Clone(body[:n]))
 }
 
 // CommandRelayFor starts a NewCommandRelay to the MongoDB server of uri
