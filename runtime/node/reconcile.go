@@ -89,14 +89,16 @@ func byPriority(tasks []task.Task) {
 	})
 }
 
-// reconcileIDs reads the given tasks in one query and converges on each.
-// Tasks in known were read just now by the caller and are not read again;
-// an id of ids that the caller read and found missing is absent from
-// known and read again (a deleted task is rare, a second read cheap).
-// A big batch is served by reading all of this node's assignments (see
-// readBig); the node then converges on all of them, as reconcileAll does:
-// a burst of assignments starts at once instead of batch by batch, and the
-// events still to come find their tasks running.
+// reconcileIDs reads the given tasks and converges on each. Tasks in
+// known were read just now by the caller and are not read again; an id of
+// ids that the caller read and found missing is absent from known and read
+// again (a deleted task is rare, a second read cheap).
+//
+// A batch that a listing of this node's assignments serves more cheaply
+// than a read of its ids (see listCheaper) is served so (see readBig);
+// the node then converges on all of them, as reconcileAll does: a burst of
+// assignments starts at once instead of batch by batch, and the events
+// still to come find their tasks running.
 func (n *Node) reconcileIDs(ctx context.Context, ids []string, known ...task.Task) error {
 	n.recMu.Lock()
 	defer n.recMu.Unlock()
@@ -105,7 +107,7 @@ func (n *Node) reconcileIDs(ctx context.Context, ids []string, known ...task.Tas
 	}
 	var tasks []task.Task
 	var err error
-	big := len(ids) > bigBatch
+	big := n.listCheaper(len(ids))
 	if big {
 		tasks, err = n.readBig(ctx, ids)
 	} else {
@@ -143,6 +145,7 @@ func (n *Node) reconcileIDs(ctx context.Context, ids []string, known ...task.Tas
 		starts = n.converge(ctx, id, byID[id], starts)
 	}
 	n.launch(ctx, starts)
+	n.log.Debug("reconciled a batch of tasks", "tasks", len(ids), "listed", big, "starting", len(starts))
 	return nil
 }
 
@@ -163,11 +166,32 @@ func (n *Node) readUnknown(ctx context.Context, ids []string, known []task.Task)
 	return append(known, tasks...), err
 }
 
-// bigBatch is the size from which a batch of events is served by listing
-// this node's assignments instead of asking for each id: one indexed query
-// either way on MongoDB, but servers that match $in lists by scanning (such
-// as FerretDB) take time in proportion to ids times documents.
+// bigBatch is the size from which a batch of events may be served by
+// listing this node's assignments instead of asking for each id (see
+// listCheaper).
 const bigBatch = 64
+
+// listCheaper says whether a batch of ids is served more cheaply by a
+// listing of this node's assignments than by a read of its ids. A
+// listing reads about as many tasks as run here; a read of ids, one index
+// hit per id. A burst of events comes in batches (the consumer's queue
+// holds 1,000 events), and when every big batch was served by a listing,
+// a node that already ran the burst's tasks read all of them again for
+// each batch: the reads grew with the batches times the tasks (ten
+// listings of 10,000 tasks for a burst of 10,000 events). A batch now
+// lists only while it names at least half as many tasks as run here, so
+// that a listing costs at most about twice what its ids would, and a
+// burst's reads grow with its events: its first big batch lists and
+// starts every task assigned here, and the later ones, naming tasks that
+// run by then, read their ids.
+func (n *Node) listCheaper(ids int) bool {
+	if ids <= bigBatch {
+		return false
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return 2*ids >= len(n.running)
+}
 
 // readBig reads the tasks of ids that matter here: those assigned here,
 // and those running here (which may have been reassigned or cancelled).

@@ -50,6 +50,10 @@ type Store struct {
 	// collection to match a filter on _id and other fields (FerretDB on
 	// SQLite): see fencedMany.
 	scans bool
+	// listScans is set for a server that reads every document of the
+	// collection to match a list of _ids (FerretDB, on both backends):
+	// see GetMany.
+	listScans bool
 }
 
 // Open connects to MongoDB at uri and makes sure the unique index on id
@@ -59,22 +63,26 @@ func Open(ctx context.Context, uri, dbName string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Store{client: client, coll: coll, scans: scansKeyed(ctx, coll)}, nil
+	return &Store{client: client, coll: coll,
+		scans:     scansFor(ctx, coll, bson.D{{Key: "_id", Value: "-"}, {Key: "executor", Value: "-"}}),
+		listScans: scansFor(ctx, coll, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: bson.A{"-", "."}}}}}),
+	}, nil
 }
 
-// scansKeyed asks the server, through explain, whether it matches a filter
-// on _id and another field by reading the whole collection. FerretDB says
-// so in its filterPushdown: false on SQLite, which uses its index for a
-// filter on _id alone, true on PostgreSQL; MongoDB, which serves both
+// scansFor asks the server, through explain, whether it matches filter
+// by reading the whole collection. FerretDB says so in its
+// filterPushdown: for a filter on _id and another field, false on SQLite,
+// which uses its index for a filter on _id alone, true on PostgreSQL; for
+// a list of _ids ($in), false on both. MongoDB, which serves all of them
 // with its index, does not say. An answer that cannot be had counts as no.
-func scansKeyed(ctx context.Context, coll *mongo.Collection) bool {
+func scansFor(ctx context.Context, coll *mongo.Collection, filter bson.D) bool {
 	var res struct {
 		FilterPushdown *bool `bson:"filterPushdown"`
 	}
 	err := coll.Database().RunCommand(ctx, bson.D{
 		{Key: "explain", Value: bson.D{
 			{Key: "find", Value: coll.Name()},
-			{Key: "filter", Value: bson.D{{Key: "_id", Value: "-"}, {Key: "executor", Value: "-"}}},
+			{Key: "filter", Value: filter},
 		}},
 		{Key: "verbosity", Value: "queryPlanner"},
 	}).Decode(&res)
@@ -707,16 +715,24 @@ func (s *Store) HandBackAll(ctx context.Context, executor string, refs []Ref) (i
 		bson.E{Key: "executor", Value: executor}, notCancelled)
 }
 
-// GetMany reads the tasks with the given ids: by _id in one query, then,
-// for the ids not found so (documents written by Python tooling, or
-// deleted tasks), by the id field in a second. Ids that are not in the
-// collection are simply missing from the result.
+// GetMany reads the tasks with the given ids: by _id, then, for the ids
+// not found so (documents written by Python tooling, or deleted tasks), by
+// the id field. Ids that are not in the collection are simply missing
+// from the result.
+//
+// What it costs grows with ids, not with the collection: on MongoDB each
+// step is a query for a list of ids in chunks of manyChunk, an index hit
+// per id. FerretDB matches a list by reading every document of the
+// collection (decoding each in Go), so that a node handling a burst of
+// events in batches read its whole collection per batch; there each id
+// is read on its own, by equality, which its lookup indexes (or, on
+// SQLite, its primary key for _id) serve, readers at a time.
 func (s *Store) GetMany(ctx context.Context, ids []string) ([]Task, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
 	what := fmt.Sprintf("reading %d tasks", len(ids))
-	found, err := s.find(ctx, what, bson.D{{Key: "_id", Value: oneOf(ids)}})
+	found, err := s.readKeys(ctx, what, "_id", ids)
 	if err != nil || len(found) == len(ids) {
 		return found, err
 	}
@@ -733,8 +749,79 @@ func (s *Store) GetMany(ctx context.Context, ids []string) ([]Task, error) {
 	if len(rest) == 0 {
 		return found, nil // ids named twice
 	}
-	more, err := s.find(ctx, what, bson.D{{Key: "id", Value: oneOf(rest)}})
+	// On SQLite a filter on id reads every document however it is asked
+	// for: one query for the list is the cheapest there.
+	key := "id"
+	if s.scans {
+		more, err := s.find(ctx, what, bson.D{{Key: key, Value: oneOf(rest)}})
+		return append(found, more...), err
+	}
+	more, err := s.readKeys(ctx, what, key, rest)
 	return append(found, more...), err
+}
+
+// manyChunk is the most ids a query of GetMany names, and readers how
+// many GetMany reads at once on a server that reads ids one by one.
+const (
+	manyChunk = 500
+	readers   = 4
+)
+
+// readKeys reads the tasks whose key (_id or id) is one of ids: one query
+// per chunk of manyChunk ids, or, on a server that matches a list by
+// reading the whole collection (see GetMany), one query per id.
+func (s *Store) readKeys(ctx context.Context, what, key string, ids []string) ([]Task, error) {
+	if !s.listScans || len(ids) == 1 {
+		var out []Task
+		for chunk := range slices.Chunk(ids, manyChunk) {
+			got, err := s.find(ctx, what, bson.D{{Key: key, Value: oneOf(chunk)}})
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, got...)
+		}
+		return out, nil
+	}
+	var (
+		mu   sync.Mutex
+		out  = make([]Task, 0, len(ids))
+		errs []error
+		next = make(chan string)
+		wg   sync.WaitGroup
+	)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for range min(readers, len(ids)) {
+		wg.Go(func() {
+			for id := range next {
+				var t Task
+				err := s.coll.FindOne(ctx, bson.D{{Key: key, Value: id}}, options.FindOne().SetProjection(noHistory)).Decode(&t)
+				mu.Lock()
+				switch {
+				case err == nil:
+					out = append(out, t)
+				case !errors.Is(err, mongo.ErrNoDocuments):
+					errs = append(errs, fmt.Errorf("%s: task %q: %w", what, id, err))
+					cancel()
+				}
+				mu.Unlock()
+			}
+		})
+	}
+feed:
+	for _, id := range ids {
+		select {
+		case next <- id:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	if len(errs) > 0 {
+		return nil, errs[0]
+	}
+	return out, nil
 }
 
 // oneOf matches one of ids. One id is asked for as an equality, which
