@@ -8,7 +8,9 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/skalds-go/skalds/embedded"
+	"github.com/skalds-go/skalds/runtime/config"
 	"github.com/skalds-go/skalds/runtime/liveness"
+	"github.com/skalds-go/skalds/runtime/node"
 	"github.com/skalds-go/skalds/skaldtest"
 )
 
@@ -124,5 +126,39 @@ func testRegistry(t *testing.T, rdb *redis.Client) {
 		liveness.NodeSchemasKey(goNode), liveness.NodeProgressSchemasKey(goNode), liveness.NodeResultSchemasKey(goNode), liveness.NodeCapacityKey(goNode)).Result()
 	if err != nil || left != 0 || rdb.HExists(ctx, liveness.NodesKey, goNode).Val() || rdb.HExists(ctx, liveness.NodeModesKey, goNode).Val() {
 		t.Errorf("after Forget %d of the node's keys are left (err %v)", left, err)
+	}
+}
+
+// TestNodeRestoresDeletedRegistryKeys: a monitor that takes a node for
+// offline deletes its skalds:{id}:* keys (Python's does, and a
+// controller's). The node, still running, notices at its next beat,
+// which only renews those keys' expiry while nothing changed, and writes
+// them all again.
+func TestNodeRestoresDeletedRegistryKeys(t *testing.T) {
+	e := newEnv(t)
+	cls := newClass("Restored", &probe{})
+	cls.JSONSchema = []byte(`{"type":"object","properties":{"value":{"type":"integer"}}}`)
+	n := e.startNode("restored", node.Options{}, func(*config.Config) {}, cls)
+	id := n.n.ID()
+	present := func(ctx context.Context) bool {
+		classes := e.rdb.LRange(ctx, liveness.NodeClassesKey(id), 0, -1).Val()
+		schemas := e.rdb.HGetAll(ctx, liveness.NodeSchemasKey(id)).Val()
+		return len(classes) == 1 && classes[0] == cls.Name && schemas[cls.Name] != ""
+	}
+	missing := func() string { return "the node's class list and schemas are not in Redis" }
+	e.until(present, missing)
+	keys, err := e.rdb.Keys(e.ctx, "skalds:"+id+":*").Result()
+	if err != nil || len(keys) < 3 {
+		t.Fatalf("the node's keys %v (%v)", keys, err)
+	}
+	if err := e.rdb.Del(e.ctx, keys...).Err(); err != nil {
+		t.Fatal(err)
+	}
+	deleted := time.Now()
+	e.until(present, missing)
+	took := time.Since(deleted)
+	t.Logf("%d keys deleted; class list and schemas back after %v", len(keys), took.Round(time.Millisecond))
+	if took > 2*liveness.Period+time.Second {
+		t.Errorf("the keys came back after %v; want within two beats (%v each)", took, liveness.Period)
 	}
 }

@@ -15,12 +15,7 @@ import (
 // A batch of beats that reaches Redis after a task ended leaves the
 // terminal code in place; only a new attempt's start replaces it.
 func TestBeatsNeverReviveAnEndedTask(t *testing.T) {
-	addr := skaldtest.RedisAddr(t)
-	if addr == "" {
-		skaldtest.Absent(t, "Redis", "nothing answers on 127.0.0.1:6379")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
+	addr, ctx := localRedis(t)
 	rdb := redis.NewClient(&redis.Options{Addr: addr})
 	reg := liveness.New(rdb, time.Minute)
 	defer reg.Close()
@@ -71,4 +66,17 @@ func TestBeatsNeverReviveAnEndedTask(t *testing.T) {
 	if v, err := rdb.Get(ctx, liveness.TaskHeartbeatKey(id)).Int(); err != nil || v < 0 || v >= 200 {
 		t.Errorf("restarted task: heartbeat %d (%v), want a live beat", v, err)
 	}
+}
+
+// localRedis is the address of the local Redis, and a context for a test
+// on it; a test without one is skipped (see skaldtest.Absent).
+func localRedis(t *testing.T) (string, context.Context) {
+	t.Helper()
+	addr := skaldtest.RedisAddr(t)
+	if addr == "" {
+		skaldtest.Absent(t, "Redis", "nothing answers on 127.0.0.1:6379")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	return addr, ctx
 }

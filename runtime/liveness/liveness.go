@@ -9,11 +9,16 @@ package liveness
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"hash/maphash"
+	"maps"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -105,8 +110,8 @@ func (c Capacity) fields() []any {
 	if c.MaxTasks > 0 {
 		out = append(out, CapacityMaxTasks, strconv.Itoa(c.MaxTasks))
 	}
-	for class, k := range c.Classes {
-		if k > 0 {
+	for _, class := range slices.Sorted(maps.Keys(c.Classes)) {
+		if k := c.Classes[class]; k > 0 {
 			out = append(out, CapacityClassPrefix+class, strconv.Itoa(k))
 		}
 	}
@@ -165,12 +170,18 @@ const (
 type Registry struct {
 	rdb redis.UniversalClient
 	ttl time.Duration // of registry keys and terminal task heartbeats
+
+	mu sync.Mutex
+	// written holds, by node, the fingerprint of the class list, schemas
+	// and capacity that its last beat found in Redis (see NodeBeat).
+	written map[string]uint64
+	seed    maphash.Seed
 }
 
 // New returns a registry on rdb; ttl is REDIS_KEY_TTL (a registry that
 // only reads may pass 0).
 func New(rdb redis.UniversalClient, ttl time.Duration) *Registry {
-	return &Registry{rdb: rdb, ttl: ttl}
+	return &Registry{rdb: rdb, ttl: ttl, written: map[string]uint64{}, seed: maphash.MakeSeed()}
 }
 
 // Close closes the registry's Redis client.
@@ -191,6 +202,16 @@ type TaskRef struct {
 // classes it can run, their JSON Schemas (by class name) and the node's
 // capacity. One beat is one MULTI, so a reader never sees the class list,
 // the schemas or the limits half written.
+//
+// The class list, the schemas and the capacity hardly ever change, and
+// the schemas are most of a beat's bytes (about 1.6 KB of the example's
+// 2 KB, every 3 s, for as long as the node runs): a beat writes them only
+// when they differ from what the node's last beat found in Redis, and
+// otherwise renews their expiry. A reader that takes the node for
+// offline deletes them (Python's monitor deletes every skalds:{id}:* key
+// of such a node, a controller's monitor the same keys, see Forget):
+// an EXPIRE that finds its key gone says so, and the beat then writes
+// them all again at once, in a second MULTI.
 func (r *Registry) NodeBeat(ctx context.Context, node, mode string, tasks []TaskRef, classes []string, schemas map[string]ClassSchemas, capacity Capacity) error {
 	if r == nil {
 		return nil
@@ -207,42 +228,116 @@ func (r *Registry) NodeBeat(ctx context.Context, node, mode string, tasks []Task
 	if err != nil {
 		return err
 	}
+	st := nodeEntries(node, classes, schemas, capacity)
+	sum := r.fingerprint(st)
+	r.mu.Lock()
+	last, ok := r.written[node]
+	r.mu.Unlock()
+	renew := ok && last == sum
+	var renewed []*redis.BoolCmd
 	_, err = r.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.HSet(ctx, NodesKey, node, strconv.FormatInt(time.Now().UnixMilli(), 10))
 		p.HSet(ctx, NodeModesKey, node, mode)
 		p.Set(ctx, NodeHeartbeatKey(node), beat(), beatTTL)
 		p.Set(ctx, NodeTasksKey(node), list, r.ttl)
-		p.Del(ctx, NodeClassesKey(node))
-		if len(classes) > 0 {
-			p.RPush(ctx, NodeClassesKey(node), toAny(classes)...)
-			p.Expire(ctx, NodeClassesKey(node), r.ttl)
+		if renew {
+			for _, e := range st {
+				if len(e.values) > 0 {
+					renewed = append(renewed, p.Expire(ctx, e.key, r.ttl))
+				}
+			}
+		} else {
+			r.writeEntries(ctx, p, st)
 		}
-		r.replaceHash(ctx, p, NodeSchemasKey(node), schemaFields(schemas, func(s ClassSchemas) []byte { return s.Attachments }))
-		r.replaceHash(ctx, p, NodeProgressSchemasKey(node), schemaFields(schemas, func(s ClassSchemas) []byte { return s.Progress }))
-		r.replaceHash(ctx, p, NodeResultSchemasKey(node), schemaFields(schemas, func(s ClassSchemas) []byte { return s.Result }))
-		r.replaceHash(ctx, p, NodeCapacityKey(node), capacity.fields())
 		return nil
 	})
-	return err
+	if err == nil && renew && slices.ContainsFunc(renewed, func(c *redis.BoolCmd) bool { return !c.Val() }) {
+		_, err = r.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			r.writeEntries(ctx, p, st)
+			return nil
+		})
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err != nil {
+		// Whether the MULTI ran is unknown: the next beat writes all.
+		delete(r.written, node)
+		return err
+	}
+	r.written[node] = sum
+	return nil
 }
 
-// replaceHash queues the replacement of hash key by fields (name, value,
-// ...): a hash left empty is deleted rather than written, and a written
-// one expires with the registry's other keys.
-func (r *Registry) replaceHash(ctx context.Context, p redis.Pipeliner, key string, fields []any) {
-	p.Del(ctx, key)
-	if len(fields) > 0 {
-		p.HSet(ctx, key, fields...)
-		p.Expire(ctx, key, r.ttl)
+// entry is a key of a node's class list (a list), schemas or capacity (a
+// hash), and its elements or its fields (name, value, ...).
+type entry struct {
+	key    string
+	list   bool
+	values []any
+}
+
+// nodeEntries are the keys that NodeBeat writes only when they change,
+// their fields in a fixed order, so that the same content has the same
+// fingerprint.
+func nodeEntries(node string, classes []string, schemas map[string]ClassSchemas, capacity Capacity) []entry {
+	return []entry{
+		{key: NodeClassesKey(node), list: true, values: toAny(classes)},
+		{key: NodeSchemasKey(node), values: schemaFields(schemas, func(s ClassSchemas) []byte { return s.Attachments })},
+		{key: NodeProgressSchemasKey(node), values: schemaFields(schemas, func(s ClassSchemas) []byte { return s.Progress })},
+		{key: NodeResultSchemasKey(node), values: schemaFields(schemas, func(s ClassSchemas) []byte { return s.Result })},
+		{key: NodeCapacityKey(node), values: capacity.fields()},
 	}
 }
 
-// schemaFields returns, as hash fields by class name, the schema that pick
-// takes of each class; classes without one have no field.
+// fingerprint hashes the content of es.
+func (r *Registry) fingerprint(es []entry) uint64 {
+	var h maphash.Hash
+	h.SetSeed(r.seed)
+	for _, e := range es {
+		_, _ = h.WriteString(e.key)
+		for _, v := range e.values {
+			var b []byte
+			switch v := v.(type) {
+			case string:
+				b = []byte(v)
+			case []byte:
+				b = v
+			default:
+				b = fmt.Append(nil, v)
+			}
+			_ = binary.Write(&h, binary.LittleEndian, uint32(len(b)))
+			_, _ = h.Write(b)
+		}
+		_ = h.WriteByte(0xff)
+	}
+	return h.Sum64()
+}
+
+// writeEntries queues the replacement of every key of es by its values:
+// a key left empty is deleted rather than written, and a written one
+// expires with the registry's other keys.
+func (r *Registry) writeEntries(ctx context.Context, p redis.Pipeliner, es []entry) {
+	for _, e := range es {
+		p.Del(ctx, e.key)
+		if len(e.values) == 0 {
+			continue
+		}
+		if e.list {
+			p.RPush(ctx, e.key, e.values...)
+		} else {
+			p.HSet(ctx, e.key, e.values...)
+		}
+		p.Expire(ctx, e.key, r.ttl)
+	}
+}
+
+// schemaFields returns, as hash fields by class name in the order of the
+// names, the schema that pick takes of each class; classes without one
+// have no field.
 func schemaFields(schemas map[string]ClassSchemas, pick func(ClassSchemas) []byte) []any {
 	var out []any
-	for class, s := range schemas {
-		if doc := pick(s); len(doc) > 0 {
+	for _, class := range slices.Sorted(maps.Keys(schemas)) {
+		if doc := pick(schemas[class]); len(doc) > 0 {
 			out = append(out, class, doc)
 		}
 	}
@@ -254,6 +349,9 @@ func (r *Registry) RemoveNode(ctx context.Context, node string) error {
 	if r == nil {
 		return nil
 	}
+	r.mu.Lock()
+	delete(r.written, node)
+	r.mu.Unlock()
 	_, err := r.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.HDel(ctx, NodesKey, node)
 		p.HDel(ctx, NodeModesKey, node)
