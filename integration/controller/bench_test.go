@@ -93,7 +93,9 @@ func (p *timedPublisher) PublishMany(ctx context.Context, topic string, events .
 //	SKALD_BENCH_MONGO=postgres go test ./integration/controller -run '^$' -bench Dispatch -benchtime 1x
 func BenchmarkDispatch(b *testing.B) {
 	nTasks, nNodes := envInt("SKALD_BENCH_TASKS", 10000), envInt("SKALD_BENCH_NODES", 100)
-	inFlight := envInt("SKALD_BENCH_WRITES_IN_FLIGHT", defaultInFlight)
+	// The batches of claims of a cycle sent at once, in the run and its
+	// concurrent floor.
+	inFlight := envInt("SKALD_BENCH_WRITES_IN_FLIGHT", dispatch.DefaultWritesInFlight)
 	e := benchEnv(b)
 	ctx := context.Background()
 	seedNodes(b, e, nNodes)
@@ -289,12 +291,6 @@ func reportDispatchFloor(b *testing.B, coll *mongo.Collection, took time.Duratio
 	b.Logf("concurrent floor %s = the reads of the candidates + %d batches, %d at once (mean of %d at once %s)",
 		concurrent.Round(time.Millisecond), len(claims), inFlight, inFlight, benchfloor.Mean(rounds).Round(time.Microsecond))
 }
-
-// defaultInFlight is the dispatcher's default of Options.WritesInFlight,
-// the batches of claims of a cycle it sends at once;
-// SKALD_BENCH_WRITES_IN_FLIGHT sets another, for the run and its
-// concurrent floor.
-const defaultInFlight = 4
 
 // benchEnv is newEnv on the MongoDB backend that SKALD_BENCH_MONGO names.
 func benchEnv(b *testing.B) *env {
