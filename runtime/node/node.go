@@ -661,7 +661,10 @@ func (n *Node) retryCancels(ctx context.Context) {
 			continue
 		}
 		n.mu.Lock()
-		if n.cancels[ref.ID] == ref {
+		// The same epoch is the same cancel; Refs are not compared whole,
+		// since an _id written by other tooling (a binary UUID, a
+		// document) makes == panic.
+		if kept, ok := n.cancels[ref.ID]; ok && kept.Epoch == ref.Epoch {
 			delete(n.cancels, ref.ID)
 		}
 		n.mu.Unlock()

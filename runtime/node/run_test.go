@@ -1,8 +1,12 @@
 package node
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"testing"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/skalds-go/skalds/runtime/task"
 )
@@ -74,5 +78,21 @@ func TestStartChunks(t *testing.T) {
 	want := "[r+1 t1-00000+100 t1-00100+50 t2-00000+2 bare+1]"
 	if fmt.Sprint(got) != want {
 		t.Errorf("mixed runs in chunks %v; want %s", got, want)
+	}
+}
+
+// TestRetryCancelsAnyKey: a bare cancel kept for the reconciles is
+// forgotten once written, whatever the type of the task's _id; tasks
+// written by other tooling may have a binary or a document _id, which ==
+// cannot compare.
+func TestRetryCancelsAnyKey(t *testing.T) {
+	n := &Node{log: slog.New(slog.DiscardHandler), cancels: map[string]task.Ref{}, w: noWrites{}}
+	keys := []any{"s", bson.Binary{Subtype: 4, Data: []byte("0123456789abcdef")}, bson.D{{Key: "a", Value: 1}}, bson.A{"x"}}
+	for i, key := range keys {
+		n.keepCancel(task.Ref{ID: fmt.Sprint("t", i), Key: key, Epoch: 2})
+	}
+	n.retryCancels(context.Background())
+	if len(n.cancels) != 0 {
+		t.Fatalf("cancels still kept after their writes landed: %v", n.cancels)
 	}
 }
