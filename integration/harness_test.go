@@ -339,7 +339,7 @@ type probe struct {
 	gate      chan struct{}
 	holds     []chan struct{} // what hold-release waits for, by Value
 	onInit    func(params)    // called by Init, before it returns
-	onUpdate  func(params)    // called by Update, before it returns
+	onUpdate  func(params)    // called first by Update, whatever it then does
 }
 
 func (p *probe) snapshot() (starts, releases, maxActive int, updates []params) {
@@ -409,14 +409,14 @@ func newClass(name string, p *probe) *skald.Class[params] {
 					return nil
 				},
 				Update: func(ctx context.Context, in params) error {
+					if p.onUpdate != nil {
+						p.onUpdate(in)
+					}
 					if in.Mode == "panic" {
 						panic("update exploded")
 					}
 					if in.Mode == "refuse" {
 						return errors.New("this worker refuses mode refuse")
-					}
-					if p.onUpdate != nil {
-						p.onUpdate(in)
 					}
 					mu.Lock()
 					m = in

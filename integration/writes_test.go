@@ -152,6 +152,56 @@ func TestFailedAppliedIsWrittenAgain(t *testing.T) {
 	a.alive(t)
 }
 
+// TestRejectionDoesNotSettleAFailedApplied fails the write of an applied
+// version and lets the rejection of the next one land: the rejection does
+// not say that the worker runs the applied version, and a client waiting
+// for it polls appliedAttachmentsVersion, so the node's reconciles must
+// still write that version (and the rejection again after it, since
+// Applied clears it).
+func TestRejectionDoesNotSettleAFailedApplied(t *testing.T) {
+	e := newEnv(t)
+	p := &probe{}
+	refusing, refuse := make(chan struct{}), make(chan struct{})
+	p.onUpdate = func(in params) {
+		if in.Mode == "refuse" {
+			close(refusing)
+			<-refuse
+		}
+	}
+	cls := newClass("AppliedThenRejected", p)
+	a, mongo := e.failingNode("a", false, cls)
+	id, _ := e.runOn(a, cls, "applied", params{Value: 1})
+
+	mark := e.logs.Mark()
+	mongo.Fail("update")
+	applied, err := e.store.SetAttachments(e.ctx, id, cls.Encode(params{Value: 2}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.await(mark, "recording the applied attachments version failed; the next reconcile writes it again", "taskId", id)
+	refused, err := e.store.SetAttachments(e.ctx, id, cls.Encode(params{Mode: "refuse", Value: 3}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-refusing
+	// Once a reconcile failed to write the applied version again, the next
+	// comes a second later: the rejection, written as soon as the worker
+	// refuses, lands well before it.
+	retried := e.logs.Mark()
+	e.await(retried, "recording the applied attachments again failed; the next reconcile retries", "taskId", id)
+	mongo.Release("update")
+	close(refuse)
+	e.await(mark, "attachments update rejected; the worker keeps its current attachments", "taskId", id, "attachmentsVersion", refused.AttachmentsVersion)
+	got := e.waitTask(id, "the applied version and the rejection on record", func(t *task.Task) bool {
+		return t.AppliedAttachmentsVersion == applied.AttachmentsVersion &&
+			t.AttachmentsRejection != nil && t.AttachmentsRejection.Version == refused.AttachmentsVersion
+	})
+	if running, err := decodeParams(got.AppliedAttachments); err != nil || running.Value != 2 {
+		t.Fatalf("appliedAttachments %s (%v), want those of value 2, which the worker runs with", got.AppliedAttachments, err)
+	}
+	a.alive(t)
+}
+
 // TestFailedBareCancelIsWrittenAgain fails the write of a bare task.cancel
 // (Python tooling publishes it without writing MongoDB), so the event,
 // already consumed, is all there is of the cancel. The worker must run on

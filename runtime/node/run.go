@@ -573,7 +573,10 @@ func (n *Node) reject(r *run, version int64, err error) {
 	r.settleMu.Lock()
 	r.rejection = &rej
 	werr := n.w.Reject(context.WithoutCancel(r.ctx), r.ref, rej, running)
-	r.unsettled = werr != nil && !errors.Is(werr, task.ErrFenced)
+	// A rejection that landed leaves unsettled an applied version whose
+	// write failed before it: resettle writes that version, then this
+	// rejection again.
+	r.unsettled = (r.unsettled || werr != nil) && !errors.Is(werr, task.ErrFenced)
 	r.settleMu.Unlock()
 	if werr != nil {
 		n.writeFailed(r, "recording the rejection", werr)
