@@ -69,6 +69,38 @@ func (e *env) assignedTo(cls *skald.Class[params], name string, m params, execut
 	return tk
 }
 
+// appliedLost runs a task of cls on rn and makes the write of the
+// version its worker applies next (value 2) fail, and every update after
+// it until mongo releases them; it returns the task's id and that
+// version.
+func (e *env) appliedLost(rn *runningNode, mongo *skaldtest.Relay, cls *skald.Class[params]) (string, int64) {
+	e.t.Helper()
+	id, _ := e.runOn(rn, cls, "applied", params{Value: 1})
+	mark := e.logs.Mark()
+	mongo.Fail("update")
+	applied, err := e.store.SetAttachments(e.ctx, id, cls.Encode(params{Value: 2}))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.await(mark, "attachments applied", "taskId", id, "attachmentsVersion", applied.AttachmentsVersion)
+	e.await(mark, "recording the applied attachments version failed; the next reconcile writes it again", "taskId", id)
+	return id, applied.AttachmentsVersion
+}
+
+// appliedAndRejected waits until task id records the applied version
+// (whose attachments are those of value 2, see appliedLost) and the
+// rejection of the version refused.
+func (e *env) appliedAndRejected(id string, applied, refused int64) {
+	e.t.Helper()
+	got := e.waitTask(id, "the applied version and the rejection on record", func(t *task.Task) bool {
+		return t.AppliedAttachmentsVersion == applied &&
+			t.AttachmentsRejection != nil && t.AttachmentsRejection.Version == refused
+	})
+	if running, err := decodeParams(got.AppliedAttachments); err != nil || running.Value != 2 {
+		e.t.Fatalf("appliedAttachments %s (%v), want those of value 2, which the worker runs with", got.AppliedAttachments, err)
+	}
+}
+
 // TestFailedOutcomeIsWrittenAgain fails the Finished write of a worker
 // that returned. The task still reads Running here, and a reconcile that
 // took it for a task to start would run it a second time and lose the
@@ -116,36 +148,22 @@ func TestFailedAppliedIsWrittenAgain(t *testing.T) {
 	p := &probe{}
 	cls := newClass("LostApplied", p)
 	a, mongo := e.failingNode("a", false, cls)
-	id, _ := e.runOn(a, cls, "applied", params{Value: 1})
-
 	mark := e.logs.Mark()
-	mongo.Fail("update")
-	applied, err := e.store.SetAttachments(e.ctx, id, cls.Encode(params{Value: 2}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.await(mark, "attachments applied", "taskId", id, "attachmentsVersion", applied.AttachmentsVersion)
-	e.await(mark, "recording the applied attachments version failed; the next reconcile writes it again", "taskId", id)
+	id, applied := e.appliedLost(a, mongo, cls)
 	refused, err := e.store.SetAttachments(e.ctx, id, cls.Encode(params{Mode: "refuse", Value: 3}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.await(mark, "attachments update rejected; the worker keeps its current attachments", "taskId", id, "attachmentsVersion", refused.AttachmentsVersion)
 	e.await(mark, "recording the rejection failed; the next reconcile writes it again", "taskId", id)
-	if tk, err := e.store.Get(e.ctx, id); err != nil || tk.AppliedAttachmentsVersion >= applied.AttachmentsVersion || tk.AttachmentsRejection != nil {
+	if tk, err := e.store.Get(e.ctx, id); err != nil || tk.AppliedAttachmentsVersion >= applied || tk.AttachmentsRejection != nil {
 		t.Fatalf("while MongoDB takes no writes: %s, %v; want neither the applied version nor the rejection", describe(tk), err)
 	}
 
 	restored := e.logs.Mark()
 	mongo.Release("update")
 	e.await(restored, "recorded again what the worker did with its attachments, which a lost write had left out", "taskId", id)
-	got := e.waitTask(id, "the applied version and the rejection on record", func(t *task.Task) bool {
-		return t.AppliedAttachmentsVersion == applied.AttachmentsVersion &&
-			t.AttachmentsRejection != nil && t.AttachmentsRejection.Version == refused.AttachmentsVersion
-	})
-	if running, err := decodeParams(got.AppliedAttachments); err != nil || running.Value != 2 {
-		t.Fatalf("appliedAttachments %s (%v), want those of value 2, which the worker runs with", got.AppliedAttachments, err)
-	}
+	e.appliedAndRejected(id, applied, refused.AttachmentsVersion)
 	if starts, _, _, updates := p.snapshot(); starts != 1 || len(updates) != 1 {
 		t.Fatalf("starts %d, updates %v; want 1 start and the one update applied", starts, updates)
 	}
@@ -170,15 +188,8 @@ func TestRejectionDoesNotSettleAFailedApplied(t *testing.T) {
 	}
 	cls := newClass("AppliedThenRejected", p)
 	a, mongo := e.failingNode("a", false, cls)
-	id, _ := e.runOn(a, cls, "applied", params{Value: 1})
-
 	mark := e.logs.Mark()
-	mongo.Fail("update")
-	applied, err := e.store.SetAttachments(e.ctx, id, cls.Encode(params{Value: 2}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.await(mark, "recording the applied attachments version failed; the next reconcile writes it again", "taskId", id)
+	id, applied := e.appliedLost(a, mongo, cls)
 	refused, err := e.store.SetAttachments(e.ctx, id, cls.Encode(params{Mode: "refuse", Value: 3}))
 	if err != nil {
 		t.Fatal(err)
@@ -192,13 +203,7 @@ func TestRejectionDoesNotSettleAFailedApplied(t *testing.T) {
 	mongo.Release("update")
 	close(refuse)
 	e.await(mark, "attachments update rejected; the worker keeps its current attachments", "taskId", id, "attachmentsVersion", refused.AttachmentsVersion)
-	got := e.waitTask(id, "the applied version and the rejection on record", func(t *task.Task) bool {
-		return t.AppliedAttachmentsVersion == applied.AttachmentsVersion &&
-			t.AttachmentsRejection != nil && t.AttachmentsRejection.Version == refused.AttachmentsVersion
-	})
-	if running, err := decodeParams(got.AppliedAttachments); err != nil || running.Value != 2 {
-		t.Fatalf("appliedAttachments %s (%v), want those of value 2, which the worker runs with", got.AppliedAttachments, err)
-	}
+	e.appliedAndRejected(id, applied, refused.AttachmentsVersion)
 	a.alive(t)
 }
 
