@@ -207,6 +207,38 @@ func TestRejectionDoesNotSettleAFailedApplied(t *testing.T) {
 	a.alive(t)
 }
 
+// TestSlowAppliedHoldsNoReconcile holds the write of an applied version
+// in MongoDB: the node's reconciles must go on meanwhile (here: stop
+// another task, cancelled), not wait for that write to check whether it
+// needs making again.
+func TestSlowAppliedHoldsNoReconcile(t *testing.T) {
+	e := newEnv(t)
+	p := &probe{}
+	cls := newClass("SlowApplied", p)
+	a, mongo := e.failingNode("a", false, cls)
+	slow, _ := e.runOn(a, cls, "slow", params{Value: 1})
+	other, _ := e.runOn(a, cls, "other", params{Value: 1})
+
+	mark := e.logs.Mark()
+	mongo.Hold("update")
+	defer mongo.Release("update")
+	if _, err := e.store.SetAttachments(e.ctx, slow, cls.Encode(params{Value: 2})); err != nil {
+		t.Fatal(err)
+	}
+	e.await(mark, "updated", "taskId", slow, "value", 2)
+	<-mongo.Held() // the applied version's write
+	if err := e.client.Cancel(e.ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	e.await(mark, "released", "taskId", other)
+	if tk, err := e.store.Get(e.ctx, slow); err != nil || tk.AppliedAttachmentsVersion >= 2 {
+		t.Fatalf("%s, %v: the applied version landed while MongoDB held it", describe(tk), err)
+	}
+	mongo.Release("update")
+	e.waitTask(slow, "the applied version on record", func(t *task.Task) bool { return t.AppliedAttachmentsVersion == 2 })
+	a.alive(t)
+}
+
 // TestFailedBareCancelIsWrittenAgain fails the write of a bare task.cancel
 // (Python tooling publishes it without writing MongoDB), so the event,
 // already consumed, is all there is of the cancel. The worker must run on

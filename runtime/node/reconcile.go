@@ -299,7 +299,12 @@ func (n *Node) reportAgain(ctx context.Context, r *run, t *task.Task) {
 // a newer one. Nothing else would write them: the worker settles each
 // version once. The caller holds recMu.
 func (n *Node) resettle(ctx context.Context, r *run, t *task.Task) {
-	r.settleMu.Lock()
+	if !r.settleMu.TryLock() {
+		// The worker's own write is under way, and may wait long on a
+		// busy MongoDB: the reconcile, which every task of the node waits
+		// for, does not. A write that fails is left to the next one.
+		return
+	}
 	defer r.settleMu.Unlock()
 	if !r.unsettled {
 		return
