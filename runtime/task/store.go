@@ -821,6 +821,11 @@ feed:
 	if len(errs) > 0 {
 		return nil, errs[0]
 	}
+	if err := context.Cause(ctx); err != nil && len(out) < len(ids) {
+		// The feed stopped before every id was read: what is missing was
+		// not read, not found missing.
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
 	return out, nil
 }
 
