@@ -488,9 +488,9 @@ func (e *endedTasks) take() []string {
 
 // reconcileEnded reconciles the tasks of workers that returned after a
 // stop, until ctx ends: all those that returned while the previous
-// reconcile waited or ran, or while settle gathered them, together, in one read and one Running write
-// per start chunk (see launch). A reconcile that fails leaves them to the
-// periodic one.
+// reconcile waited or ran, or while settle gathered them, together, in
+// one read and one Running write per start chunk (see launch). A
+// reconcile that fails leaves them to the periodic one.
 func (n *Node) reconcileEnded(ctx context.Context) {
 	for {
 		select {

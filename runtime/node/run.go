@@ -402,8 +402,9 @@ const minStartChunk = 100
 // with a known _id. A group is cut into chunks of equal size, at most
 // startChunk and at least minStartChunk runs, as many as keep the inFlight
 // writes busy to the end: a multiple of inFlight where the group is large
-// enough, so that the last round of writes is not a lone one. A run without _id is a chunk of its own, and
-// so is a restart, whose history entry differs.
+// enough, so that the last round of writes is not a lone one. A run
+// without _id is a chunk of its own, and so is a restart, whose history
+// entry differs.
 func startChunks(runs []*run, inFlight int) [][]*run {
 	type group struct {
 		epoch, version int64
