@@ -22,6 +22,7 @@ import (
 
 	"github.com/skalds-go/skalds/embedded"
 	"github.com/skalds-go/skalds/integration/internal/benchfloor"
+	"github.com/skalds-go/skalds/internal/inflight"
 	"github.com/skalds-go/skalds/runtime/client"
 	"github.com/skalds-go/skalds/runtime/config"
 	"github.com/skalds-go/skalds/runtime/event"
@@ -215,7 +216,7 @@ func BenchmarkTenThousandTasks(b *testing.B) {
 	if v, err := strconv.Atoi(os.Getenv("SKALD_BENCH_TASKS")); err == nil && v > 0 {
 		n = v
 	}
-	inFlight := startInFlight
+	inFlight := inflight.Default // the node's default of Options.WritesInFlight
 	if v, err := strconv.Atoi(os.Getenv("SKALD_BENCH_WRITES_IN_FLIGHT")); err == nil && v > 0 {
 		inFlight = v
 	}
@@ -295,16 +296,17 @@ func BenchmarkTenThousandTasks(b *testing.B) {
 
 // reportStartFloor measures what the server takes, at the least, for a
 // start of n tasks assigned to skaldID, reports the ratio of took to it,
-// and returns it: one listing of the node's tasks, and n conditional statements in
-// updates of 1,000 (the largest start chunk), each filtered by its _id,
-// epoch, executor and status, as the node's report of Running is, sent
-// one after the other. The raw driver sends them to a copy of the tasks
+// and returns it: one listing of the node's tasks, and n conditional
+// statements in updates of inflight.MaxChunk (the largest start chunk),
+// each filtered by its _id, epoch, executor and status, as the node's
+// report of Running is, sent one after the other. The raw driver sends
+// them to a copy of the tasks
 // collection as it is now (the n tasks Running), on the same server. Two
 // updates are timed, and their time per statement scaled to n, which
 // keeps the measurement to a few seconds at 10,000 tasks besides the
 // copy. That serial floor is the server's, whatever the client does; it
 // also measures, and returns, the concurrent floor: the same statements
-// in the node's chunks, startInFlight updates at once, as the node sends
+// in the node's chunks, inFlight updates at once, as the node sends
 // them (x-floor-concurrent).
 // On FerretDB's SQLite backend the store sends one statement for a list of
 // _ids instead (see task.Store's fencedMany): there the floor is still of
@@ -330,7 +332,7 @@ func reportStartFloor(b *testing.B, e *env, skaldID string, n, inFlight int, too
 	if err != nil || listed != n {
 		b.Fatalf("floor: listing read %d of %d tasks: %v", listed, n, err)
 	}
-	size := min(1000, n)
+	size := min(inflight.MaxChunk, n)
 	match := []string{"assignmentEpoch", "executor", "lifecycleStatus"}
 	set := bson.D{{Key: "floorStatus", Value: string(task.Running)}, {Key: "floorVersion", Value: int64(0)}}
 	var writes time.Duration
@@ -346,7 +348,7 @@ func reportStartFloor(b *testing.B, e *env, skaldID string, n, inFlight int, too
 
 	// The same statements as the node sends them: updates of one of its
 	// chunks each, inFlight of them at once; two such rounds.
-	chunk := startChunkOf(n, inFlight)
+	chunk := inflight.ChunkSize(n, inFlight)
 	var together time.Duration
 	for range 2 {
 		ups := make([]*benchfloor.Update, inFlight)
@@ -375,20 +377,6 @@ func reportStartFloor(b *testing.B, e *env, skaldID string, n, inFlight int, too
 		n, took.Round(time.Millisecond), floor.Round(time.Millisecond), list.Round(time.Millisecond), n, perTask.Round(time.Microsecond), size,
 		concurrent.Round(time.Millisecond), n, perTaskTogether.Round(time.Microsecond), inFlight, chunk, copied.Round(time.Millisecond))
 	return floor, concurrent
-}
-
-// startInFlight is the node's default of Options.WritesInFlight, the
-// Running writes of a burst it sends at once; SKALD_BENCH_WRITES_IN_FLIGHT
-// sets another, for the run and its concurrent floor.
-const startInFlight = 4
-
-// startChunkOf is the size of the chunks in which a node with inFlight
-// writes in flight reports a burst of n starts Running (see runtime/node's
-// startChunks): as many writes as keep inFlight busy to the end, of at
-// most 1,000 and at least 100 statements.
-func startChunkOf(n, inFlight int) int {
-	writes := inFlight * ((n + inFlight*1000 - 1) / (inFlight * 1000))
-	return max(min((n+writes-1)/writes, 1000), 100)
 }
 
 // waitCount polls until n tasks of skaldID are Running.

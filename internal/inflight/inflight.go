@@ -40,3 +40,29 @@ func Each(n, k int, f func(i int)) {
 	}
 	wg.Wait()
 }
+
+// MaxChunk is the most tasks one write of many tasks names. On servers
+// that evaluate a key list by scanning it (FerretDB), a write costs time
+// in proportion to the documents it reads times the keys, and it holds up
+// every other request meanwhile; on MongoDB it is one indexed update.
+const MaxChunk = 1000
+
+// MinChunk is the fewest tasks a write of many is cut down to for writes
+// in flight at once: below that, a command's own cost (about 1 ms on
+// FerretDB, as much as a statement) outweighs what running beside another
+// saves, so fewer tasks are one write.
+const MinChunk = 100
+
+// ChunkSize is the size of the chunks of equal size in which n tasks are
+// written with k writes in flight (k below 1 means Default): as many
+// chunks as keep the k writes busy to the end, a multiple of k where n is
+// large enough, so that the last round of writes is not a lone one; of at
+// most MaxChunk and at least MinChunk tasks.
+func ChunkSize(n, k int) int {
+	if k < 1 {
+		k = Default
+	}
+	n = max(n, 1)
+	writes := k * ((n + k*MaxChunk - 1) / (k * MaxChunk))
+	return max(min((n+writes-1)/writes, MaxChunk), MinChunk)
+}

@@ -66,3 +66,16 @@ func TestEachFewCalls(t *testing.T) {
 	}
 	Each(0, 4, func(int) { t.Error("f called for n = 0") })
 }
+
+// TestChunkSize: chunks of equal size that keep k writes busy to the end,
+// within MinChunk and MaxChunk, whatever n.
+func TestChunkSize(t *testing.T) {
+	for _, tc := range []struct{ n, k, want int }{
+		{0, 4, MinChunk}, {1, 4, MinChunk}, {300, 4, 100}, {1000, 4, 250}, {3000, 0, 750},
+		{4001, 4, 501}, {10000, 4, 834}, {10000, 8, 625}, {2500, 1, 834}, {1 << 40, 4, MaxChunk},
+	} {
+		if got := ChunkSize(tc.n, tc.k); got != tc.want {
+			t.Errorf("ChunkSize(%d, %d) = %d, want %d", tc.n, tc.k, got, tc.want)
+		}
+	}
+}

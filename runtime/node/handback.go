@@ -64,7 +64,7 @@ func (h *handBacks) drain(ctx context.Context) {
 		// In chunks as a burst of starts is written (see startChunks),
 		// inFlight at once: each chunk's callers learn their outcome as
 		// soon as its write landed.
-		parts := slices.Collect(slices.Chunk(batch, chunkSize(len(batch), h.inFlight)))
+		parts := slices.Collect(slices.Chunk(batch, inflight.ChunkSize(len(batch), h.inFlight)))
 		inflight.Each(len(parts), h.inFlight, func(i int) { h.write(ctx, parts[i]) })
 	}
 }

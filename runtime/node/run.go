@@ -385,24 +385,10 @@ func (n *Node) drop(r *run) {
 	close(r.done)
 }
 
-// startChunk is the most tasks reported Running in one write. On servers
-// that evaluate a key list by scanning it (FerretDB), a write costs time in
-// proportion to the documents it reads times the keys, and it holds up
-// every other request meanwhile; on MongoDB it is one indexed update.
-const startChunk = 1000
-
-// minStartChunk is the fewest tasks a burst is split into for writes in
-// flight at once: below that, a command's own cost (about 1 ms on
-// FerretDB, as much as a statement) outweighs what running beside another
-// saves, so a burst of fewer tasks is one write.
-const minStartChunk = 100
-
 // startChunks splits runs, in their order, into the groups that one write
 // can report Running: same epoch, attachments version and status as read,
-// with a known _id. A group is cut into chunks of equal size, at most
-// startChunk and at least minStartChunk runs, as many as keep the inFlight
-// writes busy to the end: a multiple of inFlight where the group is large
-// enough, so that the last round of writes is not a lone one. A run
+// with a known _id. A group is cut into chunks of equal size that keep
+// the inFlight writes busy to the end (see inflight.ChunkSize). A run
 // without _id is a chunk of its own, and so is a restart, whose history
 // entry differs.
 func startChunks(runs []*run, inFlight int) [][]*run {
@@ -438,25 +424,13 @@ func startChunks(runs []*run, inFlight int) [][]*run {
 			chunks = append(chunks, members)
 			continue
 		}
-		for size := chunkSize(len(members), inFlight); len(members) > 0; {
+		for size := inflight.ChunkSize(len(members), inFlight); len(members) > 0; {
 			k := min(size, len(members))
 			chunks = append(chunks, members[:k:k])
 			members = members[k:]
 		}
 	}
 	return chunks
-}
-
-// chunkSize is the size of the chunks that a group of n runs is written
-// in, with inFlight writes at once (see startChunks; below 1:
-// inflight.Default).
-func chunkSize(n, inFlight int) int {
-	if inFlight < 1 {
-		inFlight = inflight.Default
-	}
-	writes := inFlight * ((n + inFlight*startChunk - 1) / (inFlight * startChunk)) // a multiple of inFlight
-	size := (n + writes - 1) / writes
-	return max(min(size, startChunk), minStartChunk)
 }
 
 // reportStarted writes Running for a chunk of runs (see startChunks) and

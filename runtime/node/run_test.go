@@ -12,7 +12,7 @@ import (
 )
 
 // TestStartChunks: a burst is cut into chunks of equal size that keep the
-// writes in flight busy to the end, never more than startChunk nor (for a
+// writes in flight busy to the end, never more than inflight.MaxChunk nor (for a
 // burst of a few) more writes than one; each run is in exactly one chunk,
 // the chunks follow the order of the runs, and runs that one write cannot
 // cover together (another epoch, a restart, no _id) are apart.
@@ -43,7 +43,7 @@ func TestStartChunks(t *testing.T) {
 		{1000, 4, []int{250, 250, 250, 250}},
 		{3000, 0, []int{750, 750, 750, 750}}, // 0: the default, 4
 		{4001, 4, []int{501, 501, 501, 501, 501, 501, 501, 494}},
-		{2500, 1, []int{834, 834, 832}}, // one at a time: as few writes as chunks of startChunk
+		{2500, 1, []int{834, 834, 832}}, // one at a time: as few writes as chunks of inflight.MaxChunk
 	} {
 		runs := burst(tc.n, 1)
 		chunks := startChunks(runs, tc.inFlight)
