@@ -417,7 +417,7 @@ type endedTasks struct {
 	kick     chan struct{} // holds one wake-up for reconcileEnded
 }
 
-// The returns of stopped workers are gathered (see settle) until none has
+// The returns of stopped workers are gathered (see gather) until none has
 // come for endedQuiet while others are still stopping, and for at most
 // endedGather. On a loaded machine the returns of a lapse trickle in over
 // hundreds of milliseconds; reconciling each trickle on its own made one
@@ -449,10 +449,10 @@ func (e *endedTasks) add(id string) {
 	}
 }
 
-// settle waits, while other stopped workers have yet to return, until
+// gather waits, while other stopped workers have yet to return, until
 // none has returned for endedQuiet, or endedGather has passed, or ctx
 // ends.
-func (e *endedTasks) settle(ctx context.Context) {
+func (e *endedTasks) gather(ctx context.Context) {
 	limit := time.NewTimer(endedGather)
 	defer limit.Stop()
 	quiet := time.NewTimer(endedQuiet)
@@ -488,7 +488,7 @@ func (e *endedTasks) take() []string {
 
 // reconcileEnded reconciles the tasks of workers that returned after a
 // stop, until ctx ends: all those that returned while the previous
-// reconcile waited or ran, or while settle gathered them, together, in
+// reconcile waited or ran, or while gather waited for them, together, in
 // one read and one Running write per start chunk (see launch). A
 // reconcile that fails leaves them to the periodic one.
 func (n *Node) reconcileEnded(ctx context.Context) {
@@ -498,7 +498,7 @@ func (n *Node) reconcileEnded(ctx context.Context) {
 			return
 		case <-n.ended.kick:
 		}
-		n.ended.settle(ctx)
+		n.ended.gather(ctx)
 		ids := n.ended.take()
 		if err := n.reconcileIDs(ctx, ids); err != nil && ctx.Err() == nil {
 			n.log.Warn("reconcile after workers stopped", "tasks", len(ids), "err", err)
