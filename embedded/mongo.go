@@ -33,11 +33,11 @@ type MongoOptions struct {
 	// only a filter on _id alone avoids a scan in Go, so conditional
 	// updates (filters on _id and an epoch, say) stay fast on large
 	// collections. The proxy still serializes writes of one document and
-	// runs claims alone: FerretDB's updates are no more atomic on
-	// PostgreSQL; writes of different documents by _id run at once there
-	// (see Proxy). StartMongo also indexes the
-	// database so that those filters on _id, id and claimToken are index
-	// hits (see IndexLookups).
+	// runs claims by other fields alone: FerretDB's updates are no more
+	// atomic on PostgreSQL; writes of different documents by _id run at
+	// once there (see Proxy). StartMongo also indexes the database so that
+	// those filters on _id, id and claimToken are index hits (see
+	// IndexLookups).
 	PostgreSQLURL string
 	// PostgreSQLTempDB makes StartMongo create a database with a fresh name
 	// (ferretdb_<random>) on the server of PostgreSQLURL, whose own database
