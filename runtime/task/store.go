@@ -782,6 +782,13 @@ func (s *Store) readKeys(ctx context.Context, what, key string, ids []string) ([
 		}
 		return out, nil
 	}
+	return s.readEach(ctx, what, key, ids)
+}
+
+// readEach reads the tasks whose key (_id or id) is one of ids, one query
+// per id, readers at a time. An id not found is missing from the result;
+// any other failure, or the end of ctx, fails the whole read.
+func (s *Store) readEach(ctx context.Context, what, key string, ids []string) ([]Task, error) {
 	var (
 		mu   sync.Mutex
 		out  = make([]Task, 0, len(ids))
