@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"context"
 	"errors"
 	"testing"
 	"time"
@@ -418,6 +419,31 @@ func TestFailedEdgeClaimIsRetried(t *testing.T) {
 	e.ready(a, mark)
 	e.running(id, a, 1)
 	e.await(mark, "main running", "taskId", id)
+}
+
+// TestEdgeClaimThatCannotBeStoredExits: a YAML task whose attachments
+// MongoDB cannot store (a key that starts with $, which a lenient class
+// lets through) is not a failed write to retry: the node exits with an
+// error that names it, as before it retried claims.
+func TestEdgeClaimThatCannotBeStoredExits(t *testing.T) {
+	e := newEnv(t)
+	cls := newClass("EdgeUnstorable", &probe{})
+	cls.Decode = func([]byte) (params, error) { return params{}, nil } // takes any attachments
+	id := e.id("unstorable")
+	path := writeYAML(t, "TaskWorkers:\n  "+id+":\n    className: EdgeUnstorable\n    attachments: {$where: '1'}\n")
+	cfg := e.cfg
+	cfg.Mode, cfg.YAMLFile, cfg.SkaldID = config.ModeEdge, path, e.id("edge")
+	n, err := node.New(cfg, node.Options{Logger: discard(), StartRetry: backoff.Policy{First: 50 * time.Millisecond, Max: 200 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.Register(cls)
+	ctx, cancel := context.WithTimeout(e.ctx, 10*time.Second)
+	defer cancel()
+	err = n.Run(ctx)
+	if err == nil || ctx.Err() != nil || !contains(err.Error(), id) || !contains(err.Error(), "$where") {
+		t.Fatalf("Run: %v (context: %v); want an exit that names the task and the key", err, ctx.Err())
+	}
 }
 
 // TestFailedRefusalIsMadeAgain fails the write that hands back a task

@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"go.mongodb.org/mongo-driver/v2/mongo"
+	"github.com/skalds-go/skalds/runtime/task"
 )
 
 // retryAfter is what a 503 tells clients to wait, in seconds: the probe
@@ -111,7 +111,7 @@ func (s *Server) unavailable(w http.ResponseWriter, r *http.Request, err error) 
 		// one to answer.
 		return true
 	}
-	if !timedOut && !unreachable(err) {
+	if !timedOut && !task.Unreachable(err) {
 		return false
 	}
 	if timedOut && s.d.Store != nil {
@@ -133,12 +133,6 @@ func (s *Server) unavailable(w http.ResponseWriter, r *http.Request, err error) 
 	s.markDown()
 	s.answerUnreachable(w, r)
 	return true
-}
-
-// unreachable tells whether err says that MongoDB did not answer.
-func unreachable(err error) bool {
-	return errors.Is(err, context.DeadlineExceeded) || mongo.IsTimeout(err) || mongo.IsNetworkError(err) ||
-		strings.Contains(err.Error(), "server selection error")
 }
 
 func (s *Server) answerUnreachable(w http.ResponseWriter, r *http.Request) {

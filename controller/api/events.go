@@ -202,7 +202,7 @@ func (s *Server) watchTasks(ctx context.Context, statuses *statusCache) {
 				return
 			}
 			s.log.Warn("event stream: reading tasks", "err", err)
-			if unreachable(err) {
+			if task.Unreachable(err) {
 				s.markDown()
 			}
 		} else {

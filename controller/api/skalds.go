@@ -166,7 +166,7 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 			id := incidentID()
 			s.log.Warn("health check failed", "incident", id, "service", name, "err", err)
 			what := "error"
-			if unreachable(err) {
+			if task.Unreachable(err) {
 				what = "unreachable"
 			}
 			services[name] = fmt.Sprintf("unhealthy: %s (incident %s)", what, id)

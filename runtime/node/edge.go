@@ -142,15 +142,17 @@ func (n *Node) claimEdge(ctx context.Context, tasks []edgeTask) error {
 }
 
 // claimActive claims the edge task t, retrying with Options.StartRetry
-// while the write fails: a node that reached MongoDB at start must not
-// exit because a claim was cut on its way (a broken link, a server
+// while MongoDB does not answer: a node that reached MongoDB at start must
+// not exit because a claim was cut on its way (a broken link, a server
 // restart), which would only turn it into a restart loop. A retry is
 // safe: a claim that landed without its reply is claimed again, one epoch
-// further, before any worker of the task runs.
+// further, before any worker of the task runs. Any other error (a class
+// mismatch, attachments MongoDB cannot store, a missing permission) comes
+// back on every attempt, and the node exits with it.
 func (n *Node) claimActive(ctx context.Context, t *task.Task) (*task.Task, error) {
 	for attempt := 1; ; attempt++ {
 		got, err := n.store.ClaimActive(ctx, t, n.cfg.SkaldID)
-		if err == nil || errors.Is(err, task.ErrClassMismatch) || ctx.Err() != nil {
+		if err == nil || !task.Unreachable(err) || ctx.Err() != nil {
 			return got, err
 		}
 		n.log.Warn("claiming the edge task failed; retrying until MongoDB takes the write", "taskId", t.ID, "attempt", attempt, "err", err)

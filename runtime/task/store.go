@@ -27,6 +27,15 @@ var ErrNotFound = errors.New("task not found")
 // task's: the task was reassigned, and the writer must stop acting on it.
 var ErrFenced = errors.New("task was reassigned (assignment epoch moved on)")
 
+// Unreachable reports whether err says that MongoDB did not answer (a
+// timeout, a broken link, no server to select): the same request may
+// succeed once it answers again. Other errors (a refused document, a
+// missing permission) come back the same however often it is made.
+func Unreachable(err error) bool {
+	return err != nil && (errors.Is(err, context.DeadlineExceeded) || mongo.IsTimeout(err) || mongo.IsNetworkError(err) ||
+		strings.Contains(err.Error(), "server selection error"))
+}
+
 // DuplicateIDError is returned by Create for an id that already exists.
 type DuplicateIDError struct{ ID string }
 
