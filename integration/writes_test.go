@@ -277,9 +277,9 @@ func TestFailedBareCancelIsWrittenAgain(t *testing.T) {
 }
 
 // TestNoStartOrCancelOverEnded: a node's start, written after a read of
-// the task Running made just before its worker's outcome landed, and a
-// bare cancel written again after a failure, each leave a task that ended
-// in their epoch as it is.
+// the task Running made just before its worker's outcome landed, a bare
+// cancel written again after a failure, and a hand-back at shutdown each
+// leave a task that ended in their epoch as it is.
 func TestNoStartOrCancelOverEnded(t *testing.T) {
 	e := newEnv(t)
 	cls := newClass("OverEnded", &probe{})
@@ -295,6 +295,14 @@ func TestNoStartOrCancelOverEnded(t *testing.T) {
 		"start":       func() error { return e.store.Started(e.ctx, tk.Ref(), tk.AttachmentsVersion) },
 		"restart":     func() error { return e.store.Restarted(e.ctx, tk.Ref(), tk.AttachmentsVersion) },
 		"bare cancel": func() error { return e.store.CancelRunning(e.ctx, tk.Ref()) },
+		"hand-back":   func() error { return e.store.HandBack(e.ctx, tk.Ref()) },
+		"hand-back of many": func() error {
+			n, err := e.store.HandBackAll(e.ctx, "n1", []task.Ref{tk.Ref()})
+			if err == nil && n == 0 {
+				err = task.ErrFenced
+			}
+			return err
+		},
 	} {
 		if err := write(); !errors.Is(err, task.ErrFenced) {
 			t.Fatalf("a %s over Finished: %v, want ErrFenced", what, err)

@@ -427,11 +427,12 @@ func (s *Store) started(ctx context.Context, ref Ref, version int64, event strin
 	}, Entry{Event: event, Epoch: ref.Epoch, Version: version}), runnable)
 }
 
-// runnable is the condition of a start: the task is one a node runs
-// (Created, Assigning or Running), as it was when the node read it. A
-// task that ended meanwhile in the same epoch stays ended: a node that
-// read it Running just before its worker's outcome landed must not start
-// it again over Finished or Failed.
+// runnable is the condition of a start and of a hand-back: the task is
+// one a node runs (Created, Assigning or Running), as it was when the
+// node read it. A task that ended meanwhile in the same epoch stays
+// ended: a node that read it Running just before its worker's outcome
+// landed must not start it again over Finished or Failed, nor make it
+// Created for another node when it shuts down.
 var runnable = bson.E{Key: "lifecycleStatus", Value: bson.D{{Key: "$in", Value: bson.A{Created, Assigning, Running}}}}
 
 // StartedAgain is Started for a worker that already runs while its task
@@ -693,9 +694,10 @@ func (s *Store) fenced(ctx context.Context, ref Ref, update bson.D, conds ...bso
 
 // HandBack unassigns the task of ref and makes it Created again, so that
 // a controller can give it to another node. A node does this for its tasks
-// when it shuts down. A cancelled task is not handed back (ErrFenced).
+// when it shuts down. A task that ended is not handed back (ErrFenced):
+// made Created again, a finished or failed task would run once more.
 func (s *Store) HandBack(ctx context.Context, ref Ref) error {
-	return s.fenced(ctx, ref, s.handBack(ref.Epoch), notCancelled)
+	return s.fenced(ctx, ref, s.handBack(ref.Epoch), runnable)
 }
 
 func (s *Store) handBack(epoch int64) bson.D {
@@ -711,7 +713,7 @@ func (s *Store) handBack(epoch int64) bson.D {
 // HandBackAll is HandBack for many tasks of executor in one write: tasks
 // that share an assignment epoch, each addressed by its _id (Ref.Key,
 // which must be set). It returns how many it handed back; fewer than
-// len(refs) means some were fenced or cancelled, and HandBack tells which.
+// len(refs) means some were fenced or ended, and HandBack tells which.
 // The filter names the executor, an equality that FerretDB evaluates in
 // SQL, so that only this node's documents reach the key list: a node
 // stopping with thousands of tasks hands them back in a few writes.
@@ -721,7 +723,7 @@ func (s *Store) HandBackAll(ctx context.Context, executor string, refs []Ref) (i
 		epoch = refs[0].Epoch
 	}
 	return s.fencedMany(ctx, "handing back", refs, s.handBack(epoch),
-		bson.E{Key: "executor", Value: executor}, notCancelled)
+		bson.E{Key: "executor", Value: executor}, runnable)
 }
 
 // GetMany reads the tasks with the given ids: by _id, then, for the ids
