@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -40,8 +41,27 @@ func Dial(cfg config.Config, log *slog.Logger) (*redis.Client, error) {
 		// the buffers of the other connections do as well.
 		PipelineReadBufferSize:  pipelineBuffer,
 		PipelineWriteBufferSize: pipelineBuffer,
+		// A burst (thousands of task starts, each a few pipelines) fills
+		// both pools, up to 20 and 10 connections with 64 KiB of buffers
+		// each, and go-redis closes idle connections only when it takes
+		// one: what a burst opened stayed open for as long as the node ran
+		// (1.3 MB at 1,000 tasks). An idle node needs one or two at a
+		// time (a beat every 3 s); more than maxIdle returned at once are
+		// closed, and FIFO takes the longest idle first, so that one idle
+		// for longer than idleConn is found and closed by the next beat
+		// rather than kept at the bottom of a stack.
+		MaxIdleConns:    maxIdle,
+		ConnMaxIdleTime: idleConn,
+		PoolFIFO:        true,
 	}), nil
 }
+
+// maxIdle is the most idle connections each pool of a node's Redis client
+// keeps, and idleConn how long one is kept unused: see Dial.
+const (
+	maxIdle  = 4
+	idleConn = 30 * time.Second
+)
 
 // pipelineBuffer is the read and the write buffer of each connection of
 // the pipeline pool: go-redis's size for its other connections.

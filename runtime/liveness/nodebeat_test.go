@@ -5,12 +5,14 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/skalds-go/skalds/runtime/config"
 	"github.com/skalds-go/skalds/runtime/liveness"
 )
 
@@ -119,5 +121,44 @@ func TestNodeBeatRenewsWhatDidNotChange(t *testing.T) {
 	beat(capacity)
 	if got := liveness.ParseCapacity(rdb.HGetAll(ctx, liveness.NodeCapacityKey(node)).Val()); got.MaxTasks != 9 {
 		t.Errorf("capacity %+v after a beat with maxTasks 9", got)
+	}
+}
+
+// TestBurstLeavesFewIdleConnections: a burst of concurrent commands opens
+// many connections; once it is over, the client Dial returns keeps only a
+// few of them, not one per command that ran at once.
+func TestBurstLeavesFewIdleConnections(t *testing.T) {
+	addr, ctx := localRedis(t)
+	host, port, _ := net.SplitHostPort(addr)
+	p, _ := strconv.Atoi(port)
+	rdb, err := liveness.Dial(config.Config{RedisHost: host, RedisPort: p}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdb.Close()
+	const burst = 16
+	var wg sync.WaitGroup
+	var most atomic.Int64
+	for range burst {
+		wg.Go(func() {
+			// Each holds its connection for 50 ms, so that they overlap.
+			if err := rdb.BLPop(ctx, 50*time.Millisecond, "no-such-list-"+strconv.FormatInt(time.Now().UnixNano(), 36)).Err(); err != nil && err != redis.Nil {
+				t.Error(err)
+			}
+			for n := int64(rdb.PoolStats().TotalConns); ; {
+				if m := most.Load(); n <= m || most.CompareAndSwap(m, n) {
+					break
+				}
+			}
+		})
+	}
+	wg.Wait()
+	st := rdb.PoolStats()
+	t.Logf("%d commands at once opened up to %d connections; %d left, %d idle", burst, most.Load(), st.TotalConns, st.IdleConns)
+	if most.Load() <= 4 {
+		t.Fatalf("the burst opened %d connections at most; the test needs more to mean anything", most.Load())
+	}
+	if st.TotalConns > 4 || st.IdleConns > 4 {
+		t.Errorf("after the burst the client keeps %d connections (%d idle); want 4 at most", st.TotalConns, st.IdleConns)
 	}
 }
