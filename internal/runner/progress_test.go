@@ -10,6 +10,7 @@ import (
 
 	"github.com/skalds-go/skalds/internal/runner"
 	"github.com/skalds-go/skalds/runtime/skald"
+	"github.com/skalds-go/skalds/runtime/task"
 	"github.com/skalds-go/skalds/skaldtest"
 )
 
@@ -29,11 +30,11 @@ func TestProgressCoalesces(t *testing.T) {
 	wrote := make(chan string, 10)
 	obs := runner.Observer{
 		ProgressEvery: every,
-		Progress: func(raw []byte) {
+		Progress: func(p task.Converted) {
 			mu.Lock()
-			writes = append(writes, write{string(raw), time.Now()})
+			writes = append(writes, write{string(p.JSON), time.Now()})
 			mu.Unlock()
-			wrote <- string(raw)
+			wrote <- string(p.JSON)
 		},
 	}
 	cls := progressClass(
@@ -100,7 +101,7 @@ func TestReturnedBeforeAProgressWriteEnds(t *testing.T) {
 	writing, store := make(chan struct{}), make(chan struct{})
 	returned := make(chan struct{})
 	obs := runner.Observer{
-		Progress: func([]byte) {
+		Progress: func(task.Converted) {
 			close(writing)
 			<-store
 		},
@@ -144,7 +145,7 @@ func TestReturnedBeforeAProgressWriteEnds(t *testing.T) {
 // once, with the path of the key to rename.
 func TestUnstorableReportsAreRefused(t *testing.T) {
 	wrote := make(chan string, 10)
-	obs := runner.Observer{ProgressEvery: time.Millisecond, Progress: func(raw []byte) { wrote <- string(raw) }}
+	obs := runner.Observer{ProgressEvery: time.Millisecond, Progress: func(p task.Converted) { wrote <- string(p.JSON) }}
 	logs := skaldtest.NewLogs(nil)
 	cls := progressClass(func(ctx context.Context) error {
 		skald.ReportProgress(ctx, progressDoc(1))

@@ -81,7 +81,7 @@ type Observer struct {
 	// reports.storable) is refused and never reaches it. The newest
 	// report, written or not, is also in Outputs once Run returned, and
 	// Unwritten tells whether the terminal write must carry it.
-	Progress func(raw []byte)
+	Progress func(progress task.Converted)
 	// ProgressEvery is the least time between two Progress calls;
 	// DefaultProgressEvery when zero.
 	ProgressEvery time.Duration
@@ -177,24 +177,25 @@ type reports struct {
 	log *slog.Logger
 
 	mu       sync.Mutex
-	refused  *refused  // made at the first refusal: most workers never have one
-	progress []byte    // newest progress reported
-	result   []byte    // newest result set
-	unsent   bool      // progress has not been passed to obs.Progress
-	armed    bool      // a flush is scheduled or running
-	closed   bool      // Run returned: no more flushes
-	last     time.Time // when the last flush started
+	refused  *refused       // made at the first refusal: most workers never have one
+	progress task.Converted // newest progress reported, converted once
+	result   []byte         // newest result set
+	unsent   bool           // progress has not been passed to obs.Progress
+	armed    bool           // a flush is scheduled or running
+	closed   bool           // Run returned: no more flushes
+	last     time.Time      // when the last flush started
 	flushing sync.WaitGroup
 }
 
 func (p *reports) Progress(raw []byte) {
-	if !p.storable("progress", raw) {
+	raw = append([]byte(nil), raw...)
+	c, ok := p.storable("progress", raw)
+	if !ok {
 		return
 	}
-	raw = append([]byte(nil), raw...)
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.progress, p.unsent = raw, true
+	p.progress, p.unsent = c, true
 	if p.armed || p.closed || p.obs.Progress == nil {
 		return
 	}
@@ -204,7 +205,7 @@ func (p *reports) Progress(raw []byte) {
 }
 
 func (p *reports) Result(raw []byte) {
-	if !p.storable("result", raw) {
+	if _, ok := p.storable("result", raw); !ok {
 		return
 	}
 	raw = append([]byte(nil), raw...)
@@ -213,16 +214,17 @@ func (p *reports) Result(raw []byte) {
 	p.mu.Unlock()
 }
 
-// storable converts raw as the write will (task.AttachmentsBSON), so
-// that a report MongoDB cannot store, such as a map key with "." or one
-// that starts with "$", is refused when it is made, with the paths logged,
-// and the newest good one stays what is written, instead of a write that
-// fails later and loses it. Refusals of each kind are logged at most once
-// per refusalLogEvery, since a worker may report in a loop.
-func (p *reports) storable(what string, raw []byte) bool {
-	_, err := task.AttachmentsBSON(raw)
+// storable converts raw as the write will (task.Convert), so that a
+// report MongoDB cannot store, such as a map key with "." or one that
+// starts with "$", is refused when it is made, with the paths logged, and
+// the newest good one stays what is written, instead of a write that fails
+// later and loses it. A progress is written as converted here. Refusals
+// of each kind are logged at most once per refusalLogEvery, since a worker
+// may report in a loop.
+func (p *reports) storable(what string, raw []byte) (task.Converted, bool) {
+	c, err := task.Convert(raw)
 	if err == nil {
-		return true
+		return c, true
 	}
 	p.mu.Lock()
 	if p.refused == nil {
@@ -236,7 +238,7 @@ func (p *reports) storable(what string, raw []byte) bool {
 	if !rf.loggedAt.IsZero() && now.Sub(rf.loggedAt) < refusalLogEvery {
 		rf.unlogged++
 		p.mu.Unlock()
-		return false
+		return task.Converted{}, false
 	}
 	more := rf.unlogged
 	rf.loggedAt, rf.unlogged = now, 0
@@ -252,7 +254,7 @@ func (p *reports) storable(what string, raw []byte) bool {
 		p.log.Error(what+" refused: it cannot be stored; the last good one stays",
 			"paths", strings.Join(paths, " "), "refusedSinceLastLogged", more, "err", err)
 	}
-	return false
+	return task.Converted{}, false
 }
 
 // refused counts a worker's refused reports, for their log records.
@@ -319,7 +321,7 @@ func (r *Run) Unwritten() []byte {
 	if !r.rep.unsent {
 		return nil
 	}
-	return r.rep.progress
+	return r.rep.progress.JSON
 }
 
 // Outputs returns the newest progress the worker reported and the result
@@ -328,7 +330,7 @@ func (r *Run) Unwritten() []byte {
 func (r *Run) Outputs() (progress, result []byte) {
 	r.rep.mu.Lock()
 	defer r.rep.mu.Unlock()
-	return r.rep.progress, r.rep.result
+	return r.rep.progress.JSON, r.rep.result
 }
 
 type update struct {

@@ -62,7 +62,7 @@ type writer interface {
 	Reject(ctx context.Context, ref task.Ref, r task.Rejection, running task.Attachments) error
 	Report(ctx context.Context, ref task.Ref, status task.Status, failure string, out ...task.Outcome) error
 	Fail(ctx context.Context, ref task.Ref, f task.Failure, out ...task.Outcome) error
-	Progress(ctx context.Context, ref task.Ref, progress []byte) error
+	StoreProgress(ctx context.Context, ref task.Ref, progress task.Converted) error
 	HandBack(ctx context.Context, ref task.Ref) error
 	MarkStuck(ctx context.Context, ref task.Ref, note string) error
 	CancelRunning(ctx context.Context, ref task.Ref) error
@@ -78,7 +78,7 @@ func (noWrites) Report(context.Context, task.Ref, task.Status, string, ...task.O
 	return nil
 }
 func (noWrites) Fail(context.Context, task.Ref, task.Failure, ...task.Outcome) error { return nil }
-func (noWrites) Progress(context.Context, task.Ref, []byte) error                    { return nil }
+func (noWrites) StoreProgress(context.Context, task.Ref, task.Converted) error       { return nil }
 func (noWrites) HandBack(context.Context, task.Ref) error                            { return nil }
 func (noWrites) MarkStuck(context.Context, task.Ref, string) error                   { return nil }
 func (noWrites) CancelRunning(context.Context, task.Ref) error                       { return nil }
@@ -263,9 +263,9 @@ func (n *Node) start(t *task.Task, parent trace.SpanContext) *run {
 			r.log.Error("update hook failed the task", "attachmentsVersion", v, "errorKind", kind, "err", err)
 			r.requestStop(stopFailed, err)
 		},
-		Progress: func(raw []byte) {
+		Progress: func(progress task.Converted) {
 			ctx := r.progressContext()
-			err := n.w.Progress(ctx, r.ref, raw)
+			err := n.w.StoreProgress(ctx, r.ref, progress)
 			r.progressLost.Store(err != nil && ctx.Err() == nil)
 			if err != nil && !errors.Is(err, task.ErrFenced) && ctx.Err() == nil {
 				// Fenced: the task ended or moved meanwhile; the terminal
@@ -876,8 +876,8 @@ func (g gated) Report(ctx context.Context, ref task.Ref, status task.Status, fai
 // Progress gives up waiting for the gate when ctx ends, but a write under
 // way goes on regardless: cut short, it might still reach MongoDB, later
 // than whatever follows the worker's end.
-func (g gated) Progress(ctx context.Context, ref task.Ref, progress []byte) error {
-	return g.do(ctx, func() error { return g.w.Progress(context.WithoutCancel(ctx), ref, progress) })
+func (g gated) StoreProgress(ctx context.Context, ref task.Ref, progress task.Converted) error {
+	return g.do(ctx, func() error { return g.w.StoreProgress(context.WithoutCancel(ctx), ref, progress) })
 }
 
 func (g gated) Fail(ctx context.Context, ref task.Ref, f task.Failure, out ...task.Outcome) error {

@@ -68,6 +68,24 @@ func AttachmentsBSON(data []byte) (bson.Raw, error) {
 	return raw, nil
 }
 
+// Converted is a JSON object with the BSON document AttachmentsBSON made
+// of it. A worker's progress is converted when it is reported, to refuse
+// at once what MongoDB cannot store, and Store.StoreProgress writes the
+// document so made instead of converting the JSON a second time.
+type Converted struct {
+	JSON []byte
+	Doc  bson.Raw
+}
+
+// Convert converts data, a JSON object, by AttachmentsBSON.
+func Convert(data []byte) (Converted, error) {
+	doc, err := AttachmentsBSON(data)
+	if err != nil {
+		return Converted{}, err
+	}
+	return Converted{JSON: data, Doc: doc}, nil
+}
+
 // converter walks a token stream; after a syntax error it stops reading.
 type converter struct {
 	dec  *json.Decoder

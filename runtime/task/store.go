@@ -457,7 +457,7 @@ func (s *Store) StartedAgain(ctx context.Context, ref Ref, version int64) error 
 // appendSet adds o's fields to the $set of a write made at now.
 func (o Outcome) appendSet(set bson.D, now int64) bson.D {
 	if o.Progress != nil {
-		set = append(set, bson.E{Key: "progress", Value: Attachments(o.Progress)}, bson.E{Key: "progressDateTime", Value: now})
+		set = progressSet(set, Attachments(o.Progress), now)
 	}
 	if o.Result != nil {
 		set = append(set, bson.E{Key: "result", Value: Attachments(o.Result)})
@@ -475,8 +475,24 @@ func (o Outcome) appendSet(set bson.D, now int64) bson.D {
 // the task is Running, so that a report that was on its way when the
 // worker ended never lands over the terminal write (ErrFenced then).
 func (s *Store) Progress(ctx context.Context, ref Ref, progress []byte) error {
-	return s.fenced(ctx, ref, bson.D{{Key: "$set", Value: Outcome{Progress: progress}.appendSet(nil, NowMillis())}},
+	c, err := Convert(progress)
+	if err != nil {
+		return fmt.Errorf("progress of task %q: %w", ref.ID, err)
+	}
+	return s.StoreProgress(ctx, ref, c)
+}
+
+// StoreProgress is Progress for a progress converted already, as a
+// worker's reports are when they are made (see Convert).
+func (s *Store) StoreProgress(ctx context.Context, ref Ref, progress Converted) error {
+	return s.fenced(ctx, ref, bson.D{{Key: "$set", Value: progressSet(nil, progress.Doc, NowMillis())}},
 		bson.E{Key: "lifecycleStatus", Value: Running})
+}
+
+// progressSet appends to set the fields that store doc as the progress,
+// reported at now.
+func progressSet(set bson.D, doc any, now int64) bson.D {
+	return append(set, bson.E{Key: "progress", Value: doc}, bson.E{Key: "progressDateTime", Value: now})
 }
 
 // clearedOnStart is what a start drops: what clearedOnRun drops, and a
