@@ -3,6 +3,7 @@ package liveness_test
 import (
 	"context"
 	"net"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -136,27 +137,36 @@ func TestBurstLeavesFewIdleConnections(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rdb.Close()
-	const burst = 16
+	// As many as the pool opens at once (10 per CPU), up to 16.
+	burst := min(16, rdb.Options().PoolSize)
+	// Each command holds its connection, blocked on a list, until all are
+	// blocked; then another client feeds the list and they all return.
+	list := "burst-list-" + strconv.FormatInt(time.Now().UnixNano(), 36)
 	var wg sync.WaitGroup
-	var most atomic.Int64
 	for range burst {
 		wg.Go(func() {
-			// Each holds its connection for 50 ms, so that they overlap.
-			if err := rdb.BLPop(ctx, 50*time.Millisecond, "no-such-list-"+strconv.FormatInt(time.Now().UnixNano(), 36)).Err(); err != nil && err != redis.Nil {
+			if err := rdb.BLPop(ctx, 5*time.Second, list).Err(); err != nil {
 				t.Error(err)
-			}
-			for n := int64(rdb.PoolStats().TotalConns); ; {
-				if m := most.Load(); n <= m || most.CompareAndSwap(m, n) {
-					break
-				}
 			}
 		})
 	}
+	most := 0
+	for most < burst && ctx.Err() == nil {
+		most = int(rdb.PoolStats().TotalConns)
+		runtime.Gosched() // awaiting the pool's state, not a time
+	}
+	feeder := redis.NewClient(&redis.Options{Addr: addr})
+	defer feeder.Close()
+	for i := range burst {
+		if err := feeder.RPush(ctx, list, i).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
 	wg.Wait()
 	st := rdb.PoolStats()
-	t.Logf("%d commands at once opened up to %d connections; %d left, %d idle", burst, most.Load(), st.TotalConns, st.IdleConns)
-	if most.Load() <= 4 {
-		t.Fatalf("the burst opened %d connections at most; the test needs more to mean anything", most.Load())
+	t.Logf("%d commands at once opened %d connections; %d left, %d idle", burst, most, st.TotalConns, st.IdleConns)
+	if most < burst {
+		t.Fatalf("the burst opened %d connections; want one per command (%d)", most, burst)
 	}
 	if st.TotalConns > 4 || st.IdleConns > 4 {
 		t.Errorf("after the burst the client keeps %d connections (%d idle); want 4 at most", st.TotalConns, st.IdleConns)
