@@ -31,9 +31,8 @@ const (
 //   - for a write whose every statement names its document by a plain _id
 //     (update, delete, findAndModify; a string, number, ObjectID, date,
 //     timestamp, boolean or binary), a shared lock and a lock per document:
-//     writes of different documents run at once, at most 8 of them (one on
-//     SQLite, see StartMongo), and writes of one document one after the
-//     other;
+//     writes of different documents run at once, at most 8 of them, and
+//     writes of one document one after the other;
 //   - for a read (find, getMore, count, distinct, aggregate without $out or
 //     $merge, hello, ping, authentication, ...), a shared lock: PostgreSQL
 //     and SQLite never show a row half-written;
@@ -50,11 +49,12 @@ const (
 // streaming hello, so every request has at most one reply. A request sent
 // with moreToCome has none: its locks are released once it is forwarded.
 // An exclusive request that is slow (a large scan, a claim) still stalls
-// every other client.
+// every other client. On SQLite StartMongo has every request run alone.
 type Proxy struct {
 	ln       net.Listener
 	upstream string
 	locks    *requestLocks
+	alone    bool                       // every request runs alone (see StartMongo)
 	hooks    atomic.Pointer[proxyHooks] // tests only
 
 	mu     sync.Mutex // guards closed and conns
@@ -70,9 +70,10 @@ func NewSerializingProxy(listen net.Listener, upstream string) *Proxy {
 	return newProxy(listen, upstream, maxConcurrentWrites)
 }
 
-// newProxy is NewSerializingProxy with at most writes keyed writes at once.
+// newProxy is NewSerializingProxy with at most writes keyed writes at
+// once; with writes 0, every request runs alone.
 func newProxy(listen net.Listener, upstream string, writes int) *Proxy {
-	return &Proxy{ln: listen, upstream: upstream, conns: map[net.Conn]struct{}{}, locks: newRequestLocks(writes)}
+	return &Proxy{ln: listen, upstream: upstream, conns: map[net.Conn]struct{}{}, locks: newRequestLocks(writes), alone: writes <= 0}
 }
 
 // Serve accepts clients until ctx is done or Close is called, then closes the
@@ -174,6 +175,9 @@ func (p *Proxy) handle(client net.Conn) {
 // reply, while holding the locks req needs.
 func (p *Proxy) roundTrip(up net.Conn, ur io.Reader, req []byte) ([]byte, error) {
 	a := classify(req)
+	if p.alone {
+		a = access{kind: exclusive, command: a.command}
+	}
 	hooks := p.hooks.Load()
 	if hooks != nil && hooks.waiting != nil {
 		hooks.waiting(a)

@@ -285,107 +285,107 @@ func TestProxySameDocumentWrites(t *testing.T) {
 			t.Fatalf("n = %d (update), m = %d (findAndModify), want %d each: increments were lost", got.N, got.M, clients*increments)
 		}
 		concurrentCompareAndSet(t, ctx, m)
-		if s := proxyOf(m).locks.snapshot(); s.overlaps != 0 {
+		s := proxyOf(m).locks.snapshot()
+		if s.overlaps != 0 {
 			t.Fatalf("%d exclusive requests ran beside others", s.overlaps)
+		}
+		if m.pgURL == "" && s.peakAll != 1 {
+			t.Fatalf("%d requests at once on SQLite, where every request runs alone", s.peakAll)
 		}
 	})
 }
 
 // TestProxyKeyedWritesOverlap shows that writes of different documents by
-// _id reach FerretDB at once on PostgreSQL, and run beside reads on SQLite
-// (which takes one write at a time): the first write waits, holding its
-// locks, until a second write (a find, on SQLite) holds its own too.
+// _id reach FerretDB at once on PostgreSQL: the first write waits, holding
+// its locks, until a second one holds its own too. On SQLite every request
+// runs alone (TestProxySameDocumentWrites checks that).
 func TestProxyKeyedWritesOverlap(t *testing.T) {
 	t.Parallel()
-	onBackends(t, func(t *testing.T, ctx context.Context, m *Mongo) {
-		const clients, writes = 8, 10
-		want, most := keyed, maxConcurrentWrites
-		if m.pgURL == "" {
-			want, most = read, 1
-		}
-		setup := connectMongo(t, ctx, m.URI()).Database("app").Collection("docs")
-		var docs []any
-		for i := range clients {
-			docs = append(docs, bson.D{e("_id", fmt.Sprint("doc-", i)), e("n", 0)})
-		}
-		if _, err := setup.InsertMany(ctx, docs); err != nil {
-			t.Fatal(err)
-		}
-		colls := make([]*mongo.Collection, clients)
-		for i := range colls {
-			colls[i] = connectMongo(t, ctx, m.URI()).Database("app").Collection("docs")
-		}
+	_, ctx, m := startOnPostgreSQL(t)
+	const clients, writes = 8, 10
+	const most = maxConcurrentWrites
+	setup := connectMongo(t, ctx, m.URI()).Database("app").Collection("docs")
+	var docs []any
+	for i := range clients {
+		docs = append(docs, bson.D{e("_id", fmt.Sprint("doc-", i)), e("n", 0)})
+	}
+	if _, err := setup.InsertMany(ctx, docs); err != nil {
+		t.Fatal(err)
+	}
+	colls := make([]*mongo.Collection, clients)
+	for i := range colls {
+		colls[i] = connectMongo(t, ctx, m.URI()).Database("app").Collection("docs")
+	}
 
-		p := proxyOf(m)
-		first, second := make(chan struct{}), make(chan struct{})
-		var mu sync.Mutex
-		var firstHeld bool
-		var secondOnce sync.Once
-		p.hooks.Store(&proxyHooks{holding: func(a access) {
-			mu.Lock()
-			isFirst, after := a.kind == keyed && !firstHeld, firstHeld
-			firstHeld = firstHeld || isFirst
-			mu.Unlock()
-			switch {
-			case isFirst:
-				close(first)
-				select {
-				case <-second:
+	p := proxyOf(m)
+	first, second := make(chan struct{}), make(chan struct{})
+	var mu sync.Mutex
+	var firstHeld bool
+	var secondOnce sync.Once
+	p.hooks.Store(&proxyHooks{holding: func(a access) {
+		mu.Lock()
+		isFirst, after := a.kind == keyed && !firstHeld, firstHeld
+		firstHeld = firstHeld || isFirst
+		mu.Unlock()
+		switch {
+		case isFirst:
+			close(first)
+			select {
+			case <-second:
+			case <-ctx.Done():
+			}
+		case after && a.kind == keyed:
+			secondOnce.Do(func() { close(second) })
+		}
+	}})
+	t.Cleanup(func() { p.hooks.Store(nil) })
+
+	var wg sync.WaitGroup
+	errs := make(chan error, clients)
+	for i, coll := range colls {
+		id := bson.D{e("_id", fmt.Sprint("doc-", i))}
+		wg.Go(func() {
+			if i > 0 {
+				select { // the others start while the first write holds its locks
+				case <-first:
 				case <-ctx.Done():
+					return
 				}
-			case after && a.kind == want && (want == keyed || a.command == "find"):
-				secondOnce.Do(func() { close(second) })
+				if err := coll.FindOne(ctx, id).Err(); err != nil {
+					errs <- err
+					return
+				}
 			}
-		}})
-		t.Cleanup(func() { p.hooks.Store(nil) })
-
-		var wg sync.WaitGroup
-		errs := make(chan error, clients)
-		for i, coll := range colls {
-			id := bson.D{e("_id", fmt.Sprint("doc-", i))}
-			wg.Go(func() {
-				if i > 0 {
-					select { // the others start while the first write holds its locks
-					case <-first:
-					case <-ctx.Done():
-						return
-					}
-					if err := coll.FindOne(ctx, id).Err(); err != nil {
-						errs <- err
-						return
-					}
+			for range writes {
+				if _, err := coll.UpdateOne(ctx, id, bson.D{e("$inc", bson.D{e("n", 1)})}); err != nil {
+					errs <- err
+					return
 				}
-				for range writes {
-					if _, err := coll.UpdateOne(ctx, id, bson.D{e("$inc", bson.D{e("n", 1)})}); err != nil {
-						errs <- err
-						return
-					}
-				}
-			})
-		}
-		select {
-		case <-second:
-		case <-ctx.Done():
-			t.Fatalf("a write by _id held back every %v request", want)
-		}
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			t.Fatal(err)
-		}
-		for i := range clients {
-			var got struct{ N int }
-			if err := setup.FindOne(ctx, bson.D{e("_id", fmt.Sprint("doc-", i))}).Decode(&got); err != nil || got.N != writes {
-				t.Fatalf("doc-%d: n = %d (%v), want %d", i, got.N, err, writes)
 			}
+		})
+	}
+	select {
+	case <-second:
+	case <-ctx.Done():
+		t.Fatal("a write by _id held back every other write by _id")
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	for i := range clients {
+		var got struct{ N int }
+		if err := setup.FindOne(ctx, bson.D{e("_id", fmt.Sprint("doc-", i))}).Decode(&got); err != nil || got.N != writes {
+			t.Fatalf("doc-%d: n = %d (%v), want %d", i, got.N, err, writes)
 		}
-		s := p.locks.snapshot()
-		if s.peak[keyed] < min(2, most) || s.peak[keyed] > most || s.overlaps != 0 {
-			t.Fatalf("peak of keyed writes at once %d, want %d to %d; %d exclusive requests ran beside others",
-				s.peak[keyed], min(2, most), most, s.overlaps)
-		}
-		t.Logf("at most %d keyed writes and %d requests of any kind at once", s.peak[keyed], s.peakAll)
-	})
+	}
+	s := p.locks.snapshot()
+	if s.peak[keyed] < min(2, most) || s.peak[keyed] > most || s.overlaps != 0 {
+		t.Fatalf("peak of keyed writes at once %d, want %d to %d; %d exclusive requests ran beside others",
+			s.peak[keyed], min(2, most), most, s.overlaps)
+	}
+	t.Logf("at most %d keyed writes and %d requests of any kind at once", s.peak[keyed], s.peakAll)
 }
 
 // TestProxyExclusiveRunsAlone mixes exclusive requests (inserts, an index,
@@ -430,7 +430,7 @@ func TestProxyExclusiveRunsAlone(t *testing.T) {
 					return
 				}
 				switch {
-				case a.kind == keyed:
+				case a.command == "update":
 					keyedOnce.Do(func() { close(keyedWaiting) })
 				case a.command == "find":
 					findOnce.Do(func() { close(findWaiting) })
