@@ -8,12 +8,14 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/skalds-go/skalds/internal/inflight"
 	"github.com/skalds-go/skalds/runtime/config"
 )
 
@@ -417,14 +419,21 @@ func (s *Store) Restarted(ctx context.Context, ref Ref, version int64) error {
 }
 
 func (s *Store) started(ctx context.Context, ref Ref, version int64, event string) error {
-	return s.fenced(ctx, ref, s.withEntry(bson.D{
+	return s.fenced(ctx, ref, s.running(ref.Epoch, version, event, clearedOnStart), runnable)
+}
+
+// running is the update of a write of Running in epoch with attachments
+// version: the status, the applied version, what cleared drops, and the
+// history entry of event.
+func (s *Store) running(epoch, version int64, event string, cleared bson.E) bson.D {
+	return s.withEntry(bson.D{
 		{Key: "$set", Value: bson.D{
 			{Key: "lifecycleStatus", Value: Running},
 			{Key: "appliedAttachmentsVersion", Value: version},
 			{Key: "updateDateTime", Value: NowMillis()},
 		}},
-		clearedOnStart,
-	}, Entry{Event: event, Epoch: ref.Epoch, Version: version}), runnable)
+		cleared,
+	}, Entry{Event: event, Epoch: epoch, Version: version})
 }
 
 // runnable is the condition of a start and of a hand-back: the task is
@@ -444,14 +453,8 @@ var runnable = bson.E{Key: "lifecycleStatus", Value: bson.D{{Key: "$in", Value: 
 // the task would read Assigning for as long as the worker runs, and its
 // progress writes, which apply only while Running, would all be fenced.
 func (s *Store) StartedAgain(ctx context.Context, ref Ref, version int64) error {
-	return s.fenced(ctx, ref, s.withEntry(bson.D{
-		{Key: "$set", Value: bson.D{
-			{Key: "lifecycleStatus", Value: Running},
-			{Key: "appliedAttachmentsVersion", Value: version},
-			{Key: "updateDateTime", Value: NowMillis()},
-		}},
-		clearedOnRun,
-	}, Entry{Event: EventStarted, Epoch: ref.Epoch, Version: version}), bson.E{Key: "lifecycleStatus", Value: Assigning})
+	return s.fenced(ctx, ref, s.running(ref.Epoch, version, EventStarted, clearedOnRun),
+		bson.E{Key: "lifecycleStatus", Value: Assigning})
 }
 
 // appendSet adds o's fields to the $set of a write made at now.
@@ -532,14 +535,7 @@ func (s *Store) startedMany(ctx context.Context, refs []Ref, version int64, cond
 	if len(refs) > 0 {
 		epoch = refs[0].Epoch
 	}
-	return s.fencedMany(ctx, "reporting Running", refs, s.withEntry(bson.D{
-		{Key: "$set", Value: bson.D{
-			{Key: "lifecycleStatus", Value: Running},
-			{Key: "appliedAttachmentsVersion", Value: version},
-			{Key: "updateDateTime", Value: NowMillis()},
-		}},
-		clearedOnStart,
-	}, Entry{Event: EventStarted, Epoch: epoch, Version: version}), conds...)
+	return s.fencedMany(ctx, "reporting Running", refs, s.running(epoch, version, EventStarted, clearedOnStart), conds...)
 }
 
 // fencedMany applies update, in one write, to the tasks of refs that are
@@ -816,49 +812,42 @@ func (s *Store) readKeys(ctx context.Context, what, key string, ids []string) ([
 // per id, readers at a time. An id not found is missing from the result;
 // any other failure, or the end of ctx, fails the whole read.
 func (s *Store) readEach(ctx context.Context, what, key string, ids []string) ([]Task, error) {
-	var (
-		mu   sync.Mutex
-		out  = make([]Task, 0, len(ids))
-		errs []error
-		next = make(chan string)
-		wg   sync.WaitGroup
-	)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	for range min(readers, len(ids)) {
-		wg.Go(func() {
-			for id := range next {
-				var t Task
-				err := s.coll.FindOne(ctx, bson.D{{Key: key, Value: id}}, options.FindOne().SetProjection(noHistory)).Decode(&t)
-				mu.Lock()
-				switch {
-				case err == nil:
-					out = append(out, t)
-				case !errors.Is(err, mongo.ErrNoDocuments):
-					errs = append(errs, fmt.Errorf("%s: task %q: %w", what, id, err))
-					cancel()
-				}
-				mu.Unlock()
-			}
-		})
-	}
-feed:
-	for _, id := range ids {
-		select {
-		case next <- id:
-		case <-ctx.Done():
-			break feed
+	got := make([]*Task, len(ids))
+	var (
+		failOnce sync.Once
+		failed   error
+		skipped  atomic.Bool
+	)
+	inflight.Each(len(ids), readers, func(i int) {
+		if ctx.Err() != nil {
+			skipped.Store(true) // not read, which is not the same as not found
+			return
 		}
+		var t Task
+		err := s.coll.FindOne(ctx, bson.D{{Key: key, Value: ids[i]}}, options.FindOne().SetProjection(noHistory)).Decode(&t)
+		switch {
+		case err == nil:
+			got[i] = &t
+		case !errors.Is(err, mongo.ErrNoDocuments):
+			failOnce.Do(func() {
+				failed = fmt.Errorf("%s: task %q: %w", what, ids[i], err)
+				cancel()
+			})
+		}
+	})
+	if failed != nil {
+		return nil, failed
 	}
-	close(next)
-	wg.Wait()
-	if len(errs) > 0 {
-		return nil, errs[0]
+	if skipped.Load() {
+		return nil, fmt.Errorf("%s: %w", what, context.Cause(ctx))
 	}
-	if err := context.Cause(ctx); err != nil && len(out) < len(ids) {
-		// The feed stopped before every id was read: what is missing was
-		// not read, not found missing.
-		return nil, fmt.Errorf("%s: %w", what, err)
+	out := make([]Task, 0, len(ids))
+	for _, t := range got {
+		if t != nil {
+			out = append(out, *t)
+		}
 	}
 	return out, nil
 }
